@@ -1,0 +1,272 @@
+/*
+ * cowtree.h - public API of cowtree, an embedded, crash-safe,
+ * copy-on-write B+tree key-value engine.
+ *
+ * Conventions (LMDB style):
+ *  - Every function that can fail returns int: CT_OK (0) or a negative
+ *    CT_* code. Nothing aborts the process on bad input, bad files or I/O
+ *    faults. Bad arguments are CT_INVALID.
+ *  - "Borrowed" means the caller keeps ownership and must keep the object
+ *    alive for as long as stated.
+ *  - One write txn at a time per db; any number of read txns from any
+ *    threads, each on the snapshot of the last commit at its begin.
+ */
+#ifndef COWTREE_H
+#define COWTREE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cowtree/pagestore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CT_VERSION_MAJOR 0
+#define CT_VERSION_MINOR 1
+#define CT_VERSION_PATCH 0
+
+/* ---- Return codes ------------------------------------------------------ */
+
+/* X-macro: name, value, message. One table generates the codes and
+   ct_strerror's strings. */
+#define CT_ERROR_TABLE(X)                                                              \
+    X(CT_OK, 0, "success")                                                             \
+    X(CT_NOTFOUND, -1, "not found")                                                    \
+    X(CT_EXISTS, -2, "already exists")                                                 \
+    X(CT_INVALID, -3, "invalid argument or API misuse")                                \
+    X(CT_TOOBIG, -4, "key or value too large")                                         \
+    X(CT_NOMEM, -5, "out of memory")                                                   \
+    X(CT_IO, -6, "I/O error")                                                          \
+    X(CT_NOSPACE, -7, "no space left in the page store")                               \
+    X(CT_CORRUPT, -8, "database corrupt")                                              \
+    X(CT_READONLY, -9, "database is read-only")                                        \
+    X(CT_BUSY, -10, "database is locked")                                              \
+    X(CT_VERSION, -11, "unsupported format version or page size")                      \
+    X(CT_POISONED, -12, "an earlier sync failed: reopen the database")
+
+enum {
+#define CT__ERROR_ENUM(name, value, msg) name = (value),
+    CT_ERROR_TABLE(CT__ERROR_ENUM)
+#undef CT__ERROR_ENUM
+};
+
+/* Static, never-NULL message for any rc (unknown codes included). */
+CT_API const char *ct_strerror(int rc);
+/* Static name of the code ("CT_IO"), or "CT_UNKNOWN". */
+CT_API const char *ct_errname(int rc);
+
+/* ---- Handles ----------------------------------------------------------- */
+
+typedef struct ct_db ct_db;
+typedef struct ct_txn ct_txn;
+typedef struct ct_bucket ct_bucket;
+typedef struct ct_cursor ct_cursor;
+
+/* ---- Options ----------------------------------------------------------- */
+
+/* ct_options.flags */
+#define CT_RDONLY 0x1u   /* open read-only: every write is CT_READONLY */
+#define CT_NOCREATE 0x2u /* an empty store is CT_NOTFOUND instead of a new db */
+
+/* ct_options.durability */
+#define CT_SYNC_FULL 0 /* a commit is durable when ct_commit returns CT_OK */
+#define CT_SYNC_NONE 1 /* commits do not sync; ct_sync makes them durable */
+
+/* Replaceable allocator (tests inject failures through it). All three
+   functions must be set; ctx is passed back. realloc(ctx, NULL, n) acts as
+   malloc; free(ctx, NULL) is a no-op. */
+typedef struct ct_allocator {
+    void *(*malloc)(void *ctx, size_t size_bytes);
+    void *(*realloc)(void *ctx, void *ptr, size_t size_bytes);
+    void (*free)(void *ctx, void *ptr);
+    void *ctx;
+} ct_allocator;
+
+typedef struct ct_options {
+    uint32_t page_size; /* for a new database; 0 = the store's (4096 for files) */
+    unsigned flags;     /* CT_RDONLY, CT_NOCREATE */
+    int durability;     /* CT_SYNC_FULL (default), CT_SYNC_NONE */
+    size_t cache_pages; /* page cache used when the store has no map; 0 = default */
+    /* Fields below are additions to the original contract. */
+    const ct_allocator *alloc; /* borrowed, must outlive the db; NULL = libc */
+} ct_options;
+
+/* Fills defaults. opt must not be NULL. */
+CT_API void ct_options_init(ct_options *opt);
+
+/* ---- Database ---------------------------------------------------------- */
+
+/* Opens the database held by store ps.
+ * ps:   borrowed; must outlive the db; the caller closes it after ct_close.
+ * opt:  NULL means defaults.
+ * out:  receives the handle.
+ * An empty store becomes a new database (unless CT_NOCREATE: CT_NOTFOUND).
+ * A store holding only the two meta slots, neither valid, is a creation a
+ * crash interrupted and is created afresh. Otherwise the newest commit
+ * whose meta and newly written pages verify is recovered.
+ * Errors: CT_INVALID (NULL ps/out, bad options, page size mismatch),
+ * CT_CORRUPT (no valid meta in a non-empty store), CT_VERSION (newer
+ * format or unsupported page size), CT_IO, CT_NOMEM, CT_READONLY (a new
+ * database would have to be created read-only). */
+CT_API int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out);
+
+/* Convenience: opens (creating if needed, unless CT_NOCREATE) a file store
+ * at path and owns it; ct_close closes it. The page size of an existing
+ * file is read from the file. Errors: those of ct_open and
+ * ct_filestore_open (CT_BUSY when another process has the file open). */
+CT_API int ct_open_path(const char *path, const ct_options *opt, ct_db **out);
+
+/* Never writes to the store; aborts an open write txn (read txns must be
+ * ended first; any still open are released); frees everything. Safe after
+ * the store has started failing (a simulated crash). NULL is a no-op. */
+CT_API void ct_close(ct_db *db);
+
+/* Makes every commit acknowledged so far durable (one store sync). A no-op
+ * under CT_SYNC_FULL. Errors: CT_INVALID, CT_IO (the handle is then
+ * CT_POISONED), CT_POISONED. */
+CT_API int ct_sync(ct_db *db);
+
+/* Largest key length in bytes accepted by db (depends on its page size:
+ * 984 bytes for 4096-byte pages, at least 511 from 2048 up). 0 for NULL. */
+CT_API size_t ct_key_max(const ct_db *db);
+
+/* Largest value length in bytes (2^31 - 1). */
+#define CT_VALUE_MAX ((size_t)0x7fffffff)
+
+/* ---- Transactions ------------------------------------------------------ */
+
+#define CT_TXN_RDONLY 0x1u
+
+/* Begins a txn. A write txn (flags 0) waits while another thread holds the
+ * write txn; a second write txn on the same thread is CT_INVALID. A read
+ * txn sees the last commit at its begin and never blocks.
+ * Errors: CT_INVALID, CT_READONLY (write txn on a read-only db),
+ * CT_POISONED (write txn after a failed sync), CT_NOMEM. */
+CT_API int ct_begin(ct_db *db, unsigned flags, ct_txn **out);
+
+/* Commits and ends the txn, whatever it returns. Under CT_SYNC_FULL, CT_OK
+ * means the commit survives any later crash. A read txn just ends.
+ * Errors: CT_INVALID (NULL), CT_IO/CT_NOSPACE (nothing committed; a failed
+ * sync also poisons the db), CT_POISONED, CT_NOMEM, and the sticky error of
+ * a txn that failed earlier (it is then aborted). */
+CT_API int ct_commit(ct_txn *txn);
+
+/* Ends the txn discarding its changes. NULL is a no-op. */
+CT_API void ct_abort(ct_txn *txn);
+
+/* Id of the commit the txn reads (read txn) or will write (write txn). */
+CT_API uint64_t ct_txn_id(const ct_txn *txn);
+
+/* ---- Data -------------------------------------------------------------- */
+
+#define CT_NOOVERWRITE 0x1u /* put fails with CT_EXISTS if key present */
+#define CT_APPEND 0x2u      /* caller promises key > every key (bulk load) */
+
+/* Looks key up in bucket b (NULL = default bucket).
+ * *val stays valid until the txn ends or the next write in the same txn.
+ * Errors: CT_NOTFOUND, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
+CT_API int ct_get(ct_txn *txn, ct_bucket *b, const void *key, size_t klen, const void **val,
+                  size_t *vlen);
+
+/* Inserts or replaces key. key/val are copied. val may be NULL when vlen 0.
+ * Errors: CT_EXISTS (CT_NOOVERWRITE), CT_INVALID (read txn, CT_APPEND with
+ * a key not above every key, bad flags), CT_TOOBIG, CT_CORRUPT, CT_IO,
+ * CT_NOMEM, CT_NOSPACE. An error other than CT_EXISTS/CT_INVALID/CT_TOOBIG
+ * fails the txn: only abort (or commit, which aborts) is then legal. */
+CT_API int ct_put(ct_txn *txn, ct_bucket *b, const void *key, size_t klen, const void *val,
+                  size_t vlen, unsigned flags);
+
+/* Deletes key. Errors: CT_NOTFOUND, as ct_put. */
+CT_API int ct_del(ct_txn *txn, ct_bucket *b, const void *key, size_t klen);
+
+/* ---- Buckets ----------------------------------------------------------- */
+
+#define CT_CREATE 0x1u
+#define CT_EXCL 0x2u
+/* Longest bucket name in bytes. */
+#define CT_BUCKET_NAME_MAX 255u
+
+/* Opens named bucket name (1..255 bytes, NUL-terminated). CT_CREATE
+ * creates it in a write txn; with CT_EXCL an existing one is CT_EXISTS.
+ * The handle is owned by the txn and valid until the txn ends.
+ * Errors: CT_NOTFOUND, CT_EXISTS, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
+CT_API int ct_bucket_open(ct_txn *txn, const char *name, unsigned flags, ct_bucket **out);
+
+/* Drops a named bucket and frees its pages. Handles to it become invalid.
+ * Errors: CT_NOTFOUND, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
+CT_API int ct_bucket_drop(ct_txn *txn, const char *name);
+
+/* ---- Cursors ----------------------------------------------------------- */
+
+/* A cursor is valid until its txn ends (close it before or not: the txn
+ * frees its cursors). In a write txn it stays valid across puts and
+ * deletes made through the same txn: after a change it is re-positioned
+ * on the first key >= the key it was on. Positioning calls return
+ * CT_NOTFOUND when no entry qualifies (the cursor is then unpositioned). */
+CT_API int ct_cursor_open(ct_txn *txn, ct_bucket *b, ct_cursor **out);
+CT_API int ct_cursor_first(ct_cursor *c);
+CT_API int ct_cursor_last(ct_cursor *c);
+CT_API int ct_cursor_seek(ct_cursor *c, const void *key, size_t klen); /* first key >= key */
+CT_API int ct_cursor_next(ct_cursor *c);
+CT_API int ct_cursor_prev(ct_cursor *c);
+/* Current entry. Pointers stay valid until the cursor moves, a write in the
+ * txn, or the txn ends. key/klen/val/vlen may each be NULL.
+ * Errors: CT_NOTFOUND (unpositioned), CT_INVALID, CT_CORRUPT, CT_IO. */
+CT_API int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val,
+                         size_t *vlen);
+CT_API void ct_cursor_close(ct_cursor *c);
+
+/* ---- Verification and statistics --------------------------------------- */
+
+typedef struct ct_check_report {
+    uint64_t pages_total;     /* high-water mark: pages 0..pages_total-1 */
+    uint64_t pages_meta;      /* always 2 */
+    uint64_t pages_branch;    /* live branch pages */
+    uint64_t pages_leaf;      /* live leaf pages */
+    uint64_t pages_overflow;  /* live overflow pages */
+    uint64_t pages_freelist;  /* pages holding the free list */
+    uint64_t pages_free;      /* pages on the free list */
+    uint64_t entries;         /* key/value pairs in every bucket */
+    uint64_t buckets;         /* named buckets */
+    uint64_t problems;        /* 0 when clean */
+    uint64_t first_problem_pgno;
+    char first_problem[160]; /* "" when clean */
+} ct_check_report;
+
+/* Reads every reachable page of the last commit and verifies checksums,
+ * page identity, key order, fill bounds, separators, overflow runs, the
+ * free list and the catalog, and that every page below the high-water mark
+ * is exactly one of meta, live tree page, or free. report may be NULL.
+ * Returns CT_OK when clean, CT_CORRUPT when a problem was found (described
+ * in the report), CT_IO, CT_NOMEM, CT_INVALID. */
+CT_API int ct_check(ct_db *db, ct_check_report *report);
+
+/* A struct tag, not a typedef: the function ct_stat has the ordinary name
+ * (as POSIX stat/struct stat). ct_stat_info is a typedef for convenience. */
+struct ct_stat {
+    uint64_t txnid;           /* id of the last commit */
+    uint32_t page_size;       /* bytes */
+    uint64_t pages_total;     /* high-water mark */
+    uint64_t pages_in_use;    /* pages_total - pages_free */
+    uint64_t pages_free;      /* on the free list */
+    uint32_t depth;           /* default bucket's tree depth (0 = empty) */
+    uint64_t entries;         /* default bucket's entries */
+    uint64_t buckets;         /* named buckets */
+    uint64_t readers;         /* live read txns */
+    uint64_t oldest_reader_txnid; /* snapshot of the oldest live reader, 0 if none */
+    uint64_t pages_held_by_readers; /* free pages not yet reusable because of readers */
+    uint64_t store_pages;     /* size of the store in pages */
+    uint64_t key_max;         /* ct_key_max() */
+};
+typedef struct ct_stat ct_stat_info;
+
+/* Errors: CT_INVALID. */
+CT_API int ct_stat(ct_db *db, struct ct_stat *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COWTREE_H */

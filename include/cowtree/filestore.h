@@ -1,0 +1,58 @@
+/*
+ * cowtree/filestore.h - the production page store: a regular file accessed
+ * with pread/pwrite and made durable with fdatasync/fsync.
+ *
+ * The file is locked with an exclusive advisory lock (flock) for the life
+ * of the store: a second opener, in this or another process, gets CT_BUSY.
+ * When the file is created, its parent directory is synced so the file's
+ * name is durable too. Descriptors are opened O_CLOEXEC.
+ */
+#ifndef COWTREE_FILESTORE_H
+#define COWTREE_FILESTORE_H
+
+#include <sys/types.h>
+
+#include "cowtree/pagestore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* System calls the store uses; tests override them to inject faults.
+   Each behaves like the POSIX call (returns -1 and sets errno on error).
+   A NULL member means the real call. */
+typedef struct ct_filestore_syscalls {
+    ssize_t (*pread)(int fd, void *buf, size_t count, off_t offset);
+    ssize_t (*pwrite)(int fd, const void *buf, size_t count, off_t offset);
+    int (*fsync)(int fd);
+    int (*fdatasync)(int fd);
+    int (*ftruncate)(int fd, off_t length);
+} ct_filestore_syscalls;
+
+#define CT_FS_RDONLY 0x1u   /* open read-only (O_RDONLY, shared lock) */
+#define CT_FS_NOCREATE 0x2u /* a missing file is CT_NOTFOUND */
+
+typedef struct ct_filestore_options {
+    uint32_t page_size; /* 0 = 4096 */
+    unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE */
+    int full_fsync;     /* 1: fsync; 0 (default): fdatasync where enough */
+    const ct_filestore_syscalls *syscalls; /* borrowed; NULL in production */
+} ct_filestore_options;
+
+CT_API void ct_filestore_options_init(ct_filestore_options *opt);
+
+/* Opens or creates the file at path. opt NULL = defaults.
+   A partial last page (a crash while the file grew) counts as a page and
+   reads zero-filled past the end of the file.
+   Errors: CT_INVALID (NULL path/out, bad page size), CT_NOTFOUND (missing with
+   CT_FS_NOCREATE), CT_BUSY (locked by another opener), CT_READONLY (no
+   permission to write), CT_IO, CT_NOMEM. A failed sync makes every later
+   write and sync of the store fail with CT_IO (poisoned). */
+CT_API int ct_filestore_open(const char *path, const ct_filestore_options *opt,
+                             ct_pagestore **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COWTREE_FILESTORE_H */

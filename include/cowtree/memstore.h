@@ -1,0 +1,156 @@
+/*
+ * cowtree/memstore.h - in-memory page store with a device model and seeded
+ * fault injection: the store the crash simulator drives.
+ *
+ * Device model (see cowtree/pagestore.h): the store holds
+ *   - a durable image: what survives a power cut;
+ *   - the view: what reads see (durable image + every write since);
+ *   - an ordered log of unsynced writes and resizes.
+ * sync() moves the log into the durable image. ct_memstore_crash() is a
+ * power cut: it rebuilds the durable image from the log under a chosen
+ * outcome (each write dropped, kept whole or torn per 512-byte sector, in
+ * any order), drops the log and resets the view to the new durable image.
+ *
+ * I/O ops (write, sync, resize; reads are not counted) are numbered from 0
+ * in issue order over the store's life (ct_memstore_info.ops). With
+ * ct_memstore_set_power_cut(ps, k), op number k and everything after it
+ * fails with CT_IO and changes nothing: the machine lost power just before
+ * op k. The simulator then closes the engine, calls ct_memstore_crash(),
+ * and reopens.
+ *
+ * Faults are seeded and deterministic: every decision comes from the
+ * store's own PRNG (seed in the options) and its op counters, never from a
+ * clock or rand(). Rates are integer ratios num/den (den 0 = off).
+ *
+ * Not thread-safe beyond what the engine needs: all ops are serialized
+ * by an internal mutex, so concurrent readers and one writer are fine.
+ */
+#ifndef COWTREE_MEMSTORE_H
+#define COWTREE_MEMSTORE_H
+
+#include "cowtree/pagestore.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A probability as an integer ratio; den == 0 means never. */
+typedef struct ct_ratio {
+    uint32_t num;
+    uint32_t den;
+} ct_ratio;
+
+/* Seeded fault rates, all off by default. */
+typedef struct ct_memstore_faults {
+    ct_ratio write_error;    /* write returns CT_IO, nothing written */
+    ct_ratio read_error;     /* read returns CT_IO (transient) */
+    ct_ratio read_error_sticky; /* this page reads CT_IO from now on */
+    ct_ratio sync_error;     /* sync returns CT_IO; each unsynced write is then
+                                randomly kept, dropped or torn in the durable image */
+    ct_ratio bit_rot;        /* a read returns one flipped bit (the stored page is fine) */
+    ct_ratio misdirected_write; /* a write of one page lands at another page number */
+    ct_ratio lost_write;     /* a write returns CT_OK and never lands anywhere */
+    ct_ratio lost_sync;      /* a sync returns CT_OK and persists nothing */
+    ct_ratio nospace;        /* a write or resize that grows the store returns CT_NOSPACE */
+} ct_memstore_faults;
+
+typedef struct ct_memstore_options {
+    uint32_t page_size; /* 0 = 4096 */
+    int enable_map;     /* 1 (default): provide ops->map (zero-copy reads);
+                           0: map is NULL, every read goes through read() */
+    uint64_t max_pages; /* growth beyond this is CT_NOSPACE; 0 = unlimited */
+    uint64_t seed;      /* PRNG seed for faults and random crash outcomes */
+    ct_memstore_faults faults;
+} ct_memstore_options;
+
+CT_API void ct_memstore_options_init(ct_memstore_options *opt);
+
+/* Creates an empty store (size 0). opt NULL = defaults.
+   Errors: CT_INVALID (bad page size), CT_NOMEM. */
+CT_API int ct_memstore_create(const ct_memstore_options *opt, ct_pagestore **out);
+
+/* Replaces the fault rates (and reseeds when seed != 0). ps must be a memstore. */
+CT_API int ct_memstore_set_faults(ct_pagestore *ps, const ct_memstore_faults *faults,
+                                  uint64_t seed);
+
+/* Countdown faults (SQLite style): the nth future op of the kind fails
+   (n = 1: the next one). sticky: that op and every later op of the kind
+   fails until ct_memstore_clear_countdowns(). */
+typedef enum ct_memstore_op_kind {
+    CT_MEMSTORE_OP_READ = 0,
+    CT_MEMSTORE_OP_WRITE = 1,
+    CT_MEMSTORE_OP_SYNC = 2,
+    CT_MEMSTORE_OP_RESIZE = 3,
+    CT_MEMSTORE_OP_KINDS = 4
+} ct_memstore_op_kind;
+CT_API int ct_memstore_fail_nth(ct_pagestore *ps, ct_memstore_op_kind kind, uint64_t n,
+                                int sticky);
+CT_API int ct_memstore_clear_countdowns(ct_pagestore *ps);
+
+/* Power cut before I/O op number op_index (see above). UINT64_MAX = never. */
+CT_API int ct_memstore_set_power_cut(ct_pagestore *ps, uint64_t op_index);
+
+/* How a power cut treats the unsynced log. */
+typedef enum ct_crash_mode {
+    CT_CRASH_DROP_ALL = 0, /* nothing unsynced persists */
+    CT_CRASH_KEEP_ALL = 1, /* every unsynced write persists whole, in order */
+    CT_CRASH_SUBSET = 2,   /* log entry i persists whole iff bit i of mask (i < 64;
+                              entries >= 64 are dropped), applied in log order */
+    CT_CRASH_OMIT_ONE = 3, /* all persist whole, in order, except entry `index` */
+    CT_CRASH_TEAR_ONE = 4, /* all persist whole, in order, except entry `index`,
+                              whose sectors are each old/new/zero/garbage by `seed` */
+    CT_CRASH_RANDOM = 5    /* each entry dropped, whole or torn, applied in a
+                              random order, all decided by `seed` */
+} ct_crash_mode;
+
+typedef struct ct_crash_outcome {
+    ct_crash_mode mode;
+    uint64_t mask;  /* CT_CRASH_SUBSET */
+    uint32_t index; /* CT_CRASH_OMIT_ONE, CT_CRASH_TEAR_ONE */
+    uint64_t seed;  /* CT_CRASH_TEAR_ONE, CT_CRASH_RANDOM */
+} ct_crash_outcome;
+
+/* Power cut now: rebuild the durable image from the log per outcome, drop
+   the log, reset the view, clear any pending power cut, and let I/O work
+   again. Errors: CT_INVALID, CT_NOMEM. */
+CT_API int ct_memstore_crash(ct_pagestore *ps, const ct_crash_outcome *outcome);
+
+/* Counters and state, for the simulator's trace and summary. */
+typedef struct ct_memstore_info {
+    uint64_t ops;            /* I/O ops issued so far (write, sync, resize) */
+    uint64_t reads;
+    uint64_t writes;
+    uint64_t syncs;
+    uint64_t resizes;
+    uint64_t pending;        /* unsynced log entries (writes and resizes) */
+    uint64_t size_pages;     /* current view size */
+    uint64_t durable_pages;  /* durable image size */
+    uint64_t faults_injected[9]; /* indexed in ct_memstore_faults field order */
+    uint64_t trace_hash;     /* FNV-1a over every op (kind, pgno, count, content hash) */
+} ct_memstore_info;
+CT_API int ct_memstore_get_info(ct_pagestore *ps, ct_memstore_info *out);
+
+/* Kind of a pending log entry, for enumerating crash outcomes. */
+CT_API int ct_memstore_pending_entry(ct_pagestore *ps, uint32_t index, int *is_write,
+                                     uint64_t *pgno, uint32_t *npages);
+
+/* Snapshot of the whole store (durable image, view, log, counters, fault
+   state, PRNG). Cheap: pages are shared copy-on-write between the store
+   and its snapshots. Restore makes the store exactly as at the snapshot
+   (a snapshot can be restored many times). */
+typedef struct ct_memstore_snapshot ct_memstore_snapshot;
+CT_API int ct_memstore_snapshot_take(ct_pagestore *ps, ct_memstore_snapshot **out);
+CT_API int ct_memstore_snapshot_restore(ct_pagestore *ps, const ct_memstore_snapshot *snap);
+CT_API void ct_memstore_snapshot_free(ct_memstore_snapshot *snap);
+
+/* Direct access to the durable image, for tests that edit a store image
+   (corrupt a page, flip a bit). Writes go straight to BOTH the durable
+   image and the view, bypassing the log and faults. */
+CT_API int ct_memstore_poke(ct_pagestore *ps, uint64_t pgno, const void *page);
+CT_API int ct_memstore_peek(ct_pagestore *ps, uint64_t pgno, void *page);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* COWTREE_MEMSTORE_H */
