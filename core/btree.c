@@ -1,0 +1,589 @@
+/*
+ * btree.c - descend, copy-on-write path, insert with split propagation,
+ * delete with rebalancing (borrow or merge) and root collapse.
+ *
+ * Invariants kept for every tree: all leaves at depth `depth`; keys ascend
+ * within and across pages; a branch separator k[i] bounds child i from
+ * below; non-root nodes hold at least one cell; after a delete, a node
+ * under a quarter full borrows from or merges with a sibling. Walks use a
+ * fixed-depth path (CT_DEPTH_MAX), never recursion.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct path {
+    uint8_t *page[CT_DEPTH_MAX];
+    uint64_t pgno[CT_DEPTH_MAX];
+    uint32_t idx[CT_DEPTH_MAX];
+    uint32_t depth;
+} path;
+
+static uint8_t level_type(const ct__tree *tr, uint32_t level)
+{
+    return level + 1 == tr->depth ? CT_PT_LEAF : CT_PT_BRANCH;
+}
+
+static uint32_t ovf_pages(uint32_t page_size, uint32_t vlen)
+{
+    uint64_t bytes = (uint64_t)CT_PAGE_HDR_BYTES + vlen;
+    return (uint32_t)((bytes + page_size - 1) / page_size);
+}
+
+int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
+                 const uint8_t **cell)
+{
+    if (tr->root == 0) {
+        return CT_NOTFOUND;
+    }
+    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
+        return CT__CORRUPT(tr->root, "tree depth");
+    }
+    uint64_t pgno = tr->root;
+    uint64_t gen = tr->gen;
+    for (uint32_t level = 0; level < tr->depth; level++) {
+        const uint8_t *p = NULL;
+        int rc = ct__page_get(t, pgno, gen, level_type(tr, level), &p);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (level + 1 == tr->depth) {
+            int found = 0;
+            uint32_t i = ct__leaf_search(p, key, klen, &found);
+            if (!found) {
+                return CT_NOTFOUND;
+            }
+            *cell = ct__node_cell(p, i);
+            return CT_OK;
+        }
+        const uint8_t *c = ct__node_cell(p, ct__branch_search(p, key, klen));
+        pgno = ct__branch_child(c);
+        gen = ct__branch_gen(c);
+    }
+    return CT__CORRUPT(tr->root, "tree walk");
+}
+
+int ct__cell_value(ct_txn *t, const uint8_t *cell, const uint8_t **val, size_t *vlen)
+{
+    uint32_t n = ct__leaf_vlen(cell);
+    *vlen = n;
+    if (ct__leaf_flags(cell) & CT_CELL_OVERFLOW) {
+        const uint8_t *ref = ct__leaf_val(cell);
+        return ct__overflow_get(t, ct__get64(ref), ct__get64(ref + 8), n, val);
+    }
+    *val = ct__leaf_val(cell);
+    return CT_OK;
+}
+
+/* Copy-on-write descent: every page on the path to key becomes dirty. */
+static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, int rightmost,
+                    path *pt)
+{
+    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
+        return CT__CORRUPT(tr->root, "tree depth");
+    }
+    pt->depth = tr->depth;
+    int rc = ct__page_touch(t, &tr->root, &tr->gen, level_type(tr, 0), &pt->page[0]);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    pt->pgno[0] = tr->root;
+    for (uint32_t level = 0; level + 1 < tr->depth; level++) {
+        uint8_t *p = pt->page[level];
+        uint32_t i = rightmost ? ct__ph_count(p) - 1u : ct__branch_search(p, key, klen);
+        uint8_t *c = (uint8_t *)ct__node_cell(p, i);
+        uint64_t child = ct__branch_child(c);
+        uint64_t gen = ct__branch_gen(c);
+        rc = ct__page_touch(t, &child, &gen, level_type(tr, level + 1), &pt->page[level + 1]);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        ct__branch_set_child(c, child, gen);
+        pt->idx[level] = i;
+        pt->pgno[level + 1] = child;
+    }
+    return CT_OK;
+}
+
+/* Split point for n refs: both halves fit; balanced bytes, or as full a
+   left page as possible when appending in order. */
+static uint32_t choose_split(const ct_db *db, uint8_t type, const ct__cellref *refs, uint32_t n,
+                             int append)
+{
+    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        total += ct__ref_bytes(type, &refs[i], i == 0);
+    }
+    uint32_t best = 1;
+    uint64_t best_cost = UINT64_MAX;
+    uint64_t left = 0;
+    for (uint32_t s = 1; s < n; s++) {
+        left += ct__ref_bytes(type, &refs[s - 1], s == 1);
+        /* The right node's first branch cell drops its key. */
+        uint64_t right = total - left - (type == CT_PT_BRANCH ? refs[s].klen : 0u);
+        if (left > cap || right > cap) {
+            continue;
+        }
+        uint64_t cost = append ? cap - left : (left > right ? left - right : right - left);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = s;
+        }
+    }
+    CT_ASSERT(best_cost != UINT64_MAX);
+    return best;
+}
+
+/* Builds refs[0..n) into page (left, keeps pgno) and a new right page.
+   *sep receives the first key of the right side (copied to sepbuf). */
+static int split_build(ct_txn *t, uint8_t type, uint8_t *page, ct__cellref *refs, uint32_t n,
+                       int append, uint64_t *right_pgno, const uint8_t **sep, uint32_t *seplen,
+                       uint8_t *sepbuf)
+{
+    ct_db *db = t->db;
+    uint32_t s = choose_split(db, type, refs, n, append);
+    uint8_t *right = NULL;
+    uint64_t rp = 0;
+    int rc = ct__page_new(t, 1, type, &rp, &right);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (type == CT_PT_LEAF) {
+        const uint8_t *c = refs[s].raw;
+        *seplen = ct__leaf_klen(c);
+        memcpy(sepbuf, ct__leaf_key(c), *seplen);
+    } else {
+        *seplen = refs[s].klen;
+        memmove(sepbuf, refs[s].key, *seplen);
+    }
+    uint8_t *lbuf = t->scratch;
+    ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(page), t->id, refs, s);
+    ct__node_build(right, db->page_size, type, rp, t->id, refs + s, n - s);
+    memcpy(page, lbuf, db->page_size);
+    *right_pgno = rp;
+    *sep = sepbuf;
+    return CT_OK;
+}
+
+/* Inserts the encoded cell at pt's leaf; splits upward as needed. */
+static int insert_cell(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uint8_t *cell,
+                       uint32_t len, int append)
+{
+    ct_db *db = t->db;
+    uint32_t level = pt->depth - 1;
+    uint8_t *page = pt->page[level];
+    if (ct__node_insert(page, db->page_size, idx, cell, len, t->scratch) == 0) {
+        return CT_OK;
+    }
+    /* Leaf split. */
+    uint32_t n = ct__ph_count(page);
+    ct__node_refs(page, t->refs);
+    memmove(&t->refs[idx + 1], &t->refs[idx], (n - idx) * sizeof(*t->refs));
+    memset(&t->refs[idx], 0, sizeof(*t->refs));
+    t->refs[idx].raw = cell;
+    t->refs[idx].len = len;
+    uint64_t right = 0;
+    const uint8_t *sep = NULL;
+    uint32_t seplen = 0;
+    int flip = 0;
+    uint8_t *sepbuf = t->sepbuf;
+    int rc = split_build(t, CT_PT_LEAF, page, t->refs, n + 1, append && idx == n, &right, &sep,
+                         &seplen, sepbuf);
+    while (rc == CT_OK) {
+        if (level == 0) { /* root split: grow the tree */
+            uint8_t *root = NULL;
+            uint64_t rp = 0;
+            rc = ct__page_new(t, 1, CT_PT_BRANCH, &rp, &root);
+            if (rc != CT_OK) {
+                return rc;
+            }
+            ct__cellref two[2];
+            memset(two, 0, sizeof(two));
+            two[0].child = pt->pgno[0];
+            two[0].gen = t->id;
+            two[1].child = right;
+            two[1].gen = t->id;
+            two[1].key = sep;
+            two[1].klen = seplen;
+            ct__node_build(root, db->page_size, CT_PT_BRANCH, rp, t->id, two, 2);
+            tr->root = rp;
+            tr->gen = t->id;
+            tr->depth++;
+            return CT_OK;
+        }
+        level--;
+        page = pt->page[level];
+        uint32_t at = pt->idx[level] + 1;
+        uint8_t *bcell = t->scratch + 2u * db->page_size;
+        ct__put64(bcell, right);
+        ct__put64(bcell + 8, t->id);
+        ct__put16(bcell + 16, (uint16_t)seplen);
+        memcpy(bcell + CT_BRANCH_CELL_FIXED, sep, seplen);
+        if (ct__node_insert(page, db->page_size, at, bcell, CT_BRANCH_CELL_FIXED + seplen,
+                            t->scratch) == 0) {
+            return CT_OK;
+        }
+        n = ct__ph_count(page);
+        ct__node_refs(page, t->refs);
+        memmove(&t->refs[at + 1], &t->refs[at], (n - at) * sizeof(*t->refs));
+        memset(&t->refs[at], 0, sizeof(*t->refs));
+        t->refs[at].child = right;
+        t->refs[at].gen = t->id;
+        t->refs[at].key = bcell + CT_BRANCH_CELL_FIXED;
+        t->refs[at].klen = seplen;
+        flip ^= 1;
+        sepbuf = t->sepbuf + (size_t)flip * db->page_size;
+        rc = split_build(t, CT_PT_BRANCH, page, t->refs, n + 1, append && at == n, &right, &sep,
+                         &seplen, sepbuf);
+    }
+    return rc;
+}
+
+/* Encodes the leaf cell for key/val into the cell scratch buffer, writing
+   an overflow run first when the value does not fit inline. */
+static int make_leaf_cell(ct_txn *t, const uint8_t *key, size_t klen, const uint8_t *val,
+                          size_t vlen, uint32_t *len)
+{
+    ct_db *db = t->db;
+    uint8_t *cell = t->scratch + 2u * db->page_size;
+    if (ct__leaf_cell_size(klen, vlen, 0) <= db->cell_max) {
+        ct__leaf_cell_encode(cell, key, klen, val, vlen, 0, 0, 0);
+        *len = ct__leaf_cell_size(klen, vlen, 0);
+        return CT_OK;
+    }
+    uint32_t np = ovf_pages(db->page_size, (uint32_t)vlen);
+    uint64_t pgno = 0;
+    uint8_t *run = NULL;
+    int rc = ct__page_new(t, np, CT_PT_OVERFLOW, &pgno, &run);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__ph_set_upper(run, np);
+    ct__put32(run + CT_PH_AUX, (uint32_t)vlen);
+    memcpy(run + CT_PAGE_HDR_BYTES, val, vlen);
+    ct__leaf_cell_encode(cell, key, klen, NULL, vlen, 1, pgno, t->id);
+    *len = ct__leaf_cell_size(klen, 0, 1);
+    return CT_OK;
+}
+
+static int free_value(ct_txn *t, const uint8_t *cell)
+{
+    if (!(ct__leaf_flags(cell) & CT_CELL_OVERFLOW)) {
+        return CT_OK;
+    }
+    const uint8_t *ref = ct__leaf_val(cell);
+    return ct__page_free(t, ct__get64(ref), ovf_pages(t->db->page_size, ct__leaf_vlen(cell)));
+}
+
+/* Largest key of a tree, for CT_APPEND's promise. */
+static int last_key(ct_txn *t, const ct__tree *tr, const uint8_t **key, uint32_t *klen)
+{
+    uint64_t pgno = tr->root;
+    uint64_t gen = tr->gen;
+    for (uint32_t level = 0; level < tr->depth; level++) {
+        const uint8_t *p = NULL;
+        int rc = ct__page_get(t, pgno, gen, level_type(tr, level), &p);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        uint32_t n = ct__ph_count(p);
+        if (n == 0) {
+            return CT_NOTFOUND;
+        }
+        const uint8_t *c = ct__node_cell(p, n - 1);
+        if (level + 1 == tr->depth) {
+            *key = ct__leaf_key(c);
+            *klen = ct__leaf_klen(c);
+            return CT_OK;
+        }
+        pgno = ct__branch_child(c);
+        gen = ct__branch_gen(c);
+    }
+    return CT_NOTFOUND;
+}
+
+static int new_root_leaf(ct_txn *t, ct__tree *tr)
+{
+    uint8_t *p = NULL;
+    uint64_t pgno = 0;
+    int rc = ct__page_new(t, 1, CT_PT_LEAF, &pgno, &p);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__ph_set_upper(p, t->db->page_size);
+    tr->root = pgno;
+    tr->gen = t->id;
+    tr->depth = 1;
+    return CT_OK;
+}
+
+int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const uint8_t *val,
+                 size_t vlen, unsigned flags)
+{
+    int append = (flags & CT_APPEND) != 0;
+    if (tr->root != 0 && (flags & (CT_NOOVERWRITE | CT_APPEND))) {
+        const uint8_t *c = NULL;
+        int rc = ct__tree_get(t, tr, key, klen, &c);
+        if (rc == CT_OK) {
+            return CT_EXISTS;
+        }
+        if (rc != CT_NOTFOUND) {
+            return rc;
+        }
+        if (append) {
+            const uint8_t *lk = NULL;
+            uint32_t lklen = 0;
+            rc = last_key(t, tr, &lk, &lklen);
+            if (rc == CT_OK && ct__key_cmp(key, klen, lk, lklen) <= 0) {
+                return CT_EXISTS; /* out of order: LMDB's MDB_APPEND answer */
+            }
+            if (rc != CT_OK && rc != CT_NOTFOUND) {
+                return rc;
+            }
+        }
+    }
+    int rc = CT_OK;
+    if (tr->root == 0) {
+        rc = new_root_leaf(t, tr);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    path pt;
+    rc = cow_path(t, tr, key, klen, append, &pt);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint8_t *leaf = pt.page[pt.depth - 1];
+    int found = 0;
+    uint32_t idx = ct__leaf_search(leaf, key, klen, &found);
+    /* Copy the value before freeing the old one: val may point into it. */
+    uint32_t len = 0;
+    rc = make_leaf_cell(t, key, klen, val, vlen, &len);
+    if (rc == CT_OK && found) {
+        rc = free_value(t, ct__node_cell(leaf, idx));
+        if (rc == CT_OK) {
+            ct__node_delete(leaf, idx);
+        }
+    }
+    if (rc == CT_OK) {
+        rc = insert_cell(t, tr, &pt, idx, t->scratch + 2u * t->db->page_size, len, append);
+    }
+    if (rc == CT_OK && !found) {
+        tr->entries++;
+    }
+    return rc;
+}
+
+static uint32_t min_fill(const ct_db *db)
+{
+    return (db->page_size - CT_PAGE_HDR_BYTES) / 4u;
+}
+
+/* Replaces parent cell i's separator (child pointer kept). 0 when it fits. */
+static int replace_sep(ct_txn *t, uint8_t *parent, uint32_t i, const uint8_t *sep,
+                       uint32_t seplen)
+{
+    ct_db *db = t->db;
+    const uint8_t *old = ct__node_cell(parent, i);
+    uint32_t old_len = CT_BRANCH_CELL_FIXED + ct__branch_klen(old);
+    uint32_t used = ct__node_used_bytes(parent) - old_len + CT_BRANCH_CELL_FIXED + seplen;
+    if (used > db->page_size - CT_PAGE_HDR_BYTES) {
+        return -1;
+    }
+    uint8_t *bcell = t->scratch + 2u * db->page_size;
+    ct__put64(bcell, ct__branch_child(old));
+    ct__put64(bcell + 8, ct__branch_gen(old));
+    ct__put16(bcell + 16, (uint16_t)seplen);
+    memmove(bcell + CT_BRANCH_CELL_FIXED, sep, seplen);
+    ct__node_delete(parent, i);
+    int r = ct__node_insert(parent, db->page_size, i, bcell, CT_BRANCH_CELL_FIXED + seplen,
+                            t->scratch);
+    CT_ASSERT(r == 0);
+    return r;
+}
+
+/* Merges or rebalances the node at `level` with a sibling. */
+static int rebalance(ct_txn *t, const ct__tree *tr, path *pt, uint32_t level)
+{
+    ct_db *db = t->db;
+    uint8_t *parent = pt->page[level - 1];
+    uint32_t pidx = pt->idx[level - 1];
+    uint32_t pn = ct__ph_count(parent);
+    if (pn < 2) {
+        return CT_OK; /* no sibling: the parent itself rebalances one level up */
+    }
+    uint8_t type = level_type(tr, level);
+    uint32_t li = pidx > 0 ? pidx - 1 : 0;
+    uint32_t ri = li + 1;
+    uint32_t sib = pidx > 0 ? li : ri;
+    uint8_t *sc = (uint8_t *)ct__node_cell(parent, sib);
+    uint64_t sp = ct__branch_child(sc);
+    uint64_t sg = ct__branch_gen(sc);
+    uint8_t *sibpage = NULL;
+    int rc = ct__page_touch(t, &sp, &sg, type, &sibpage);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    sc = (uint8_t *)ct__node_cell(parent, sib);
+    ct__branch_set_child(sc, sp, sg);
+    uint8_t *L = pidx > 0 ? sibpage : pt->page[level];
+    uint8_t *R = pidx > 0 ? pt->page[level] : sibpage;
+    uint64_t rpgno = ct__ph_pgno(R);
+    uint32_t ln = ct__ph_count(L);
+    uint32_t rn = ct__ph_count(R);
+    ct__node_refs(L, t->refs);
+    ct__node_refs(R, t->refs + ln);
+    if (type == CT_PT_BRANCH) { /* R's first child takes the parent's separator */
+        const uint8_t *pc = ct__node_cell(parent, ri);
+        t->refs[ln].key = ct__branch_key(pc);
+        t->refs[ln].klen = ct__branch_klen(pc);
+    }
+    uint32_t n = ln + rn;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        total += ct__ref_bytes(type, &t->refs[i], i == 0);
+    }
+    uint8_t *lbuf = t->scratch;
+    if (total <= db->page_size - CT_PAGE_HDR_BYTES) { /* merge into L */
+        ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, n);
+        memcpy(L, lbuf, db->page_size);
+        ct__node_delete(parent, ri);
+        return ct__page_free(t, rpgno, 1);
+    }
+    uint32_t s = choose_split(db, type, t->refs, n, 0);
+    uint8_t *sepbuf = t->sepbuf;
+    uint32_t seplen = type == CT_PT_LEAF ? ct__leaf_klen(t->refs[s].raw) : t->refs[s].klen;
+    memmove(sepbuf, type == CT_PT_LEAF ? ct__leaf_key(t->refs[s].raw) : t->refs[s].key, seplen);
+    uint8_t *rbuf = t->scratch + db->page_size;
+    ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, s);
+    ct__node_build(rbuf, db->page_size, type, rpgno, t->id, t->refs + s, n - s);
+    /* Check the parent can take the new separator before changing anything. */
+    const uint8_t *old = ct__node_cell(parent, ri);
+    if (ct__node_used_bytes(parent) - ct__branch_klen(old) + seplen >
+        db->page_size - CT_PAGE_HDR_BYTES) {
+        return CT_OK; /* leave the node underfull rather than split the parent */
+    }
+    memcpy(L, lbuf, db->page_size);
+    memcpy(R, rbuf, db->page_size);
+    (void)replace_sep(t, parent, ri, sepbuf, seplen);
+    return CT_OK;
+}
+
+static int collapse_root(ct_txn *t, ct__tree *tr)
+{
+    for (;;) {
+        uint8_t *root = NULL;
+        int rc = ct__page_touch(t, &tr->root, &tr->gen, level_type(tr, 0), &root);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        uint32_t n = ct__ph_count(root);
+        if (tr->depth == 1) {
+            if (n == 0) {
+                rc = ct__page_free(t, tr->root, 1);
+                tr->root = 0;
+                tr->gen = 0;
+                tr->depth = 0;
+            }
+            return rc;
+        }
+        if (n != 1) {
+            return CT_OK;
+        }
+        const uint8_t *c = ct__node_cell(root, 0);
+        uint64_t child = ct__branch_child(c);
+        uint64_t gen = ct__branch_gen(c);
+        rc = ct__page_free(t, tr->root, 1);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        tr->root = child;
+        tr->gen = gen;
+        tr->depth--;
+    }
+}
+
+int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
+{
+    const uint8_t *c = NULL;
+    int rc = ct__tree_get(t, tr, key, klen, &c);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    path pt;
+    rc = cow_path(t, tr, key, klen, 0, &pt);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint8_t *leaf = pt.page[pt.depth - 1];
+    int found = 0;
+    uint32_t idx = ct__leaf_search(leaf, key, klen, &found);
+    CT_ASSERT(found);
+    rc = free_value(t, ct__node_cell(leaf, idx));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__node_delete(leaf, idx);
+    tr->entries--;
+    for (uint32_t level = pt.depth - 1; level > 0; level--) {
+        if (ct__node_used_bytes(pt.page[level]) >= min_fill(t->db)) {
+            break;
+        }
+        rc = rebalance(t, tr, &pt, level);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    return collapse_root(t, tr);
+}
+
+int ct__tree_free_all(ct_txn *t, const ct__tree *tr)
+{
+    if (tr->root == 0) {
+        return CT_OK;
+    }
+    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
+        return CT__CORRUPT(tr->root, "tree depth");
+    }
+    struct {
+        uint64_t pgno;
+        uint64_t gen;
+        uint32_t idx;
+    } st[CT_DEPTH_MAX];
+    uint32_t top = 0;
+    st[0].pgno = tr->root;
+    st[0].gen = tr->gen;
+    st[0].idx = 0;
+    for (;;) {
+        const uint8_t *p = NULL;
+        int rc = ct__page_get(t, st[top].pgno, st[top].gen, level_type(tr, top), &p);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        uint32_t n = ct__ph_count(p);
+        if (top + 1 == tr->depth) {
+            for (uint32_t i = 0; i < n && rc == CT_OK; i++) {
+                rc = free_value(t, ct__node_cell(p, i));
+            }
+        } else if (st[top].idx < n) {
+            const uint8_t *c = ct__node_cell(p, st[top].idx++);
+            top++;
+            st[top].pgno = ct__branch_child(c);
+            st[top].gen = ct__branch_gen(c);
+            st[top].idx = 0;
+            continue;
+        }
+        if (rc == CT_OK) {
+            rc = ct__page_free(t, st[top].pgno, 1);
+        }
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (top == 0) {
+            return CT_OK;
+        }
+        top--;
+    }
+}

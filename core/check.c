@@ -1,0 +1,262 @@
+/*
+ * check.c - ct_check: reads every page reachable from the last commit and
+ * accounts for every page below the high-water mark: each is exactly one
+ * of meta, live tree page (branch, leaf, overflow), free-list page, or
+ * free. Verifies checksums and page identity (through ct__page_get), key
+ * order inside pages (node validation) and across them (each child's keys
+ * lie within its parent's separators), entry counts and the catalog.
+ * Never writes. Memory: one bit per page plus the pages it reads.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct checker {
+    ct_txn *t;
+    ct_check_report *r;
+    uint8_t *bits;
+    uint64_t hwm;
+} checker;
+
+static int problem(checker *k, uint64_t pgno, const char *what)
+{
+    if (k->r->problems++ == 0) {
+        k->r->first_problem_pgno = pgno;
+        snprintf(k->r->first_problem, sizeof(k->r->first_problem), "page %llu: %s",
+                 (unsigned long long)pgno, what);
+    }
+    return CT_CORRUPT;
+}
+
+static int claim(checker *k, uint64_t pgno, uint64_t npages, const char *what)
+{
+    if (pgno >= k->hwm || npages > k->hwm - pgno) {
+        return problem(k, pgno, what);
+    }
+    for (uint64_t p = pgno; p < pgno + npages; p++) {
+        uint8_t m = (uint8_t)(1u << (p & 7u));
+        if (k->bits[p >> 3] & m) {
+            return problem(k, p, "page used twice (live twice, or live and free)");
+        }
+        k->bits[p >> 3] |= m;
+    }
+    return CT_OK;
+}
+
+typedef struct frame {
+    uint64_t pgno;
+    uint64_t gen;
+    uint32_t idx;
+    const uint8_t *page;
+    const uint8_t *lo; /* keys of this subtree are >= lo (NULL: no bound) */
+    uint32_t lolen;
+    const uint8_t *hi; /* and < hi */
+    uint32_t hilen;
+} frame;
+
+static int check_leaf(checker *k, const frame *f, uint64_t *entries, int catalog,
+                      ct__tree *subtrees, uint64_t *nsub, uint64_t maxsub)
+{
+    uint32_t n = ct__ph_count(f->page);
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *c = ct__node_cell(f->page, i);
+        const uint8_t *key = ct__leaf_key(c);
+        uint32_t klen = ct__leaf_klen(c);
+        if ((f->lo && ct__key_cmp(key, klen, f->lo, f->lolen) < 0) ||
+            (f->hi && ct__key_cmp(key, klen, f->hi, f->hilen) >= 0)) {
+            return problem(k, f->pgno, "key outside its parent's separators");
+        }
+        const uint8_t *v = NULL;
+        size_t vlen = 0;
+        int rc = ct__cell_value(k->t, c, &v, &vlen);
+        if (rc == CT_CORRUPT) {
+            return problem(k, f->pgno, "bad overflow run");
+        }
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (ct__leaf_flags(c) & CT_CELL_OVERFLOW) {
+            uint64_t np = ((uint64_t)CT_PAGE_HDR_BYTES + vlen + k->t->db->page_size - 1) /
+                          k->t->db->page_size;
+            rc = claim(k, ct__get64(ct__leaf_val(c)), np, "overflow run out of range");
+            if (rc != CT_OK) {
+                return rc;
+            }
+            k->r->pages_overflow += np;
+        }
+        if (catalog) {
+            if (*nsub >= maxsub || ct__bucket_desc_decode(v, vlen, &subtrees[*nsub]) != CT_OK) {
+                return problem(k, f->pgno, "bad bucket descriptor");
+            }
+            (*nsub)++;
+        }
+        (*entries)++;
+    }
+    return CT_OK;
+}
+
+static int check_tree(checker *k, const ct__tree *tr, int catalog, ct__tree *subtrees,
+                      uint64_t *nsub, uint64_t maxsub)
+{
+    if (tr->root == 0) {
+        return CT_OK;
+    }
+    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
+        return problem(k, tr->root, "tree depth");
+    }
+    frame st[CT_DEPTH_MAX];
+    memset(st, 0, sizeof(st));
+    uint32_t top = 0;
+    uint64_t entries = 0;
+    st[0].pgno = tr->root;
+    st[0].gen = tr->gen;
+    st[0].idx = UINT32_MAX;
+    for (;;) {
+        frame *f = &st[top];
+        int leaf = top + 1 == tr->depth;
+        if (f->idx == UINT32_MAX) { /* first visit */
+            int rc = ct__page_get(k->t, f->pgno, f->gen, leaf ? CT_PT_LEAF : CT_PT_BRANCH,
+                                  &f->page);
+            if (rc == CT_CORRUPT) {
+                return problem(k, f->pgno, "checksum, identity or structure");
+            }
+            if (rc == CT_OK) {
+                rc = claim(k, f->pgno, 1, "tree page out of range");
+            }
+            if (rc != CT_OK) {
+                return rc;
+            }
+            if (top > 0 && ct__ph_count(f->page) == 0) {
+                return problem(k, f->pgno, "empty non-root page");
+            }
+            f->idx = 0;
+            if (leaf) {
+                k->r->pages_leaf++;
+                rc = check_leaf(k, f, &entries, catalog, subtrees, nsub, maxsub);
+                if (rc != CT_OK) {
+                    return rc;
+                }
+            } else {
+                k->r->pages_branch++;
+            }
+        }
+        uint32_t n = ct__ph_count(f->page);
+        if (!leaf && f->idx < n) {
+            const uint8_t *c = ct__node_cell(f->page, f->idx);
+            frame *ch = &st[top + 1];
+            ch->pgno = ct__branch_child(c);
+            ch->gen = ct__branch_gen(c);
+            ch->idx = UINT32_MAX;
+            ch->lo = f->idx == 0 ? f->lo : ct__branch_key(c);
+            ch->lolen = f->idx == 0 ? f->lolen : ct__branch_klen(c);
+            if (f->idx + 1 < n) {
+                const uint8_t *nc = ct__node_cell(f->page, f->idx + 1);
+                ch->hi = ct__branch_key(nc);
+                ch->hilen = ct__branch_klen(nc);
+            } else {
+                ch->hi = f->hi;
+                ch->hilen = f->hilen;
+            }
+            if (f->idx > 0 && ((f->lo && ct__key_cmp(ch->lo, ch->lolen, f->lo, f->lolen) < 0) ||
+                               (f->hi && ct__key_cmp(ch->lo, ch->lolen, f->hi, f->hilen) >= 0))) {
+                return problem(k, f->pgno, "separator outside its parent's range");
+            }
+            f->idx++;
+            top++;
+            continue;
+        }
+        if (top == 0) {
+            break;
+        }
+        top--;
+    }
+    if (entries != tr->entries) {
+        return problem(k, tr->root, "entry count differs from the tree's descriptor");
+    }
+    k->r->entries += catalog ? 0 : entries;
+    return CT_OK;
+}
+
+static int check_free(checker *k, const ct__meta *m)
+{
+    ct__freeset fs;
+    int rc = ct__freelist_load(k->t->db, m, &fs);
+    if (rc == CT_CORRUPT) {
+        return problem(k, m->free_head, "free list unreadable");
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    for (size_t i = 0; i < fs.chain_count && rc == CT_OK; i++) {
+        rc = claim(k, fs.chain[i], 1, "free-list page out of range");
+        k->r->pages_freelist++;
+    }
+    for (size_t i = 0; i < fs.count && rc == CT_OK; i++) {
+        rc = claim(k, fs.v[i].pgno, 1, "free page out of range");
+        k->r->pages_free++;
+    }
+    ct__freeset_free(k->t->db, &fs);
+    return rc;
+}
+
+static int check_all(checker *k, const ct__meta *m)
+{
+    int rc = claim(k, 0, 2, "meta");
+    k->r->pages_meta = 2;
+    if (rc == CT_OK) {
+        rc = check_tree(k, &m->main, 0, NULL, NULL, 0);
+    }
+    uint64_t maxsub = m->buckets;
+    ct__tree *subs = NULL;
+    uint64_t nsub = 0;
+    if (rc == CT_OK && maxsub > 0) {
+        subs = ct__calloc(&k->t->db->alloc, (size_t)maxsub, sizeof(*subs));
+        rc = subs ? CT_OK : CT_NOMEM;
+    }
+    if (rc == CT_OK) {
+        rc = check_tree(k, &m->catalog, 1, subs, &nsub, maxsub);
+    }
+    if (rc == CT_OK && nsub != m->buckets) {
+        rc = problem(k, m->catalog.root, "bucket count differs from the meta");
+    }
+    for (uint64_t i = 0; i < nsub && rc == CT_OK; i++) {
+        rc = check_tree(k, &subs[i], 0, NULL, NULL, 0);
+    }
+    ct__free(&k->t->db->alloc, subs);
+    k->r->buckets = nsub;
+    if (rc == CT_OK) {
+        rc = check_free(k, m);
+    }
+    for (uint64_t p = 0; p < k->hwm && rc == CT_OK; p++) {
+        if (!(k->bits[p >> 3] & (1u << (p & 7u)))) {
+            rc = problem(k, p, "page leaked: neither live nor free");
+        }
+    }
+    return rc;
+}
+
+int ct_check(ct_db *db, ct_check_report *report)
+{
+    if (!db) {
+        return CT_INVALID;
+    }
+    ct_check_report local;
+    ct_check_report *r = report ? report : &local;
+    memset(r, 0, sizeof(*r));
+    ct_txn *t = NULL;
+    int rc = ct_begin(db, CT_TXN_RDONLY, &t);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    checker k;
+    k.t = t;
+    k.r = r;
+    k.hwm = t->meta.hwm;
+    r->pages_total = k.hwm;
+    k.bits = ct__calloc(&db->alloc, (size_t)(k.hwm / 8 + 1), 1);
+    rc = k.bits ? check_all(&k, &t->meta) : CT_NOMEM;
+    ct__free(&db->alloc, k.bits);
+    ct_abort(t);
+    return rc;
+}

@@ -1,0 +1,236 @@
+/*
+ * commit.c - the commit protocol (DESIGN.md, docs/format.md).
+ *
+ *   1. bucket descriptors into the catalog, then the free list (whose
+ *      chain pages are this commit's last allocations);
+ *   2. every dirty page sealed (crc) and written, sorted by page number,
+ *      adjacent pages coalesced into one store write;
+ *   3. CT_SYNC_FULL: sync;
+ *   4. the meta page written to the slot NOT holding the last durable meta;
+ *   5. CT_SYNC_FULL: sync; the commit is durable; reusable pages at the end
+ *      of the store are given back (resize).
+ * CT_SYNC_NONE skips 3 and 5: every unsynced commit's meta goes to the same
+ * non-durable slot, and pages freed after the last durable commit are not
+ * reused (freelist.c), so a crash always finds an intact earlier commit.
+ * A failed store write leaves the last commit as it was; a failed sync
+ * poisons the db (the state of the unsynced writes is unknown).
+ * Must never: write a page a durable meta or a live reader can reach.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+typedef struct dirty_ref {
+    uint64_t pgno;
+    uint8_t *buf;
+    uint32_t npages;
+} dirty_ref;
+
+static int cmp_dirty(const void *a, const void *b)
+{
+    const dirty_ref *x = a;
+    const dirty_ref *y = b;
+    return (x->pgno > y->pgno) - (x->pgno < y->pgno);
+}
+
+static void seal(ct_db *db, dirty_ref *d)
+{
+#if defined(CT_DEBUG) && CT_DEBUG
+    uint8_t type = ct__ph_type(d->buf);
+    if (type == CT_PT_LEAF || type == CT_PT_BRANCH) {
+        CT_ASSERT(ct__node_validate(d->buf, db->page_size, db->key_max) == CT_OK);
+    }
+    CT_ASSERT(ct__ph_pgno(d->buf) == d->pgno && ct__ph_txnid(d->buf) != 0);
+#endif
+    ct__page_seal(d->buf, (uint64_t)d->npages * db->page_size);
+}
+
+/* Writes sorted dirty runs, coalescing adjacent ones through staging. */
+static int write_sorted(ct_db *db, dirty_ref *d, size_t n, uint8_t *staging)
+{
+    ct_pagestore *ps = db->ps;
+    size_t i = 0;
+    while (i < n) {
+        if (d[i].npages >= CT_WRITE_RUN_PAGES_MAX || i + 1 == n ||
+            d[i + 1].pgno != d[i].pgno + d[i].npages) {
+            int rc = ps->ops->write(ps, d[i].pgno, d[i].npages, d[i].buf);
+            if (rc != CT_OK) {
+                return rc;
+            }
+            i++;
+            continue;
+        }
+        uint64_t start = d[i].pgno;
+        uint32_t pages = 0;
+        while (i < n && d[i].pgno == start + pages &&
+               pages + d[i].npages <= CT_WRITE_RUN_PAGES_MAX) {
+            memcpy(staging + (size_t)pages * db->page_size, d[i].buf,
+                   (size_t)d[i].npages * db->page_size);
+            pages += d[i].npages;
+            i++;
+        }
+        int rc = ps->ops->write(ps, start, pages, staging);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    return CT_OK;
+}
+
+static int write_dirty(ct_txn *t)
+{
+    ct_db *db = t->db;
+    size_t n = t->dirty.count;
+    dirty_ref *d = ct__malloc(&db->alloc, (n + 1) * sizeof(*d));
+    uint8_t *staging = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * db->page_size);
+    int rc = (d && staging) ? CT_OK : CT_NOMEM;
+    if (rc == CT_OK) {
+        size_t k = 0;
+        for (size_t i = 0; i < t->dirty.cap; i++) {
+            const ct__pent *e = &t->dirty.slots[i];
+            if (e->pgno != UINT64_MAX) {
+                d[k].pgno = e->pgno;
+                d[k].buf = e->buf;
+                d[k].npages = e->npages;
+                seal(db, &d[k]);
+                k++;
+            }
+        }
+        qsort(d, k, sizeof(*d), cmp_dirty);
+        rc = write_sorted(db, d, k, staging);
+    }
+    ct__free(&db->alloc, d);
+    ct__free(&db->alloc, staging);
+    return rc;
+}
+
+static int sync_or_poison(ct_db *db)
+{
+    int rc = db->ps->ops->sync(db->ps);
+    if (rc != CT_OK) {
+        pthread_mutex_lock(&db->mu);
+        db->poisoned = 1;
+        pthread_mutex_unlock(&db->mu);
+        return rc == CT_NOSPACE ? CT_NOSPACE : CT_IO;
+    }
+    return CT_OK;
+}
+
+static void shrink_store(ct_db *db, uint64_t hwm)
+{
+    uint64_t size = 0;
+    if (db->ps->ops->size(db->ps, &size) == CT_OK && size > hwm) {
+        /* Failure is harmless: pages past the high-water mark are unused. */
+        (void)db->ps->ops->resize(db->ps, hwm);
+    }
+}
+
+static int has_changes(const ct_txn *t)
+{
+    return t->dirty.count > 0 || t->freed_count > 0 || t->catalog_dirty;
+}
+
+int ct__commit(ct_txn *t)
+{
+    ct_db *db = t->db;
+    if (!has_changes(t)) {
+        return CT_OK;
+    }
+    int rc = ct__buckets_flush(t);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    t->meta.main = t->main.tree;
+    ct__freeset fs;
+    rc = ct__freelist_commit(t, &fs);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    int full = db->durability == CT_SYNC_FULL;
+    t->meta.txnid = t->id;
+    t->meta.durable_base = db->durable_txnid;
+    rc = write_dirty(t);
+    if (rc == CT_OK && full) {
+        rc = sync_or_poison(db);
+    }
+    int slot = 1 - db->durable_slot;
+    if (rc == CT_OK) {
+        uint8_t *mp = t->scratch;
+        ct__meta_encode(&t->meta, mp, db->page_size, slot);
+        rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, mp);
+        if (rc != CT_OK) {
+            /* The slot may now hold garbage; under CT_SYNC_NONE it also held
+               the last acknowledged commit, which a later ct_sync would then
+               declare durable. Refuse further writes until reopen. */
+            pthread_mutex_lock(&db->mu);
+            db->poisoned = 1;
+            pthread_mutex_unlock(&db->mu);
+        }
+    }
+    if (rc == CT_OK && full) {
+        rc = sync_or_poison(db);
+    }
+    if (rc != CT_OK) {
+        ct__freeset_free(db, &fs);
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->meta = t->meta;
+    db->meta_slot = slot;
+    if (full) {
+        db->durable_slot = slot;
+        db->durable_txnid = t->id;
+    }
+    ct__freeset old = db->free;
+    db->free = fs;
+    pthread_mutex_unlock(&db->mu);
+    ct__freeset_free(db, &old);
+    if (full) {
+        shrink_store(db, t->meta.hwm);
+    }
+    return CT_OK;
+}
+
+int ct_sync(ct_db *db)
+{
+    if (!db) {
+        return CT_INVALID;
+    }
+    if (db->flags & CT_RDONLY) {
+        return CT_OK;
+    }
+    /* Exclude commits: a commit writes the non-durable meta slot, which a
+       concurrent sync would make the durable one. The writer's own thread
+       may sync between its commits. */
+    pthread_mutex_lock(&db->mu);
+    int own = db->writer_active && pthread_equal(db->writer_thread, pthread_self());
+    pthread_mutex_unlock(&db->mu);
+    if (!own) {
+        int rc = ct__writer_acquire(db);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    pthread_mutex_lock(&db->mu);
+    int poisoned = db->poisoned;
+    uint64_t txnid = db->meta.txnid;
+    int slot = db->meta_slot;
+    uint64_t hwm = db->meta.hwm;
+    pthread_mutex_unlock(&db->mu);
+    int rc = poisoned ? CT_POISONED : CT_OK;
+    if (rc == CT_OK && db->durability != CT_SYNC_FULL) {
+        rc = sync_or_poison(db);
+        if (rc == CT_OK) {
+            pthread_mutex_lock(&db->mu);
+            db->durable_slot = slot;
+            db->durable_txnid = txnid;
+            pthread_mutex_unlock(&db->mu);
+            shrink_store(db, hwm);
+        }
+    }
+    if (!own) {
+        ct__writer_release(db);
+    }
+    return rc;
+}

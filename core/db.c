@@ -1,0 +1,213 @@
+/*
+ * db.c - opening, closing, syncing and describing a database.
+ */
+#include <string.h>
+
+#include "cowtree/filestore.h"
+#include "internal.h"
+
+void ct_options_init(ct_options *opt)
+{
+    if (!opt) {
+        return;
+    }
+    memset(opt, 0, sizeof(*opt));
+    opt->durability = CT_SYNC_FULL;
+}
+
+static int check_options(const ct_options *o, const ct_pagestore *ps)
+{
+    if (o->flags & ~(CT_RDONLY | CT_NOCREATE)) {
+        return CT_INVALID;
+    }
+    if (o->durability != CT_SYNC_FULL && o->durability != CT_SYNC_NONE) {
+        return CT_INVALID;
+    }
+    if (o->page_size != 0 && o->page_size != ps->page_size) {
+        return CT_INVALID;
+    }
+    if (o->alloc && (!o->alloc->malloc || !o->alloc->realloc || !o->alloc->free)) {
+        return CT_INVALID;
+    }
+    uint32_t p = ps->page_size;
+    if (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)) != 0) {
+        return CT_VERSION;
+    }
+    return CT_OK;
+}
+
+int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
+{
+    if (!ps || !out || !ps->ops) {
+        return CT_INVALID;
+    }
+    *out = NULL;
+    ct_options o;
+    ct_options_init(&o);
+    if (opt) {
+        o = *opt;
+    }
+    int rc = check_options(&o, ps);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    const ct_allocator *a = o.alloc ? o.alloc : &ct__libc_allocator;
+    ct_db *db = ct__calloc(a, 1, sizeof(*db));
+    if (!db) {
+        return CT_NOMEM;
+    }
+    db->alloc = *a;
+    db->ps = ps;
+    db->page_size = ps->page_size;
+    db->flags = o.flags;
+    db->durability = o.durability;
+    db->cell_max = ct__cell_max_bytes(db->page_size);
+    db->key_max = ct__key_max_bytes(db->page_size);
+    pthread_mutex_init(&db->mu, NULL);
+    pthread_cond_init(&db->write_cv, NULL);
+    rc = ct__recover(db);
+    if (rc == CT_OK && !(db->flags & CT_RDONLY)) {
+        /* Whatever the store shows becomes durable: the commit we recovered
+           is then the durable base the next commits build on. */
+        rc = ps->ops->sync(ps);
+    }
+    if (rc != CT_OK) {
+        ct__freeset_free(db, &db->free);
+        pthread_mutex_destroy(&db->mu);
+        pthread_cond_destroy(&db->write_cv);
+        ct__free(&db->alloc, db);
+        return rc;
+    }
+    *out = db;
+    return CT_OK;
+}
+
+/* Reads the page size recorded in an existing file's first meta page. */
+static int probe_page_size(const char *path, const ct_options *o, uint32_t *page_size)
+{
+    ct_filestore_options fo;
+    ct_filestore_options_init(&fo);
+    fo.page_size = CT_PAGE_SIZE_MIN;
+    fo.flags = CT_FS_RDONLY | CT_FS_NOCREATE;
+    ct_pagestore *ps = NULL;
+    int rc = ct_filestore_open(path, &fo, &ps);
+    if (rc == CT_NOTFOUND) {
+        *page_size = o->page_size ? o->page_size : 4096u;
+        return CT_OK;
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint64_t size = 0;
+    uint8_t buf[CT_PAGE_SIZE_MIN];
+    rc = ps->ops->size(ps, &size);
+    if (rc == CT_OK && size == 0) {
+        *page_size = o->page_size ? o->page_size : 4096u;
+    } else if (rc == CT_OK) {
+        rc = ps->ops->read(ps, 0, 1, buf);
+        /* Body offset 12 of the meta page holds the page size (meta.c). */
+        uint32_t p = ct__get32(buf + CT_PAGE_HDR_BYTES + 12);
+        if (rc == CT_OK && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)))) {
+            p = o->page_size ? o->page_size : 4096u; /* torn meta 0: let recovery judge */
+        }
+        *page_size = p;
+    }
+    ps->ops->close(ps);
+    return rc;
+}
+
+int ct_open_path(const char *path, const ct_options *opt, ct_db **out)
+{
+    if (!path || !out) {
+        return CT_INVALID;
+    }
+    *out = NULL;
+    ct_options o;
+    ct_options_init(&o);
+    if (opt) {
+        o = *opt;
+    }
+    uint32_t page_size = 0;
+    int rc = probe_page_size(path, &o, &page_size);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct_filestore_options fo;
+    ct_filestore_options_init(&fo);
+    fo.page_size = page_size;
+    fo.flags = ((o.flags & CT_RDONLY) ? CT_FS_RDONLY : 0u) |
+               ((o.flags & CT_NOCREATE) ? CT_FS_NOCREATE : 0u);
+    ct_pagestore *ps = NULL;
+    rc = ct_filestore_open(path, &fo, &ps);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    o.page_size = 0;
+    rc = ct_open(ps, &o, out);
+    if (rc != CT_OK) {
+        ps->ops->close(ps);
+        return rc;
+    }
+    (*out)->owns_store = 1;
+    return CT_OK;
+}
+
+void ct_close(ct_db *db)
+{
+    if (!db) {
+        return;
+    }
+    if (db->write_txn) {
+        ct_abort(db->write_txn);
+    }
+    while (db->readers) {
+        ct_abort(db->readers);
+    }
+    ct__freeset_free(db, &db->free);
+    pthread_mutex_destroy(&db->mu);
+    pthread_cond_destroy(&db->write_cv);
+    ct_pagestore *ps = db->owns_store ? db->ps : NULL;
+    ct_allocator a = db->alloc;
+    ct__free(&a, db);
+    if (ps) {
+        ps->ops->close(ps);
+    }
+}
+
+size_t ct_key_max(const ct_db *db)
+{
+    return db ? db->key_max : 0;
+}
+
+int ct_stat(ct_db *db, struct ct_stat *out)
+{
+    if (!db || !out) {
+        return CT_INVALID;
+    }
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&db->mu);
+    out->txnid = db->meta.txnid;
+    out->page_size = db->page_size;
+    out->pages_total = db->meta.hwm;
+    out->pages_free = db->free.count;
+    out->pages_in_use = db->meta.hwm - db->free.count;
+    out->depth = db->meta.main.depth;
+    out->entries = db->meta.main.entries;
+    out->buckets = db->meta.buckets;
+    out->readers = db->reader_count;
+    uint64_t oldest = ct__readers_oldest(db);
+    out->oldest_reader_txnid = oldest == UINT64_MAX ? 0 : oldest;
+    for (size_t i = 0; i < db->free.count; i++) {
+        uint64_t f = db->free.v[i].freed_txn;
+        if (f != 0 && oldest != UINT64_MAX && f > oldest) {
+            out->pages_held_by_readers++;
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    out->key_max = db->key_max;
+    uint64_t size = 0;
+    if (db->ps->ops->size(db->ps, &size) == CT_OK) {
+        out->store_pages = size;
+    }
+    return CT_OK;
+}

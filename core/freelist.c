@@ -1,0 +1,264 @@
+/*
+ * freelist.c - the persistent free list and the page-reuse rule.
+ *
+ * On disk (docs/format.md) the free list of commit N is a chain of
+ * CT_PT_FREELIST pages, all written by N: body = next pgno u64, next gen
+ * u64, then `count` entries (pgno u64, freed_txn u64) in ascending pgno
+ * order across the chain. The whole chain is rewritten by every commit
+ * (the old chain's pages are freed by that commit), so recovery validates
+ * it with the pages of the last commit.
+ *
+ * Reuse rule: a page freed by txn F is reusable by txn T iff F + 2 <= T
+ * (both meta slots keep describing intact trees), no live reader holds a
+ * snapshot older than F (a reader of snapshot S < F may still see it),
+ * and F <= the last durable commit (CT_SYNC_NONE: the last synced tree
+ * stays intact). Entry freed_txn 0 means "reusable by anyone".
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define FL_BODY CT_PAGE_HDR_BYTES
+#define FL_ENTRIES (FL_BODY + 16u)
+#define FL_ENTRY_BYTES 16u
+
+uint32_t ct__freelist_per_page(uint32_t page_size)
+{
+    return (page_size - FL_ENTRIES) / FL_ENTRY_BYTES;
+}
+
+void ct__freeset_free(ct_db *db, ct__freeset *fs)
+{
+    ct__free(&db->alloc, fs->v);
+    ct__free(&db->alloc, fs->chain);
+    memset(fs, 0, sizeof(*fs));
+}
+
+int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn)
+{
+    if (freed_txn == 0) {
+        return 1;
+    }
+    return freed_txn <= cur_txn - 2 && cur_txn >= 2 && freed_txn <= db->durable_txnid &&
+           freed_txn <= ct__readers_oldest(db);
+}
+
+static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, uint64_t gen,
+                     ct__freeset *out, uint64_t *next, uint64_t *next_gen)
+{
+    int rc = ct__store_read(db, pgno, 1, buf);
+    if (rc == CT_OK) {
+        rc = ct__page_verify(buf, db->page_size, CT_PT_FREELIST, pgno, gen);
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint32_t n = ct__ph_count(buf);
+    if (n > ct__freelist_per_page(db->page_size) || n > m->free_count - out->count) {
+        return CT__CORRUPT(pgno, "free-list page count");
+    }
+    rc = ct__grow(&db->alloc, (void **)&out->v, &out->cap, out->count + n, sizeof(*out->v));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint8_t *e = buf + FL_ENTRIES + (size_t)i * FL_ENTRY_BYTES;
+        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8)};
+        uint64_t prev = out->count ? out->v[out->count - 1].pgno : 1;
+        if (fe.pgno <= prev || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
+            return CT__CORRUPT(pgno, "free-list entry out of order or range");
+        }
+        out->v[out->count++] = fe;
+    }
+    *next = ct__get64(buf + FL_BODY);
+    *next_gen = ct__get64(buf + FL_BODY + 8);
+    return CT_OK;
+}
+
+int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out)
+{
+    memset(out, 0, sizeof(*out));
+    uint8_t *buf = ct__malloc(&db->alloc, db->page_size);
+    if (!buf) {
+        return CT_NOMEM;
+    }
+    uint64_t pgno = m->free_head;
+    uint64_t gen = m->free_gen;
+    int rc = CT_OK;
+    while (pgno != 0 && rc == CT_OK) {
+        if (pgno < 2 || pgno >= m->hwm || out->chain_count >= m->hwm) {
+            rc = CT__CORRUPT(pgno, "free-list chain pointer");
+            break;
+        }
+        uint64_t *nc = ct__realloc(&db->alloc, out->chain, (out->chain_count + 1) * sizeof(uint64_t));
+        if (!nc) {
+            rc = CT_NOMEM;
+            break;
+        }
+        out->chain = nc;
+        out->chain[out->chain_count++] = pgno;
+        rc = load_page(db, m, buf, pgno, gen, out, &pgno, &gen);
+    }
+    ct__free(&db->alloc, buf);
+    if (rc == CT_OK && out->count != m->free_count) {
+        rc = CT__CORRUPT(m->free_head, "free-list length differs from the meta");
+    }
+    if (rc != CT_OK) {
+        ct__freeset_free(db, out);
+    }
+    return rc;
+}
+
+int ct__freelist_begin(ct_txn *t)
+{
+    ct_db *db = t->db;
+    const ct__freeset *fs = &db->free;
+    t->pool = ct__malloc(&db->alloc, (fs->count + 1) * sizeof(uint64_t));
+    t->held = ct__malloc(&db->alloc, (fs->count + 1) * sizeof(ct__free_entry));
+    if (!t->pool || !t->held) {
+        return CT_NOMEM;
+    }
+    t->pool_cap = fs->count + 1;
+    pthread_mutex_lock(&db->mu);
+    for (size_t i = fs->count; i-- > 0;) { /* descending into the pool */
+        if (ct__freeset_reusable(db, fs->v[i].freed_txn, t->id)) {
+            t->pool[t->pool_count++] = fs->v[i].pgno;
+        }
+    }
+    for (size_t i = 0; i < fs->count; i++) {
+        if (!ct__freeset_reusable(db, fs->v[i].freed_txn, t->id)) {
+            t->held[t->held_count++] = fs->v[i];
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
+    return CT_OK;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const ct__free_entry *x = a;
+    const ct__free_entry *y = b;
+    return (x->pgno > y->pgno) - (x->pgno < y->pgno);
+}
+
+/* held + pool (as reusable) + this txn's frees + the old chain's pages. */
+static int merge_sets(ct_txn *t, ct__freeset *out)
+{
+    ct_db *db = t->db;
+    size_t n = t->held_count + t->pool_count + t->freed_count + db->free.chain_count;
+    out->v = ct__malloc(&db->alloc, (n + 1) * sizeof(*out->v));
+    if (!out->v) {
+        return CT_NOMEM;
+    }
+    out->cap = n + 1;
+    size_t k = 0;
+    for (size_t i = 0; i < t->held_count; i++) {
+        out->v[k++] = t->held[i];
+    }
+    for (size_t i = 0; i < t->pool_count; i++) {
+        out->v[k++] = (ct__free_entry){t->pool[i], 0};
+    }
+    for (size_t i = 0; i < t->freed_count; i++) {
+        out->v[k++] = (ct__free_entry){t->freed[i], t->id};
+    }
+    for (size_t i = 0; i < db->free.chain_count; i++) {
+        out->v[k++] = (ct__free_entry){db->free.chain[i], t->id};
+    }
+    qsort(out->v, k, sizeof(*out->v), cmp_entry);
+    for (size_t i = 1; i < k; i++) {
+        if (out->v[i].pgno == out->v[i - 1].pgno) {
+            CT_ASSERT(0 && "page freed twice");
+            return CT__CORRUPT(out->v[i].pgno, "page freed twice");
+        }
+    }
+    out->count = k;
+    return CT_OK;
+}
+
+/* Gives reusable free pages at the end of the file back. */
+static void trim_tail(ct_txn *t, ct__freeset *fs)
+{
+    while (fs->count > 0) {
+        const ct__free_entry *last = &fs->v[fs->count - 1];
+        if (last->pgno + 1 != t->meta.hwm ||
+            !ct__freeset_reusable(t->db, last->freed_txn, t->id)) {
+            break;
+        }
+        fs->count--;
+        t->meta.hwm--;
+    }
+}
+
+/* Takes a page for the chain: the lowest reusable free page, else the end. */
+static uint64_t take_chain_page(ct_txn *t, ct__freeset *fs)
+{
+    for (size_t i = 0; i < fs->count; i++) {
+        if (ct__freeset_reusable(t->db, fs->v[i].freed_txn, t->id)) {
+            uint64_t p = fs->v[i].pgno;
+            memmove(&fs->v[i], &fs->v[i + 1], (fs->count - i - 1) * sizeof(*fs->v));
+            fs->count--;
+            return p;
+        }
+    }
+    return t->meta.hwm++;
+}
+
+static int write_chain(ct_txn *t, ct__freeset *fs)
+{
+    ct_db *db = t->db;
+    uint32_t per = ct__freelist_per_page(db->page_size);
+    size_t need = (fs->count + per - 1) / per;
+    fs->chain = ct__malloc(&db->alloc, (need + 1) * sizeof(uint64_t));
+    if (!fs->chain) {
+        return CT_NOMEM;
+    }
+    while (fs->chain_count < (fs->count + per - 1) / per) {
+        fs->chain[fs->chain_count++] = take_chain_page(t, fs);
+    }
+    qsort(fs->chain, fs->chain_count, sizeof(uint64_t), ct__u64_cmp);
+    size_t next_entry = 0;
+    for (size_t c = 0; c < fs->chain_count; c++) {
+        uint8_t *buf = ct__calloc(&db->alloc, 1, db->page_size);
+        if (!buf) {
+            return CT_NOMEM;
+        }
+        int rc = ct__pmap_insert(&t->dirty, &db->alloc, fs->chain[c], buf, 1);
+        if (rc != CT_OK) {
+            ct__free(&db->alloc, buf);
+            return rc;
+        }
+        ct__page_init(buf, CT_PT_FREELIST, fs->chain[c], t->id);
+        uint64_t next = c + 1 < fs->chain_count ? fs->chain[c + 1] : 0;
+        ct__put64(buf + FL_BODY, next);
+        ct__put64(buf + FL_BODY + 8, next ? t->id : 0);
+        uint32_t n = 0;
+        while (n < per && next_entry < fs->count) {
+            uint8_t *e = buf + FL_ENTRIES + (size_t)n * FL_ENTRY_BYTES;
+            ct__put64(e, fs->v[next_entry].pgno);
+            ct__put64(e + 8, fs->v[next_entry].freed_txn);
+            n++;
+            next_entry++;
+        }
+        ct__ph_set_count(buf, (uint16_t)n);
+    }
+    CT_ASSERT(next_entry == fs->count);
+    t->meta.free_head = fs->chain_count ? fs->chain[0] : 0;
+    t->meta.free_gen = fs->chain_count ? t->id : 0;
+    t->meta.free_count = fs->count;
+    return CT_OK;
+}
+
+int ct__freelist_commit(ct_txn *t, ct__freeset *out)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = merge_sets(t, out);
+    if (rc == CT_OK) {
+        trim_tail(t, out);
+        rc = write_chain(t, out);
+    }
+    if (rc != CT_OK) {
+        ct__freeset_free(t->db, out);
+    }
+    return rc;
+}

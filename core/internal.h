@@ -1,0 +1,230 @@
+/*
+ * internal.h - the engine's handles and the internal interfaces between
+ * core modules. Nothing outside core/ includes this (tests may, white-box).
+ *
+ * Txn state machine (owned by txn.c):
+ *     ACTIVE --(error inside a write op)--> FAILED --(abort/commit)--> ended
+ *     ACTIVE --(commit ok / abort)--> ended
+ *   In FAILED only abort (or commit, which aborts and returns the error) is
+ *   legal; every other call returns the sticky error.
+ * Db states (owned by db.c / commit.c):
+ *     OK --(store sync failed)--> POISONED: write txns get CT_POISONED until
+ *   the handle is closed and the store reopened.
+ */
+#ifndef CT_CORE_INTERNAL_H
+#define CT_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alloc.h"
+#include "cowtree.h"
+#include "debug.h"
+#include "limits.h"
+#include "node.h"
+#include "page.h"
+#include "pmap.h"
+
+/* One B+tree: the default bucket, a named bucket or the catalog. */
+typedef struct ct__tree {
+    uint64_t root; /* 0 = empty tree */
+    uint64_t gen;  /* txn that wrote the root */
+    uint32_t depth;
+    uint64_t entries;
+} ct__tree;
+
+/* Decoded meta page (meta.c has the encoding). */
+typedef struct ct__meta {
+    uint64_t txnid;
+    uint32_t page_size;
+    uint64_t hwm;          /* pages 0..hwm-1 are meta, live or free */
+    uint64_t durable_base; /* every page of txn <= this was durable when written */
+    ct__tree main;
+    ct__tree catalog;
+    uint64_t free_head; /* first free-list page, 0 = none */
+    uint64_t free_gen;
+    uint64_t free_count; /* entries on the free list */
+    uint64_t buckets;
+} ct__meta;
+
+/* A free page and the txn that freed it (0 = reusable by anyone). */
+typedef struct ct__free_entry {
+    uint64_t pgno;
+    uint64_t freed_txn;
+} ct__free_entry;
+
+typedef struct ct__freeset {
+    ct__free_entry *v; /* sorted by pgno */
+    size_t count;
+    size_t cap;
+    uint64_t *chain; /* pages holding this free list on disk */
+    size_t chain_count;
+} ct__freeset;
+
+struct ct_bucket {
+    ct_txn *txn;
+    ct__tree tree;
+    int is_main;
+    int dirty;   /* tree changed in this write txn */
+    int dropped; /* handle invalid */
+    int created; /* created in this txn */
+    size_t name_len;
+    char name[CT_BUCKET_NAME_MAX + 1];
+    struct ct_bucket *next;
+};
+
+typedef struct ct__cframe {
+    uint64_t pgno;
+    const uint8_t *page;
+    uint32_t idx;
+} ct__cframe;
+
+struct ct_cursor {
+    ct_txn *txn;
+    ct_bucket *b;
+    int positioned;
+    uint32_t depth;
+    ct__cframe stack[CT_DEPTH_MAX];
+    uint64_t mod_seq; /* txn->mod_seq when the stack was built */
+    uint8_t *keybuf;  /* write txns: copy of the current key, to re-seek */
+    size_t keybuf_len;
+    size_t keybuf_cap;
+    uint8_t *valbuf; /* overflow value of the current entry (no map) */
+    struct ct_cursor *next;
+};
+
+/* A buffer the txn owns until it ends (overflow values read for ct_get). */
+typedef struct ct__ownbuf {
+    struct ct__ownbuf *next;
+} ct__ownbuf;
+
+struct ct_txn {
+    ct_db *db;
+    int rdonly;
+    int failed; /* sticky rc of a failed write txn, 0 = ACTIVE */
+    uint64_t id;
+    ct__meta meta; /* read: the snapshot; write: the working meta */
+    int reader_slot;
+    ct__pmap cache; /* clean pages read by this txn (store without map) */
+    ct_bucket main;
+    ct_bucket *buckets;
+    ct_cursor *cursors;
+    ct__ownbuf *ownbufs;
+    uint64_t mod_seq;
+    struct ct_txn *next_reader; /* db's list of live read txns */
+    struct ct_txn *prev_reader;
+    /* write txn state */
+    ct__pmap dirty;     /* pgno -> page buffer (npages for overflow runs) */
+    uint64_t *pool;     /* reusable pages, sorted descending (pop = lowest) */
+    size_t pool_count;
+    size_t pool_cap;
+    ct__free_entry *held; /* free pages not reusable yet (kept on the list) */
+    size_t held_count;
+    uint64_t *freed; /* durable pages this txn freed */
+    size_t freed_count;
+    size_t freed_cap;
+    uint8_t *scratch; /* three page-sized buffers: build left, build right, cell */
+    uint8_t *sepbuf;  /* two page-sized buffers for separators moving up */
+    ct__cellref *refs; /* cells of two nodes plus one */
+    int catalog_dirty;
+};
+
+struct ct_db {
+    ct_pagestore *ps;
+    int owns_store;
+    ct_allocator alloc;
+    uint32_t page_size;
+    unsigned flags;
+    int durability;
+    size_t key_max;
+    uint32_t cell_max;
+    pthread_mutex_t mu; /* meta, free set, readers, poisoned, write-txn owner */
+    pthread_cond_t write_cv;
+    int writer_active;
+    pthread_t writer_thread;
+    ct_txn *write_txn;
+    ct__meta meta;      /* last commit */
+    int meta_slot;      /* slot holding the last commit's meta */
+    int durable_slot;   /* slot holding the last meta known durable */
+    uint64_t durable_txnid;
+    ct__freeset free;   /* free list of the last commit */
+    ct_txn *readers;    /* live read txns */
+    uint64_t reader_count;
+    int poisoned;
+};
+
+/* ---- meta.c ---- */
+void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int slot);
+/* CT_OK valid; CT_CORRUPT invalid; CT_VERSION newer format / other page size. */
+int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta *out);
+
+/* ---- pager.c: page access inside a txn ---- */
+/* Verified read-only access to page pgno of generation gen and type. */
+int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uint8_t **out);
+/* Verified overflow run access (npages and value bytes from its header). */
+int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen,
+                     const uint8_t **val);
+/* Writable copy of a page (copy-on-write): pgno and gen updated to the copy. */
+int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8_t **out);
+/* New zeroed dirty run of npages (header initialised for type). */
+int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out);
+/* Frees a run: dirty ones go back to the pool, durable ones to freed. */
+int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages);
+/* Reads npages raw pages into buf (no verification). */
+int ct__store_read(ct_db *db, uint64_t pgno, uint32_t npages, uint8_t *buf);
+void ct__txn_fail(ct_txn *t, int rc);
+
+/* ---- btree.c ---- */
+int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
+                 const uint8_t **cell);
+int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const uint8_t *val,
+                 size_t vlen, unsigned flags);
+int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen);
+/* Frees every page of a tree (bucket drop). */
+int ct__tree_free_all(ct_txn *t, const ct__tree *tr);
+/* Value of a leaf cell (reads overflow runs). */
+int ct__cell_value(ct_txn *t, const uint8_t *cell, const uint8_t **val, size_t *vlen);
+
+/* ---- freelist.c ---- */
+int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out);
+/* Builds the txn's pool/held split at write-txn begin. */
+int ct__freelist_begin(ct_txn *t);
+/* Merges the txn's changes into a new free set and writes its chain. */
+int ct__freelist_commit(ct_txn *t, ct__freeset *out);
+int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn);
+void ct__freeset_free(ct_db *db, ct__freeset *fs);
+uint32_t ct__freelist_per_page(uint32_t page_size);
+
+int ct__u64_cmp(const void *a, const void *b);
+
+/* ---- readers.c / writer lock ---- */
+uint64_t ct__readers_oldest(const ct_db *db); /* UINT64_MAX when none; db->mu held */
+void ct__readers_add(ct_db *db, ct_txn *t);    /* db->mu held */
+void ct__readers_remove(ct_db *db, ct_txn *t); /* db->mu held */
+/* Takes the single-writer lock (waits); CT_INVALID if this thread has it. */
+int ct__writer_acquire(ct_db *db);
+void ct__writer_release(ct_db *db);
+/* A temporary read txn on meta m (recovery, check): no reader slot. */
+int ct__txn_temp_init(ct_db *db, const ct__meta *m, ct_txn *t);
+int ct__txn_write_buffers(ct_txn *t);
+
+/* ---- bucket.c ---- */
+int ct__buckets_flush(ct_txn *t);
+int ct__bucket_check(ct_txn *t, ct_bucket **b); /* NULL -> main; dropped -> CT_INVALID */
+int ct__bucket_desc_decode(const uint8_t *val, size_t vlen, ct__tree *out);
+#define CT_BUCKET_DESC_BYTES 32u
+
+/* ---- commit.c / recover.c ---- */
+int ct__commit(ct_txn *t);
+int ct__recover(ct_db *db);
+/* Walks pages newer than base reachable from m: used by recovery. */
+int ct__validate_commit(ct_db *db, const ct__meta *m);
+
+/* ---- txn.c ---- */
+void ct__txn_free(ct_txn *t);
+
+/* ---- cursor.c ---- */
+void ct__cursor_free(ct_cursor *c);
+
+#endif

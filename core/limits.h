@@ -1,0 +1,37 @@
+/*
+ * limits.h - every limit of the engine, with its reason.
+ */
+#ifndef CT_CORE_LIMITS_H
+#define CT_CORE_LIMITS_H
+
+/* Bytes of the common page header (page.h has the layout). */
+#define CT_PAGE_HDR_BYTES 32u
+
+/* A leaf or branch cell, with its 2-byte slot, takes at most a quarter of
+   the usable page so that any overfull node splits into two legal nodes
+   and a node always holds at least 4 cells (3 separators per branch). */
+#define CT_CELLS_PER_PAGE_MIN 4u
+
+/* Fixed bytes of a leaf cell: klen u16, flags u8, vlen u32. */
+#define CT_LEAF_CELL_FIXED 7u
+/* Bytes of an overflow reference inside a leaf cell: pgno u64, gen u64. */
+#define CT_OVERFLOW_REF_BYTES 16u
+/* Fixed bytes of a branch cell: child u64, gen u64, klen u16. */
+#define CT_BRANCH_CELL_FIXED 18u
+/* Bytes of one slot (u16 offset of the cell). */
+#define CT_SLOT_BYTES 2u
+
+/* Tree depth bound: with at least 4 children per branch (a quarter-page
+   cell cap), 32 levels address 4^31 > 2^62 leaves: more than any store. */
+#define CT_DEPTH_MAX 32u
+
+/* Largest value: 2^31 - 1 bytes (API.md), so lengths fit a u32. */
+#define CT_VALUE_MAX_BYTES 0x7fffffffu
+
+/* Read txns at once; a reader slot is taken at begin. */
+#define CT_READERS_MAX 1024u
+
+/* Pages gathered into one coalesced store write at commit. */
+#define CT_WRITE_RUN_PAGES_MAX 256u
+
+#endif

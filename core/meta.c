@@ -1,0 +1,107 @@
+/*
+ * meta.c - the meta page (slots 0 and 1): encoding and validation. Pure.
+ *
+ * Body layout after the 32-byte header (docs/format.md):
+ *   0 u64 magic "cowtree\x01"-ish constant CT_META_MAGIC
+ *   8 u32 format version        12 u32 page size
+ *  16 u64 high-water mark       24 u64 durable base txn id
+ *  32 tree main    (root u64, gen u64, depth u32, pad u32, entries u64)
+ *  64 tree catalog (same)
+ *  96 u64 free-list head       104 u64 free-list head gen
+ * 112 u64 free-list entries    120 u64 named buckets
+ * The header's txnid is the commit id; its pgno is the slot.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+#define CT_META_MAGIC 0x3145455254574f43ull /* "COWTREE1" little-endian */
+#define CT_FORMAT_VERSION 1u
+#define META_BODY CT_PAGE_HDR_BYTES
+#define META_END (META_BODY + 128u)
+
+_Static_assert(META_END <= CT_PAGE_SIZE_MIN, "meta fits the smallest page");
+
+static void put_tree(uint8_t *p, const ct__tree *t)
+{
+    ct__put64(p, t->root);
+    ct__put64(p + 8, t->gen);
+    ct__put32(p + 16, t->depth);
+    ct__put32(p + 20, 0);
+    ct__put64(p + 24, t->entries);
+}
+
+static void get_tree(const uint8_t *p, ct__tree *t)
+{
+    t->root = ct__get64(p);
+    t->gen = ct__get64(p + 8);
+    t->depth = ct__get32(p + 16);
+    t->entries = ct__get64(p + 24);
+}
+
+void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int slot)
+{
+    memset(page, 0, page_size);
+    ct__page_init(page, CT_PT_META, (uint64_t)slot, m->txnid);
+    uint8_t *b = page + META_BODY;
+    ct__put64(b, CT_META_MAGIC);
+    ct__put32(b + 8, CT_FORMAT_VERSION);
+    ct__put32(b + 12, page_size);
+    ct__put64(b + 16, m->hwm);
+    ct__put64(b + 24, m->durable_base);
+    put_tree(b + 32, &m->main);
+    put_tree(b + 64, &m->catalog);
+    ct__put64(b + 96, m->free_head);
+    ct__put64(b + 104, m->free_gen);
+    ct__put64(b + 112, m->free_count);
+    ct__put64(b + 120, m->buckets);
+    ct__page_seal(page, page_size);
+}
+
+static int tree_sane(const ct__tree *t, uint64_t hwm, uint64_t txnid)
+{
+    if (t->root == 0) {
+        return t->depth == 0 && t->entries == 0;
+    }
+    return t->root >= 2 && t->root < hwm && t->depth >= 1 && t->depth <= CT_DEPTH_MAX &&
+           t->gen <= txnid;
+}
+
+int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta *out)
+{
+    const uint8_t *b = page + META_BODY;
+    if (ct__get64(b) != CT_META_MAGIC) {
+        return CT__CORRUPT(slot, "meta magic");
+    }
+    /* A meta written with another page size cannot pass our crc (which
+       covers a page of the writer's size): report it as such. */
+    if (ct__get32(b + 12) != page_size) {
+        return CT_VERSION;
+    }
+    int rc = ct__page_verify(page, page_size, CT_PT_META, (uint64_t)slot, ct__ph_txnid(page));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (ct__get32(b + 8) > CT_FORMAT_VERSION) {
+        return CT_VERSION;
+    }
+    memset(out, 0, sizeof(*out));
+    out->txnid = ct__ph_txnid(page);
+    out->page_size = page_size;
+    out->hwm = ct__get64(b + 16);
+    out->durable_base = ct__get64(b + 24);
+    get_tree(b + 32, &out->main);
+    get_tree(b + 64, &out->catalog);
+    out->free_head = ct__get64(b + 96);
+    out->free_gen = ct__get64(b + 104);
+    out->free_count = ct__get64(b + 112);
+    out->buckets = ct__get64(b + 120);
+    if (ct__get32(b + 8) != CT_FORMAT_VERSION || out->hwm < 2 ||
+        out->durable_base > out->txnid || !tree_sane(&out->main, out->hwm, out->txnid) ||
+        !tree_sane(&out->catalog, out->hwm, out->txnid) ||
+        (out->free_head != 0 && (out->free_head < 2 || out->free_head >= out->hwm)) ||
+        out->free_count > out->hwm) {
+        return CT__CORRUPT(slot, "meta fields out of range");
+    }
+    return CT_OK;
+}

@@ -1,0 +1,275 @@
+/*
+ * pager.c - page access inside a txn: verified reads (through the store's
+ * map when it has one, else into the txn's private cache), copy-on-write,
+ * allocation from the txn's reuse pool or the high-water mark, and frees.
+ *
+ * Invariants: a page handed out by ct__page_get passed crc, type, pgno and
+ * generation checks (and node validation for leaves and branches); dirty
+ * pages are exactly the pages allocated by this txn, all of generation
+ * t->id; a durable page is never written by a txn, only freed.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+int ct__store_read(ct_db *db, uint64_t pgno, uint32_t npages, uint8_t *buf)
+{
+    int rc = db->ps->ops->read(db->ps, pgno, npages, buf);
+    if (rc == CT_INVALID) {
+        /* A pointer past the store's end is a corrupt pointer, not misuse. */
+        return CT__CORRUPT(pgno, "page beyond the end of the store");
+    }
+    return rc;
+}
+
+void ct__txn_fail(ct_txn *t, int rc)
+{
+    if (!t->rdonly && !t->failed && rc != CT_OK && rc != CT_NOTFOUND && rc != CT_EXISTS) {
+        t->failed = rc;
+    }
+}
+
+static int verify_node(ct_db *db, const uint8_t *p, uint8_t type, uint64_t pgno, uint64_t gen)
+{
+    int rc = ct__page_verify(p, db->page_size, type, pgno, gen);
+    if (rc == CT_OK && (type == CT_PT_LEAF || type == CT_PT_BRANCH)) {
+        rc = ct__node_validate(p, db->page_size, db->key_max);
+    }
+    return rc;
+}
+
+int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uint8_t **out)
+{
+    ct_db *db = t->db;
+    if (pgno < 2 || pgno >= t->meta.hwm || gen > t->id) {
+        return CT__CORRUPT(pgno, "page pointer out of range");
+    }
+    ct__pent *e = t->rdonly ? NULL : ct__pmap_find(&t->dirty, pgno);
+    if (!e) {
+        e = ct__pmap_find(&t->cache, pgno);
+    }
+    if (e) {
+        if (ct__ph_txnid(e->buf) != gen || ct__ph_type(e->buf) != type) {
+            return CT__CORRUPT(pgno, "cached page has another generation");
+        }
+        *out = e->buf;
+        return CT_OK;
+    }
+    if (db->ps->ops->map) {
+        const uint8_t *m = db->ps->ops->map(db->ps, pgno);
+        if (m) {
+            int rc = verify_node(db, m, type, pgno, gen);
+            if (rc == CT_OK) {
+                *out = m;
+            }
+            return rc;
+        }
+    }
+    uint8_t *buf = ct__malloc(&db->alloc, db->page_size);
+    if (!buf) {
+        return CT_NOMEM;
+    }
+    int rc = ct__store_read(db, pgno, 1, buf);
+    if (rc == CT_OK) {
+        rc = verify_node(db, buf, type, pgno, gen);
+    }
+    if (rc == CT_OK) {
+        rc = ct__pmap_insert(&t->cache, &db->alloc, pgno, buf, 1);
+    }
+    if (rc != CT_OK) {
+        ct__free(&db->alloc, buf);
+        return rc;
+    }
+    *out = buf;
+    return CT_OK;
+}
+
+static uint32_t run_pages(uint32_t page_size, uint32_t vlen)
+{
+    uint64_t bytes = (uint64_t)CT_PAGE_HDR_BYTES + vlen;
+    return (uint32_t)((bytes + page_size - 1) / page_size);
+}
+
+int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen, const uint8_t **val)
+{
+    ct_db *db = t->db;
+    uint32_t np = run_pages(db->page_size, vlen);
+    if (pgno < 2 || pgno >= t->meta.hwm || np > t->meta.hwm - pgno || gen > t->id) {
+        return CT__CORRUPT(pgno, "overflow pointer out of range");
+    }
+    ct__pent *e = t->rdonly ? NULL : ct__pmap_find(&t->dirty, pgno);
+    if (!e) {
+        e = ct__pmap_find(&t->cache, pgno);
+    }
+    const uint8_t *p = e ? e->buf : NULL;
+    if (!p) {
+        uint64_t bytes = (uint64_t)np * db->page_size;
+        uint8_t *buf = ct__malloc(&db->alloc, (size_t)bytes);
+        if (!buf) {
+            return CT_NOMEM;
+        }
+        int rc = ct__store_read(db, pgno, np, buf);
+        if (rc == CT_OK) {
+            rc = ct__page_verify(buf, bytes, CT_PT_OVERFLOW, pgno, gen);
+        }
+        if (rc == CT_OK) {
+            rc = ct__pmap_insert(&t->cache, &db->alloc, pgno, buf, np);
+        }
+        if (rc != CT_OK) {
+            ct__free(&db->alloc, buf);
+            return rc;
+        }
+        p = buf;
+    }
+    if (ct__ph_type(p) != CT_PT_OVERFLOW || ct__ph_txnid(p) != gen || ct__ph_upper(p) != np ||
+        ct__ph_aux(p) != vlen) {
+        return CT__CORRUPT(pgno, "overflow run header does not match its reference");
+    }
+    *val = p + CT_PAGE_HDR_BYTES;
+    return CT_OK;
+}
+
+/* Removes k consecutive pages from the pool (lowest run first). */
+static int pool_take_run(ct_txn *t, uint32_t k, uint64_t *pgno)
+{
+    if (t->pool_count < k) {
+        return 0;
+    }
+    /* Pool is descending: a run p..p+k-1 sits at [i, i+k) as p+k-1 .. p. */
+    for (size_t i = t->pool_count - k + 1; i-- > 0;) {
+        uint64_t top = t->pool[i];
+        if (top < k - 1) {
+            continue;
+        }
+        if (t->pool[i + k - 1] == top - (k - 1)) {
+            *pgno = top - (k - 1);
+            memmove(&t->pool[i], &t->pool[i + k], (t->pool_count - i - k) * sizeof(uint64_t));
+            t->pool_count -= k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int pool_put(ct_txn *t, uint64_t pgno)
+{
+    int rc = ct__grow(&t->db->alloc, (void **)&t->pool, &t->pool_cap, t->pool_count + 1,
+                      sizeof(uint64_t));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    size_t lo = 0;
+    size_t hi = t->pool_count;
+    while (lo < hi) { /* first index whose value is < pgno */
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->pool[mid] > pgno) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    memmove(&t->pool[lo + 1], &t->pool[lo], (t->pool_count - lo) * sizeof(uint64_t));
+    t->pool[lo] = pgno;
+    t->pool_count++;
+    return CT_OK;
+}
+
+int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out)
+{
+    ct_db *db = t->db;
+    uint64_t bytes = (uint64_t)npages * db->page_size;
+    if (bytes > SIZE_MAX) {
+        return CT_NOMEM;
+    }
+    uint8_t *buf = ct__calloc(&db->alloc, 1, (size_t)bytes);
+    if (!buf) {
+        return CT_NOMEM;
+    }
+    uint64_t p = 0;
+    int from_pool = 0;
+    if (npages == 1 && t->pool_count > 0) {
+        p = t->pool[--t->pool_count];
+        from_pool = 1;
+    } else if (npages > 1 && pool_take_run(t, npages, &p)) {
+        from_pool = 1;
+    } else {
+        p = t->meta.hwm;
+        t->meta.hwm += npages;
+    }
+    int rc = ct__pmap_insert(&t->dirty, &db->alloc, p, buf, npages);
+    if (rc != CT_OK) {
+        if (!from_pool) {
+            t->meta.hwm -= npages;
+        } else {
+            for (uint32_t i = 0; i < npages; i++) {
+                (void)pool_put(t, p + i); /* room exists: these slots were just freed */
+            }
+        }
+        ct__free(&db->alloc, buf);
+        return rc;
+    }
+    ct__page_init(buf, type, p, t->id);
+    *pgno = p;
+    *out = buf;
+    return CT_OK;
+}
+
+int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages)
+{
+    ct_db *db = t->db;
+    uint8_t *buf = ct__pmap_remove(&t->dirty, pgno);
+    if (buf) {
+        /* Allocated by this txn, never durable: reusable at once. */
+        ct__free(&db->alloc, buf);
+        for (uint32_t i = 0; i < npages; i++) {
+            int rc = pool_put(t, pgno + i);
+            if (rc != CT_OK) {
+                return rc;
+            }
+        }
+        return CT_OK;
+    }
+    int rc = ct__grow(&db->alloc, (void **)&t->freed, &t->freed_cap, t->freed_count + npages,
+                      sizeof(uint64_t));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    for (uint32_t i = 0; i < npages; i++) {
+        t->freed[t->freed_count++] = pgno + i;
+    }
+    return CT_OK;
+}
+
+int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8_t **out)
+{
+    ct__pent *e = ct__pmap_find(&t->dirty, *pgno);
+    if (e) {
+        if (*gen != t->id || ct__ph_type(e->buf) != type) {
+            return CT__CORRUPT(*pgno, "dirty page reached through a stale pointer");
+        }
+        *out = e->buf;
+        return CT_OK;
+    }
+    const uint8_t *src = NULL;
+    int rc = ct__page_get(t, *pgno, *gen, type, &src);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint64_t np = 0;
+    uint8_t *dst = NULL;
+    rc = ct__page_new(t, 1, type, &np, &dst);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    memcpy(dst, src, t->db->page_size);
+    ct__put64(dst + CT_PH_PGNO, np);
+    ct__put64(dst + CT_PH_TXNID, t->id);
+    rc = ct__page_free(t, *pgno, 1);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    *pgno = np;
+    *gen = t->id;
+    *out = dst;
+    return CT_OK;
+}

@@ -1,0 +1,281 @@
+/*
+ * txn.c - transactions (state machine in internal.h) and the data calls
+ * ct_get/ct_put/ct_del with their argument checks.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+int ct__u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a;
+    uint64_t y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void free_pmap_buffers(ct_db *db, ct__pmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        if (m->slots[i].pgno != UINT64_MAX) {
+            ct__free(&db->alloc, m->slots[i].buf);
+        }
+    }
+    ct__pmap_free(m, &db->alloc);
+}
+
+void ct__txn_free(ct_txn *t)
+{
+    ct_db *db = t->db;
+    while (t->cursors) {
+        ct_cursor *c = t->cursors;
+        t->cursors = c->next;
+        ct__cursor_free(c);
+    }
+    while (t->buckets) {
+        ct_bucket *b = t->buckets;
+        t->buckets = b->next;
+        ct__free(&db->alloc, b);
+    }
+    free_pmap_buffers(db, &t->cache);
+    free_pmap_buffers(db, &t->dirty);
+    ct__free(&db->alloc, t->pool);
+    ct__free(&db->alloc, t->held);
+    ct__free(&db->alloc, t->freed);
+    ct__free(&db->alloc, t->scratch);
+    ct__free(&db->alloc, t->sepbuf);
+    ct__free(&db->alloc, t->refs);
+}
+
+int ct__txn_temp_init(ct_db *db, const ct__meta *m, ct_txn *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->db = db;
+    t->rdonly = 1;
+    t->meta = *m;
+    t->id = m->txnid;
+    t->reader_slot = -1;
+    t->main.txn = t;
+    t->main.is_main = 1;
+    t->main.tree = m->main;
+    return CT_OK;
+}
+
+int ct__txn_write_buffers(ct_txn *t)
+{
+    ct_db *db = t->db;
+    size_t max_cells = (db->page_size - CT_PAGE_HDR_BYTES) / CT_SLOT_BYTES + 2u;
+    t->scratch = ct__malloc(&db->alloc, 3u * (size_t)db->page_size);
+    t->sepbuf = ct__malloc(&db->alloc, 2u * (size_t)db->page_size);
+    t->refs = ct__malloc(&db->alloc, 2u * max_cells * sizeof(ct__cellref));
+    return (t->scratch && t->sepbuf && t->refs) ? CT_OK : CT_NOMEM;
+}
+
+static void end_txn(ct_txn *t)
+{
+    ct_db *db = t->db;
+    if (t->rdonly) {
+        pthread_mutex_lock(&db->mu);
+        ct__readers_remove(db, t);
+        pthread_mutex_unlock(&db->mu);
+    }
+    ct__txn_free(t);
+    if (!t->rdonly) {
+        pthread_mutex_lock(&db->mu);
+        db->write_txn = NULL;
+        pthread_mutex_unlock(&db->mu);
+        ct__writer_release(db);
+    }
+    ct__free(&db->alloc, t);
+}
+
+static int begin_write(ct_db *db, ct_txn *t)
+{
+    int rc = ct__writer_acquire(db);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    pthread_mutex_lock(&db->mu);
+    int poisoned = db->poisoned;
+    t->meta = db->meta;
+    if (!poisoned) {
+        db->write_txn = t;
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (poisoned) {
+        ct__writer_release(db);
+        return CT_POISONED;
+    }
+    t->id = t->meta.txnid + 1;
+    t->main.tree = t->meta.main;
+    rc = ct__txn_write_buffers(t);
+    if (rc == CT_OK) {
+        rc = ct__freelist_begin(t);
+    }
+    if (rc != CT_OK) {
+        pthread_mutex_lock(&db->mu);
+        db->write_txn = NULL;
+        pthread_mutex_unlock(&db->mu);
+        ct__txn_free(t);
+        ct__writer_release(db);
+    }
+    return rc;
+}
+
+int ct_begin(ct_db *db, unsigned flags, ct_txn **out)
+{
+    if (!db || !out || (flags & ~CT_TXN_RDONLY)) {
+        return CT_INVALID;
+    }
+    *out = NULL;
+    int rdonly = (flags & CT_TXN_RDONLY) != 0;
+    if (!rdonly && (db->flags & CT_RDONLY)) {
+        return CT_READONLY;
+    }
+    ct_txn *t = ct__calloc(&db->alloc, 1, sizeof(*t));
+    if (!t) {
+        return CT_NOMEM;
+    }
+    t->db = db;
+    t->rdonly = rdonly;
+    t->reader_slot = -1;
+    t->main.txn = t;
+    t->main.is_main = 1;
+    if (rdonly) {
+        pthread_mutex_lock(&db->mu);
+        t->meta = db->meta;
+        ct__readers_add(db, t);
+        pthread_mutex_unlock(&db->mu);
+        t->id = t->meta.txnid;
+        t->main.tree = t->meta.main;
+    } else {
+        int rc = begin_write(db, t);
+        if (rc != CT_OK) {
+            ct__free(&db->alloc, t);
+            return rc;
+        }
+    }
+    *out = t;
+    return CT_OK;
+}
+
+int ct_commit(ct_txn *t)
+{
+    if (!t) {
+        return CT_INVALID;
+    }
+    int rc = CT_OK;
+    if (!t->rdonly) {
+        rc = t->failed ? t->failed : ct__commit(t);
+    }
+    end_txn(t);
+    return rc;
+}
+
+void ct_abort(ct_txn *t)
+{
+    if (t) {
+        end_txn(t);
+    }
+}
+
+uint64_t ct_txn_id(const ct_txn *t)
+{
+    return t ? t->id : 0;
+}
+
+static int check_key(ct_txn *t, const void *key, size_t klen)
+{
+    if (!key && klen) {
+        return CT_INVALID;
+    }
+    if (klen > t->db->key_max) {
+        return CT_TOOBIG;
+    }
+    return CT_OK;
+}
+
+int ct_get(ct_txn *t, ct_bucket *b, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+    if (!t || !val || !vlen) {
+        return CT_INVALID;
+    }
+    int rc = ct__bucket_check(t, &b);
+    if (rc == CT_OK) {
+        rc = check_key(t, key, klen);
+    }
+    if (rc == CT_TOOBIG) {
+        return CT_NOTFOUND; /* no such key can exist */
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (t->failed) {
+        return t->failed;
+    }
+    const uint8_t *cell = NULL;
+    rc = ct__tree_get(t, &b->tree, key, klen, &cell);
+    if (rc == CT_OK) {
+        const uint8_t *v = NULL;
+        rc = ct__cell_value(t, cell, &v, vlen);
+        *val = v;
+    }
+    return rc;
+}
+
+static int write_prologue(ct_txn *t, ct_bucket **b, const void *key, size_t klen)
+{
+    if (!t) {
+        return CT_INVALID;
+    }
+    if (t->rdonly) {
+        return (t->db->flags & CT_RDONLY) ? CT_READONLY : CT_INVALID;
+    }
+    if (t->failed) {
+        return t->failed;
+    }
+    int rc = ct__bucket_check(t, b);
+    if (rc == CT_OK) {
+        rc = check_key(t, key, klen);
+    }
+    return rc;
+}
+
+int ct_put(ct_txn *t, ct_bucket *b, const void *key, size_t klen, const void *val, size_t vlen,
+           unsigned flags)
+{
+    int rc = write_prologue(t, &b, key, klen);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if ((!val && vlen) || (flags & ~(CT_NOOVERWRITE | CT_APPEND))) {
+        return CT_INVALID;
+    }
+    if (vlen > CT_VALUE_MAX_BYTES) {
+        return CT_TOOBIG;
+    }
+    t->mod_seq++;
+    rc = ct__tree_put(t, &b->tree, key, klen, val, vlen, flags);
+    if (rc == CT_OK) {
+        b->dirty = 1;
+    }
+    ct__txn_fail(t, rc);
+    return rc;
+}
+
+int ct_del(ct_txn *t, ct_bucket *b, const void *key, size_t klen)
+{
+    int rc = write_prologue(t, &b, key, klen);
+    if (rc == CT_TOOBIG) {
+        return CT_NOTFOUND;
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    t->mod_seq++;
+    rc = ct__tree_del(t, &b->tree, key, klen);
+    if (rc == CT_OK) {
+        b->dirty = 1;
+    }
+    ct__txn_fail(t, rc);
+    return rc;
+}
