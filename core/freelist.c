@@ -35,13 +35,14 @@ void ct__freeset_free(ct_db *db, ct__freeset *fs)
     memset(fs, 0, sizeof(*fs));
 }
 
-int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn)
+int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn,
+                         uint64_t oldest_reader)
 {
     if (freed_txn == 0) {
         return 1;
     }
-    return freed_txn <= cur_txn - 2 && cur_txn >= 2 && freed_txn <= db->durable_txnid &&
-           freed_txn <= ct__readers_oldest(db);
+    return cur_txn >= 2 && freed_txn <= cur_txn - 2 && freed_txn <= db->durable_txnid &&
+           freed_txn <= oldest_reader;
 }
 
 static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, uint64_t gen,
@@ -121,17 +122,20 @@ int ct__freelist_begin(ct_txn *t)
     }
     t->pool_cap = fs->count + 1;
     pthread_mutex_lock(&db->mu);
+    uint64_t oldest = ct__readers_oldest(db);
+    pthread_mutex_unlock(&db->mu);
+    /* A reader that begins later reads the last commit, which no page
+       reusable now belongs to: `oldest` only needs to be a lower bound. */
     for (size_t i = fs->count; i-- > 0;) { /* descending into the pool */
-        if (ct__freeset_reusable(db, fs->v[i].freed_txn, t->id)) {
+        if (ct__freeset_reusable(db, fs->v[i].freed_txn, t->id, oldest)) {
             t->pool[t->pool_count++] = fs->v[i].pgno;
         }
     }
     for (size_t i = 0; i < fs->count; i++) {
-        if (!ct__freeset_reusable(db, fs->v[i].freed_txn, t->id)) {
+        if (!ct__freeset_reusable(db, fs->v[i].freed_txn, t->id, oldest)) {
             t->held[t->held_count++] = fs->v[i];
         }
     }
-    pthread_mutex_unlock(&db->mu);
     return CT_OK;
 }
 
@@ -177,12 +181,12 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
 }
 
 /* Gives reusable free pages at the end of the file back. */
-static void trim_tail(ct_txn *t, ct__freeset *fs)
+static void trim_tail(ct_txn *t, ct__freeset *fs, uint64_t oldest)
 {
     while (fs->count > 0) {
         const ct__free_entry *last = &fs->v[fs->count - 1];
         if (last->pgno + 1 != t->meta.hwm ||
-            !ct__freeset_reusable(t->db, last->freed_txn, t->id)) {
+            !ct__freeset_reusable(t->db, last->freed_txn, t->id, oldest)) {
             break;
         }
         fs->count--;
@@ -191,10 +195,10 @@ static void trim_tail(ct_txn *t, ct__freeset *fs)
 }
 
 /* Takes a page for the chain: the lowest reusable free page, else the end. */
-static uint64_t take_chain_page(ct_txn *t, ct__freeset *fs)
+static uint64_t take_chain_page(ct_txn *t, ct__freeset *fs, uint64_t oldest)
 {
     for (size_t i = 0; i < fs->count; i++) {
-        if (ct__freeset_reusable(t->db, fs->v[i].freed_txn, t->id)) {
+        if (ct__freeset_reusable(t->db, fs->v[i].freed_txn, t->id, oldest)) {
             uint64_t p = fs->v[i].pgno;
             memmove(&fs->v[i], &fs->v[i + 1], (fs->count - i - 1) * sizeof(*fs->v));
             fs->count--;
@@ -204,7 +208,7 @@ static uint64_t take_chain_page(ct_txn *t, ct__freeset *fs)
     return t->meta.hwm++;
 }
 
-static int write_chain(ct_txn *t, ct__freeset *fs)
+static int write_chain(ct_txn *t, ct__freeset *fs, uint64_t oldest)
 {
     ct_db *db = t->db;
     uint32_t per = ct__freelist_per_page(db->page_size);
@@ -214,7 +218,7 @@ static int write_chain(ct_txn *t, ct__freeset *fs)
         return CT_NOMEM;
     }
     while (fs->chain_count < (fs->count + per - 1) / per) {
-        fs->chain[fs->chain_count++] = take_chain_page(t, fs);
+        fs->chain[fs->chain_count++] = take_chain_page(t, fs, oldest);
     }
     qsort(fs->chain, fs->chain_count, sizeof(uint64_t), ct__u64_cmp);
     size_t next_entry = 0;
@@ -252,10 +256,13 @@ static int write_chain(ct_txn *t, ct__freeset *fs)
 int ct__freelist_commit(ct_txn *t, ct__freeset *out)
 {
     memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&t->db->mu);
+    uint64_t oldest = ct__readers_oldest(t->db);
+    pthread_mutex_unlock(&t->db->mu);
     int rc = merge_sets(t, out);
     if (rc == CT_OK) {
-        trim_tail(t, out);
-        rc = write_chain(t, out);
+        trim_tail(t, out, oldest);
+        rc = write_chain(t, out, oldest);
     }
     if (rc != CT_OK) {
         ct__freeset_free(t->db, out);

@@ -192,7 +192,8 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out);
 int ct__freelist_begin(ct_txn *t);
 /* Merges the txn's changes into a new free set and writes its chain. */
 int ct__freelist_commit(ct_txn *t, ct__freeset *out);
-int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn);
+int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn,
+                         uint64_t oldest_reader);
 void ct__freeset_free(ct_db *db, ct__freeset *fs);
 uint32_t ct__freelist_per_page(uint32_t page_size);
 
