@@ -172,8 +172,9 @@ CT_API int ct_get(ct_txn *txn, ct_bucket *b, const void *key, size_t klen, const
                   size_t *vlen);
 
 /* Inserts or replaces key. key/val are copied. val may be NULL when vlen 0.
- * Errors: CT_EXISTS (CT_NOOVERWRITE), CT_INVALID (read txn, CT_APPEND with
- * a key not above every key, bad flags), CT_TOOBIG, CT_CORRUPT, CT_IO,
+ * Errors: CT_EXISTS (CT_NOOVERWRITE and the key is present; CT_APPEND with
+ * a key not above every key, as LMDB's MDB_APPEND), CT_INVALID (read txn,
+ * bad flags), CT_READONLY (read-only db), CT_TOOBIG, CT_CORRUPT, CT_IO,
  * CT_NOMEM, CT_NOSPACE. An error other than CT_EXISTS/CT_INVALID/CT_TOOBIG
  * fails the txn: only abort (or commit, which aborts) is then legal. */
 CT_API int ct_put(ct_txn *txn, ct_bucket *b, const void *key, size_t klen, const void *val,
@@ -189,7 +190,9 @@ CT_API int ct_del(ct_txn *txn, ct_bucket *b, const void *key, size_t klen);
 /* Longest bucket name in bytes. */
 #define CT_BUCKET_NAME_MAX 255u
 
-/* Opens named bucket name (1..255 bytes, NUL-terminated). CT_CREATE
+/* Opens named bucket name (1..255 bytes, NUL-terminated; at most
+ * ct_key_max(db) bytes, so small page sizes allow shorter names: longer is
+ * CT_TOOBIG). CT_CREATE
  * creates it in a write txn; with CT_EXCL an existing one is CT_EXISTS.
  * The handle is owned by the txn and valid until the txn ends.
  * Errors: CT_NOTFOUND, CT_EXISTS, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
