@@ -20,7 +20,9 @@ extern "C" {
 
 /* System calls the store uses; tests override them to inject faults.
    Each behaves like the POSIX call (returns -1 and sets errno on error).
-   A NULL member means the real call. */
+   A NULL member means the real call. ct_filestore_open copies the table,
+   so it need not outlive that call. Interrupted calls (EINTR) and short
+   transfers are retried by the store, as with the real calls. */
 typedef struct ct_filestore_syscalls {
     ssize_t (*pread)(int fd, void *buf, size_t count, off_t offset);
     ssize_t (*pwrite)(int fd, const void *buf, size_t count, off_t offset);

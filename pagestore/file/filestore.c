@@ -1,0 +1,361 @@
+/*
+ * filestore.c - the production page store: the ct_pagestore vtable over
+ * one regular file, opened O_CLOEXEC and locked (lock.c) for its life.
+ *
+ * Invariants:
+ *   - page p lives at byte offset p * page_size; size() is the file length
+ *     in pages, rounded up (a partial last page reads zero-filled);
+ *   - file_bytes mirrors the file length: we hold the lock, so only this
+ *     store changes it. It is atomic because readers call read()/size()
+ *     from their threads while the writer grows the file;
+ *   - sticky state: OPEN --sync fails--> POISONED. A poisoned store
+ *     refuses write, sync and resize with CT_IO until closed: after a
+ *     failed fsync the kernel may have dropped the dirty pages and cleared
+ *     the error, so a later "successful" sync would vouch for nothing.
+ * Never: lets errno cross the API, aborts, or reads/writes outside the
+ * range the arguments name.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs.h"
+
+/* Mode of a newly created database file (before the umask). */
+#define FS_CREATE_MODE 0644
+/* Largest byte offset a file can address: off_t is signed. */
+#define FS_OFF_MAX ((uint64_t)(((uint64_t)1 << (sizeof(off_t) * 8u - 1u)) - 1u))
+#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE)
+
+typedef struct fs_store {
+    ct_pagestore base; /* first: the engine only ever sees this */
+    int fd;
+    unsigned flags;
+    int full_fsync;
+    atomic_int poisoned;
+    _Atomic uint64_t file_bytes;
+    uint64_t page_max; /* pages addressable through off_t */
+    ct_filestore_syscalls sys;
+} fs_store;
+
+static fs_store *store_of(ct_pagestore *ps)
+{
+    return (fs_store *)ps;
+}
+
+static uint64_t pages_of(const fs_store *fs, uint64_t bytes)
+{
+    return bytes / fs->base.page_size + (bytes % fs->base.page_size != 0);
+}
+
+/* After a failed write or truncate the length is unknown: ask the kernel. */
+static void refresh_size(fs_store *fs)
+{
+    struct stat st;
+    if (fstat(fs->fd, &st) == 0 && st.st_size >= 0) {
+        atomic_store(&fs->file_bytes, (uint64_t)st.st_size);
+    }
+}
+
+/* Checks buf/npages and sets *len_bytes; CT_INVALID when they are unusable. */
+static int io_args(const fs_store *fs, const void *buf, uint32_t npages, size_t *len_bytes)
+{
+    if (!buf || npages == 0 || npages > SIZE_MAX / fs->base.page_size) {
+        return CT_INVALID;
+    }
+    *len_bytes = (size_t)npages * fs->base.page_size;
+    return CT_OK;
+}
+
+static int fs_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
+{
+    fs_store *fs = store_of(ps);
+    size_t len = 0;
+    int rc = io_args(fs, buf, npages, &len);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint64_t size = pages_of(fs, atomic_load(&fs->file_bytes));
+    if (pgno >= size || npages > size - pgno) {
+        return CT_INVALID;
+    }
+    return ct__fs_pread_full(&fs->sys, fs->fd, buf, len, pgno * ps->page_size);
+}
+
+static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    fs_store *fs = store_of(ps);
+    size_t len = 0;
+    int rc = io_args(fs, buf, npages, &len);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (fs->flags & CT_FS_RDONLY) {
+        return CT_READONLY;
+    }
+    if (atomic_load(&fs->poisoned)) {
+        return CT_IO;
+    }
+    if (pgno > fs->page_max || npages > fs->page_max - pgno) {
+        return CT_NOSPACE; /* beyond what a file offset can address */
+    }
+    uint64_t off = pgno * ps->page_size;
+    rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
+    if (rc != CT_OK) {
+        refresh_size(fs); /* a partial write may have grown the file */
+        return rc;
+    }
+    /* Only the writer grows the file, so load-then-store cannot race. */
+    if (off + len > atomic_load(&fs->file_bytes)) {
+        atomic_store(&fs->file_bytes, off + len);
+    }
+    return CT_OK;
+}
+
+static int fs_sync(ct_pagestore *ps)
+{
+    fs_store *fs = store_of(ps);
+    if (fs->flags & CT_FS_RDONLY) {
+        return CT_OK; /* nothing of ours can be dirty */
+    }
+    if (atomic_load(&fs->poisoned)) {
+        return CT_IO;
+    }
+    int (*sync_fn)(int) = fs->full_fsync ? fs->sys.fsync : fs->sys.fdatasync;
+    for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
+        if (sync_fn(fs->fd) == 0) {
+            return CT_OK;
+        }
+        if (errno != EINTR) {
+            break;
+        }
+    }
+    atomic_store(&fs->poisoned, 1);
+    return CT_IO;
+}
+
+static int fs_size(ct_pagestore *ps, uint64_t *npages)
+{
+    if (!npages) {
+        return CT_INVALID;
+    }
+    fs_store *fs = store_of(ps);
+    *npages = pages_of(fs, atomic_load(&fs->file_bytes));
+    return CT_OK;
+}
+
+static int fs_resize(ct_pagestore *ps, uint64_t npages)
+{
+    fs_store *fs = store_of(ps);
+    if (fs->flags & CT_FS_RDONLY) {
+        return CT_READONLY;
+    }
+    if (atomic_load(&fs->poisoned)) {
+        return CT_IO;
+    }
+    if (npages > fs->page_max) {
+        return CT_NOSPACE;
+    }
+    uint64_t bytes = npages * ps->page_size;
+    for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
+        if (fs->sys.ftruncate(fs->fd, (off_t)bytes) == 0) {
+            atomic_store(&fs->file_bytes, bytes);
+            return CT_OK;
+        }
+        if (errno != EINTR) {
+            break;
+        }
+    }
+    int rc = ct__fs_errno_rc(errno);
+    refresh_size(fs);
+    return rc;
+}
+
+static void fs_close(ct_pagestore *ps)
+{
+    if (!ps) {
+        return;
+    }
+    fs_store *fs = store_of(ps);
+    /* close() also drops the flock. Its error is not retried: on Linux the
+       descriptor is gone either way, and durability is sync()'s job. */
+    (void)close(fs->fd);
+    free(fs);
+}
+
+static const ct_pagestore_ops fs_ops = {
+    .read = fs_read,
+    .write = fs_write,
+    .sync = fs_sync,
+    .size = fs_size,
+    .resize = fs_resize,
+    .close = fs_close,
+    .map = NULL, /* the mmap read path comes later */
+};
+
+void ct_filestore_options_init(ct_filestore_options *opt)
+{
+    if (!opt) {
+        return;
+    }
+    memset(opt, 0, sizeof(*opt));
+    opt->page_size = 4096u;
+}
+
+/* CT_* code for a failed open(2). */
+static int open_errno_rc(int err, int writing)
+{
+    switch (err) {
+    case ENOENT:
+        return CT_NOTFOUND;
+    case EACCES:
+    case EROFS:
+    case EPERM:
+        return writing ? CT_READONLY : CT_IO;
+    case EISDIR:
+        return CT_INVALID;
+    default:
+        return ct__fs_errno_rc(err);
+    }
+}
+
+/* Opens (or creates, unless told not to) path; *created says whether this
+   call made the file, so the caller makes its name durable. */
+static int open_file(const char *path, unsigned flags, int *fd_out, int *created)
+{
+    int writing = !(flags & CT_FS_RDONLY);
+    int base = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    *created = 0;
+    /* Two rounds: another process may create or delete the file between
+       our plain open and our exclusive create. */
+    for (int round = 0; round < 2; round++) {
+        int fd = open(path, base);
+        if (fd >= 0) {
+            *fd_out = fd;
+            return CT_OK;
+        }
+        if (errno != ENOENT || !writing || (flags & CT_FS_NOCREATE)) {
+            return open_errno_rc(errno, writing);
+        }
+        fd = open(path, base | O_CREAT | O_EXCL, FS_CREATE_MODE);
+        if (fd >= 0) {
+            *fd_out = fd;
+            *created = 1;
+            return CT_OK;
+        }
+        if (errno != EEXIST) {
+            return open_errno_rc(errno, writing);
+        }
+    }
+    return CT_IO;
+}
+
+/* fsyncs the directory holding path, so a new file's name survives a
+   power cut (fsync on the file alone does not promise that). */
+static int sync_parent_dir(const char *path, const ct_filestore_syscalls *sys)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dir_len = slash ? (size_t)(slash - path) : 1u;
+    char *dir = malloc(dir_len + 2u);
+    if (!dir) {
+        return CT_NOMEM;
+    }
+    if (!slash) {
+        memcpy(dir, ".", 2u);
+    } else if (dir_len == 0) {
+        memcpy(dir, "/", 2u);
+    } else {
+        memcpy(dir, path, dir_len);
+        dir[dir_len] = '\0';
+    }
+    int rc = CT_OK;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    free(dir);
+    if (dfd < 0) {
+        return ct__fs_errno_rc(errno);
+    }
+    if (sys->fsync(dfd) != 0) {
+        rc = CT_IO;
+    }
+    (void)close(dfd);
+    return rc;
+}
+
+static int valid_page_size(uint32_t page_size)
+{
+    return page_size >= CT_PAGE_SIZE_MIN && page_size <= CT_PAGE_SIZE_MAX &&
+           (page_size & (page_size - 1u)) == 0;
+}
+
+/* Opens the descriptor, checks it names a regular file, locks it and, when
+   this call created the file, makes its name durable. */
+static int open_locked(const char *path, fs_store *fs)
+{
+    int created = 0;
+    int rc = open_file(path, fs->flags, &fs->fd, &created);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    struct stat st;
+    if (fstat(fs->fd, &st) != 0) {
+        rc = CT_IO;
+    } else if (!S_ISREG(st.st_mode)) {
+        rc = CT_INVALID;
+    } else {
+        rc = ct__fs_lock(fs->fd, (fs->flags & CT_FS_RDONLY) != 0);
+    }
+    if (rc == CT_OK && created) {
+        rc = sync_parent_dir(path, &fs->sys);
+    }
+    if (rc != CT_OK) {
+        (void)close(fs->fd);
+        return rc;
+    }
+    atomic_init(&fs->file_bytes, (uint64_t)st.st_size);
+    return CT_OK;
+}
+
+int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_pagestore **out)
+{
+    if (!out) {
+        return CT_INVALID;
+    }
+    *out = NULL;
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    if (opt) {
+        o = *opt;
+    }
+    if (o.page_size == 0) {
+        o.page_size = 4096u;
+    }
+    if (!path || !*path || !valid_page_size(o.page_size) || (o.flags & ~FS_FLAGS_ALL)) {
+        return CT_INVALID;
+    }
+    fs_store *fs = calloc(1, sizeof(*fs));
+    if (!fs) {
+        return CT_NOMEM;
+    }
+    fs->base.ops = &fs_ops;
+    fs->base.page_size = o.page_size;
+    fs->flags = o.flags;
+    fs->full_fsync = o.full_fsync != 0;
+    fs->page_max = FS_OFF_MAX / o.page_size;
+    atomic_init(&fs->poisoned, 0);
+    ct__fs_syscalls_resolve(o.syscalls, &fs->sys);
+    int rc = open_locked(path, fs);
+    if (rc != CT_OK) {
+        free(fs);
+        return rc;
+    }
+    *out = &fs->base;
+    return CT_OK;
+}

@@ -1,0 +1,83 @@
+/*
+ * io.c - whole-buffer positional I/O for the file store: pread/pwrite
+ * loops that retry EINTR and short transfers, zero-fill reads past the end
+ * of the file, and turn errno into a CT_* code. Stateless; every loop is
+ * bounded (progress or CT_FS_RETRY_MAX consecutive non-progress retries).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include <errno.h>
+#include <string.h>
+
+#include "fs.h"
+
+int ct__fs_errno_rc(int err)
+{
+    switch (err) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return CT_NOSPACE;
+    case ENOMEM:
+        return CT_NOMEM;
+    default:
+        return CT_IO;
+    }
+}
+
+int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_t len,
+                      uint64_t off)
+{
+    unsigned char *p = buf;
+    size_t done = 0;
+    int stalls = 0;
+    while (done < len) {
+        ssize_t n = sys->pread(fd, p + done, len - done, (off_t)(off + done));
+        if (n > 0) {
+            /* A store must never trust the syscall to stay in bounds. */
+            if ((size_t)n > len - done) {
+                return CT_IO;
+            }
+            done += (size_t)n;
+            stalls = 0;
+        } else if (n == 0) {
+            /* End of file: a page never written (or the tail of a partial
+               last page) reads as zeros, as the vtable promises. */
+            memset(p + done, 0, len - done);
+            return CT_OK;
+        } else if (errno == EINTR && ++stalls < CT_FS_RETRY_MAX) {
+            continue;
+        } else {
+            return CT_IO;
+        }
+    }
+    return CT_OK;
+}
+
+int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
+                       uint64_t off)
+{
+    const unsigned char *p = buf;
+    size_t done = 0;
+    int stalls = 0;
+    while (done < len) {
+        ssize_t n = sys->pwrite(fd, p + done, len - done, (off_t)(off + done));
+        if (n > 0) {
+            if ((size_t)n > len - done) {
+                return CT_IO;
+            }
+            done += (size_t)n;
+            stalls = 0;
+        } else if (n == 0 || errno == EINTR) {
+            /* Nothing written but no error: retry, but not forever. */
+            if (++stalls >= CT_FS_RETRY_MAX) {
+                return CT_IO;
+            }
+        } else {
+            return ct__fs_errno_rc(errno);
+        }
+    }
+    return CT_OK;
+}

@@ -1,0 +1,745 @@
+/*
+ * test_filestore.c - the production file store (pagestore/file/) through
+ * its public surface only: the vtable, ct_filestore_open and the syscall
+ * override table, which is how these tests inject EIO, ENOSPC, short
+ * transfers, EINTR and a failing fdatasync.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cowtree.h"
+#include "cowtree/filestore.h"
+
+#ifndef COWTREE_TEST_TMPDIR
+#define COWTREE_TEST_TMPDIR "/tmp"
+#endif
+
+#define PS_SMALL 512u
+
+static char tmp_dir[512];
+static int path_seq;
+
+/* ---- Fault-injecting syscalls -------------------------------------------- */
+
+/* One faked call: counts calls, fails the next fail_left calls with
+   fail_errno, turns every odd call into EINTR, caps transfers. */
+typedef struct fake_call {
+    int calls;
+    int fail_errno;
+    int fail_left;
+    int eintr_odd;
+    size_t chunk_bytes;
+} fake_call;
+
+static fake_call f_pread;
+static fake_call f_pwrite;
+static fake_call f_fsync;
+static fake_call f_fdatasync;
+static fake_call f_ftruncate;
+
+/* Returns the errno this call must fail with, or 0 to perform it. */
+static int fake_begin(fake_call *f)
+{
+    f->calls++;
+    if (f->eintr_odd && (f->calls & 1)) {
+        return EINTR;
+    }
+    if (f->fail_left > 0) {
+        f->fail_left--;
+        return f->fail_errno;
+    }
+    return 0;
+}
+
+static size_t fake_cap(const fake_call *f, size_t n)
+{
+    return (f->chunk_bytes && n > f->chunk_bytes) ? f->chunk_bytes : n;
+}
+
+static ssize_t fake_pread(int fd, void *buf, size_t n, off_t off)
+{
+    int e = fake_begin(&f_pread);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return pread(fd, buf, fake_cap(&f_pread, n), off);
+}
+
+static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+    int e = fake_begin(&f_pwrite);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return pwrite(fd, buf, fake_cap(&f_pwrite, n), off);
+}
+
+static int fake_fsync(int fd)
+{
+    int e = fake_begin(&f_fsync);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return fsync(fd);
+}
+
+static int fake_fdatasync(int fd)
+{
+    int e = fake_begin(&f_fdatasync);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return fdatasync(fd);
+}
+
+static int fake_ftruncate(int fd, off_t len)
+{
+    int e = fake_begin(&f_ftruncate);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return ftruncate(fd, len);
+}
+
+static const ct_filestore_syscalls fake_syscalls = {
+    .pread = fake_pread,
+    .pwrite = fake_pwrite,
+    .fsync = fake_fsync,
+    .fdatasync = fake_fdatasync,
+    .ftruncate = fake_ftruncate,
+};
+
+/* ---- Fixtures and helpers ------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/filestore-XXXXXX", COWTREE_TEST_TMPDIR);
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    DIR *d = opendir(tmp_dir);
+    if (!d) {
+        return -1;
+    }
+    char path[1024];
+    for (struct dirent *e = readdir(d); e; e = readdir(d)) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            snprintf(path, sizeof(path), "%s/%s", tmp_dir, e->d_name);
+            (void)unlink(path);
+        }
+    }
+    closedir(d);
+    return rmdir(tmp_dir);
+}
+
+static int test_setup(void **state)
+{
+    (void)state;
+    memset(&f_pread, 0, sizeof(f_pread));
+    memset(&f_pwrite, 0, sizeof(f_pwrite));
+    memset(&f_fsync, 0, sizeof(f_fsync));
+    memset(&f_fdatasync, 0, sizeof(f_fdatasync));
+    memset(&f_ftruncate, 0, sizeof(f_ftruncate));
+    return 0;
+}
+
+/* A fresh file name in the group's temp dir (the file does not exist). */
+static const char *new_path(char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/db-%d", tmp_dir, path_seq++);
+    return buf;
+}
+
+static ct_pagestore *open_store(const char *path, uint32_t page_size, unsigned flags,
+                                const ct_filestore_syscalls *sys)
+{
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = page_size;
+    o.flags = flags;
+    o.syscalls = sys;
+    ct_pagestore *ps = NULL;
+    assert_int_equal(ct_filestore_open(path, &o, &ps), CT_OK);
+    assert_non_null(ps);
+    return ps;
+}
+
+static int try_open(const char *path, uint32_t page_size, unsigned flags, ct_pagestore **ps)
+{
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = page_size;
+    o.flags = flags;
+    return ct_filestore_open(path, &o, ps);
+}
+
+static void fill_page(unsigned char *buf, uint32_t page_size, uint64_t pgno, unsigned salt)
+{
+    for (uint32_t i = 0; i < page_size; i++) {
+        buf[i] = (unsigned char)((pgno * 131u + i * 7u + salt) & 0xffu);
+    }
+}
+
+static uint64_t store_size(ct_pagestore *ps)
+{
+    uint64_t n = 0;
+    assert_int_equal(ps->ops->size(ps, &n), CT_OK);
+    return n;
+}
+
+static void assert_all_zero(const unsigned char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        assert_int_equal(buf[i], 0);
+    }
+}
+
+static void write_pattern(ct_pagestore *ps, uint64_t pgno, unsigned salt)
+{
+    unsigned char buf[PS_SMALL];
+    fill_page(buf, PS_SMALL, pgno, salt);
+    assert_int_equal(ps->ops->write(ps, pgno, 1, buf), CT_OK);
+}
+
+static void assert_pattern(ct_pagestore *ps, uint64_t pgno, unsigned salt)
+{
+    unsigned char want[PS_SMALL];
+    unsigned char got[PS_SMALL];
+    fill_page(want, PS_SMALL, pgno, salt);
+    assert_int_equal(ps->ops->read(ps, pgno, 1, got), CT_OK);
+    assert_memory_equal(got, want, PS_SMALL);
+}
+
+/* ---- Basic I/O ----------------------------------------------------------- */
+
+/* A page written is read back byte for byte, and the store grows to it. */
+static void test_read_after_write(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    assert_int_equal(ps->page_size, PS_SMALL);
+    assert_int_equal(store_size(ps), 0);
+    write_pattern(ps, 0, 1);
+    assert_int_equal(store_size(ps), 1);
+    assert_pattern(ps, 0, 1);
+    write_pattern(ps, 0, 2); /* overwrite in place */
+    assert_pattern(ps, 0, 2);
+    ps->ops->close(ps);
+}
+
+/* Pages below a written page that were never written read as zeros, and a
+   partial last page (a crash while the file grew) reads zero-filled. */
+static void test_unwritten_pages_read_zero(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL * 5];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    write_pattern(ps, 5, 3);
+    assert_int_equal(store_size(ps), 6);
+    memset(buf, 0xee, sizeof(buf));
+    assert_int_equal(ps->ops->read(ps, 0, 5, buf), CT_OK);
+    assert_all_zero(buf, sizeof(buf));
+    ps->ops->close(ps);
+
+    /* A 100-byte file is one page: 100 bytes of data, then zeros. */
+    new_path(path, sizeof(path));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    memset(buf, 0x5a, 100);
+    assert_int_equal(write(fd, buf, 100), 100);
+    close(fd);
+    ps = open_store(path, PS_SMALL, 0, NULL);
+    assert_int_equal(store_size(ps), 1);
+    memset(buf, 0xee, sizeof(buf));
+    assert_int_equal(ps->ops->read(ps, 0, 1, buf), CT_OK);
+    for (size_t i = 0; i < 100; i++) {
+        assert_int_equal(buf[i], 0x5a);
+    }
+    assert_all_zero(buf + 100, PS_SMALL - 100);
+    ps->ops->close(ps);
+}
+
+/* Reading at or beyond size(), or a run that crosses it, is CT_INVALID. */
+static void test_read_beyond_size_invalid(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL * 2];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    assert_int_equal(ps->ops->read(ps, 0, 1, buf), CT_INVALID);
+    write_pattern(ps, 0, 1);
+    write_pattern(ps, 1, 1);
+    assert_int_equal(ps->ops->read(ps, 2, 1, buf), CT_INVALID);
+    assert_int_equal(ps->ops->read(ps, 1, 2, buf), CT_INVALID);
+    assert_int_equal(ps->ops->read(ps, UINT64_MAX, 1, buf), CT_INVALID);
+    assert_int_equal(ps->ops->read(ps, 1, UINT32_MAX, buf), CT_INVALID);
+    assert_int_equal(ps->ops->read(ps, 0, 2, buf), CT_OK);
+    ps->ops->close(ps);
+}
+
+/* One call moves many pages: a multi-page write reads back as single
+   pages and as one run, at the smallest and the largest page size. */
+static void test_multi_page_io(void **state)
+{
+    (void)state;
+    static const uint32_t sizes[] = {CT_PAGE_SIZE_MIN, 4096u, CT_PAGE_SIZE_MAX};
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        uint32_t psz = sizes[s];
+        char path[600];
+        unsigned char *in = malloc((size_t)psz * 8u);
+        unsigned char *out = malloc((size_t)psz * 8u);
+        assert_non_null(in);
+        assert_non_null(out);
+        for (uint64_t p = 0; p < 8; p++) {
+            fill_page(in + p * psz, psz, 3 + p, 9);
+        }
+        ct_pagestore *ps = open_store(new_path(path, sizeof(path)), psz, 0, NULL);
+        assert_int_equal(ps->ops->write(ps, 3, 8, in), CT_OK);
+        assert_int_equal(store_size(ps), 11);
+        assert_int_equal(ps->ops->read(ps, 3, 8, out), CT_OK);
+        assert_memory_equal(out, in, (size_t)psz * 8u);
+        for (uint64_t p = 0; p < 8; p++) {
+            assert_int_equal(ps->ops->read(ps, 3 + p, 1, out), CT_OK);
+            assert_memory_equal(out, in + p * psz, psz);
+        }
+        ps->ops->close(ps);
+        free(in);
+        free(out);
+    }
+}
+
+/* resize grows with zero pages and shrinking drops the tail for good. */
+static void test_resize_up_down(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL * 2];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    assert_int_equal(ps->ops->resize(ps, 10), CT_OK);
+    assert_int_equal(store_size(ps), 10);
+    assert_int_equal(ps->ops->read(ps, 8, 2, buf), CT_OK);
+    assert_all_zero(buf, sizeof(buf));
+    write_pattern(ps, 3, 4);
+    write_pattern(ps, 4, 4);
+    write_pattern(ps, 9, 4);
+    assert_int_equal(ps->ops->resize(ps, 4), CT_OK);
+    assert_int_equal(store_size(ps), 4);
+    assert_int_equal(ps->ops->read(ps, 4, 1, buf), CT_INVALID);
+    assert_pattern(ps, 3, 4);
+    assert_int_equal(ps->ops->resize(ps, 6), CT_OK);
+    assert_int_equal(ps->ops->read(ps, 4, 2, buf), CT_OK);
+    assert_all_zero(buf, sizeof(buf)); /* the dropped tail does not come back */
+    assert_int_equal(ps->ops->resize(ps, 0), CT_OK);
+    assert_int_equal(store_size(ps), 0);
+    ps->ops->close(ps);
+}
+
+/* Data synced and closed is there, unchanged, when the file is reopened. */
+static void test_reopen_keeps_data(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    for (uint64_t p = 0; p < 6; p++) {
+        write_pattern(ps, p, 5);
+    }
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, 0, NULL);
+    assert_int_equal(store_size(ps), 6);
+    for (uint64_t p = 0; p < 6; p++) {
+        assert_pattern(ps, p, 5);
+    }
+    ps->ops->close(ps);
+    /* The same file seen through a larger page size: 3072 bytes = 1 page. */
+    ps = open_store(path, 4096u, CT_FS_RDONLY, NULL);
+    assert_int_equal(store_size(ps), 1);
+    ps->ops->close(ps);
+}
+
+/* ---- Locking ------------------------------------------------------------- */
+
+/* A writer excludes every other opener in this process; readers share. */
+static void test_second_open_busy(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *other = NULL;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    assert_int_equal(try_open(path, PS_SMALL, 0, &other), CT_BUSY);
+    assert_null(other);
+    assert_int_equal(try_open(path, PS_SMALL, CT_FS_RDONLY, &other), CT_BUSY);
+    ps->ops->close(ps);
+
+    /* Two read-only openers coexist; a writer beside them is CT_BUSY. */
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    ct_pagestore *ro2 = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_int_equal(try_open(path, PS_SMALL, 0, &other), CT_BUSY);
+    ps->ops->close(ps);
+    ro2->ops->close(ro2);
+
+    /* close released the lock. */
+    ps = open_store(path, PS_SMALL, 0, NULL);
+    ps->ops->close(ps);
+}
+
+/* Another process opening a file we hold gets CT_BUSY: the child reports
+   the rc it saw through its exit status. */
+static void test_second_open_busy_from_child(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ct_pagestore *child = NULL;
+        int rc_rw = try_open(path, PS_SMALL, 0, &child);
+        int rc_ro = try_open(path, PS_SMALL, CT_FS_RDONLY, &child);
+        _exit(rc_rw == CT_BUSY && rc_ro == CT_BUSY && child == NULL ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    ps->ops->close(ps);
+}
+
+/* ---- Arguments and modes ------------------------------------------------- */
+
+/* Bad paths, page sizes, flags and I/O arguments are CT_INVALID; page size
+   0 means 4096; a missing file under NOCREATE or RDONLY is CT_NOTFOUND. */
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = NULL;
+    unsigned char buf[PS_SMALL];
+    new_path(path, sizeof(path));
+    assert_int_equal(ct_filestore_open(NULL, NULL, &ps), CT_INVALID);
+    assert_int_equal(ct_filestore_open(path, NULL, NULL), CT_INVALID);
+    assert_int_equal(ct_filestore_open("", NULL, &ps), CT_INVALID);
+    static const uint32_t bad_sizes[] = {1u, 256u, 1000u, 4095u, 131072u, UINT32_MAX};
+    for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
+        assert_int_equal(try_open(path, bad_sizes[i], 0, &ps), CT_INVALID);
+    }
+    assert_int_equal(try_open(path, PS_SMALL, 0x80u, &ps), CT_INVALID);
+    assert_int_equal(try_open(path, PS_SMALL, CT_FS_NOCREATE, &ps), CT_NOTFOUND);
+    assert_int_equal(try_open(path, PS_SMALL, CT_FS_RDONLY, &ps), CT_NOTFOUND);
+    assert_int_equal(access(path, F_OK), -1); /* nothing was created */
+    assert_int_equal(try_open(tmp_dir, PS_SMALL, 0, &ps), CT_INVALID);
+    assert_null(ps);
+
+    ps = open_store(path, 0, 0, NULL);
+    assert_int_equal(ps->page_size, 4096u);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, 0, NULL);
+    write_pattern(ps, 0, 1);
+    assert_int_equal(ps->ops->read(ps, 0, 1, NULL), CT_INVALID);
+    assert_int_equal(ps->ops->read(ps, 0, 0, buf), CT_INVALID);
+    assert_int_equal(ps->ops->write(ps, 0, 1, NULL), CT_INVALID);
+    assert_int_equal(ps->ops->write(ps, 0, 0, buf), CT_INVALID);
+    assert_int_equal(ps->ops->size(ps, NULL), CT_INVALID);
+    assert_int_equal(ps->ops->write(ps, UINT64_MAX, 1, buf), CT_NOSPACE);
+    assert_int_equal(ps->ops->resize(ps, UINT64_MAX), CT_NOSPACE);
+    assert_int_equal(store_size(ps), 1);
+    ps->ops->close(ps);
+}
+
+/* A read-only store reads, refuses write/resize with CT_READONLY, and its
+   sync is a harmless no-op. */
+static void test_rdonly_refuses_writes(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    write_pattern(ps, 0, 6);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_pattern(ps, 0, 6);
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_READONLY);
+    assert_int_equal(ps->ops->resize(ps, 4), CT_READONLY);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_int_equal(store_size(ps), 1);
+    assert_pattern(ps, 0, 6);
+    ps->ops->close(ps);
+}
+
+/* Opening for write a file we may not write is CT_READONLY, while opening
+   it read-only works. Root may write anything, so as root the check runs in
+   a child that drops to uid/gid 65534 (it exits 77, a skip, if it cannot). */
+static void test_no_write_permission_readonly(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    ps->ops->close(ps);
+    assert_int_equal(chmod(path, 0444), 0);
+    assert_int_equal(chmod(tmp_dir, 0711), 0); /* let the unprivileged child in */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) {
+            _exit(77);
+        }
+        if (access(path, R_OK) != 0) {
+            _exit(77); /* a parent directory shuts the unprivileged user out */
+        }
+        ct_pagestore *child = NULL;
+        int rc_rw = try_open(path, PS_SMALL, 0, &child);
+        int rc_ro = try_open(path, PS_SMALL, CT_FS_RDONLY, &child);
+        _exit(rc_rw == CT_READONLY && rc_ro == CT_OK ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(chmod(tmp_dir, 0700), 0);
+    assert_true(WIFEXITED(status));
+    if (WEXITSTATUS(status) == 77) {
+        skip();
+    }
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Creating a file fsyncs its directory once (its name must be durable);
+   opening an existing file does not; a failing directory sync fails open. */
+static void test_create_syncs_parent_dir(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 1);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 1);
+    ps->ops->close(ps);
+
+    f_fsync.fail_errno = EIO;
+    f_fsync.fail_left = 1;
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.syscalls = &fake_syscalls;
+    ps = NULL;
+    assert_int_equal(ct_filestore_open(new_path(path, sizeof(path)), &o, &ps), CT_IO);
+    assert_null(ps);
+}
+
+/* ---- Fault injection ----------------------------------------------------- */
+
+/* pwrite failing with EIO is CT_IO; the store is not poisoned by it. */
+static void test_pwrite_eio(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    f_pwrite.fail_errno = EIO;
+    f_pwrite.fail_left = 1;
+    fill_page(buf, PS_SMALL, 0, 7);
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_IO);
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_OK);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_pattern(ps, 0, 7);
+    ps->ops->close(ps);
+}
+
+/* A full disk, a quota or the file-size limit is CT_NOSPACE, on write and
+   on resize alike; errno never leaks out as a return value. */
+static void test_pwrite_enospc(void **state)
+{
+    (void)state;
+    static const int errs[] = {ENOSPC, EDQUOT, EFBIG};
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    fill_page(buf, PS_SMALL, 0, 8);
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        f_pwrite.fail_errno = errs[i];
+        f_pwrite.fail_left = 1;
+        assert_int_equal(ps->ops->write(ps, 2, 1, buf), CT_NOSPACE);
+        f_ftruncate.fail_errno = errs[i];
+        f_ftruncate.fail_left = 1;
+        assert_int_equal(ps->ops->resize(ps, 100), CT_NOSPACE);
+    }
+    assert_int_equal(store_size(ps), 0);
+    f_ftruncate.fail_errno = EIO;
+    f_ftruncate.fail_left = 1;
+    assert_int_equal(ps->ops->resize(ps, 100), CT_IO);
+    assert_int_equal(ps->ops->write(ps, 2, 1, buf), CT_OK);
+    assert_int_equal(store_size(ps), 3);
+    ps->ops->close(ps);
+}
+
+/* pread failing with EIO is CT_IO. */
+static void test_pread_eio(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    write_pattern(ps, 0, 1);
+    f_pread.fail_errno = EIO;
+    f_pread.fail_left = 1;
+    assert_int_equal(ps->ops->read(ps, 0, 1, buf), CT_IO);
+    assert_pattern(ps, 0, 1);
+    ps->ops->close(ps);
+}
+
+/* Short transfers (a few bytes per call) interleaved with EINTR on every
+   other call are retried until the whole run has moved, invisibly. */
+static void test_short_io_and_eintr_retried(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char in[PS_SMALL * 3];
+    unsigned char out[PS_SMALL * 3];
+    for (uint64_t p = 0; p < 3; p++) {
+        fill_page(in + p * PS_SMALL, PS_SMALL, p, 11);
+    }
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    f_pwrite.chunk_bytes = 100;
+    f_pwrite.eintr_odd = 1;
+    assert_int_equal(ps->ops->write(ps, 0, 3, in), CT_OK);
+    /* 1536 bytes in 100-byte pieces: 16 transfers, each after an EINTR. */
+    assert_int_equal(f_pwrite.calls, 32);
+    f_pread.chunk_bytes = 7;
+    f_pread.eintr_odd = 1;
+    memset(out, 0, sizeof(out));
+    assert_int_equal(ps->ops->read(ps, 0, 3, out), CT_OK);
+    assert_memory_equal(out, in, sizeof(in));
+    f_fdatasync.eintr_odd = 1;
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_int_equal(f_fdatasync.calls, 2);
+    f_ftruncate.eintr_odd = 1;
+    assert_int_equal(ps->ops->resize(ps, 2), CT_OK);
+    assert_int_equal(store_size(ps), 2);
+    ps->ops->close(ps);
+}
+
+/* A syscall stuck returning EINTR ends in CT_IO instead of spinning forever. */
+static void test_endless_eintr_gives_up(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    write_pattern(ps, 0, 1);
+    f_pwrite.fail_errno = EINTR;
+    f_pwrite.fail_left = 1 << 30;
+    f_pread.fail_errno = EINTR;
+    f_pread.fail_left = 1 << 30;
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_IO);
+    assert_int_equal(ps->ops->read(ps, 0, 1, buf), CT_IO);
+    assert_true(f_pwrite.calls < 100000);
+    ps->ops->close(ps);
+}
+
+/* A failed fdatasync poisons the store: later writes, syncs and resizes
+   fail with CT_IO without touching the file, even once the device would
+   succeed again; reads still work; a reopen starts clean. */
+static void test_failed_sync_poisons(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    write_pattern(ps, 0, 12);
+    f_fdatasync.fail_errno = EIO;
+    f_fdatasync.fail_left = 1;
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    int writes = f_pwrite.calls;
+    int syncs = f_fdatasync.calls;
+    fill_page(buf, PS_SMALL, 1, 12);
+    assert_int_equal(ps->ops->write(ps, 1, 1, buf), CT_IO);
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    assert_int_equal(ps->ops->resize(ps, 8), CT_IO);
+    assert_int_equal(f_pwrite.calls, writes);
+    assert_int_equal(f_fdatasync.calls, syncs);
+    assert_int_equal(f_ftruncate.calls, 0);
+    assert_int_equal(store_size(ps), 1);
+    assert_pattern(ps, 0, 12);
+    ps->ops->close(ps);
+
+    ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
+    write_pattern(ps, 1, 12);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    ps->ops->close(ps);
+}
+
+/* full_fsync makes sync call fsync rather than fdatasync; a failure there
+   poisons the same way. */
+static void test_full_fsync(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS_SMALL;
+    o.full_fsync = 1;
+    o.syscalls = &fake_syscalls;
+    ct_pagestore *ps = NULL;
+    assert_int_equal(ct_filestore_open(new_path(path, sizeof(path)), &o, &ps), CT_OK);
+    int dir_syncs = f_fsync.calls;
+    write_pattern(ps, 0, 1);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_int_equal(f_fsync.calls, dir_syncs + 1);
+    assert_int_equal(f_fdatasync.calls, 0);
+    f_fsync.fail_errno = EIO;
+    f_fsync.fail_left = 1;
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    assert_int_equal(f_fsync.calls, dir_syncs + 2);
+    ps->ops->close(ps);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_read_after_write, test_setup),
+        cmocka_unit_test_setup(test_unwritten_pages_read_zero, test_setup),
+        cmocka_unit_test_setup(test_read_beyond_size_invalid, test_setup),
+        cmocka_unit_test_setup(test_multi_page_io, test_setup),
+        cmocka_unit_test_setup(test_resize_up_down, test_setup),
+        cmocka_unit_test_setup(test_reopen_keeps_data, test_setup),
+        cmocka_unit_test_setup(test_second_open_busy, test_setup),
+        cmocka_unit_test_setup(test_second_open_busy_from_child, test_setup),
+        cmocka_unit_test_setup(test_bad_arguments, test_setup),
+        cmocka_unit_test_setup(test_rdonly_refuses_writes, test_setup),
+        cmocka_unit_test_setup(test_no_write_permission_readonly, test_setup),
+        cmocka_unit_test_setup(test_create_syncs_parent_dir, test_setup),
+        cmocka_unit_test_setup(test_pwrite_eio, test_setup),
+        cmocka_unit_test_setup(test_pwrite_enospc, test_setup),
+        cmocka_unit_test_setup(test_pread_eio, test_setup),
+        cmocka_unit_test_setup(test_short_io_and_eintr_retried, test_setup),
+        cmocka_unit_test_setup(test_endless_eintr_gives_up, test_setup),
+        cmocka_unit_test_setup(test_failed_sync_poisons, test_setup),
+        cmocka_unit_test_setup(test_full_fsync, test_setup),
+    };
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
