@@ -82,8 +82,7 @@ static int read_fruit(ct_txn *txn)
         if (failed(ct_cursor_get(c, &key, &klen, &val, &vlen), "ct_cursor_get")) {
             break;
         }
-        printf("cursor %.*s = %.*s\n", (int)klen, (const char *)key, (int)vlen,
-               (const char *)val);
+        printf("cursor %.*s = %.*s\n", (int)klen, (const char *)key, (int)vlen, (const char *)val);
         seen++;
     }
     ct_cursor_close(c);

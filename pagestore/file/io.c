@@ -27,8 +27,7 @@ int ct__fs_errno_rc(int err)
     }
 }
 
-int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_t len,
-                      uint64_t off)
+int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_t len, uint64_t off)
 {
     unsigned char *p = buf;
     size_t done = 0;

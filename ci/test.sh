@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# ci/test.sh - THE test command (README, .ci/run): every test cowtree has.
+#   1. ci/deps.sh (installs what is missing);
+#   2. for the debug and asan presets: configure, build (-j2), ctest;
+#   3. ci/sim.sh and ci/fuzz.sh when they exist and are executable.
+# Runs every step even after a failure, so one run shows every problem, then
+# exits non-zero if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+failures=()
+step() {
+    echo "==> $*"
+    if ! "$@"; then
+        failures+=("$*")
+        return 1
+    fi
+}
+
+step bash ci/deps.sh || exit 1
+
+for preset in debug asan; do
+    step cmake --preset "$preset" &&
+        step cmake --build --preset "$preset" -j2 &&
+        step ctest --preset "$preset" --output-on-failure
+done
+
+for hook in ci/sim.sh ci/fuzz.sh; do
+    if [ -x "$hook" ]; then
+        step "./$hook"
+    else
+        echo "==> $hook: not present, skipped"
+    fi
+done
+
+if [ ${#failures[@]} -ne 0 ]; then
+    echo "ci/test.sh: FAILED steps:"
+    printf '  %s\n' "${failures[@]}"
+    exit 1
+fi
+echo "ci/test.sh: all passed"
