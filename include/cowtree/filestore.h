@@ -49,7 +49,11 @@ CT_API void ct_filestore_options_init(ct_filestore_options *opt);
    Errors: CT_INVALID (NULL path/out, bad page size), CT_NOTFOUND (missing with
    CT_FS_NOCREATE), CT_BUSY (locked by another opener), CT_READONLY (no
    permission to write), CT_IO, CT_NOMEM. A failed sync makes every later
-   write and sync of the store fail with CT_IO (poisoned). */
+   write and sync of the store fail with CT_IO (poisoned); resize too.
+   Reads stay available. Read-only stores (CT_FS_RDONLY) take a shared lock;
+   their write and resize are CT_READONLY and their sync a no-op (CT_OK).
+   A missing file opened CT_FS_RDONLY is CT_NOTFOUND (never created); a path
+   naming a directory or other non-regular file is CT_INVALID. */
 CT_API int ct_filestore_open(const char *path, const ct_filestore_options *opt,
                              ct_pagestore **out);
 
