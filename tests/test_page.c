@@ -1,0 +1,588 @@
+/*
+ * test_page.c - the page format (core/page.h, core/node.h, meta encoding):
+ * encode/decode round trips, the CRC catching any single flipped bit, and
+ * page identity (page number, generation, type) checks, first on raw page
+ * buffers and then through the engine on an edited store image.
+ */
+#include "helpers.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PS 512u
+
+/* A page header written by init and sealed decodes to the same fields and
+   verifies; a changed field after sealing no longer does. */
+static void test_header_roundtrip(void **state)
+{
+    (void)state;
+    uint8_t p[PS];
+    memset(p, 0xa5, sizeof(p));
+    ct__page_init(p, CT_PT_LEAF, 0x0102030405060708ull, 0x1112131415161718ull);
+    ct__ph_set_count(p, 7);
+    ct__ph_set_upper(p, 300);
+    ct__page_seal(p, PS);
+    assert_int_equal(ct__ph_type(p), CT_PT_LEAF);
+    assert_int_equal(ct__ph_count(p), 7);
+    assert_int_equal(ct__ph_pgno(p), 0x0102030405060708ull);
+    assert_int_equal(ct__ph_txnid(p), 0x1112131415161718ull);
+    assert_int_equal(ct__ph_upper(p), 300);
+    assert_int_equal(ct__ph_aux(p), 0);
+    /* Explicit little-endian: byte 8 holds the low byte of the pgno. */
+    assert_int_equal(p[CT_PH_PGNO], 0x08);
+    assert_int_equal(p[CT_PH_PGNO + 7], 0x01);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_LEAF, 0x0102030405060708ull,
+                                 0x1112131415161718ull),
+                 CT_OK);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_ANY, 0x0102030405060708ull,
+                                 0x1112131415161718ull),
+                 CT_OK);
+    ct__ph_set_count(p, 8);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_LEAF, 0x0102030405060708ull,
+                                 0x1112131415161718ull),
+                 CT_CORRUPT);
+}
+
+/* Endian helpers round-trip every width at boundary values. */
+static void test_endian_roundtrip(void **state)
+{
+    (void)state;
+    uint8_t b[8];
+    const uint64_t v64[] = {0, 1, 0xff, 0x100, 0x7fffffffffffffffull, 0x8000000000000000ull,
+                            UINT64_MAX, 0x0123456789abcdefull};
+    for (size_t i = 0; i < sizeof(v64) / sizeof(v64[0]); i++) {
+        ct__put64(b, v64[i]);
+        assert_int_equal(ct__get64(b), v64[i]);
+        ct__put32(b, (uint32_t)v64[i]);
+        assert_int_equal(ct__get32(b), (uint32_t)v64[i]);
+        ct__put16(b, (uint16_t)v64[i]);
+        assert_int_equal(ct__get16(b), (uint16_t)v64[i]);
+    }
+}
+
+typedef struct kv {
+    uint8_t key[128];
+    size_t klen;
+    uint8_t val[128];
+    size_t vlen;
+} kv;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const kv *x = a;
+    const kv *y = b;
+    return th_key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* Leaf cells inserted in random order through ct__node_insert come back in
+   key order with the same bytes, after a seal/verify/validate round trip,
+   and after a refs -> build rebuild; ct__leaf_search finds each key. */
+static void test_leaf_roundtrip(void **state)
+{
+    (void)state;
+    uint32_t kmax = ct__key_max_bytes(PS);
+    assert_int_equal(kmax, 95);
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        th_rng r;
+        th_rng_seed(&r, seed);
+        uint8_t page[PS];
+        uint8_t scratch[PS];
+        ct__page_init(page, CT_PT_LEAF, 5, 9);
+        ct__ph_set_upper(page, PS);
+        kv items[64];
+        size_t n = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            kv it;
+            it.klen = th_gen_key(&r, it.key, kmax);
+            it.vlen = (size_t)th_below(&r, 40);
+            th_fill(&r, it.val, it.vlen);
+            int found = 0;
+            uint32_t idx = ct__leaf_search(page, it.key, it.klen, &found);
+            if (found) {
+                continue;
+            }
+            uint32_t len = ct__leaf_cell_size(it.klen, it.vlen, 0);
+            if (len > ct__cell_max_bytes(PS)) {
+                continue;
+            }
+            uint8_t cell[PS];
+            ct__leaf_cell_encode(cell, it.key, it.klen, it.val, it.vlen, 0, 0, 0);
+            assert_int_equal(ct__leaf_cell_bytes(cell), len);
+            if (ct__node_insert(page, PS, idx, cell, len, scratch) != 0) {
+                break; /* full */
+            }
+            items[n++] = it;
+        }
+        assert_true(n >= 3);
+        qsort(items, n, sizeof(items[0]), kv_cmp);
+        ct__page_seal(page, PS);
+        th_assert_rc(ct__page_verify(page, PS, CT_PT_LEAF, 5, 9), CT_OK);
+        th_assert_rc(ct__node_validate(page, PS, kmax), CT_OK);
+        assert_int_equal(ct__ph_count(page), n);
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *c = ct__node_cell(page, i);
+            assert_int_equal(ct__leaf_klen(c), items[i].klen);
+            assert_memory_equal(ct__leaf_key(c), items[i].key, items[i].klen);
+            assert_int_equal(ct__leaf_vlen(c), items[i].vlen);
+            assert_int_equal(ct__leaf_flags(c), 0);
+            if (items[i].vlen) {
+                assert_memory_equal(ct__leaf_val(c), items[i].val, items[i].vlen);
+            }
+            int found = 0;
+            assert_int_equal(ct__leaf_search(page, items[i].key, items[i].klen, &found), i);
+            assert_true(found);
+        }
+        /* Rebuild from refs: identical cells, identical used bytes. */
+        ct__cellref refs[64];
+        ct__node_refs(page, refs);
+        uint8_t copy[PS];
+        ct__node_build(copy, PS, CT_PT_LEAF, 6, 10, refs, (uint32_t)n);
+        ct__page_seal(copy, PS);
+        th_assert_rc(ct__page_verify(copy, PS, CT_PT_LEAF, 6, 10), CT_OK);
+        th_assert_rc(ct__node_validate(copy, PS, kmax), CT_OK);
+        assert_int_equal(ct__node_used_bytes(copy), ct__node_used_bytes(page));
+        for (uint32_t i = 0; i < n; i++) {
+            const uint8_t *a = ct__node_cell(page, i);
+            const uint8_t *b = ct__node_cell(copy, i);
+            assert_int_equal(ct__leaf_cell_bytes(a), ct__leaf_cell_bytes(b));
+            assert_memory_equal(a, b, ct__leaf_cell_bytes(a));
+        }
+        /* Deleting every other cell keeps the rest in order and valid. */
+        for (uint32_t i = (uint32_t)n; i-- > 0;) {
+            if (i % 2) {
+                ct__node_delete(page, i);
+            }
+        }
+        th_assert_rc(ct__node_validate(page, PS, kmax), CT_OK);
+        assert_int_equal(ct__ph_count(page), (n + 1) / 2);
+        for (uint32_t i = 0; i < ct__ph_count(page); i++) {
+            const uint8_t *c = ct__node_cell(page, i);
+            assert_int_equal(ct__leaf_klen(c), items[2 * i].klen);
+            assert_memory_equal(ct__leaf_key(c), items[2 * i].key, items[2 * i].klen);
+        }
+    }
+}
+
+/* An overflow reference cell encodes flag, length, pgno and generation. */
+static void test_overflow_ref_cell(void **state)
+{
+    (void)state;
+    uint8_t cell[64];
+    ct__leaf_cell_encode(cell, (const uint8_t *)"key", 3, NULL, 0x7fffffff, 1,
+                         0x1234567890ull, 77);
+    assert_int_equal(ct__leaf_cell_bytes(cell), CT_LEAF_CELL_FIXED + 3 + CT_OVERFLOW_REF_BYTES);
+    assert_int_equal(ct__leaf_flags(cell), CT_CELL_OVERFLOW);
+    assert_int_equal(ct__leaf_vlen(cell), 0x7fffffff);
+    assert_int_equal(ct__get64(ct__leaf_val(cell)), 0x1234567890ull);
+    assert_int_equal(ct__get64(ct__leaf_val(cell) + 8), 77);
+}
+
+/* A branch built from refs keeps children, generations and separators (cell
+   0 keyless); ct__branch_search routes every key to the right child. */
+static void test_branch_roundtrip(void **state)
+{
+    (void)state;
+    uint8_t keys[10][2];
+    ct__cellref refs[10];
+    memset(refs, 0, sizeof(refs));
+    for (uint32_t i = 0; i < 10; i++) {
+        keys[i][0] = 'a';
+        keys[i][1] = (uint8_t)('a' + 2 * i); /* "aa", "ac", ... */
+        refs[i].child = 100 + i;
+        refs[i].gen = 1000 + i;
+        refs[i].key = keys[i];
+        refs[i].klen = 2;
+    }
+    uint8_t page[PS];
+    ct__node_build(page, PS, CT_PT_BRANCH, 42, 43, refs, 10);
+    ct__page_seal(page, PS);
+    th_assert_rc(ct__page_verify(page, PS, CT_PT_BRANCH, 42, 43), CT_OK);
+    th_assert_rc(ct__node_validate(page, PS, 95), CT_OK);
+    assert_int_equal(ct__branch_klen(ct__node_cell(page, 0)), 0);
+    for (uint32_t i = 0; i < 10; i++) {
+        const uint8_t *c = ct__node_cell(page, i);
+        assert_int_equal(ct__branch_child(c), 100 + i);
+        assert_int_equal(ct__branch_gen(c), 1000 + i);
+        if (i > 0) {
+            assert_int_equal(ct__branch_klen(c), 2);
+            assert_memory_equal(ct__branch_key(c), keys[i], 2);
+        }
+    }
+    /* Key "ac" (== sep 1) goes to child 1; "ab" to child 0; "" to 0; "b" to 9. */
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"ac", 2), 1);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"ab", 2), 0);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"", 0), 0);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"acz", 3), 1);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"ad", 2), 1);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"b", 1), 9);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"as", 2), 9);
+    assert_int_equal(ct__branch_search(page, (const uint8_t *)"aq", 2), 8);
+}
+
+/* Flipping any one bit of a sealed page (or of an overflow run) makes
+   verify return CT_CORRUPT; flipping it back restores CT_OK. All bits of a
+   512-byte and a 4096-byte page, every 7th bit of a 3-page run. */
+static void test_crc_detects_every_bit_flip(void **state)
+{
+    (void)state;
+    const uint32_t sizes[] = {512, 4096};
+    for (size_t s = 0; s < 2; s++) {
+        uint32_t ps = sizes[s];
+        uint8_t *p = malloc(ps);
+        assert_non_null(p);
+        th_rng r;
+        th_rng_seed(&r, ps);
+        th_fill(&r, p, ps);
+        ct__page_init(p, CT_PT_LEAF, 77, 88);
+        ct__page_seal(p, ps);
+        th_assert_rc(ct__page_verify(p, ps, CT_PT_LEAF, 77, 88), CT_OK);
+        uint64_t caught = 0;
+        for (uint32_t bit = 0; bit < ps * 8u; bit++) {
+            p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            if (ct__page_verify(p, ps, CT_PT_ANY, 77, 88) == CT_CORRUPT) {
+                caught++;
+            }
+            p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        }
+        assert_int_equal(caught, (uint64_t)ps * 8u);
+        th_assert_rc(ct__page_verify(p, ps, CT_PT_LEAF, 77, 88), CT_OK);
+        free(p);
+    }
+    uint64_t run = 3u * 512u;
+    uint8_t *p = malloc(run);
+    assert_non_null(p);
+    th_rng r;
+    th_rng_seed(&r, 3);
+    th_fill(&r, p, run);
+    ct__page_init(p, CT_PT_OVERFLOW, 9, 4);
+    ct__page_seal(p, run);
+    th_assert_rc(ct__page_verify(p, run, CT_PT_OVERFLOW, 9, 4), CT_OK);
+    for (uint64_t bit = 0; bit < run * 8u; bit += 7) {
+        p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        th_assert_rc(ct__page_verify(p, run, CT_PT_OVERFLOW, 9, 4), CT_CORRUPT);
+        p[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+    }
+    free(p);
+}
+
+/* A valid page read where another page number, generation or type was
+   expected is CT_CORRUPT (misdirected / lost / stale write). */
+static void test_wrong_identity_is_corrupt(void **state)
+{
+    (void)state;
+    uint8_t p[PS];
+    memset(p, 0, sizeof(p));
+    ct__page_init(p, CT_PT_BRANCH, 10, 20);
+    ct__page_seal(p, PS);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_BRANCH, 10, 20), CT_OK);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_BRANCH, 11, 20), CT_CORRUPT);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_BRANCH, 9, 20), CT_CORRUPT);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_BRANCH, 10, 21), CT_CORRUPT);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_BRANCH, 10, 19), CT_CORRUPT);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_LEAF, 10, 20), CT_CORRUPT);
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_OVERFLOW, 10, 20), CT_CORRUPT);
+    /* An all-zero page (never written) is not a valid page of any identity. */
+    memset(p, 0, sizeof(p));
+    th_assert_rc(ct__page_verify(p, PS, CT_PT_ANY, 0, 0), CT_CORRUPT);
+}
+
+static void sample_meta(ct__meta *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->txnid = 1234;
+    m->page_size = PS;
+    m->hwm = 999;
+    m->durable_base = 1233;
+    m->main.root = 17;
+    m->main.gen = 1200;
+    m->main.depth = 3;
+    m->main.entries = 4567;
+    m->catalog.root = 18;
+    m->catalog.gen = 1100;
+    m->catalog.depth = 1;
+    m->catalog.entries = 2;
+    m->free_head = 40;
+    m->free_gen = 1234;
+    m->free_count = 55;
+    m->buckets = 2;
+}
+
+/* The meta page round-trips every field; it is slot-bound; a meta from a
+   newer format version is CT_VERSION, one of another page size CT_VERSION,
+   nonsense fields CT_CORRUPT. */
+static void test_meta_roundtrip(void **state)
+{
+    (void)state;
+    ct__meta m;
+    sample_meta(&m);
+    uint8_t p[PS];
+    ct__meta_encode(&m, p, PS, 0);
+    ct__meta d;
+    th_assert_rc(ct__meta_decode(p, PS, 0, &d), CT_OK);
+    assert_int_equal(d.txnid, m.txnid);
+    assert_int_equal(d.page_size, PS);
+    assert_int_equal(d.hwm, m.hwm);
+    assert_int_equal(d.durable_base, m.durable_base);
+    assert_int_equal(d.main.root, m.main.root);
+    assert_int_equal(d.main.gen, m.main.gen);
+    assert_int_equal(d.main.depth, m.main.depth);
+    assert_int_equal(d.main.entries, m.main.entries);
+    assert_int_equal(d.catalog.root, m.catalog.root);
+    assert_int_equal(d.catalog.gen, m.catalog.gen);
+    assert_int_equal(d.catalog.depth, m.catalog.depth);
+    assert_int_equal(d.catalog.entries, m.catalog.entries);
+    assert_int_equal(d.free_head, m.free_head);
+    assert_int_equal(d.free_gen, m.free_gen);
+    assert_int_equal(d.free_count, m.free_count);
+    assert_int_equal(d.buckets, m.buckets);
+    /* Slot 0's page read as slot 1: CT_CORRUPT. */
+    th_assert_rc(ct__meta_decode(p, PS, 1, &d), CT_CORRUPT);
+    /* Newer format version (body offset 8), resealed: CT_VERSION. */
+    uint8_t q[PS];
+    memcpy(q, p, PS);
+    ct__put32(q + CT_PAGE_HDR_BYTES + 8, ct__get32(q + CT_PAGE_HDR_BYTES + 8) + 1);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_VERSION);
+    /* Written with another page size: CT_VERSION. */
+    memcpy(q, p, PS);
+    ct__put32(q + CT_PAGE_HDR_BYTES + 12, 4096);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_VERSION);
+    /* Root beyond the high-water mark, resealed: CT_CORRUPT. */
+    memcpy(q, p, PS);
+    ct__put64(q + CT_PAGE_HDR_BYTES + 32, 5000);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    /* Bad magic: CT_CORRUPT; a zeroed page: CT_CORRUPT. */
+    memcpy(q, p, PS);
+    q[CT_PAGE_HDR_BYTES] ^= 1;
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    memset(q, 0, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    /* One flipped bit anywhere in the meta page: never CT_OK. */
+    for (uint32_t bit = 0; bit < PS * 8u; bit++) {
+        memcpy(q, p, PS);
+        q[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        int rc = ct__meta_decode(q, PS, 0, &d);
+        if (rc == CT_OK) {
+            print_error("bit %u flipped still decodes\n", bit);
+        }
+        assert_int_not_equal(rc, CT_OK);
+    }
+}
+
+/* ct__node_validate rejects structurally bad pages that carry a good CRC:
+   keys out of order, a cell past the page end, overlapping cells, a branch
+   whose cell 0 has a key, a count beyond the page. */
+static void test_node_validate_rejects(void **state)
+{
+    (void)state;
+    uint8_t page[PS];
+    uint8_t scratch[PS];
+    ct__page_init(page, CT_PT_LEAF, 3, 4);
+    ct__ph_set_upper(page, PS);
+    const char *ks[] = {"a", "b", "c", "d"};
+    for (uint32_t i = 0; i < 4; i++) {
+        uint8_t cell[32];
+        ct__leaf_cell_encode(cell, (const uint8_t *)ks[i], 1, (const uint8_t *)"v", 1, 0, 0, 0);
+        assert_int_equal(ct__node_insert(page, PS, i, cell, ct__leaf_cell_size(1, 1, 0), scratch),
+                         0);
+    }
+    th_assert_rc(ct__node_validate(page, PS, 95), CT_OK);
+    uint8_t bad[PS];
+    /* Swap slots 1 and 2: keys out of order. */
+    memcpy(bad, page, PS);
+    uint16_t s1 = ct__get16(bad + CT_PAGE_HDR_BYTES + 2);
+    uint16_t s2 = ct__get16(bad + CT_PAGE_HDR_BYTES + 4);
+    ct__put16(bad + CT_PAGE_HDR_BYTES + 2, s2);
+    ct__put16(bad + CT_PAGE_HDR_BYTES + 4, s1);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* Two slots pointing at the same cell: duplicate key (order) / overlap. */
+    memcpy(bad, page, PS);
+    ct__put16(bad + CT_PAGE_HDR_BYTES + 2, ct__get16(bad + CT_PAGE_HDR_BYTES));
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* A slot past the end of the page. */
+    memcpy(bad, page, PS);
+    ct__put16(bad + CT_PAGE_HDR_BYTES + 6, PS - 2);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* A value length running past the page end. */
+    memcpy(bad, page, PS);
+    uint8_t *c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
+    ct__put32(c3 + 3, 400);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* A key longer than the key limit. */
+    memcpy(bad, page, PS);
+    c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
+    ct__put16(c3, 96);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* Count larger than the slot area allows. */
+    memcpy(bad, page, PS);
+    ct__ph_set_count(bad, 400);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* Upper below the slot array. */
+    memcpy(bad, page, PS);
+    ct__ph_set_upper(bad, CT_PAGE_HDR_BYTES + 2);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* Unknown cell flag. */
+    memcpy(bad, page, PS);
+    c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
+    c3[2] = 0x80;
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    /* A branch whose cell 0 carries a key; an empty branch. */
+    ct__cellref refs[2];
+    memset(refs, 0, sizeof(refs));
+    refs[0].child = 5;
+    refs[1].child = 6;
+    refs[1].key = (const uint8_t *)"m";
+    refs[1].klen = 1;
+    ct__node_build(bad, PS, CT_PT_BRANCH, 3, 4, refs, 2);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_OK);
+    uint8_t *c0 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES);
+    ct__put16(c0 + 16, 1);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    ct__node_build(bad, PS, CT_PT_BRANCH, 3, 4, refs, 0);
+    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+}
+
+/* Key order: bytewise unsigned, a prefix before its extensions, empty first. */
+static void test_key_order(void **state)
+{
+    (void)state;
+    assert_true(ct__key_cmp((const uint8_t *)"", 0, (const uint8_t *)"\0", 1) < 0);
+    assert_true(ct__key_cmp((const uint8_t *)"ab", 2, (const uint8_t *)"abc", 3) < 0);
+    assert_true(ct__key_cmp((const uint8_t *)"\x7f", 1, (const uint8_t *)"\x80", 1) < 0);
+    assert_true(ct__key_cmp((const uint8_t *)"\xff", 1, (const uint8_t *)"\x01\x02", 2) > 0);
+    assert_int_equal(ct__key_cmp((const uint8_t *)"xy", 2, (const uint8_t *)"xy", 2), 0);
+    assert_int_equal(ct__key_cmp(NULL, 0, NULL, 0), 0);
+}
+
+typedef struct leaves {
+    uint64_t pgno[4096];
+    uint64_t gen[4096];
+    size_t n;
+} leaves;
+
+static void collect_leaf(const th_page_info *pi, void *ctx)
+{
+    leaves *l = ctx;
+    if (pi->leaf && l->n < 4096) {
+        l->pgno[l->n] = pi->pgno;
+        l->gen[l->n] = pi->gen;
+        l->n++;
+    }
+}
+
+/* Keys 0..n-1 as 4-byte big-endian. */
+static void fill_db(ct_db *db, uint32_t n)
+{
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t k[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        th_assert_rc(ct_put(t, NULL, k, 4, k, 4, 0), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+}
+
+static int count_readable(ct_db *db, uint32_t n)
+{
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    int corrupt = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t k[4] = {(uint8_t)(i >> 24), (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i};
+        const void *v = NULL;
+        size_t vl = 0;
+        int rc = ct_get(t, NULL, k, 4, &v, &vl);
+        if (rc == CT_CORRUPT) {
+            corrupt++;
+        } else {
+            th_assert_rc(rc, CT_OK);
+            assert_int_equal(vl, 4);
+            assert_memory_equal(v, k, 4);
+        }
+    }
+    ct_abort(t);
+    return corrupt;
+}
+
+/* Through the engine, on both RAM store paths (map and read): a leaf page
+   overwritten by a copy of another valid leaf (misdirected write) or by a
+   resealed copy of itself claiming another generation (stale/lost write)
+   makes lookups of its keys CT_CORRUPT, never wrong data; other keys still
+   read. The store image is edited with the db closed, then reopened. */
+static void test_engine_catches_misdirected_and_stale(void **state)
+{
+    (void)state;
+    for (int map = 0; map < 2; map++) {
+        th_env e;
+        th_env_init(&e, map ? TH_STORE_RAM : TH_STORE_RAM_NOMAP, PS);
+        fill_db(e.db, 2000);
+        /* Two more commits touching only the last leaf: the leaves we edit
+           are then older than the newest commit's durable base, so open
+           does not validate them (recovery would fall back a commit) and
+           the damage is met by the reads. */
+        uint8_t last[4] = {0, 0, 0x07, 0xcf};
+        th_put1(e.db, last, 4, last, 4);
+        th_put1(e.db, last, 4, last, 4);
+        static leaves l;
+        memset(&l, 0, sizeof(l));
+        th_walk_tree(e.db, NULL, collect_leaf, &l);
+        assert_true(l.n > 20);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        assert_true(l.gen[3] + 2 <= st.txnid);
+        assert_true(l.gen[7] + 2 <= st.txnid);
+        th_assert_rc(count_readable(e.db, 2000), 0);
+        th_env_close(&e);
+        /* Misdirected: leaf 3's bytes land on leaf 7's page. */
+        uint8_t a[PS];
+        uint8_t orig[PS];
+        th_env_page_read(&e, l.pgno[3], a);
+        th_env_page_read(&e, l.pgno[7], orig);
+        th_env_page_write(&e, l.pgno[7], a);
+        th_assert_rc(th_env_open(&e), CT_OK);
+        int bad = count_readable(e.db, 2000);
+        assert_true(bad > 0);
+        assert_true(bad < 200);
+        th_env_close(&e);
+        /* Stale: leaf 7 restored but claiming generation+1, resealed. */
+        memcpy(a, orig, PS);
+        ct__put64(a + CT_PH_TXNID, l.gen[7] + 1);
+        ct__page_seal(a, PS);
+        th_env_page_write(&e, l.pgno[7], a);
+        th_assert_rc(th_env_open(&e), CT_OK);
+        assert_int_equal(count_readable(e.db, 2000), bad);
+        ct_check_report rep;
+        th_assert_rc(ct_check(e.db, &rep), CT_CORRUPT);
+        assert_true(rep.problems > 0);
+        th_env_close(&e);
+        /* Restored: all readable and clean again. */
+        th_env_page_write(&e, l.pgno[7], orig);
+        th_assert_rc(th_env_open(&e), CT_OK);
+        assert_int_equal(count_readable(e.db, 2000), 0);
+        th_check_clean(e.db);
+        th_env_destroy(&e);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header_roundtrip),
+        cmocka_unit_test(test_endian_roundtrip),
+        cmocka_unit_test(test_leaf_roundtrip),
+        cmocka_unit_test(test_overflow_ref_cell),
+        cmocka_unit_test(test_branch_roundtrip),
+        cmocka_unit_test(test_crc_detects_every_bit_flip),
+        cmocka_unit_test(test_wrong_identity_is_corrupt),
+        cmocka_unit_test(test_meta_roundtrip),
+        cmocka_unit_test(test_node_validate_rejects),
+        cmocka_unit_test(test_key_order),
+        cmocka_unit_test(test_engine_catches_misdirected_and_stale),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
