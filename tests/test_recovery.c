@@ -1,0 +1,552 @@
+/*
+ * test_recovery.c - open-time recovery on edited store images: a torn,
+ * zeroed, stale or bit-flipped newest meta page falls back to the previous
+ * commit (intact, with a clean check, and writable); a damaged page of the
+ * newest commit does the same; both metas broken is CT_CORRUPT (and the
+ * image is left untouched); a store of just two pages without a valid meta
+ * is an interrupted creation and is created afresh; a newer format version
+ * is CT_VERSION; an I/O error while validating is returned, not taken as a
+ * reason to fall back. On RAM stores (map and read paths), the memory
+ * store and the file store.
+ */
+#include "helpers.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Random churn: `commits` txns of puts/deletes (some overflow values).
+   The model ends at the last commit's state with the last txn journaled:
+   th_model_rollback then gives the previous commit's state. */
+static void build_history(th_env *e, th_model *m, uint64_t seed, int commits)
+{
+    th_rng r;
+    th_rng_seed(&r, seed);
+    size_t kmax = ct_key_max(e->db);
+    uint8_t key[1024];
+    uint8_t *val = malloc(8192);
+    assert_non_null(val);
+    for (int c = 0; c < commits; c++) {
+        if (c + 1 == commits) {
+            th_model_begin(m);
+        }
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+        int ops = 1 + (int)th_below(&r, 80);
+        for (int i = 0; i < ops; i++) {
+            size_t n = th_model_count(m);
+            if (n > 50 && th_chance(&r, 1, 3)) {
+                const uint8_t *k = NULL;
+                size_t kl = 0;
+                th_model_at(m, (size_t)th_below(&r, n), &k, &kl, NULL, NULL);
+                memcpy(key, k, kl);
+                th_assert_rc(ct_del(t, NULL, key, kl), CT_OK);
+                th_model_del(m, key, kl);
+                continue;
+            }
+            size_t kl = th_gen_key(&r, key, kmax < 24 ? kmax : 24);
+            size_t vl = th_chance(&r, 1, 10) ? (size_t)th_below(&r, 8192) : (size_t)th_below(&r, 40);
+            th_fill(&r, val, vl);
+            th_assert_rc(ct_put(t, NULL, key, kl, val, vl, 0), CT_OK);
+            th_model_put(m, key, kl, val, vl);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    free(val);
+}
+
+/* Txn ids of the meta slots as stored (0 when the slot does not decode). */
+static uint64_t slot_txnid(th_env *e, int slot)
+{
+    uint8_t *p = malloc(e->page_size);
+    assert_non_null(p);
+    th_env_page_read(e, (uint64_t)slot, p);
+    ct__meta m;
+    uint64_t id = ct__meta_decode(p, e->page_size, slot, &m) == CT_OK ? m.txnid : 0;
+    free(p);
+    return id;
+}
+
+enum damage {
+    DMG_ZERO = 0,       /* the whole page zeroed (write never landed) */
+    DMG_GARBAGE = 1,    /* the first sector overwritten with random bytes */
+    DMG_TORN_HALF = 2,  /* zeros from byte 100 on: a write torn inside the body */
+    DMG_SECTOR_OLD = 3, /* first sector from the slot's previous meta */
+    DMG_BITFLIP = 4,    /* one bit flipped in the body */
+    DMG_COUNT = 5
+};
+
+static const char *damage_name(int d)
+{
+    static const char *names[] = {"zeroed", "garbage sector", "torn half", "stale sector",
+                                  "bit flip"};
+    return names[d];
+}
+
+static void damage_page(th_env *e, uint64_t pgno, int how, const uint8_t *old, uint64_t seed)
+{
+    uint8_t *p = malloc(e->page_size);
+    assert_non_null(p);
+    th_env_page_read(e, pgno, p);
+    th_rng r;
+    th_rng_seed(&r, seed);
+    switch (how) {
+    case DMG_ZERO:
+        memset(p, 0, e->page_size);
+        break;
+    case DMG_GARBAGE:
+        th_fill(&r, p, CT_SECTOR_SIZE);
+        break;
+    case DMG_TORN_HALF:
+        memset(p + 100, 0, e->page_size - 100);
+        break;
+    case DMG_SECTOR_OLD:
+        memcpy(p, old, CT_SECTOR_SIZE);
+        break;
+    case DMG_BITFLIP:
+        p[CT_PAGE_HDR_BYTES + 16 + th_below(&r, 8)] ^= (uint8_t)(1u << th_below(&r, 8));
+        break;
+    }
+    th_env_page_write(e, pgno, p);
+    free(p);
+}
+
+/* A damaged newest meta (each kind of damage, each store kind, 512 and
+   4096-byte pages) opens the previous commit: its exact content, a clean
+   check, and it accepts new commits that survive another reopen. */
+static void newest_meta_case(th_store_kind kind, uint32_t page_size, int how, uint64_t seed)
+{
+    th_set_ctx("store=%s page=%u damage=%s seed=%llu", th_store_name(kind), page_size,
+               damage_name(how), (unsigned long long)seed);
+    th_env e;
+    th_env_init(&e, kind, page_size);
+    th_model *m = th_model_new();
+    build_history(&e, m, seed, 40);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    uint64_t newest = st.txnid;
+    th_verify_db(e.db, NULL, m);
+    th_env_close(&e);
+    int slot = (int)(newest % 2);
+    th_assert_eq(slot_txnid(&e, slot), newest);
+    th_assert_eq(slot_txnid(&e, 1 - slot), newest - 1);
+    /* For the stale-sector case: the image commit newest-2 wrote into this
+       slot (the other slot's meta re-labelled with that id and this slot). */
+    uint8_t *old = malloc(page_size);
+    assert_non_null(old);
+    th_env_page_read(&e, (uint64_t)(1 - slot), old);
+    if (how == DMG_SECTOR_OLD) {
+        ct__meta om;
+        th_assert_rc(ct__meta_decode(old, page_size, 1 - slot, &om), CT_OK);
+        om.txnid = newest - 2;
+        ct__meta_encode(&om, old, page_size, slot);
+    }
+    damage_page(&e, (uint64_t)slot, how, old, seed);
+    free(old);
+    th_assert_rc(th_env_open(&e), CT_OK);
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    th_assert_eq(st.txnid, newest - 1);
+    th_model_rollback(m);
+    th_verify_db(e.db, NULL, m);
+    th_check_clean(e.db);
+    /* Still writable, and what it writes survives a reopen. */
+    th_put1(e.db, "after", 5, "recovery", 8);
+    th_model_put(m, "after", 5, "recovery", 8);
+    build_history(&e, m, seed + 1000, 5);
+    th_model_commit(m);
+    th_env_reopen(&e);
+    th_verify_db(e.db, NULL, m);
+    th_check_clean(e.db);
+    th_model_free(m);
+    th_env_destroy(&e);
+    th_ctx[0] = '\0';
+}
+
+static void newest_meta_all(th_store_kind kind)
+{
+    const uint32_t sizes[] = {512, 4096};
+    for (size_t s = 0; s < 2; s++) {
+        for (int how = 0; how < DMG_COUNT; how++) {
+            newest_meta_case(kind, sizes[s], how, 7u + (uint64_t)how);
+        }
+    }
+}
+
+static void test_newest_meta_damaged_ram(void **state)
+{
+    (void)state;
+    newest_meta_all(TH_STORE_RAM);
+    newest_meta_all(TH_STORE_RAM_NOMAP);
+}
+
+static void test_newest_meta_damaged_file(void **state)
+{
+    (void)state;
+    newest_meta_all(TH_STORE_FILE);
+}
+
+/* Both metas broken: open is CT_CORRUPT (never a crash, never a new empty
+   database), on every store, and the failed open changed no byte. */
+static void both_metas_case(th_store_kind kind, int how)
+{
+    th_set_ctx("store=%s damage=%s", th_store_name(kind), damage_name(how));
+    th_env e;
+    th_env_init(&e, kind, 512);
+    th_model *m = th_model_new();
+    build_history(&e, m, 99, 10);
+    th_model_commit(m);
+    th_env_close(&e);
+    uint64_t pages = th_env_store_pages(&e);
+    uint8_t old[512];
+    th_env_page_read(&e, 0, old);
+    damage_page(&e, 0, how, old, 1);
+    damage_page(&e, 1, how, old, 2);
+    uint8_t *before = malloc((size_t)pages * 512);
+    assert_non_null(before);
+    for (uint64_t p = 0; p < pages; p++) {
+        th_env_page_read(&e, p, before + p * 512);
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        th_assert_rc(th_env_open(&e), CT_CORRUPT);
+        assert_null(e.db);
+    }
+    /* Read-only open: CT_CORRUPT too. */
+    if (kind == TH_STORE_FILE) {
+        ct_options o;
+        ct_options_init(&o);
+        o.flags = CT_RDONLY;
+        ct_db *db = NULL;
+        th_assert_rc(ct_open_path(e.path, &o, &db), CT_CORRUPT);
+    }
+    th_assert_eq(th_env_store_pages(&e), pages);
+    uint8_t page[512];
+    for (uint64_t p = 0; p < pages; p++) {
+        th_env_page_read(&e, p, page);
+        th_assert_mem(page, before + p * 512, 512);
+    }
+    free(before);
+    th_model_free(m);
+    th_env_destroy(&e);
+    th_ctx[0] = '\0';
+}
+
+static void test_both_metas_broken(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_FILE};
+    for (size_t k = 0; k < 3; k++) {
+        for (int how = 0; how < DMG_COUNT; how++) {
+            if (how == DMG_SECTOR_OLD) {
+                continue; /* needs an older image; both-slot damage is covered */
+            }
+            both_metas_case(kinds[k], how);
+        }
+    }
+}
+
+/* A page written by the newest commit (its root) zeroed or replaced by a
+   stale copy: recovery's validation of that commit fails and the previous
+   commit opens, intact. */
+static void test_newest_commit_page_damaged(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_FILE};
+    for (size_t k = 0; k < 3; k++) {
+        th_set_ctx("store=%s", th_store_name(kinds[k]));
+        th_env e;
+        th_env_init(&e, kinds[k], 512);
+        th_model *m = th_model_new();
+        build_history(&e, m, 5, 30);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        uint64_t root = t->meta.main.root;
+        uint64_t root_gen = t->meta.main.gen;
+        ct_abort(t);
+        th_assert_eq(root_gen, st.txnid); /* every commit rewrites the root path */
+        th_env_close(&e);
+        damage_page(&e, root, DMG_ZERO, NULL, 0);
+        th_assert_rc(th_env_open(&e), CT_OK);
+        uint64_t newest = st.txnid;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        th_assert_eq(st.txnid, newest - 1);
+        th_model_rollback(m);
+        th_verify_db(e.db, NULL, m);
+        th_check_clean(e.db);
+        th_model_free(m);
+        th_env_destroy(&e);
+    }
+    th_ctx[0] = '\0';
+}
+
+/* A store of at most two pages with no valid meta is a creation a crash
+   interrupted: open creates the database afresh (zeroed or garbage pages),
+   usable and reopenable. Three pages and no valid meta: CT_CORRUPT. */
+static void test_two_page_store_created_afresh(void **state)
+{
+    (void)state;
+    for (int garbage = 0; garbage < 2; garbage++) {
+        for (uint64_t npages = 1; npages <= 3; npages++) {
+            th_set_ctx("garbage=%d pages=%llu", garbage, (unsigned long long)npages);
+            ct_pagestore *ps = th_ram_create(512, 1);
+            uint8_t p[512];
+            th_rng r;
+            th_rng_seed(&r, npages);
+            for (uint64_t i = 0; i < npages; i++) {
+                if (garbage) {
+                    th_fill(&r, p, sizeof(p));
+                } else {
+                    memset(p, 0, sizeof(p));
+                }
+                th_assert_rc(ps->ops->write(ps, i, 1, p), CT_OK);
+            }
+            ct_db *db = NULL;
+            int rc = ct_open(ps, NULL, &db);
+            if (npages <= 2) {
+                th_assert_rc(rc, CT_OK);
+                struct ct_stat st;
+                th_assert_rc(ct_stat(db, &st), CT_OK);
+                th_assert_eq(st.entries, 0);
+                th_check_clean(db);
+                th_put1(db, "k", 1, "v", 1);
+                ct_close(db);
+                th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
+                ct_txn *t = NULL;
+                th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+                const void *v = NULL;
+                size_t vl = 0;
+                th_assert_rc(ct_get(t, NULL, "k", 1, &v, &vl), CT_OK);
+                ct_abort(t);
+                ct_close(db);
+            } else {
+                th_assert_rc(rc, CT_CORRUPT);
+                assert_null(db);
+            }
+            ps->ops->close(ps);
+        }
+    }
+    /* The same through the file store: a file of two zero pages. */
+    char dir[512];
+    th_tmpdir_make(dir, sizeof(dir));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/two", dir);
+    int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 2 * 4096), 0);
+    close(fd);
+    ct_db *db = NULL;
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_OK);
+    th_check_clean(db);
+    ct_close(db);
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_OK);
+    ct_close(db);
+    th_tmpdir_remove(dir);
+    th_ctx[0] = '\0';
+}
+
+/* Empty stores: CT_NOCREATE gives CT_NOTFOUND, CT_RDONLY gives CT_READONLY,
+   and neither writes anything. */
+static void test_empty_store_flags(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = th_ram_create(512, 1);
+    ct_options o;
+    ct_options_init(&o);
+    o.flags = CT_NOCREATE;
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(ps, &o, &db), CT_NOTFOUND);
+    assert_null(db);
+    o.flags = CT_RDONLY;
+    th_assert_rc(ct_open(ps, &o, &db), CT_READONLY);
+    uint64_t n = 99;
+    th_assert_rc(ps->ops->size(ps, &n), CT_OK);
+    assert_int_equal(n, 0);
+    ps->ops->close(ps);
+}
+
+/* A meta from a newer format version (resealed, so only the version is
+   wrong) is CT_VERSION, whether in the newest slot or in both. */
+static void test_newer_version(void **state)
+{
+    (void)state;
+    for (int both = 0; both < 2; both++) {
+        th_env e;
+        th_env_init(&e, TH_STORE_RAM, 512);
+        th_put1(e.db, "a", 1, "b", 1);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        th_env_close(&e);
+        for (int slot = 0; slot < 2; slot++) {
+            if (!both && (uint64_t)slot != st.txnid % 2) {
+                continue;
+            }
+            uint8_t *p = th_ram_page(e.ps, (uint64_t)slot);
+            ct__put32(p + CT_PAGE_HDR_BYTES + 8, ct__get32(p + CT_PAGE_HDR_BYTES + 8) + 1);
+            ct__page_seal(p, 512);
+        }
+        th_assert_rc(th_env_open(&e), CT_VERSION);
+        assert_null(e.db);
+        th_env_destroy(&e);
+    }
+    /* A database opened with another page size than the store's: the store
+       decides (ct_open with a mismatching option is CT_INVALID); a file
+       written at 4096 opens at 4096 through ct_open_path whatever the
+       options say. */
+    ct_pagestore *ps = th_ram_create(4096, 1);
+    ct_options o;
+    ct_options_init(&o);
+    o.page_size = 512;
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(ps, &o, &db), CT_INVALID);
+    ps->ops->close(ps);
+    th_env e;
+    th_env_init(&e, TH_STORE_FILE, 4096);
+    th_put1(e.db, "a", 1, "b", 1);
+    th_env_close(&e);
+    e.page_size = 512;
+    th_assert_rc(th_env_open(&e), CT_OK);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    assert_int_equal(st.page_size, 4096);
+    e.page_size = 4096;
+    th_env_destroy(&e);
+}
+
+/* ---- a store whose reads of one page fail with CT_IO ------------------- */
+
+typedef struct io_store {
+    ct_pagestore base;
+    ct_pagestore *inner;
+    uint64_t bad_pgno;
+    int armed;
+} io_store;
+
+static int io_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
+{
+    io_store *s = (io_store *)ps;
+    if (s->armed && pgno <= s->bad_pgno && s->bad_pgno < pgno + npages) {
+        return CT_IO;
+    }
+    return s->inner->ops->read(s->inner, pgno, npages, buf);
+}
+
+static int io_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    io_store *s = (io_store *)ps;
+    return s->inner->ops->write(s->inner, pgno, npages, buf);
+}
+
+static int io_sync(ct_pagestore *ps)
+{
+    io_store *s = (io_store *)ps;
+    return s->inner->ops->sync(s->inner);
+}
+
+static int io_size(ct_pagestore *ps, uint64_t *n)
+{
+    io_store *s = (io_store *)ps;
+    return s->inner->ops->size(s->inner, n);
+}
+
+static int io_resize(ct_pagestore *ps, uint64_t n)
+{
+    io_store *s = (io_store *)ps;
+    return s->inner->ops->resize(s->inner, n);
+}
+
+static void io_close(ct_pagestore *ps)
+{
+    (void)ps;
+}
+
+static const ct_pagestore_ops io_ops = {io_read, io_write, io_sync, io_size,
+                                        io_resize, io_close, NULL};
+
+/* An I/O error while recovery validates the newest commit is returned as
+   CT_IO: recovery must not fall back to the previous commit (that could
+   drop an acknowledged commit). Once the error clears, the newest opens. */
+static void test_io_error_during_recovery_is_returned(void **state)
+{
+    (void)state;
+    io_store s;
+    memset(&s, 0, sizeof(s));
+    s.base.ops = &io_ops;
+    s.base.page_size = 512;
+    s.inner = th_ram_create(512, 0);
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(&s.base, NULL, &db), CT_OK);
+    th_put1(db, "a", 1, "1", 1);
+    th_put1(db, "a", 1, "2", 1);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    s.bad_pgno = t->meta.main.root;
+    ct_abort(t);
+    ct_close(db);
+    s.armed = 1;
+    th_assert_rc(ct_open(&s.base, NULL, &db), CT_IO);
+    assert_null(db);
+    s.armed = 0;
+    th_assert_rc(ct_open(&s.base, NULL, &db), CT_OK);
+    th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    th_assert_rc(ct_get(t, NULL, "a", 1, &v, &vl), CT_OK);
+    assert_memory_equal(v, "2", 1);
+    ct_abort(t);
+    ct_close(db);
+    s.inner->ops->close(s.inner);
+}
+
+/* A read-only open of a database sees its content and refuses writes
+   with CT_READONLY. */
+static void test_readonly_open(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_FILE, 512);
+    th_put1(e.db, "k", 1, "v", 1);
+    th_env_close(&e);
+    ct_options o;
+    ct_options_init(&o);
+    o.flags = CT_RDONLY;
+    ct_db *db = NULL;
+    th_assert_rc(ct_open_path(e.path, &o, &db), CT_OK);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_READONLY);
+    assert_null(t);
+    th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    th_assert_rc(ct_get(t, NULL, "k", 1, &v, &vl), CT_OK);
+    th_assert_rc(ct_put(t, NULL, "x", 1, "y", 1, 0), CT_READONLY);
+    th_assert_rc(ct_del(t, NULL, "k", 1), CT_READONLY);
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_bucket_open(t, "nb", CT_CREATE, &b), CT_READONLY);
+    ct_abort(t);
+    th_check_clean(db);
+    th_assert_rc(ct_sync(db), CT_OK);
+    ct_close(db);
+    th_env_destroy(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_newest_meta_damaged_ram),
+        cmocka_unit_test(test_newest_meta_damaged_file),
+        cmocka_unit_test(test_both_metas_broken),
+        cmocka_unit_test(test_newest_commit_page_damaged),
+        cmocka_unit_test(test_two_page_store_created_afresh),
+        cmocka_unit_test(test_empty_store_flags),
+        cmocka_unit_test(test_newer_version),
+        cmocka_unit_test(test_io_error_during_recovery_is_returned),
+        cmocka_unit_test(test_readonly_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
