@@ -1,0 +1,352 @@
+/*
+ * crashpoint.c - enumeration of crash points and power-cut outcomes.
+ *
+ * A segment runs from a golden-run checkpoint (a store snapshot taken
+ * where every acknowledged commit is durable) to the next one. Crash point
+ * k of a segment: restore the checkpoint, open a fresh handle, cut the
+ * power before store op k, run the segment's ops until the store fails,
+ * close, then for each outcome of the unsynced log (drop all, keep all,
+ * every subset up to cfg->subset_max entries, torn sectors, omit-one,
+ * random orders) crash and check the image (oracle.c). Cost is linear in
+ * the workload: each crash point replays only its own segment. Also:
+ * crashes inside database creation, and "deep" crash points on the
+ * long-lived handle's path (readers held across commits) from the start.
+ */
+#include <string.h>
+
+#include "sim.h"
+
+/* ---- outcomes ------------------------------------------------------------ */
+
+static int entry_is_write(ct_pagestore *ps, uint32_t i)
+{
+    int is_write = 0;
+    uint64_t pgno = 0;
+    uint32_t npages = 0;
+    return ct_memstore_pending_entry(ps, i, &is_write, &pgno, &npages) == CT_OK && is_write;
+}
+
+/* Fills out[] with the outcomes to check for n pending entries. */
+static size_t outcomes(const sim_config *cfg, ct_pagestore *ps, uint32_t n, sim_rng *r,
+                       ct_crash_outcome *out, size_t cap)
+{
+    size_t k = 0;
+    memset(out, 0, cap * sizeof(*out));
+    out[k++].mode = CT_CRASH_DROP_ALL;
+    if (n == 0) {
+        return k;
+    }
+    out[k++].mode = CT_CRASH_KEEP_ALL;
+    if (n <= cfg->subset_max && n < 20) {
+        for (uint64_t m = 1; m + 1 < (1ull << n) && k < cap; m++) {
+            out[k].mode = CT_CRASH_SUBSET;
+            out[k++].mask = m;
+        }
+    } else {
+        for (uint32_t i = 0; i < n && i < 64 && k < cap; i++) {
+            out[k].mode = CT_CRASH_OMIT_ONE;
+            out[k++].index = i;
+        }
+        for (int j = 0; j < 8 && k < cap; j++) {
+            out[k].mode = CT_CRASH_SUBSET;
+            out[k++].mask = sim_rng_next(r);
+        }
+    }
+    uint32_t tears = n <= cfg->subset_max ? n : 4;
+    for (uint32_t j = 0; j < tears && k < cap; j++) {
+        uint32_t i = n <= cfg->subset_max ? j : (uint32_t)sim_rng_below(r, n);
+        if (entry_is_write(ps, i)) {
+            out[k].mode = CT_CRASH_TEAR_ONE;
+            out[k].index = i;
+            out[k++].seed = sim_rng_next(r);
+        }
+    }
+    uint32_t randoms = n <= cfg->subset_max ? 2 : 8;
+    for (uint32_t j = 0; j < randoms && k < cap; j++) {
+        out[k].mode = CT_CRASH_RANDOM;
+        out[k++].seed = sim_rng_next(r);
+    }
+    return k;
+}
+
+static size_t outcome_cap(const sim_config *cfg)
+{
+    uint32_t s = cfg->subset_max < 16 ? cfg->subset_max : 16;
+    return ((size_t)1 << s) + 128;
+}
+
+/* ---- one crash point --------------------------------------------------------- */
+
+void sim_seed_fail(sim_seed_run *r, sim_world *w, const sim_case *c)
+{
+    if (r->failed) {
+        return;
+    }
+    r->failed = 1;
+    r->fail_case = *c;
+    r->fail_op = w->fail_op;
+    snprintf(r->fail_msg, sizeof(r->fail_msg), "%s", w->msg);
+}
+
+sim_run_result sim_segment_start(sim_seed_run *r, size_t s, sim_world *w, uint64_t *base)
+{
+    const sim_checkpoint *cp = &r->cps[s];
+    (void)ct_memstore_snapshot_restore(r->ps, cp->snap);
+    sim_world_init(w, r->cfg, r->wl, r->ps, &r->alloc);
+    sim_world_set_base(w, r->golden.hist.v[cp->hist_index]);
+    int rc = sim_world_open(w);
+    if (rc != CT_OK) {
+        return sim_world_failf(w, cp->op, "open at a checkpoint returned %s", ct_errname(rc));
+    }
+    *base = sim_store_ops(r->ps);
+    return SIM_RUN_DONE;
+}
+
+/* Runs segment s with the power cut before store op `cut` (UINT64_MAX:
+   none) and leaves the world closed and the store crashed-but-unresolved. */
+static sim_run_result cut_run(sim_seed_run *r, size_t s, size_t to, uint64_t cut, sim_world *w)
+{
+    uint64_t base = 0;
+    sim_run_result res = sim_segment_start(r, s, w, &base);
+    if (res != SIM_RUN_DONE) {
+        return res;
+    }
+    if (cut != UINT64_MAX) {
+        w->tolerant = 1;
+        w->stop_on_io = 1;
+        (void)ct_memstore_set_power_cut(r->ps, cut);
+    }
+    res = sim_world_run(w, r->cps[s].op, to);
+    sim_world_close(w);
+    return res == SIM_RUN_FAILED ? res : SIM_RUN_DONE;
+}
+
+/* Checks every outcome (or only `only`) of the crashed store in world w. */
+static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
+                                     const sim_case *only, size_t n_out_max)
+{
+    ct_memstore_info info;
+    (void)ct_memstore_get_info(r->ps, &info);
+    ct_memstore_snapshot *pre = NULL;
+    if (ct_memstore_snapshot_take(r->ps, &pre) != CT_OK) {
+        return sim_world_failf(w, SIM_NOOP, "memstore snapshot failed");
+    }
+    sim_rng rng;
+    sim_rng_seed(&rng, sim_derive(r->cfg->seed, sim_hash_u64(c->seg, c->cut)));
+    size_t cap = outcome_cap(r->cfg);
+    ct_crash_outcome *outs = sim_xmalloc(cap * sizeof(*outs));
+    size_t n = only ? 1 : outcomes(r->cfg, r->ps, (uint32_t)info.pending, &rng, outs, cap);
+    if (only) {
+        outs[0] = only->out;
+    }
+    n = n > n_out_max ? n_out_max : n;
+    sim_run_result res = SIM_RUN_DONE;
+    for (size_t i = 0; i < n && res == SIM_RUN_DONE; i++) {
+        if (i > 0) {
+            (void)ct_memstore_snapshot_restore(r->ps, pre);
+        }
+        (void)ct_memstore_crash(r->ps, &outs[i]);
+        sim_image_plan plan;
+        memset(&plan, 0, sizeof(plan));
+        plan.image_id = sim_hash_u64(sim_hash_u64(r->cfg->seed, c->seg), c->cut * 4099 + i);
+        r->image_seq++;
+        plan.level2 = r->cfg->level2_every && r->image_seq % r->cfg->level2_every == 0;
+        if (only) {
+            plan.level2 = only->level2;
+            plan.only_l2 = only->level2;
+            plan.cut2 = only->cut2;
+            plan.out2 = only->out2;
+        }
+        c->out = outs[i];
+        res = sim_check_image(w, &plan, r->cnt, c);
+        sim_world_trace(w, (uint64_t)outs[i].mode ^ outs[i].mask ^ outs[i].seed);
+    }
+    free(outs);
+    ct_memstore_snapshot_free(pre);
+    return res;
+}
+
+static sim_run_result crash_point(sim_seed_run *r, size_t s, size_t to, uint64_t k,
+                                  const sim_case *only)
+{
+    sim_world w;
+    sim_case c;
+    memset(&c, 0, sizeof(c));
+    c.phase = SIM_PHASE_CRASH;
+    c.seg = (uint32_t)s;
+    c.cut = k;
+    c.out.mode = CT_CRASH_DROP_ALL;
+    sim_run_result res = cut_run(r, s, to, k, &w);
+    if (res == SIM_RUN_DONE) {
+        res = check_outcomes(r, &w, &c, only, SIZE_MAX);
+    }
+    r->cnt->crash_points++;
+    r->trace = sim_hash_u64(r->trace, w.trace);
+    if (res == SIM_RUN_FAILED) {
+        sim_seed_fail(r, &w, &c);
+    }
+    sim_world_free(&w);
+    return res;
+}
+
+/* ---- creation ------------------------------------------------------------------- */
+
+static sim_run_result creation_points(sim_seed_run *r, const sim_case *only)
+{
+    sim_run_result res = SIM_RUN_DONE;
+    for (uint64_t k = 0; k < 8 && res == SIM_RUN_DONE; k++) {
+        if (only && only->cut != k) {
+            continue;
+        }
+        ct_pagestore *ps = NULL;
+        if (sim_store_create(r->cfg, &ps) != CT_OK) {
+            return SIM_RUN_FAILED;
+        }
+        sim_world w;
+        sim_world_init(&w, r->cfg, r->wl, ps, &r->alloc);
+        sim_state *empty = sim_state_new();
+        sim_world_set_base(&w, empty);
+        sim_state_unref(empty);
+        (void)ct_memstore_set_power_cut(ps, k);
+        int rc = sim_world_open(&w);
+        sim_world_close(&w);
+        sim_case c;
+        memset(&c, 0, sizeof(c));
+        c.phase = SIM_PHASE_CRASH;
+        c.seg = UINT32_MAX;
+        c.cut = k;
+        sim_seed_run tmp = *r;
+        tmp.ps = ps;
+        res = check_outcomes(&tmp, &w, &c, only, SIZE_MAX);
+        r->image_seq = tmp.image_seq;
+        r->cnt->crash_points++;
+        if (res == SIM_RUN_FAILED) {
+            sim_seed_fail(r, &w, &c);
+        }
+        sim_world_free(&w);
+        ps->ops->close(ps);
+        if (rc == CT_OK) {
+            break; /* the cut came after creation finished */
+        }
+    }
+    return res;
+}
+
+/* ---- deep points: the long-lived handle's path --------------------------------- */
+
+static sim_run_result deep_point(sim_seed_run *r, uint64_t k, const sim_case *only)
+{
+    sim_world w;
+    sim_case c;
+    memset(&c, 0, sizeof(c));
+    c.phase = SIM_PHASE_CRASH;
+    c.deep = 1;
+    c.cut = k;
+    sim_run_result res = cut_run(r, 0, r->wl->count, k, &w);
+    if (res == SIM_RUN_DONE) {
+        res = check_outcomes(r, &w, &c, only, 4);
+    }
+    r->cnt->crash_points++;
+    r->trace = sim_hash_u64(r->trace, w.trace);
+    if (res == SIM_RUN_FAILED) {
+        sim_seed_fail(r, &w, &c);
+    }
+    sim_world_free(&w);
+    return res;
+}
+
+static sim_run_result deep_points(sim_seed_run *r, const sim_case *only)
+{
+    if (only) {
+        return deep_point(r, only->cut, only);
+    }
+    sim_world w;
+    uint64_t base = 0;
+    sim_run_result res = sim_segment_start(r, 0, &w, &base);
+    if (res == SIM_RUN_DONE) {
+        res = sim_world_run(&w, 0, r->wl->count);
+    }
+    uint64_t end = sim_store_ops(r->ps);
+    sim_world_free(&w);
+    if (res == SIM_RUN_FAILED || end <= base) {
+        return res;
+    }
+    sim_rng rng;
+    sim_rng_seed(&rng, sim_derive(r->cfg->seed, 0x64656570ull)); /* "deep" */
+    for (uint32_t i = 0; i < r->cfg->deep_n && res == SIM_RUN_DONE; i++) {
+        res = deep_point(r, base + sim_rng_below(&rng, end - base), NULL);
+    }
+    return res;
+}
+
+/* ---- the phase ------------------------------------------------------------------ */
+
+/* Probes segment s: its store-op range [*base, *end) on a fresh handle. */
+static sim_run_result probe(sim_seed_run *r, size_t s, size_t to, uint64_t *base, uint64_t *end)
+{
+    sim_world w;
+    sim_run_result res = sim_segment_start(r, s, &w, base);
+    if (res == SIM_RUN_DONE) {
+        res = sim_world_run(&w, r->cps[s].op, to);
+    }
+    *end = sim_store_ops(r->ps);
+    if (res == SIM_RUN_FAILED) {
+        sim_case c;
+        memset(&c, 0, sizeof(c));
+        c.phase = SIM_PHASE_CRASH;
+        c.seg = (uint32_t)s;
+        c.cut = UINT64_MAX;
+        sim_seed_fail(r, &w, &c);
+    }
+    r->trace = sim_hash_u64(r->trace, w.trace);
+    sim_world_free(&w);
+    return res;
+}
+
+sim_run_result sim_crash_phase(sim_seed_run *r, const sim_case *only)
+{
+    if (only && only->seg == UINT32_MAX) {
+        return creation_points(r, only);
+    }
+    if (only && only->deep) {
+        return deep_points(r, only);
+    }
+    if (only) {
+        size_t s = only->seg;
+        size_t to = sim_segment_end(r, s);
+        if (s >= r->n_cps) {
+            return SIM_RUN_DONE;
+        }
+        if (only->cut == UINT64_MAX) {
+            uint64_t b = 0;
+            uint64_t e = 0;
+            return probe(r, s, to, &b, &e);
+        }
+        return crash_point(r, s, to, only->cut, only);
+    }
+    sim_run_result res = creation_points(r, NULL);
+    uint64_t *range = sim_xmalloc((r->n_cps + 1) * 2 * sizeof(uint64_t));
+    uint64_t total = 0;
+    for (size_t s = 0; s < r->n_cps && res == SIM_RUN_DONE; s++) {
+        size_t to = sim_segment_end(r, s);
+        res = probe(r, s, to, &range[2 * s], &range[2 * s + 1]);
+        total += range[2 * s + 1] - range[2 * s];
+    }
+    sim_rng rng;
+    sim_rng_seed(&rng, sim_derive(r->cfg->seed, 0x63726173ull)); /* "cras" */
+    for (size_t s = 0; s < r->n_cps && res == SIM_RUN_DONE; s++) {
+        size_t to = sim_segment_end(r, s);
+        for (uint64_t k = range[2 * s]; k < range[2 * s + 1] && res == SIM_RUN_DONE; k++) {
+            if (!r->cfg->crash_all && !sim_rng_chance(&rng, r->cfg->crash_n,
+                                                       (uint32_t)(total ? total : 1))) {
+                continue;
+            }
+            res = crash_point(r, s, to, k, NULL);
+        }
+    }
+    free(range);
+    if (res == SIM_RUN_DONE && r->cfg->deep_n) {
+        res = deep_points(r, NULL);
+    }
+    return res;
+}

@@ -1,0 +1,336 @@
+/*
+ * main.c - the cowtree-sim program: flags, the seed loop, failure
+ * reports and the summary line.
+ *
+ * With no flags it runs the README's default job: a range of seeds, each
+ * with a generated workload checked at every crash point (several outcomes
+ * each, a sample of them two levels deep), deep crash points on the
+ * long-lived handle, a short countdown sweep and one random-fault round.
+ * The only clock read here measures images per second for the summary;
+ * nothing in the simulated world ever sees it.
+ */
+#include <inttypes.h>
+#include <string.h>
+#include <time.h>
+
+#include "sim.h"
+
+typedef struct flags {
+    sim_config base;
+    uint64_t seed_lo;
+    uint64_t seed_hi;
+    int dur_mode;   /* -1 by seed, else CT_SYNC_* */
+    int map_mode;   /* -1 by seed, else 0/1 */
+    int cache_mode; /* -1 by seed */
+    const char *replay;
+    int minimize;
+    int quiet;
+    int keep_going;
+} flags;
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: cowtree-sim [flags]\n"
+            "  --seed S            one seed (integer, 0x hex, or a 40-hex commit id)\n"
+            "  --seeds A..B        seeds A to B inclusive\n"
+            "  --txns N            write txns per workload\n"
+            "  --crash all|N|none  every crash point, N sampled ones, or none\n"
+            "  --deep N            crash points on the long-lived handle's path\n"
+            "  --level2 N          crash inside recovery on every Nth image (0 off)\n"
+            "  --subset N          every subset of the unsynced log up to N entries\n"
+            "  --faults LIST       random faults: all, none, or bit_rot,misdirected,\n"
+            "                      lost_write,lost_sync,read_error,write_error,\n"
+            "                      sync_error,nospace,alloc\n"
+            "  --rounds N          random-fault rounds per seed\n"
+            "  --sweeps N          countdown error sweeps over the first N txns (0 off)\n"
+            "  --swarm             vary op kinds and weights per seed\n"
+            "  --durability full|none|seed\n"
+            "  --page-size N       page size (512)\n"
+            "  --map on|off|seed   memstore map() (off: every read through read())\n"
+            "  --cache N           engine page cache (pages; default by seed)\n"
+            "  --stable-cursor P   %% of range deletes relying on cursor stability\n"
+            "  --replay \"LINE\"     rerun exactly the case of a replay line\n"
+            "  --minimize          shrink a failure to a minimal replay line\n"
+            "  --keep-going        do not stop at the first failing seed\n"
+            "  --quiet             only the summary line (and failures)\n"
+            "  --verbose           one line per seed\n");
+}
+
+static int parse_range(const char *s, uint64_t *lo, uint64_t *hi)
+{
+    const char *dots = strstr(s, "..");
+    if (!dots) {
+        return -1;
+    }
+    char a[64];
+    size_t n = (size_t)(dots - s);
+    if (n >= sizeof(a)) {
+        return -1;
+    }
+    memcpy(a, s, n);
+    a[n] = 0;
+    if (sim_seed_parse(a, lo) != 0 || sim_seed_parse(dots + 2, hi) != 0 || *hi < *lo) {
+        return -1;
+    }
+    return 0;
+}
+
+static void defaults(flags *f)
+{
+    memset(f, 0, sizeof(*f));
+    sim_config *c = &f->base;
+    c->txns = 24;
+    c->page_size = 512;
+    c->crash_all = 1;
+    c->level2_every = 16;
+    c->subset_max = 10;
+    c->deep_n = 6;
+    c->fault_rounds = 1;
+    c->faults = (1u << SIM_F_KINDS) - 1;
+    c->sweeps = 1;
+    c->sweep_txns = 2;
+    f->seed_lo = 1;
+    f->seed_hi = 24;
+    f->dur_mode = -1;
+    f->map_mode = -1;
+    f->cache_mode = -1;
+    c->stable_cursor_pct = -1;
+}
+
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    sim_config *c = &f->base;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int used = 1;
+        if (strcmp(a, "--swarm") == 0) {
+            c->swarm = 1;
+            used = 0;
+        } else if (strcmp(a, "--minimize") == 0) {
+            f->minimize = 1;
+            used = 0;
+        } else if (strcmp(a, "--quiet") == 0) {
+            f->quiet = 1;
+            used = 0;
+        } else if (strcmp(a, "--verbose") == 0) {
+            c->verbose = 1;
+            used = 0;
+        } else if (strcmp(a, "--keep-going") == 0) {
+            f->keep_going = 1;
+            used = 0;
+        } else if (!v) {
+            fprintf(stderr, "cowtree-sim: %s needs a value\n", a);
+            return -1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (sim_seed_parse(v, &f->seed_lo) != 0) {
+                return -1;
+            }
+            f->seed_hi = f->seed_lo;
+        } else if (strcmp(a, "--seeds") == 0) {
+            if (parse_range(v, &f->seed_lo, &f->seed_hi) != 0) {
+                return -1;
+            }
+        } else if (strcmp(a, "--txns") == 0) {
+            c->txns = (uint32_t)strtoul(v, NULL, 0);
+        } else if (strcmp(a, "--crash") == 0) {
+            c->crash_all = strcmp(v, "all") == 0;
+            c->crash_n = c->crash_all || strcmp(v, "none") == 0 ? 0 : (uint32_t)atoi(v);
+        } else if (strcmp(a, "--deep") == 0) {
+            c->deep_n = (uint32_t)atoi(v);
+        } else if (strcmp(a, "--level2") == 0) {
+            c->level2_every = (uint32_t)atoi(v);
+        } else if (strcmp(a, "--subset") == 0) {
+            c->subset_max = (uint32_t)atoi(v);
+        } else if (strcmp(a, "--faults") == 0) {
+            if (sim_faults_parse(v, &c->faults) != 0) {
+                fprintf(stderr, "cowtree-sim: unknown fault kind in %s\n", v);
+                return -1;
+            }
+        } else if (strcmp(a, "--rounds") == 0) {
+            c->fault_rounds = (uint32_t)atoi(v);
+        } else if (strcmp(a, "--sweeps") == 0) {
+            c->sweep_txns = (uint32_t)atoi(v);
+            c->sweeps = c->sweep_txns > 0;
+        } else if (strcmp(a, "--durability") == 0) {
+            f->dur_mode = strcmp(v, "full") == 0   ? CT_SYNC_FULL
+                          : strcmp(v, "none") == 0 ? CT_SYNC_NONE
+                                                   : -1;
+        } else if (strcmp(a, "--page-size") == 0) {
+            c->page_size = (uint32_t)strtoul(v, NULL, 0);
+        } else if (strcmp(a, "--map") == 0) {
+            f->map_mode = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
+        } else if (strcmp(a, "--cache") == 0) {
+            f->cache_mode = atoi(v);
+        } else if (strcmp(a, "--stable-cursor") == 0) {
+            c->stable_cursor_pct = atoi(v);
+        } else if (strcmp(a, "--replay") == 0) {
+            f->replay = v;
+        } else {
+            fprintf(stderr, "cowtree-sim: unknown flag %s\n", a);
+            return -1;
+        }
+        i += used;
+    }
+    if (c->fault_rounds == 0) {
+        c->faults = 0;
+    }
+    return 0;
+}
+
+/* The configuration of one seed: flags, with "by seed" choices drawn. */
+static sim_config seed_config(const flags *f, uint64_t seed)
+{
+    sim_config c = f->base;
+    c.seed = seed;
+    uint64_t r = sim_derive(seed, 0x636f6e666967ull); /* "config" */
+    c.durability = f->dur_mode >= 0 ? f->dur_mode : (int)(r & 1);
+    c.enable_map = f->map_mode >= 0 ? f->map_mode : (int)((r >> 1) & 1);
+    static const uint32_t caches[4] = {0, 2, 8, 64};
+    c.cache_pages = f->cache_mode >= 0 ? (uint32_t)f->cache_mode : caches[(r >> 2) & 3];
+    return c;
+}
+
+static void print_failure(const sim_seed_run *r, char *line, size_t cap)
+{
+    const sim_case *c = &r->fail_case;
+    static const char *const phases[SIM_PHASES] = {"golden run", "crash", "sweep", "faults"};
+    const sim_workload *wl = r->wl;
+    const sim_op *op = r->fail_op < wl->count ? &wl->ops[r->fail_op] : NULL;
+    char oc[64];
+    sim_outcome_format(&c->out, oc, sizeof(oc));
+    printf("FAIL seed=0x%" PRIx64 " phase=%s op=%zu", r->cfg->seed, phases[c->phase],
+           r->fail_op);
+    if (op) {
+        printf(" (%s, txn %u)", sim_op_name(op->kind), op->txn);
+    }
+    printf("\n");
+    if (c->phase == SIM_PHASE_CRASH) {
+        printf("  image: segment %d, power cut before store op %" PRIu64 ", outcome %s%s\n",
+               c->seg == UINT32_MAX ? -1 : (int)c->seg, c->cut, oc,
+               c->deep ? " (long-lived handle)" : "");
+        if (c->level2) {
+            sim_outcome_format(&c->out2, oc, sizeof(oc));
+            printf("  level 2: power cut at op +%" PRIu64 " of recovery, outcome %s\n",
+                   c->cut2, oc);
+        }
+    } else if (c->phase == SIM_PHASE_SWEEP) {
+        printf("  sweep: segment %u, %s op #%" PRIu64 " fails%s\n", c->seg,
+               sim_sweep_name(c->sweep_kind), c->cut, c->sweep_sticky ? " (sticky)" : "");
+    }
+    printf("  why: %s\n", r->fail_msg);
+    sim_replay_format(r->cfg, wl, c, line, cap);
+    printf("  replay: cowtree-sim --replay \"%s\"\n", line);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void print_summary(const sim_counters *cnt, double secs)
+{
+    char faults[512];
+    size_t o = 0;
+    faults[0] = 0;
+    for (int k = 0; k < SIM_F_KINDS; k++) {
+        o += (size_t)snprintf(faults + o, sizeof(faults) - o, "%s%s=%" PRIu64, k ? "," : "",
+                              sim_fault_name(k), cnt->faults[k]);
+    }
+    uint64_t sweeps = 0;
+    for (int k = 0; k < SIM_SWEEP_KINDS; k++) {
+        sweeps += cnt->sweep_injected[k];
+    }
+    double rate = secs > 0 ? (double)cnt->images / secs : 0;
+    printf("seeds %" PRIu64 " crash-points %" PRIu64 " images %" PRIu64 " (level-2 %" PRIu64
+           ") sweep-faults %" PRIu64 " faults %s corrupt-detected %" PRIu64
+           " failures %" PRIu64 " trace %016" PRIx64 " images/s %.0f\n",
+           cnt->seeds, cnt->crash_points, cnt->images, cnt->images_l2, sweeps, faults,
+           cnt->corrupt_detected, cnt->failures, cnt->trace, rate);
+}
+
+static int run_replay(const flags *f, sim_counters *cnt)
+{
+    sim_config cfg = seed_config(f, 0);
+    sim_case c;
+    char *drops = NULL;
+    if (sim_replay_parse(f->replay, &cfg, &c, &drops) != 0) {
+        fprintf(stderr, "cowtree-sim: cannot parse the replay line\n");
+        return 2;
+    }
+    cfg.verbose = f->base.verbose;
+    sim_gen_config g;
+    sim_gen_config_of(&cfg, &g);
+    sim_workload wl;
+    sim_workload_gen(&g, &wl);
+    (void)sim_drops_apply(&wl, drops);
+    sim_seed_run *fail = NULL;
+    int failed = sim_run_seed(&cfg, &wl, &c, cnt, &fail);
+    char line[2048];
+    if (failed && fail) {
+        print_failure(fail, line, sizeof(line));
+        sim_seed_run_free(fail);
+        if (f->minimize) {
+            char minl[2048];
+            if (sim_minimize(&cfg, &c, drops, minl, sizeof(minl)) == 0) {
+                printf("  minimal: cowtree-sim --replay \"%s\"\n", minl);
+            }
+        }
+    } else {
+        printf("replay: passes\n");
+    }
+    sim_workload_free(&wl);
+    free(drops);
+    return failed;
+}
+
+int main(int argc, char **argv)
+{
+    flags f;
+    defaults(&f);
+    if (parse_flags(argc, argv, &f) != 0) {
+        usage();
+        return 2;
+    }
+    sim_counters cnt;
+    memset(&cnt, 0, sizeof(cnt));
+    double t0 = now_s();
+    int failed = 0;
+    if (f.replay) {
+        failed = run_replay(&f, &cnt);
+    } else {
+        for (uint64_t s = f.seed_lo; s <= f.seed_hi && (!failed || f.keep_going); s++) {
+            sim_config cfg = seed_config(&f, s);
+            sim_seed_run *fail = NULL;
+            uint64_t before = cnt.images;
+            int bad = sim_run_seed(&cfg, NULL, NULL, &cnt, &fail);
+            if (cfg.verbose) {
+                printf("seed 0x%" PRIx64 " dur=%s map=%d cache=%u images %" PRIu64 " %s\n", s,
+                       cfg.durability ? "none" : "full", cfg.enable_map, cfg.cache_pages,
+                       cnt.images - before, bad ? "FAIL" : "ok");
+            }
+            if (bad && fail) {
+                char line[2048];
+                print_failure(fail, line, sizeof(line));
+                if (f.minimize) {
+                    char minl[2048];
+                    if (sim_minimize(&cfg, &fail->fail_case, NULL, minl, sizeof(minl)) == 0) {
+                        printf("  minimal: cowtree-sim --replay \"%s\"\n", minl);
+                    }
+                }
+                sim_seed_run_free(fail);
+            }
+            failed |= bad;
+            if (s == UINT64_MAX) {
+                break;
+            }
+        }
+    }
+    (void)f.quiet;
+    fflush(stdout);
+    print_summary(&cnt, now_s() - t0);
+    return failed ? 1 : 0;
+}
