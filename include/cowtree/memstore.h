@@ -127,6 +127,11 @@ typedef struct ct_memstore_info {
     uint64_t durable_pages;  /* durable image size */
     uint64_t faults_injected[9]; /* indexed in ct_memstore_faults field order */
     uint64_t trace_hash;     /* FNV-1a over every op (kind, pgno, count, content hash) */
+    /* Added fields (see the notes at the end of this header). */
+    uint64_t countdown_failures[CT_MEMSTORE_OP_KINDS]; /* ops failed by fail_nth, per kind */
+    uint64_t power_cut_at;   /* pending power cut op index, UINT64_MAX = none */
+    uint64_t pinned_pages;   /* page buffers kept alive for pointers map() handed out */
+    int power_out;           /* 1 from the power cut until ct_memstore_crash() */
 } ct_memstore_info;
 CT_API int ct_memstore_get_info(ct_pagestore *ps, ct_memstore_info *out);
 
@@ -148,6 +153,106 @@ CT_API void ct_memstore_snapshot_free(ct_memstore_snapshot *snap);
    image and the view, bypassing the log and faults. */
 CT_API int ct_memstore_poke(ct_pagestore *ps, uint64_t pgno, const void *page);
 CT_API int ct_memstore_peek(ct_pagestore *ps, uint64_t pgno, void *page);
+
+/* ---- Additions to the original contract -------------------------------- */
+
+/* Index of each fault kind in ct_memstore_info.faults_injected: the field
+   order of ct_memstore_faults. */
+typedef enum ct_memstore_fault_kind {
+    CT_MEMSTORE_FAULT_WRITE_ERROR = 0,
+    CT_MEMSTORE_FAULT_READ_ERROR = 1,
+    CT_MEMSTORE_FAULT_READ_ERROR_STICKY = 2,
+    CT_MEMSTORE_FAULT_SYNC_ERROR = 3,
+    CT_MEMSTORE_FAULT_BIT_ROT = 4,
+    CT_MEMSTORE_FAULT_MISDIRECTED_WRITE = 5,
+    CT_MEMSTORE_FAULT_LOST_WRITE = 6,
+    CT_MEMSTORE_FAULT_LOST_SYNC = 7,
+    CT_MEMSTORE_FAULT_NOSPACE = 8,
+    CT_MEMSTORE_FAULT_KINDS = 9
+} ct_memstore_fault_kind;
+
+/* Releases the page buffers the store keeps alive only because map()
+   handed out pointers to them (a page rewritten, dropped by a shrink, a
+   crash or a restore keeps its old buffer until close otherwise). Every
+   pointer map() returned before the call becomes invalid: call it only
+   while no engine is open on the store (between ct_close and the next
+   ct_open), to bound memory in long simulations. Errors: CT_INVALID. */
+CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
+
+/*
+ * Semantic details (the contract above, made exact):
+ *  - Calls rejected with CT_INVALID (NULL buffer, npages 0, a range that
+ *    wraps, a read at or beyond size) are not counted, not numbered, not
+ *    traced and draw no fault decision. Every other write, sync and resize
+ *    gets the next op number, failed ones included (power cut, faults).
+ *  - Fault decisions, in this order per op (each drawn from the store PRNG
+ *    only when its ratio's den != 0, and only if the op got that far):
+ *      read:   power out -> CT_IO; countdown -> CT_IO; a sticky page in the
+ *              range -> CT_IO; read_error -> CT_IO; read_error_sticky ->
+ *              one page of the range turns sticky, CT_IO; then copy, and
+ *              bit_rot flips one bit of buf (never of the stored page).
+ *      write:  power; countdown -> CT_IO; end > max_pages -> CT_NOSPACE
+ *              (not a fault); nospace (only if the write grows the store)
+ *              -> CT_NOSPACE; write_error -> CT_IO (nothing written);
+ *              lost_write -> CT_OK, no data lands (if the write grows the
+ *              store the growth alone is logged, as a resize entry, so
+ *              reads of those pages see zeros rather than CT_INVALID);
+ *              misdirected_write (only when the store, grown by the
+ *              write, has a page outside the written range) -> page i of
+ *              the write lands at another page t outside the range, and
+ *              page pgno+i keeps its old content.
+ *      sync:   power; countdown or sync_error -> CT_IO, each log entry in
+ *              order dropped, kept whole or torn (1/3 each) into the
+ *              durable image, log cleared, view untouched; lost_sync ->
+ *              CT_OK, nothing persisted, the log stays (a crash may still
+ *              drop those writes); else the log is applied in order.
+ *      resize: power; countdown -> CT_IO; growth beyond max_pages ->
+ *              CT_NOSPACE; nospace (growth only) -> CT_NOSPACE.
+ *    Countdown failures are counted in countdown_failures, not in
+ *    faults_injected. A sticky page stays unreadable (even if rewritten)
+ *    until ct_memstore_set_faults() or close.
+ *  - Power: set_power_cut(k) with k below the number of ops already
+ *    issued cuts the power at once; otherwise the power goes out when op
+ *    k is issued. While it is out, write/sync/resize/read/size return
+ *    CT_IO and map() returns NULL. Only ct_memstore_crash() restores it.
+ *  - "Old" content of a torn sector is what the durable image holds at
+ *    that page when the entry is applied (entries before it in the apply
+ *    order included); zero beyond the durable size. A torn write always
+ *    has at least one sector that is not new and, when it spans two or
+ *    more sectors, at least one new sector; a torn one-sector write is
+ *    zero or garbage (so a torn write never equals a dropped or whole one
+ *    unless old and new bytes coincide). Garbage sectors come from the
+ *    PRNG of the outcome (crash) or of the store (failed sync). A resize
+ *    entry is never torn: it is applied or not (TEAR_ONE on a resize
+ *    entry applies it or not by seed; RANDOM treats "torn" as "whole").
+ *    Durable size changes only by applied entries: an applied write grows
+ *    it to cover the pages it lands on, an applied resize sets it.
+ *  - ct_memstore_crash: CT_INVALID for a NULL outcome, an unknown mode,
+ *    or an OMIT_ONE/TEAR_ONE index >= pending. Ops, counters, fault
+ *    rates, countdowns and sticky pages survive a crash.
+ *  - ct_memstore_pending_entry: CT_NOTFOUND for index >= pending; for a
+ *    resize entry is_write = 0, pgno = the new size in pages, npages = 0;
+ *    out pointers may be NULL. For a misdirected write it reports the
+ *    range the caller asked for.
+ *  - map() bypasses every fault, is not counted and not traced; it
+ *    returns NULL for a page never written (read() gives zeros).
+ *  - size() is not an op: not counted, not traced (CT_IO when power out).
+ *  - poke/peek bypass power and faults; poke grows both images to cover
+ *    pgno and is mixed into the trace hash; peek beyond the durable size
+ *    is CT_INVALID, a never-written page peeks as zeros.
+ *  - ct_memstore_set_faults(ps, NULL, seed) turns every rate off; it
+ *    clears sticky pages but not countdowns.
+ *  - A snapshot may be restored into another memory store of the same
+ *    page size (CT_INVALID otherwise); restore sets the whole state
+ *    (durable image, view, log, counters, trace hash, PRNG, rates,
+ *    countdowns, sticky pages, power state) but keeps the store's own
+ *    options (enable_map, max_pages) and its map() pins.
+ *  - Trace hash: FNV-1a 64 over one record per op: kind (READ 0, WRITE 1,
+ *    SYNC 2, RESIZE 3, CRASH 4, POKE 5), pgno (resize: new size; crash:
+ *    mode, then seed), npages (crash: index, then pending count), a 64-bit
+ *    hash of the written bytes (crash: mask), result code; all encoded
+ *    little-endian, so equal on every machine.
+ */
 
 #ifdef __cplusplus
 }
