@@ -93,7 +93,7 @@ sim_run_result sim_segment_start(sim_seed_run *r, size_t s, sim_world *w, uint64
     const sim_checkpoint *cp = &r->cps[s];
     (void)ct_memstore_snapshot_restore(r->ps, cp->snap);
     sim_world_init(w, r->cfg, r->wl, r->ps, &r->alloc);
-    sim_world_set_base(w, r->golden.hist.v[cp->hist_index]);
+    sim_world_set_history(w, &r->golden.hist, cp->hist_index);
     int rc = sim_world_open(w);
     if (rc != CT_OK) {
         return sim_world_failf(w, cp->op, "open at a checkpoint returned %s", ct_errname(rc));
@@ -151,11 +151,18 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
         plan.image_id = sim_hash_u64(sim_hash_u64(r->cfg->seed, c->seg), c->cut * 4099 + i);
         r->image_seq++;
         plan.level2 = r->cfg->level2_every && r->image_seq % r->cfg->level2_every == 0;
+        /* Only CT_SYNC_FULL promises that BOTH slots describe intact trees
+           (under CT_SYNC_NONE only the last synced commit is protected). */
+        uint32_t me = r->cfg->durability == CT_SYNC_FULL ? r->cfg->meta_every : 0;
+        if (me && r->image_seq % me == me / 2) {
+            plan.meta_damage = 1 + (int)((r->image_seq / me) % 3);
+        }
         if (only) {
             plan.level2 = only->level2;
             plan.only_l2 = only->level2;
             plan.cut2 = only->cut2;
             plan.out2 = only->out2;
+            plan.meta_damage = only->meta_damage;
         }
         c->out = outs[i];
         res = sim_check_image(w, &plan, r->cnt, c);

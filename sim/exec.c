@@ -35,6 +35,17 @@ void sim_world_set_base(sim_world *w, sim_state *s)
     w->n_inflight = 0;
 }
 
+void sim_world_set_history(sim_world *w, const sim_hist *h, size_t upto)
+{
+    sim_hist_free(&w->hist);
+    for (size_t i = 0; i <= upto && i < h->count; i++) {
+        sim_hist_push(&w->hist, h->v[i]);
+    }
+    w->acked = w->hist.count - 1;
+    w->floor = w->acked;
+    w->n_inflight = 0;
+}
+
 void sim_world_free(sim_world *w)
 {
     sim_world_close(w);
@@ -126,6 +137,24 @@ void sim_world_close(sim_world *w)
     }
 }
 
+uint64_t sim_failed_syncs(ct_pagestore *ps)
+{
+    ct_memstore_info info;
+    memset(&info, 0, sizeof(info));
+    (void)ct_memstore_get_info(ps, &info);
+    return info.countdown_failures[CT_MEMSTORE_OP_SYNC] +
+           info.faults_injected[CT_MEMSTORE_FAULT_SYNC_ERROR];
+}
+
+void sim_world_crash(sim_world *w, const ct_crash_outcome *o)
+{
+    (void)ct_memstore_crash(w->ps, o);
+    w->judge_lenient = w->durable_unknown;
+    w->durable_unknown = 0;
+    w->after_crash = 1;
+    w->failed_syncs_mark = sim_failed_syncs(w->ps);
+}
+
 void sim_world_rebase(sim_world *w, size_t m)
 {
     if (m != w->acked) {
@@ -138,7 +167,7 @@ void sim_world_rebase(sim_world *w, size_t m)
 
 /* ---- judging results -------------------------------------------------- */
 
-static int legal_error(const sim_world *w, int rc)
+int sim_world_legal(const sim_world *w, int rc)
 {
     if (rc == CT_IO || rc == CT_NOSPACE || rc == CT_POISONED || rc == CT_NOMEM) {
         return w->tolerant;
@@ -154,7 +183,7 @@ static int is_store_failure(int rc)
 /* An unexpected rc: legal error (the txn is doomed) or a failure. */
 static sim_run_result bad_rc(sim_world *w, size_t i, const char *call, int rc, int want)
 {
-    if (rc != want && rc != CT_OK && legal_error(w, rc)) {
+    if (rc != want && rc != CT_OK && sim_world_legal(w, rc)) {
         w->store_errors++;
         w->txn_doomed = 1;
         if (w->stop_on_io && is_store_failure(rc)) {
@@ -396,14 +425,14 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         if (w->check_commits) {
             ct_check_report rep;
             int crc = ct_check(w->db, &rep);
-            if (crc != CT_OK && !legal_error(w, crc)) {
+            if (crc != CT_OK && !sim_world_legal(w, crc)) {
                 return sim_world_failf(w, i, "ct_check after commit: %s: %s", ct_errname(crc),
                                        rep.first_problem);
             }
         }
         return SIM_RUN_DONE;
     }
-    if (!legal_error(w, rc) && !(doomed && rc != CT_OK)) {
+    if (!sim_world_legal(w, rc) && !(doomed && rc != CT_OK)) {
         sim_state_unref(s);
         return sim_world_failf(w, i, "ct_commit returned %s", ct_errname(rc));
     }
@@ -434,7 +463,7 @@ static sim_run_result check_get(sim_world *w, size_t i, ct_txn *t, ct_bucket *h,
     if (rc == CT_NOTFOUND && !e) {
         return SIM_RUN_DONE;
     }
-    if (rc != CT_OK && rc != CT_NOTFOUND && legal_error(w, rc)) {
+    if (rc != CT_OK && rc != CT_NOTFOUND && sim_world_legal(w, rc)) {
         w->store_errors++;
         return (w->stop_on_io && is_store_failure(rc)) ? SIM_RUN_STOPPED : SIM_RUN_DONE;
     }

@@ -124,15 +124,15 @@ void sim_alloc_init(sim_alloc *al, uint64_t seed)
 
 /* Rates per kind: one in `den` ops of the kind (reads, writes, syncs...). */
 static const uint32_t base_den[SIM_F_KINDS] = {
-    400,  /* bit_rot: reads */
-    300,  /* misdirected: writes */
-    300,  /* lost_write */
-    12,   /* lost_sync */
-    400,  /* read_error */
-    150,  /* write_error */
-    30,   /* sync_error */
-    150,  /* nospace */
-    3000, /* alloc: allocations */
+    150,  /* bit_rot: reads */
+    120,  /* misdirected: writes */
+    120,  /* lost_write */
+    8,    /* lost_sync */
+    150,  /* read_error */
+    60,   /* write_error */
+    15,   /* sync_error */
+    60,   /* nospace */
+    1000, /* alloc: allocations */
 };
 
 static ct_memstore_faults armed_faults(unsigned mask, uint64_t seed, int swarm)
@@ -240,6 +240,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
     sim_state_unref(empty);
     w.tolerant = 1;
     w.lenient = (cfg.faults & SIM_F_DAMAGING) != 0;
+    w.storage_damage = (cfg.faults & SIM_F_DAMAGING & ~(1u << SIM_F_BIT_ROT)) != 0;
     sim_case c;
     memset(&c, 0, sizeof(c));
     c.phase = SIM_PHASE_FAULTS;
@@ -269,7 +270,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
             memset(&o, 0, sizeof(o));
             o.mode = CT_CRASH_RANDOM;
             o.seed = sim_rng_next(&rng);
-            (void)ct_memstore_crash(ps, &o);
+            sim_world_crash(&w, &o);
             r->cnt->fault_crashes++;
             res = sim_recover(&w, r->cnt, "after a power cut under faults");
         }

@@ -11,7 +11,9 @@
  */
 #include <inttypes.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sim.h"
 
@@ -26,6 +28,8 @@ typedef struct flags {
     int minimize;
     int quiet;
     int keep_going;
+    int print_ops;
+    uint32_t jobs;
 } flags;
 
 static void usage(void)
@@ -38,6 +42,7 @@ static void usage(void)
             "  --crash all|N|none  every crash point, N sampled ones, or none\n"
             "  --deep N            crash points on the long-lived handle's path\n"
             "  --level2 N          crash inside recovery on every Nth image (0 off)\n"
+            "  --meta-loss N       damage the newest meta on every Nth image (0 off)\n"
             "  --subset N          every subset of the unsynced log up to N entries\n"
             "  --faults LIST       random faults: all, none, or bit_rot,misdirected,\n"
             "                      lost_write,lost_sync,read_error,write_error,\n"
@@ -53,6 +58,9 @@ static void usage(void)
             "  --replay \"LINE\"     rerun exactly the case of a replay line\n"
             "  --minimize          shrink a failure to a minimal replay line\n"
             "  --keep-going        do not stop at the first failing seed\n"
+            "  --print-ops         print the workload of each seed (or of the replay)\n"
+            "  --jobs N            worker processes for a seed range (2); results and\n"
+            "                      trace are those of a sequential run\n"
             "  --quiet             only the summary line (and failures)\n"
             "  --verbose           one line per seed\n");
 }
@@ -84,6 +92,7 @@ static void defaults(flags *f)
     c->page_size = 512;
     c->crash_all = 1;
     c->level2_every = 16;
+    c->meta_every = 4;
     c->subset_max = 10;
     c->deep_n = 6;
     c->fault_rounds = 1;
@@ -96,6 +105,7 @@ static void defaults(flags *f)
     f->map_mode = -1;
     f->cache_mode = -1;
     c->stable_cursor_pct = -1;
+    f->jobs = 2;
 }
 
 static int parse_flags(int argc, char **argv, flags *f)
@@ -116,6 +126,9 @@ static int parse_flags(int argc, char **argv, flags *f)
             used = 0;
         } else if (strcmp(a, "--verbose") == 0) {
             c->verbose = 1;
+            used = 0;
+        } else if (strcmp(a, "--print-ops") == 0) {
+            f->print_ops = 1;
             used = 0;
         } else if (strcmp(a, "--keep-going") == 0) {
             f->keep_going = 1;
@@ -141,6 +154,8 @@ static int parse_flags(int argc, char **argv, flags *f)
             c->deep_n = (uint32_t)atoi(v);
         } else if (strcmp(a, "--level2") == 0) {
             c->level2_every = (uint32_t)atoi(v);
+        } else if (strcmp(a, "--meta-loss") == 0) {
+            c->meta_every = (uint32_t)atoi(v);
         } else if (strcmp(a, "--subset") == 0) {
             c->subset_max = (uint32_t)atoi(v);
         } else if (strcmp(a, "--faults") == 0) {
@@ -163,6 +178,9 @@ static int parse_flags(int argc, char **argv, flags *f)
             f->map_mode = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
         } else if (strcmp(a, "--cache") == 0) {
             f->cache_mode = atoi(v);
+        } else if (strcmp(a, "--jobs") == 0) {
+            f->jobs = (uint32_t)atoi(v);
+            f->jobs = f->jobs < 1 ? 1 : f->jobs > 64 ? 64 : f->jobs;
         } else if (strcmp(a, "--stable-cursor") == 0) {
             c->stable_cursor_pct = atoi(v);
         } else if (strcmp(a, "--replay") == 0) {
@@ -192,7 +210,7 @@ static sim_config seed_config(const flags *f, uint64_t seed)
     return c;
 }
 
-static void print_failure(const sim_seed_run *r, char *line, size_t cap)
+static void print_failure(FILE *out, const sim_seed_run *r, char *line, size_t cap)
 {
     const sim_case *c = &r->fail_case;
     static const char *const phases[SIM_PHASES] = {"golden run", "crash", "sweep", "faults"};
@@ -200,28 +218,46 @@ static void print_failure(const sim_seed_run *r, char *line, size_t cap)
     const sim_op *op = r->fail_op < wl->count ? &wl->ops[r->fail_op] : NULL;
     char oc[64];
     sim_outcome_format(&c->out, oc, sizeof(oc));
-    printf("FAIL seed=0x%" PRIx64 " phase=%s op=%zu", r->cfg->seed, phases[c->phase],
+    fprintf(out, "FAIL seed=0x%" PRIx64 " phase=%s op=%zu", r->cfg->seed, phases[c->phase],
            r->fail_op);
     if (op) {
-        printf(" (%s, txn %u)", sim_op_name(op->kind), op->txn);
+        fprintf(out, " (%s, txn %u)", sim_op_name(op->kind), op->txn);
     }
-    printf("\n");
+    fprintf(out, "\n");
     if (c->phase == SIM_PHASE_CRASH) {
-        printf("  image: segment %d, power cut before store op %" PRIu64 ", outcome %s%s\n",
+        fprintf(out, "  image: segment %d, power cut before store op %" PRIu64 ", outcome %s%s\n",
                c->seg == UINT32_MAX ? -1 : (int)c->seg, c->cut, oc,
                c->deep ? " (long-lived handle)" : "");
         if (c->level2) {
             sim_outcome_format(&c->out2, oc, sizeof(oc));
-            printf("  level 2: power cut at op +%" PRIu64 " of recovery, outcome %s\n",
+            fprintf(out, "  level 2: power cut at op +%" PRIu64 " of recovery, outcome %s\n",
                    c->cut2, oc);
         }
+        if (c->meta_damage) {
+            static const char *const how[4] = {"", "zeroed", "one bit flipped", "garbage"};
+            fprintf(out, "  meta loss: the newest valid meta %s\n", how[c->meta_damage & 3]);
+        }
     } else if (c->phase == SIM_PHASE_SWEEP) {
-        printf("  sweep: segment %u, %s op #%" PRIu64 " fails%s\n", c->seg,
+        fprintf(out, "  sweep: segment %u, %s op #%" PRIu64 " fails%s\n", c->seg,
                sim_sweep_name(c->sweep_kind), c->cut, c->sweep_sticky ? " (sticky)" : "");
     }
-    printf("  why: %s\n", r->fail_msg);
+    fprintf(out, "  why: %s\n", r->fail_msg);
     sim_replay_format(r->cfg, wl, c, line, cap);
-    printf("  replay: cowtree-sim --replay \"%s\"\n", line);
+    fprintf(out, "  replay: cowtree-sim --replay \"%s\"\n", line);
+}
+
+static void print_ops(FILE *out, const sim_workload *wl)
+{
+    for (size_t i = 0; i < wl->count; i++) {
+        const sim_op *op = &wl->ops[i];
+        char k[48];
+        char k2[48];
+        sim_hex(op->key, op->klen, k, sizeof(k));
+        sim_hex(op->key2, op->k2len, k2, sizeof(k2));
+        fprintf(out, "%5zu%s txn %3u %-13s b%u arg %u key %s(%u)%s%s vlen %u\n", i,
+               wl->active[i] ? " " : "-", op->txn, sim_op_name(op->kind), op->b, op->arg, k,
+               op->klen, op->k2len ? " key2 " : "", op->k2len ? k2 : "", op->vlen);
+    }
 }
 
 static double now_s(void)
@@ -246,9 +282,10 @@ static void print_summary(const sim_counters *cnt, double secs)
     }
     double rate = secs > 0 ? (double)cnt->images / secs : 0;
     printf("seeds %" PRIu64 " crash-points %" PRIu64 " images %" PRIu64 " (level-2 %" PRIu64
-           ") sweep-faults %" PRIu64 " faults %s corrupt-detected %" PRIu64
+           ", meta-loss %" PRIu64 ") sweep-faults %" PRIu64 " faults %s corrupt-detected %" PRIu64
            " failures %" PRIu64 " trace %016" PRIx64 " images/s %.0f\n",
-           cnt->seeds, cnt->crash_points, cnt->images, cnt->images_l2, sweeps, faults,
+           cnt->seeds, cnt->crash_points, cnt->images, cnt->images_l2, cnt->images_meta, sweeps,
+           faults,
            cnt->corrupt_detected, cnt->failures, cnt->trace, rate);
 }
 
@@ -267,11 +304,14 @@ static int run_replay(const flags *f, sim_counters *cnt)
     sim_workload wl;
     sim_workload_gen(&g, &wl);
     (void)sim_drops_apply(&wl, drops);
+    if (f->print_ops) {
+        print_ops(stdout, &wl);
+    }
     sim_seed_run *fail = NULL;
     int failed = sim_run_seed(&cfg, &wl, &c, cnt, &fail);
     char line[2048];
     if (failed && fail) {
-        print_failure(fail, line, sizeof(line));
+        print_failure(stdout, fail, line, sizeof(line));
         sim_seed_run_free(fail);
         if (f->minimize) {
             char minl[2048];
@@ -287,6 +327,197 @@ static int run_replay(const flags *f, sim_counters *cnt)
     return failed;
 }
 
+/* One seed of the loop: runs it, writes its report lines to out. */
+static int seed_job(const flags *f, uint64_t s, FILE *out, sim_counters *cnt)
+{
+    sim_config cfg = seed_config(f, s);
+    if (f->print_ops) {
+        sim_gen_config g;
+        sim_workload wl;
+        sim_gen_config_of(&cfg, &g);
+        sim_workload_gen(&g, &wl);
+        print_ops(out, &wl);
+        sim_workload_free(&wl);
+    }
+    sim_seed_run *fail = NULL;
+    uint64_t before = cnt->images;
+    int bad = sim_run_seed(&cfg, NULL, NULL, cnt, &fail);
+    if (cfg.verbose) {
+        fprintf(out, "seed 0x%" PRIx64 " dur=%s map=%d cache=%u images %" PRIu64 " trace %016" PRIx64 " %s\n", s,
+                cfg.durability ? "none" : "full", cfg.enable_map, cfg.cache_pages,
+                cnt->images - before, cnt->seed_trace, bad ? "FAIL" : "ok");
+    }
+    if (bad && fail) {
+        char line[2048];
+        print_failure(out, fail, line, sizeof(line));
+        if (f->minimize) {
+            char minl[2048];
+            fflush(out);
+            if (sim_minimize(&cfg, &fail->fail_case, NULL, minl, sizeof(minl)) == 0) {
+                fprintf(out, "  minimal: cowtree-sim --replay \"%s\"\n", minl);
+            }
+        }
+        sim_seed_run_free(fail);
+    }
+    return bad;
+}
+
+static void add_counters(sim_counters *t, const sim_counters *c)
+{
+    t->seeds += c->seeds;
+    t->crash_points += c->crash_points;
+    t->images += c->images;
+    t->images_l2 += c->images_l2;
+    t->images_meta += c->images_meta;
+    t->corrupt_detected += c->corrupt_detected;
+    t->rollbacks += c->rollbacks;
+    for (int k = 0; k < SIM_F_KINDS; k++) {
+        t->faults[k] += c->faults[k];
+    }
+    for (int k = 0; k < SIM_SWEEP_KINDS; k++) {
+        t->sweep_injected[k] += c->sweep_injected[k];
+    }
+    t->sweep_runs += c->sweep_runs;
+    t->fault_crashes += c->fault_crashes;
+    t->failures += c->failures;
+    t->trace = sim_hash_u64(t->trace, c->seed_trace);
+}
+
+/* What a worker sends back per seed. */
+typedef struct seed_record {
+    uint64_t seed;
+    int failed;
+    sim_counters cnt;
+    uint32_t text_len;
+} seed_record;
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = write(fd, c, n);
+        if (k <= 0) {
+            return -1;
+        }
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+    char *c = p;
+    while (n > 0) {
+        ssize_t k = read(fd, c, n);
+        if (k <= 0) {
+            return -1;
+        }
+        c += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Worker j of n: seeds lo + j, lo + j + n, ...; one record per seed. */
+static void worker(const flags *f, uint64_t j, uint64_t n, int fd)
+{
+    for (uint64_t s = f->seed_lo + j; s <= f->seed_hi && s >= f->seed_lo; s += n) {
+        seed_record rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.seed = s;
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        rec.failed = seed_job(f, s, out ? out : stdout, &rec.cnt);
+        if (out) {
+            fclose(out);
+        }
+        rec.text_len = (uint32_t)len;
+        if (write_all(fd, &rec, sizeof(rec)) != 0 || write_all(fd, text, len) != 0) {
+            exit(3);
+        }
+        free(text);
+        if (rec.failed && !f->keep_going) {
+            break;
+        }
+        if (s > UINT64_MAX - n) {
+            break;
+        }
+    }
+    close(fd);
+    exit(0);
+}
+
+/* The seed loop on `jobs` processes, results folded in seed order, so the
+   output and the trace are those of a sequential run. */
+static int run_parallel(const flags *f, uint32_t jobs, sim_counters *cnt)
+{
+    uint64_t span = f->seed_hi - f->seed_lo + 1;
+    uint64_t n = jobs > span ? span : jobs;
+    int fds[64];
+    pid_t pids[64];
+    fflush(stdout);
+    for (uint64_t j = 0; j < n; j++) {
+        int p[2];
+        if (pipe(p) != 0) {
+            return 2;
+        }
+        pids[j] = fork();
+        if (pids[j] == 0) {
+            close(p[0]);
+            worker(f, j, n, p[1]);
+        }
+        close(p[1]);
+        fds[j] = p[0];
+    }
+    int failed = 0;
+    int stopped = 0;
+    for (uint64_t s = f->seed_lo; s <= f->seed_hi && s >= f->seed_lo; s++) {
+        uint64_t j = (s - f->seed_lo) % n;
+        seed_record rec;
+        if (read_all(fds[j], &rec, sizeof(rec)) != 0 || rec.seed != s) {
+            break; /* the worker stopped (its first failure) */
+        }
+        char *text = sim_xmalloc(rec.text_len + 1);
+        if (read_all(fds[j], text, rec.text_len) != 0) {
+            free(text);
+            break;
+        }
+        if (!stopped) {
+            fwrite(text, 1, rec.text_len, stdout);
+            add_counters(cnt, &rec.cnt);
+            failed |= rec.failed;
+            stopped = rec.failed && !f->keep_going;
+        }
+        free(text);
+        if (s == UINT64_MAX) {
+            break;
+        }
+    }
+    for (uint64_t j = 0; j < n; j++) {
+        close(fds[j]);
+        int st = 0;
+        (void)waitpid(pids[j], &st, 0);
+    }
+    return failed;
+}
+
+static int run_sequential(const flags *f, sim_counters *cnt)
+{
+    int failed = 0;
+    for (uint64_t s = f->seed_lo; s <= f->seed_hi && (!failed || f->keep_going); s++) {
+        sim_counters c;
+        memset(&c, 0, sizeof(c));
+        failed |= seed_job(f, s, stdout, &c);
+        add_counters(cnt, &c);
+        if (s == UINT64_MAX) {
+            break;
+        }
+    }
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     flags f;
@@ -299,37 +530,22 @@ int main(int argc, char **argv)
     memset(&cnt, 0, sizeof(cnt));
     double t0 = now_s();
     int failed = 0;
+    if (!f.quiet && !f.replay) {
+        char faults[160];
+        sim_faults_format(f.base.faults, faults, sizeof(faults));
+        printf("cowtree-sim: seeds 0x%" PRIx64 "..0x%" PRIx64 ", %u txns each, crash %s, "
+               "faults %s, sweeps over %u txns, %u job(s)\n",
+               f.seed_lo, f.seed_hi, f.base.txns,
+               f.base.crash_all ? "all" : f.base.crash_n ? "sampled" : "none", faults,
+               f.base.sweeps ? f.base.sweep_txns : 0, f.jobs);
+    }
     if (f.replay) {
         failed = run_replay(&f, &cnt);
+    } else if (f.jobs > 1 && f.seed_hi > f.seed_lo && !f.minimize) {
+        failed = run_parallel(&f, f.jobs, &cnt);
     } else {
-        for (uint64_t s = f.seed_lo; s <= f.seed_hi && (!failed || f.keep_going); s++) {
-            sim_config cfg = seed_config(&f, s);
-            sim_seed_run *fail = NULL;
-            uint64_t before = cnt.images;
-            int bad = sim_run_seed(&cfg, NULL, NULL, &cnt, &fail);
-            if (cfg.verbose) {
-                printf("seed 0x%" PRIx64 " dur=%s map=%d cache=%u images %" PRIu64 " %s\n", s,
-                       cfg.durability ? "none" : "full", cfg.enable_map, cfg.cache_pages,
-                       cnt.images - before, bad ? "FAIL" : "ok");
-            }
-            if (bad && fail) {
-                char line[2048];
-                print_failure(fail, line, sizeof(line));
-                if (f.minimize) {
-                    char minl[2048];
-                    if (sim_minimize(&cfg, &fail->fail_case, NULL, minl, sizeof(minl)) == 0) {
-                        printf("  minimal: cowtree-sim --replay \"%s\"\n", minl);
-                    }
-                }
-                sim_seed_run_free(fail);
-            }
-            failed |= bad;
-            if (s == UINT64_MAX) {
-                break;
-            }
-        }
+        failed = run_sequential(&f, &cnt);
     }
-    (void)f.quiet;
     fflush(stdout);
     print_summary(&cnt, now_s() - t0);
     return failed ? 1 : 0;

@@ -191,6 +191,7 @@ int sim_run_seed(const sim_config *cfg, const sim_workload *prebuilt, const sim_
     }
     cnt->seeds++;
     cnt->trace = sim_hash_u64(cnt->trace, r->trace);
+    cnt->seed_trace = r->trace;
     int failed = r->failed;
     if (failed) {
         cnt->failures++;

@@ -101,6 +101,7 @@ typedef struct sim_config {
     int crash_all;          /* every crash point */
     uint32_t crash_n;       /* else this many sampled crash points */
     uint32_t level2_every;  /* two-level crashes on every Nth image (0 = off) */
+    uint32_t meta_every;    /* meta-loss check on every Nth image (0 = off) */
     uint32_t subset_max;    /* every subset up to this many pending entries */
     unsigned faults;        /* random-fault kinds for the fault phase */
     uint32_t fault_rounds;  /* fault-phase runs per seed */
@@ -124,6 +125,7 @@ typedef struct sim_case {
     int sweep_sticky;
     int sweep_check;        /* 0 same handle, 1 reopen, 2 crash */
     int deep;               /* crash on the long-lived handle's path */
+    int meta_damage;        /* the failure is in the meta-loss check (1..3) */
 } sim_case;
 
 /* ---- the world (exec.c) -------------------------------------------------- */
@@ -149,9 +151,20 @@ typedef struct sim_world {
     size_t key_max;
     int tolerant;      /* store/alloc errors are expected */
     int lenient;       /* CT_CORRUPT and rollbacks are legal (damaging faults) */
+    int storage_damage; /* the durable image itself may be damaged: CT_CORRUPT stays
+                           legal with faults paused (not so for bit rot alone) */
     int stop_on_io;    /* stop at the first store failure (power cut) */
     int check_commits; /* ct_check after every commit */
     int dead;          /* the db could not be reopened (legal in lenient mode) */
+    /* A failed sync leaves unsynced writes in an unknown durable state; a
+       reopen of the view (no crash) then lets the new handle's sync vouch
+       for them. Until the next crash, the durable image is unknown: the
+       recovery after that crash may legally give an earlier commit or
+       CT_CORRUPT (issue 4: "failed or lost syncs"). */
+    uint64_t failed_syncs_mark; /* store's failed syncs when last judged */
+    int durable_unknown;
+    int after_crash;    /* sim_world_crash ran since the last recovery */
+    int judge_lenient;  /* the recovery after this crash may roll back/CT_CORRUPT */
     unsigned fault_mask; /* random faults to restore after a pause */
     ct_memstore_faults armed;
     /* model */
@@ -182,6 +195,9 @@ void sim_world_init(sim_world *w, const sim_config *cfg, const sim_workload *wl,
                     ct_pagestore *ps, sim_alloc *alloc);
 /* Model starts from state s (taken by reference) as acked and durable. */
 void sim_world_set_base(sim_world *w, sim_state *s);
+/* Model starts from h[0..upto] (references), h[upto] acked and durable:
+   older commits stay identifiable. */
+void sim_world_set_history(sim_world *w, const sim_hist *h, size_t upto);
 void sim_world_free(sim_world *w);
 int sim_world_open(sim_world *w);
 /* Ends readers and the write txn, closes the engine handle. */
@@ -192,7 +208,14 @@ sim_run_result sim_world_run(sim_world *w, size_t from, size_t to);
 sim_run_result sim_world_failf(sim_world *w, size_t op, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void sim_world_trace(sim_world *w, uint64_t v);
+/* Whether rc is a legal error in this world (faults, power cut). */
+int sim_world_legal(const sim_world *w, int rc);
 ct_options sim_world_options(const sim_world *w);
+/* A power cut now with outcome o (ct_memstore_crash) and the bookkeeping
+   of what the next recovery may legally yield. */
+void sim_world_crash(sim_world *w, const ct_crash_outcome *o);
+/* Failed syncs the store reported so far (countdown and random). */
+uint64_t sim_failed_syncs(ct_pagestore *ps);
 /* After a reopen or recovery matched history index m: model follows it. */
 void sim_world_rebase(sim_world *w, size_t m);
 
@@ -219,6 +242,7 @@ typedef struct sim_counters {
     uint64_t crash_points;
     uint64_t images;
     uint64_t images_l2;
+    uint64_t images_meta;      /* meta-loss images */
     uint64_t corrupt_detected; /* CT_CORRUPT reported where legal */
     uint64_t rollbacks;        /* earlier commit recovered where legal */
     uint64_t faults[SIM_F_KINDS];
@@ -227,6 +251,7 @@ typedef struct sim_counters {
     uint64_t fault_crashes;
     uint64_t failures;
     uint64_t trace;
+    uint64_t seed_trace;       /* trace of the last seed run */
 } sim_counters;
 
 /* Checks the crashed store of world w: open, ct_check, content is an
@@ -239,6 +264,7 @@ typedef struct sim_image_plan {
     uint64_t cut2;
     ct_crash_outcome out2;
     uint64_t image_id;     /* seeds the extra commit and level-2 outcomes */
+    int meta_damage;       /* also damage the newest valid meta: 1 zero, 2 bit, 3 garbage */
 } sim_image_plan;
 sim_run_result sim_check_image(sim_world *w, const sim_image_plan *plan, sim_counters *cnt,
                                sim_case *fail_case);
@@ -297,6 +323,14 @@ sim_run_result sim_fault_phase(sim_seed_run *r, const sim_case *only);
 int sim_run_seed(const sim_config *cfg, const sim_workload *prebuilt, const sim_case *only,
                  sim_counters *cnt, sim_seed_run **out_failure);
 void sim_seed_run_free(sim_seed_run *r);
+
+/* ---- raw meta slots (metaslot.c) ------------------------------------------ */
+
+typedef struct sim_meta_info {
+    int valid[2];       /* page checksum correct */
+    uint64_t txnid[2];  /* header txn id (meaningful when valid) */
+} sim_meta_info;
+int sim_meta_slots(ct_pagestore *ps, sim_meta_info *out);
 
 /* ---- trace and replay lines (trace.c) ---------------------------------- */
 

@@ -73,7 +73,7 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
             ct_crash_outcome o;
             memset(&o, 0, sizeof(o));
             o.mode = c.sweep_check == 1 ? CT_CRASH_DROP_ALL : CT_CRASH_KEEP_ALL;
-            (void)ct_memstore_crash(r->ps, &o);
+            sim_world_crash(&w, &o);
         }
         res = sim_recover(&w, r->cnt, "after a countdown fault");
         sim_world_close(&w);

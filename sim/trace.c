@@ -6,7 +6,7 @@
  *   seed=0x.. txns=N dur=full|none ps=512 map=0|1 cache=N swarm=0|1
  *   subset=N faults=LIST rounds=N sweep-txns=N stable=N
  *   phase=golden|crash|sweep|faults
- *   [seg=N] [cut=N] [out=OUTCOME] [deep=1] [l2cut=N l2out=OUTCOME]
+ *   [seg=N] [cut=N] [out=OUTCOME] [deep=1] [meta=1|2|3] [l2cut=N l2out=OUTCOME]
  *   [kind=read|write|sync|resize|alloc sticky=0|1] [drop=3-7,12]
  * OUTCOME: drop | keep | subset:0xMASK | omit:I | tear:I:0xSEED | random:0xSEED.
  * The trace hash itself is accumulated by the modules (sim_hash_u64 over
@@ -165,6 +165,9 @@ void sim_replay_format(const sim_config *cfg, const sim_workload *wl, const sim_
         if (c->deep) {
             o = add(out, cap, o, " deep=1");
         }
+        if (c->meta_damage) {
+            o = add(out, cap, o, " meta=%d", c->meta_damage);
+        }
         if (c->level2) {
             sim_outcome_format(&c->out2, oc, sizeof(oc));
             o = add(out, cap, o, " l2cut=%" PRIu64 " l2out=%s", c->cut2, oc);
@@ -220,6 +223,8 @@ static int parse_token(const char *k, const char *v, sim_config *cfg, sim_case *
         return sim_outcome_parse(v, &c->out);
     } else if (strcmp(k, "deep") == 0) {
         c->deep = atoi(v);
+    } else if (strcmp(k, "meta") == 0) {
+        c->meta_damage = atoi(v);
     } else if (strcmp(k, "l2cut") == 0) {
         c->level2 = 1;
         c->cut2 = strtoull(v, &end, 0);
