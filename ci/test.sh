@@ -28,6 +28,8 @@ done
 for hook in ci/sim.sh ci/fuzz.sh; do
     if [ -x "$hook" ]; then
         step "./$hook"
+    elif [ -e "$hook" ]; then
+        echo "==> $hook: present but not executable: SKIPPED (chmod +x to enable)"
     else
         echo "==> $hook: not present, skipped"
     fi
