@@ -185,6 +185,9 @@ static sim_run_result bad_rc(sim_world *w, size_t i, const char *call, int rc, i
 {
     if (rc != want && rc != CT_OK && sim_world_legal(w, rc)) {
         w->store_errors++;
+        if (w->cfg->verbose) {
+            fprintf(stderr, "  op %zu: %s returned %s (legal here)\n", i, call, ct_errname(rc));
+        }
         w->txn_doomed = 1;
         if (w->stop_on_io && is_store_failure(rc)) {
             return SIM_RUN_STOPPED;
@@ -417,6 +420,9 @@ static sim_run_result op_commit(sim_world *w, size_t i)
     txn_reset(w);
     if (rc == CT_OK) {
         w->acked = sim_hist_push(&w->hist, s);
+        if (w->cfg->verbose) {
+            fprintf(stderr, "  op %zu: commit #%zu acknowledged\n", i, w->acked);
+        }
         if (w->cfg->durability == CT_SYNC_FULL) {
             w->floor = w->acked;
             w->n_inflight = 0;
@@ -437,9 +443,13 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         return sim_world_failf(w, i, "ct_commit returned %s", ct_errname(rc));
     }
     w->store_errors++;
-    if (!doomed) {
-        push_inflight(w, s); /* it may or may not have landed */
+    if (w->cfg->verbose) {
+        fprintf(stderr, "  op %zu: ct_commit returned %s: in flight as commit #%zu\n", i,
+                ct_errname(rc), w->hist.count);
     }
+    /* It may or may not have landed, with every op applied before the one
+       that doomed the txn (a failed read does not fail the engine's txn). */
+    push_inflight(w, s);
     sim_state_unref(s);
     if (w->stop_on_io && is_store_failure(rc)) {
         return SIM_RUN_STOPPED;

@@ -604,6 +604,11 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
         res = sim_world_failf(w, SIM_NOOP, "%s: ct_open/identify returned %s", when,
                               ct_errname(rc));
     }
+    if (w->cfg->verbose) {
+        fprintf(stderr, "  %s: recovery %s, commit #%zu (acked #%zu, durable #%zu)%s%s\n", when,
+                ct_errname(rc), m, w->acked, w->floor, crashed ? " after a crash" : "",
+                w->dead ? ", db left closed" : "");
+    }
     if (res == SIM_RUN_DONE && !w->dead) {
         if (cnt && m < w->floor) {
             cnt->rollbacks++;

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# ci/sim.sh - the simulator's CI job (docs/simulation.md). ci/test.sh runs it.
+#
+#   1. builds cowtree-sim in build/sim-ci (RelWithDebInfo: optimized, with the
+#      engine's CT_DEBUG assertions on);
+#   2. exhaustive crash enumeration (--crash all: every store op of every
+#      txn, every subset of up to 10 unsynced writes, tears, omit-one,
+#      random orders, two levels deep on a share of the images, meta-loss
+#      images) on fixed small workloads, both durability modes, swarm, and
+#      larger pages;
+#   3. countdown error sweeps (read, write, sync, resize, allocation;
+#      transient and sticky);
+#   4. every random fault kind alone, then all together with swarm;
+#   5. determinism: the same seeds run twice with different process layouts
+#      must print the same summary and trace hash;
+#   6. every line of sim/regress-seeds;
+#   7. ci/mutants.sh (the simulator must catch every mutant).
+# Exits non-zero on the first failing step, after printing its replay line.
+# Environment: SIM_CI_QUICK=1 runs a smaller budget (local use).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build/sim-ci
+jobs=2
+echo "==> sim: configure and build ($build)"
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOWTREE_TESTS=OFF \
+    -DCOWTREE_BENCH=OFF >/dev/null
+cmake --build "$build" --target cowtree-sim -j2 >/dev/null
+sim=$build/sim/cowtree-sim
+
+scale=1
+if [ "${SIM_CI_QUICK:-0}" = 1 ]; then
+    scale=4
+fi
+# seeds FIRST COUNT: "FIRST..LAST" with COUNT divided by the scale.
+seeds() { echo "$1..$(($1 + ($2 + scale - 1) / scale - 1))"; }
+
+total_images=0
+summary() { tail -n 1 "$1"; }
+images_of() { sed -n 's/.* images \([0-9]*\) .*/\1/p' "$1" | tail -n 1; }
+
+# run NAME ARGS...: runs the simulator, shows its summary, fails loudly.
+run() {
+    local name=$1
+    shift
+    local log
+    log=$(mktemp)
+    echo "==> sim: $name: cowtree-sim $*"
+    if ! "$sim" --jobs "$jobs" --quiet "$@" >"$log" 2>&1; then
+        cat "$log"
+        rm -f "$log"
+        echo "ci/sim.sh: FAILED: $name" >&2
+        exit 1
+    fi
+    summary "$log"
+    total_images=$((total_images + $(images_of "$log")))
+    rm -f "$log"
+}
+
+start=$SECONDS
+
+# ---- 2. exhaustive crash enumeration ------------------------------------
+run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 60)" --txns 16 --durability full \
+    --crash all --level2 4 --meta-loss 2 --deep 8 --sweeps 0 --rounds 0
+run "crash, CT_SYNC_NONE" --seeds "$(seeds 1001 40)" --txns 16 --durability none \
+    --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
+run "crash, swarm" --seeds "$(seeds 2001 60)" --txns 24 --swarm \
+    --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
+run "crash, 4096-byte pages" --seeds "$(seeds 3001 16)" --txns 16 --page-size 4096 \
+    --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
+run "crash, 1024-byte pages, every read through read()" --seeds "$(seeds 3101 16)" \
+    --txns 24 --page-size 1024 --map off --cache 2 --crash all --level2 8 --sweeps 0 --rounds 0
+
+# ---- 3. countdown error sweeps --------------------------------------------
+run "error sweeps, reads through read()" --seeds "$(seeds 4001 40)" --txns 12 --map off \
+    --crash none --deep 0 --sweeps 12 --rounds 0
+run "error sweeps, map()" --seeds "$(seeds 4101 20)" --txns 12 --map on \
+    --crash none --deep 0 --sweeps 12 --rounds 0 --swarm
+
+# ---- 4. random faults: each kind alone, then all with swarm -----------------
+for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync_error \
+    nospace alloc; do
+    run "faults: $kind" --seeds "$(seeds 5001 8)" --txns 30 --crash none --deep 0 \
+        --sweeps 0 --faults "$kind" --rounds 60
+done
+run "faults: all, swarm" --seeds "$(seeds 5101 40)" --txns 30 --swarm --crash none \
+    --deep 0 --sweeps 0 --faults all --rounds 20
+
+# ---- 5. determinism: same seeds, different process layouts -------------------
+echo "==> sim: determinism (seeds 1..12 twice: 1 job, then 3 jobs in reverse order)"
+a=$("$sim" --seeds 1..12 --txns 14 --jobs 1 --quiet --keep-going | tail -n 1 |
+    sed 's/ images\/s .*//')
+b=$("$sim" --seeds 1..12 --txns 14 --jobs 3 --quiet --keep-going | tail -n 1 |
+    sed 's/ images\/s .*//')
+c=$(for s in 12 11 10 9 8 7 6 5 4 3 2 1; do
+    "$sim" --seed "$s" --txns 14 --quiet | tail -n 1 | sed -n 's/.* trace \([0-9a-f]*\).*/\1/p'
+done | tr '\n' ' ')
+d=$(for s in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    "$sim" --seed "$s" --txns 14 --quiet | tail -n 1 | sed -n 's/.* trace \([0-9a-f]*\).*/\1/p'
+done | tac | tr '\n' ' ')
+if [ "$a" != "$b" ] || [ "$c" != "$d" ]; then
+    echo "ci/sim.sh: FAILED: determinism" >&2
+    printf '  %s\n  %s\n  %s\n  %s\n' "$a" "$b" "$c" "$d" >&2
+    exit 1
+fi
+echo "$a"
+
+# ---- 6. regression seeds ------------------------------------------------------
+echo "==> sim: sim/regress-seeds"
+n=0
+while IFS= read -r line || [ -n "$line" ]; do
+    case "$line" in '' | '#'*) continue ;; esac
+    n=$((n + 1))
+    if [[ "$line" == seed=* ]]; then
+        out=$("$sim" --replay "$line" 2>&1) || {
+            echo "$out"
+            echo "ci/sim.sh: FAILED: regress seed: $line" >&2
+            exit 1
+        }
+    else
+        # shellcheck disable=SC2086 # a line of flags
+        out=$("$sim" --quiet $line 2>&1) || {
+            echo "$out"
+            echo "ci/sim.sh: FAILED: regress seed: $line" >&2
+            exit 1
+        }
+    fi
+    total_images=$((total_images + $(printf '%s\n' "$out" | tail -n 1 |
+        sed -n 's/.* images \([0-9]*\) .*/\1/p')))
+done <sim/regress-seeds
+echo "$n regression cases pass"
+
+echo "==> sim: $total_images crash images checked in $((SECONDS - start)) s"
+
+# ---- 7. mutants ------------------------------------------------------------------
+if [ -x ci/mutants.sh ] && [ "${SIM_CI_QUICK:-0}" != 1 ]; then
+    echo "==> sim: mutants"
+    ci/mutants.sh
+fi
+echo "ci/sim.sh: all passed"
