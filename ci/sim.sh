@@ -2,7 +2,7 @@
 # ci/sim.sh - the simulator's CI job (docs/simulation.md). ci/test.sh runs it.
 #
 #   1. builds cowtree-sim in build/sim-ci (RelWithDebInfo: optimized, with the
-#      engine's CT_DEBUG assertions on);
+#      engine's CT_DEBUG assertions on) and runs its --self-test;
 #   2. exhaustive crash enumeration (--crash all: every store op of every
 #      txn, every subset of up to 10 unsynced writes, tears, omit-one,
 #      random orders, two levels deep on a share of the images, meta-loss
@@ -58,6 +58,9 @@ run() {
 }
 
 start=$SECONDS
+
+echo "==> sim: self-test"
+"$sim" --self-test
 
 # ---- 2. exhaustive crash enumeration ------------------------------------
 run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 60)" --txns 16 --durability full \

@@ -148,7 +148,13 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
         (void)ct_memstore_crash(r->ps, &outs[i]);
         sim_image_plan plan;
         memset(&plan, 0, sizeof(plan));
-        plan.image_id = sim_hash_u64(sim_hash_u64(r->cfg->seed, c->seg), c->cut * 4099 + i);
+        /* From the outcome itself, not its position in the list: a replay of
+           one outcome must draw the same extra commit and damage. */
+        uint64_t id = sim_hash_u64(sim_hash_u64(r->cfg->seed, c->seg), c->cut);
+        id = sim_hash_u64(id, (uint64_t)outs[i].mode);
+        id = sim_hash_u64(id, outs[i].mask);
+        id = sim_hash_u64(id, outs[i].index);
+        plan.image_id = sim_hash_u64(id, outs[i].seed);
         r->image_seq++;
         plan.level2 = r->cfg->level2_every && r->image_seq % r->cfg->level2_every == 0;
         /* Only CT_SYNC_FULL promises that BOTH slots describe intact trees

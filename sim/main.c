@@ -59,6 +59,7 @@ static void usage(void)
             "  --minimize          shrink a failure to a minimal replay line\n"
             "  --keep-going        do not stop at the first failing seed\n"
             "  --print-ops         print the workload of each seed (or of the replay)\n"
+            "  --self-test         unit checks of the simulator's own modules\n"
             "  --jobs N            worker processes for a seed range (2); results and\n"
             "                      trace are those of a sequential run\n"
             "  --quiet             only the summary line (and failures)\n"
@@ -88,19 +89,20 @@ static void defaults(flags *f)
 {
     memset(f, 0, sizeof(*f));
     sim_config *c = &f->base;
-    c->txns = 24;
+    /* The default job: about a minute on 2 cores, over a million images. */
+    c->txns = 32;
     c->page_size = 512;
     c->crash_all = 1;
-    c->level2_every = 16;
+    c->level2_every = 8;
     c->meta_every = 4;
     c->subset_max = 10;
-    c->deep_n = 6;
-    c->fault_rounds = 1;
+    c->deep_n = 8;
+    c->fault_rounds = 4;
     c->faults = (1u << SIM_F_KINDS) - 1;
     c->sweeps = 1;
-    c->sweep_txns = 2;
+    c->sweep_txns = 3;
     f->seed_lo = 1;
-    f->seed_hi = 24;
+    f->seed_hi = 80;
     f->dur_mode = -1;
     f->map_mode = -1;
     f->cache_mode = -1;
@@ -520,6 +522,9 @@ static int run_sequential(const flags *f, sim_counters *cnt)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && strcmp(argv[1], "--self-test") == 0) {
+        return sim_self_test();
+    }
     flags f;
     defaults(&f);
     if (parse_flags(argc, argv, &f) != 0) {

@@ -346,6 +346,11 @@ int sim_drops_apply(sim_workload *wl, const char *drops);
 /* Seed from "123", "0x1f" or a 40-hex commit id. -1 if malformed. */
 int sim_seed_parse(const char *s, uint64_t *seed);
 
+/* ---- self-test (selftest.c) ------------------------------------------------- */
+
+/* Unit checks of the pure modules; 0 when they pass. */
+int sim_self_test(void);
+
 /* ---- minimization (minimize.c) -------------------------------------------- */
 
 /* Shrinks a failing seed run; prints and returns the minimal replay line. */
