@@ -659,11 +659,6 @@ void th_tmpdir_remove(const char *dir)
 
 /* ---- envs ----------------------------------------------------------------- */
 
-/* Set to 1 when pagestore/memory has landed (ct_memstore_create exists). */
-#ifndef TH_HAVE_MEMSTORE
-#define TH_HAVE_MEMSTORE 0
-#endif
-
 const char *th_store_name(th_store_kind kind)
 {
     switch (kind) {
@@ -713,15 +708,11 @@ void th_env_init(th_env *e, th_store_kind kind, uint32_t page_size)
     if (is_ram(kind)) {
         e->ps = th_ram_create(page_size, kind == TH_STORE_RAM);
     } else if (is_mem(kind)) {
-#if TH_HAVE_MEMSTORE
         ct_memstore_options mo;
         ct_memstore_options_init(&mo);
         mo.page_size = page_size;
         mo.enable_map = kind == TH_STORE_MEM;
         th_assert_rc(ct_memstore_create(&mo, &e->ps), CT_OK);
-#else
-        fail_msg("memory store not built yet");
-#endif
     } else {
         th_tmpdir_make(e->dir, sizeof(e->dir));
         snprintf(e->path, sizeof(e->path), "%s/db", e->dir);
@@ -733,6 +724,10 @@ void th_env_close(th_env *e)
 {
     ct_close(e->db);
     e->db = NULL;
+    if (is_mem(e->kind)) {
+        /* No engine is open: release buffers kept alive for map() pointers. */
+        th_assert_rc(ct_memstore_unmap_all(e->ps), CT_OK);
+    }
 }
 
 void th_env_reopen(th_env *e)
@@ -780,9 +775,7 @@ void th_env_page_read(th_env *e, uint64_t pgno, void *buf)
         assert_non_null(p);
         memcpy(buf, p, e->page_size);
     } else {
-#if TH_HAVE_MEMSTORE
         th_assert_rc(ct_memstore_peek(e->ps, pgno, buf), CT_OK);
-#endif
     }
 }
 
@@ -801,9 +794,7 @@ void th_env_page_write(th_env *e, uint64_t pgno, const void *buf)
         assert_non_null(p);
         memcpy(p, buf, e->page_size);
     } else {
-#if TH_HAVE_MEMSTORE
         th_assert_rc(ct_memstore_poke(e->ps, pgno, buf), CT_OK);
-#endif
     }
 }
 

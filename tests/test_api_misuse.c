@@ -136,6 +136,27 @@ static void test_store_constructor_misuse(void **state)
     fo.flags = 0x40;
     th_assert_rc(ct_filestore_open("/tmp/ct-never-created", &fo, &ps), CT_INVALID);
     assert_null(ps);
+    ct_memstore_options_init(NULL);
+    th_assert_rc(ct_memstore_create(NULL, NULL), CT_INVALID);
+    ct_memstore_options mo;
+    const uint32_t bad[] = {256, 1000, 131072, 3};
+    for (size_t i = 0; i < 4; i++) {
+        ct_memstore_options_init(&mo);
+        mo.page_size = bad[i];
+        th_assert_rc(ct_memstore_create(&mo, &ps), CT_INVALID);
+    }
+    /* A NULL options pointer: defaults (4096-byte pages). */
+    th_assert_rc(ct_memstore_create(NULL, &ps), CT_OK);
+    assert_int_equal(ps->page_size, 4096);
+    /* Memory-store calls on a store that is not a memory store. */
+    ct_pagestore *ram = th_ram_create(512, 1);
+    uint8_t page[512];
+    th_assert_rc(ct_memstore_peek(ram, 0, page), CT_INVALID);
+    th_assert_rc(ct_memstore_poke(ram, 0, page), CT_INVALID);
+    th_assert_rc(ct_memstore_crash(ram, NULL), CT_INVALID);
+    th_assert_rc(ct_memstore_peek(ps, 0, NULL), CT_INVALID);
+    ram->ops->close(ram);
+    ps->ops->close(ps);
 }
 
 /* Txn calls with bad arguments. */

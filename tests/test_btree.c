@@ -483,6 +483,14 @@ static void test_random_ram_nomap(void **state)
     run(TH_STORE_RAM_NOMAP, 512, 3, 40000, CT_SYNC_FULL);
 }
 
+/* Random ops on the memory store, map() enabled and disabled. */
+static void test_random_memstore(void **state)
+{
+    (void)state;
+    run(TH_STORE_MEM, 512, 7, 40000, CT_SYNC_FULL);
+    run(TH_STORE_MEM_NOMAP, 512, 8, 30000, CT_SYNC_FULL);
+}
+
 /* Random ops with 4096-byte pages: keys up to 991 bytes. */
 static void test_random_ram_4k(void **state)
 {
@@ -822,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_random_ram),
         cmocka_unit_test(test_random_ram_nomap),
         cmocka_unit_test(test_random_ram_4k),
+        cmocka_unit_test(test_random_memstore),
         cmocka_unit_test(test_random_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cowtree/memstore.h"
 #include "internal.h"
 
 /* Random churn: `commits` txns of puts/deletes (some overflow values).
@@ -184,6 +185,13 @@ static void test_newest_meta_damaged_ram(void **state)
     newest_meta_all(TH_STORE_RAM_NOMAP);
 }
 
+static void test_newest_meta_damaged_memstore(void **state)
+{
+    (void)state;
+    newest_meta_all(TH_STORE_MEM);
+    newest_meta_all(TH_STORE_MEM_NOMAP);
+}
+
 static void test_newest_meta_damaged_file(void **state)
 {
     (void)state;
@@ -238,8 +246,9 @@ static void both_metas_case(th_store_kind kind, int how)
 static void test_both_metas_broken(void **state)
 {
     (void)state;
-    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_FILE};
-    for (size_t k = 0; k < 3; k++) {
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_MEM,
+                                   TH_STORE_MEM_NOMAP, TH_STORE_FILE};
+    for (size_t k = 0; k < 5; k++) {
         for (int how = 0; how < DMG_COUNT; how++) {
             if (how == DMG_SECTOR_OLD) {
                 continue; /* needs an older image; both-slot damage is covered */
@@ -255,8 +264,9 @@ static void test_both_metas_broken(void **state)
 static void test_newest_commit_page_damaged(void **state)
 {
     (void)state;
-    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_FILE};
-    for (size_t k = 0; k < 3; k++) {
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP, TH_STORE_MEM,
+                                   TH_STORE_MEM_NOMAP, TH_STORE_FILE};
+    for (size_t k = 0; k < 5; k++) {
         th_set_ctx("store=%s", th_store_name(kinds[k]));
         th_env e;
         th_env_init(&e, kinds[k], 512);
@@ -535,10 +545,213 @@ static void test_readonly_open(void **state)
     th_env_destroy(&e);
 }
 
+/* ---- power cuts during a commit (memory store device model) --------------- */
+
+/* Applies `ops` random puts/deletes (deletes pick keys from m) to m and,
+   when t is not NULL, to the db. */
+static void churn(th_rng *r, ct_txn *t, th_model *m, int ops)
+{
+    uint8_t key[32];
+    uint8_t val[3000];
+    for (int i = 0; i < ops; i++) {
+        size_t n = th_model_count(m);
+        if (n > 20 && th_chance(r, 1, 3)) {
+            const uint8_t *k = NULL;
+            size_t kl = 0;
+            th_model_at(m, (size_t)th_below(r, n), &k, &kl, NULL, NULL);
+            memcpy(key, k, kl);
+            if (t) {
+                th_assert_rc(ct_del(t, NULL, key, kl), CT_OK);
+            }
+            th_model_del(m, key, kl);
+            continue;
+        }
+        size_t kl = th_gen_key(r, key, 16);
+        size_t vl = th_chance(r, 1, 8) ? (size_t)th_below(r, sizeof(val)) : (size_t)th_below(r, 30);
+        th_fill(r, val, vl);
+        if (t) {
+            th_assert_rc(ct_put(t, NULL, key, kl, val, vl, 0), CT_OK);
+        }
+        th_model_put(m, key, kl, val, vl);
+    }
+}
+
+/* 1 when the db's content (read txn, cursor scan) equals m; never asserts. */
+static int db_equals(ct_db *db, const th_model *m)
+{
+    ct_txn *t = NULL;
+    if (ct_begin(db, CT_TXN_RDONLY, &t) != CT_OK) {
+        return 0;
+    }
+    ct_cursor *c = NULL;
+    int ok = ct_cursor_open(t, NULL, &c) == CT_OK;
+    size_t n = th_model_count(m);
+    int rc = ok ? ct_cursor_first(c) : CT_INVALID;
+    for (size_t i = 0; ok && i < n; i++) {
+        const uint8_t *mk = NULL;
+        const uint8_t *mv = NULL;
+        size_t mkl = 0;
+        size_t mvl = 0;
+        th_model_at(m, i, &mk, &mkl, &mv, &mvl);
+        const void *k = NULL;
+        const void *v = NULL;
+        size_t kl = 0;
+        size_t vl = 0;
+        ok = rc == CT_OK && ct_cursor_get(c, &k, &kl, &v, &vl) == CT_OK && kl == mkl &&
+             vl == mvl && (kl == 0 || memcmp(k, mk, kl) == 0) &&
+             (vl == 0 || memcmp(v, mv, vl) == 0);
+        rc = ct_cursor_next(c);
+    }
+    ok = ok && rc == CT_NOTFOUND;
+    ct_abort(t);
+    return ok;
+}
+
+static int open_mem(ct_pagestore *ps, ct_db **db)
+{
+    return ct_open(ps, NULL, db);
+}
+
+/* A power cut at every I/O op of a commit, each followed by several crash
+   outcomes (every unsynced write dropped; all kept; each one omitted; each
+   one torn with 3 seeds; 4 random outcomes), on the memory store with and
+   without map(): reopening always succeeds with exactly the commit before
+   or the commit in flight (never other content, never an empty database),
+   ct_check is clean, and the database accepts and keeps new commits. */
+static void test_power_cut_during_commit(void **state)
+{
+    (void)state;
+    for (int map = 0; map < 2; map++) {
+        ct_memstore_options mo;
+        ct_memstore_options_init(&mo);
+        mo.page_size = 512;
+        mo.enable_map = map;
+        ct_pagestore *ps = NULL;
+        th_assert_rc(ct_memstore_create(&mo, &ps), CT_OK);
+        th_model *ma = th_model_new();
+        th_model *mb = th_model_new();
+        ct_db *db = NULL;
+        th_assert_rc(open_mem(ps, &db), CT_OK);
+        th_rng ra;
+        th_rng rb;
+        th_rng_seed(&ra, 77);
+        th_rng_seed(&rb, 77);
+        for (int c = 0; c < 15; c++) {
+            ct_txn *t = NULL;
+            th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+            churn(&ra, t, ma, 40);
+            churn(&rb, NULL, mb, 40);
+            th_assert_rc(ct_commit(t), CT_OK);
+        }
+        ct_close(db);
+        th_assert_rc(ct_memstore_unmap_all(ps), CT_OK);
+        th_rng rn;
+        th_rng_seed(&rn, 1234);
+        churn(&rn, NULL, mb, 60); /* mb: the state after the commit in flight */
+        ct_memstore_snapshot *snap = NULL;
+        th_assert_rc(ct_memstore_snapshot_take(ps, &snap), CT_OK);
+        /* Dry run: which op numbers does the commit issue? */
+        ct_memstore_info info;
+        th_assert_rc(open_mem(ps, &db), CT_OK);
+        th_assert_rc(ct_memstore_get_info(ps, &info), CT_OK);
+        uint64_t first_op = info.ops;
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+        th_model_begin(ma);
+        th_rng_seed(&rn, 1234);
+        churn(&rn, t, ma, 60);
+        th_model_rollback(ma);
+        th_assert_rc(ct_commit(t), CT_OK);
+        th_assert_rc(ct_memstore_get_info(ps, &info), CT_OK);
+        uint64_t end_op = info.ops;
+        assert_true(end_op > first_op + 2); /* writes, sync, meta, sync at least */
+        ct_close(db);
+        uint64_t runs = 0;
+        uint64_t saw_new = 0;
+        for (uint64_t cut = first_op; cut < end_op; cut++) {
+            for (int variant = 0;; variant++) {
+                th_assert_rc(ct_memstore_unmap_all(ps), CT_OK);
+                th_assert_rc(ct_memstore_snapshot_restore(ps, snap), CT_OK);
+                th_assert_rc(open_mem(ps, &db), CT_OK);
+                th_assert_rc(ct_memstore_set_power_cut(ps, cut), CT_OK);
+                th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+                th_model_begin(ma);
+                th_rng_seed(&rn, 1234);
+                churn(&rn, t, ma, 60);
+                th_model_rollback(ma);
+                int crc = ct_commit(t); /* CT_OK only if the cut hit a step after the sync */
+                ct_close(db);
+                th_assert_rc(ct_memstore_get_info(ps, &info), CT_OK);
+                uint32_t pending = (uint32_t)info.pending;
+                ct_crash_outcome o;
+                memset(&o, 0, sizeof(o));
+                /* variants: 0 drop all, 1 keep all, then omit each, tear each
+                   (3 seeds), then 4 random outcomes. */
+                int v = variant;
+                if (v == 0) {
+                    o.mode = CT_CRASH_DROP_ALL;
+                } else if (v == 1) {
+                    o.mode = CT_CRASH_KEEP_ALL;
+                } else if ((v -= 2) < (int)pending) {
+                    o.mode = CT_CRASH_OMIT_ONE;
+                    o.index = (uint32_t)v;
+                } else if ((v -= (int)pending) < 3 * (int)pending) {
+                    o.mode = CT_CRASH_TEAR_ONE;
+                    o.index = (uint32_t)(v / 3);
+                    o.seed = (uint64_t)(v % 3) + 1;
+                } else if ((v -= 3 * (int)pending) < 4) {
+                    o.mode = CT_CRASH_RANDOM;
+                    o.seed = (uint64_t)v + 100;
+                } else {
+                    break;
+                }
+                th_set_ctx("map=%d cut at op %llu (commit ops %llu..%llu), crash mode %d index %u "
+                           "seed %llu, %u pending",
+                           map, (unsigned long long)cut, (unsigned long long)first_op,
+                           (unsigned long long)end_op - 1, (int)o.mode, o.index,
+                           (unsigned long long)o.seed, pending);
+                th_assert_rc(ct_memstore_crash(ps, &o), CT_OK);
+                th_assert_rc(ct_memstore_unmap_all(ps), CT_OK);
+                th_assert_rc(open_mem(ps, &db), CT_OK);
+                int is_a = db_equals(db, ma);
+                int is_b = db_equals(db, mb);
+                th_assert_true(is_a || is_b);
+                if (crc == CT_OK) {
+                    th_assert_true(is_b); /* acknowledged: must survive */
+                }
+                saw_new += (uint64_t)is_b;
+                th_check_clean(db);
+                th_put1(db, "after", 5, "crash", 5);
+                ct_close(db);
+                th_assert_rc(open_mem(ps, &db), CT_OK);
+                ct_txn *r = NULL;
+                th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &r), CT_OK);
+                const void *val = NULL;
+                size_t vl = 0;
+                th_assert_rc(ct_get(r, NULL, "after", 5, &val, &vl), CT_OK);
+                ct_abort(r);
+                ct_close(db);
+                runs++;
+            }
+        }
+        print_message("  map=%d: %llu crash runs over %llu commit ops, %llu found the new commit\n",
+                      map, (unsigned long long)runs, (unsigned long long)(end_op - first_op),
+                      (unsigned long long)saw_new);
+        assert_true(saw_new > 0);      /* e.g. keep-all after the meta write */
+        assert_true(saw_new < runs);   /* e.g. drop-all before the meta sync */
+        ct_memstore_snapshot_free(snap);
+        th_model_free(ma);
+        th_model_free(mb);
+        ps->ops->close(ps);
+    }
+    th_ctx[0] = '\0';
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_newest_meta_damaged_ram),
+        cmocka_unit_test(test_newest_meta_damaged_memstore),
         cmocka_unit_test(test_newest_meta_damaged_file),
         cmocka_unit_test(test_both_metas_broken),
         cmocka_unit_test(test_newest_commit_page_damaged),
@@ -547,6 +760,7 @@ int main(void)
         cmocka_unit_test(test_newer_version),
         cmocka_unit_test(test_io_error_during_recovery_is_returned),
         cmocka_unit_test(test_readonly_open),
+        cmocka_unit_test(test_power_cut_during_commit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -323,6 +323,13 @@ static void test_snapshots_under_concurrent_commits_ram(void **state)
     snapshot_case(TH_STORE_RAM_NOMAP, th_scaled(200));
 }
 
+static void test_snapshots_under_concurrent_commits_memstore(void **state)
+{
+    (void)state;
+    snapshot_case(TH_STORE_MEM, th_scaled(200));
+    snapshot_case(TH_STORE_MEM_NOMAP, th_scaled(200));
+}
+
 static void test_snapshots_under_concurrent_commits_file(void **state)
 {
     (void)state;
@@ -883,6 +890,7 @@ int main(void)
         cmocka_unit_test(test_readers_do_not_block),
         cmocka_unit_test(test_txn_ids),
         cmocka_unit_test(test_snapshots_under_concurrent_commits_ram),
+        cmocka_unit_test(test_snapshots_under_concurrent_commits_memstore),
         cmocka_unit_test(test_snapshots_under_concurrent_commits_file),
         cmocka_unit_test(test_second_process_gets_busy),
         cmocka_unit_test(test_failed_txn_is_sticky),
