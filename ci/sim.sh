@@ -63,30 +63,30 @@ echo "==> sim: self-test"
 "$sim" --self-test
 
 # ---- 2. exhaustive crash enumeration ------------------------------------
-run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 60)" --txns 16 --durability full \
+run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 200)" --txns 16 --durability full \
     --crash all --level2 4 --meta-loss 2 --deep 8 --sweeps 0 --rounds 0
-run "crash, CT_SYNC_NONE" --seeds "$(seeds 1001 40)" --txns 16 --durability none \
+run "crash, CT_SYNC_NONE" --seeds "$(seeds 1001 100)" --txns 16 --durability none \
     --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
-run "crash, swarm" --seeds "$(seeds 2001 60)" --txns 24 --swarm \
+run "crash, swarm" --seeds "$(seeds 2001 160)" --txns 24 --swarm \
     --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
-run "crash, 4096-byte pages" --seeds "$(seeds 3001 16)" --txns 16 --page-size 4096 \
+run "crash, 4096-byte pages" --seeds "$(seeds 3001 48)" --txns 16 --page-size 4096 \
     --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
-run "crash, 1024-byte pages, every read through read()" --seeds "$(seeds 3101 16)" \
+run "crash, 1024-byte pages, every read through read()" --seeds "$(seeds 3101 48)" \
     --txns 24 --page-size 1024 --map off --cache 2 --crash all --level2 8 --sweeps 0 --rounds 0
 
 # ---- 3. countdown error sweeps --------------------------------------------
-run "error sweeps, reads through read()" --seeds "$(seeds 4001 40)" --txns 12 --map off \
+run "error sweeps, reads through read()" --seeds "$(seeds 4001 120)" --txns 12 --map off \
     --crash none --deep 0 --sweeps 12 --rounds 0
-run "error sweeps, map()" --seeds "$(seeds 4101 20)" --txns 12 --map on \
+run "error sweeps, map()" --seeds "$(seeds 4201 60)" --txns 12 --map on \
     --crash none --deep 0 --sweeps 12 --rounds 0 --swarm
 
 # ---- 4. random faults: each kind alone, then all with swarm -----------------
 for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync_error \
     nospace alloc; do
-    run "faults: $kind" --seeds "$(seeds 5001 8)" --txns 30 --crash none --deep 0 \
-        --sweeps 0 --faults "$kind" --rounds 60
+    run "faults: $kind" --seeds "$(seeds 5001 16)" --txns 30 --crash none --deep 0 \
+        --sweeps 0 --faults "$kind" --rounds 100
 done
-run "faults: all, swarm" --seeds "$(seeds 5101 40)" --txns 30 --swarm --crash none \
+run "faults: all, swarm" --seeds "$(seeds 5101 200)" --txns 30 --swarm --crash none \
     --deep 0 --sweeps 0 --faults all --rounds 20
 
 # ---- 5. determinism: same seeds, different process layouts -------------------

@@ -110,91 +110,121 @@ static void defaults(flags *f)
     f->jobs = 2;
 }
 
-static int parse_flags(int argc, char **argv, flags *f)
+/* Flags without a value; 1 if a is one. */
+static int parse_switch(const char *a, flags *f)
 {
     sim_config *c = &f->base;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int used = 1;
-        if (strcmp(a, "--swarm") == 0) {
-            c->swarm = 1;
-            used = 0;
-        } else if (strcmp(a, "--minimize") == 0) {
-            f->minimize = 1;
-            used = 0;
-        } else if (strcmp(a, "--quiet") == 0) {
-            f->quiet = 1;
-            used = 0;
-        } else if (strcmp(a, "--verbose") == 0) {
-            c->verbose = 1;
-            used = 0;
-        } else if (strcmp(a, "--print-ops") == 0) {
-            f->print_ops = 1;
-            used = 0;
-        } else if (strcmp(a, "--keep-going") == 0) {
-            f->keep_going = 1;
-            used = 0;
-        } else if (!v) {
-            fprintf(stderr, "cowtree-sim: %s needs a value\n", a);
-            return -1;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (sim_seed_parse(v, &f->seed_lo) != 0) {
-                return -1;
-            }
-            f->seed_hi = f->seed_lo;
-        } else if (strcmp(a, "--seeds") == 0) {
-            if (parse_range(v, &f->seed_lo, &f->seed_hi) != 0) {
-                return -1;
-            }
-        } else if (strcmp(a, "--txns") == 0) {
-            c->txns = (uint32_t)strtoul(v, NULL, 0);
-        } else if (strcmp(a, "--crash") == 0) {
-            c->crash_all = strcmp(v, "all") == 0;
-            c->crash_n = c->crash_all || strcmp(v, "none") == 0 ? 0 : (uint32_t)atoi(v);
-        } else if (strcmp(a, "--deep") == 0) {
-            c->deep_n = (uint32_t)atoi(v);
-        } else if (strcmp(a, "--level2") == 0) {
-            c->level2_every = (uint32_t)atoi(v);
-        } else if (strcmp(a, "--meta-loss") == 0) {
-            c->meta_every = (uint32_t)atoi(v);
-        } else if (strcmp(a, "--subset") == 0) {
-            c->subset_max = (uint32_t)atoi(v);
-        } else if (strcmp(a, "--faults") == 0) {
-            if (sim_faults_parse(v, &c->faults) != 0) {
-                fprintf(stderr, "cowtree-sim: unknown fault kind in %s\n", v);
-                return -1;
-            }
-        } else if (strcmp(a, "--rounds") == 0) {
-            c->fault_rounds = (uint32_t)atoi(v);
-        } else if (strcmp(a, "--sweeps") == 0) {
-            c->sweep_txns = (uint32_t)atoi(v);
-            c->sweeps = c->sweep_txns > 0;
-        } else if (strcmp(a, "--durability") == 0) {
-            f->dur_mode = strcmp(v, "full") == 0   ? CT_SYNC_FULL
-                          : strcmp(v, "none") == 0 ? CT_SYNC_NONE
-                                                   : -1;
-        } else if (strcmp(a, "--page-size") == 0) {
-            c->page_size = (uint32_t)strtoul(v, NULL, 0);
-        } else if (strcmp(a, "--map") == 0) {
-            f->map_mode = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
-        } else if (strcmp(a, "--cache") == 0) {
-            f->cache_mode = atoi(v);
-        } else if (strcmp(a, "--jobs") == 0) {
-            f->jobs = (uint32_t)atoi(v);
-            f->jobs = f->jobs < 1 ? 1 : f->jobs > 64 ? 64 : f->jobs;
-        } else if (strcmp(a, "--stable-cursor") == 0) {
-            c->stable_cursor_pct = atoi(v);
-        } else if (strcmp(a, "--replay") == 0) {
-            f->replay = v;
-        } else {
-            fprintf(stderr, "cowtree-sim: unknown flag %s\n", a);
+    if (strcmp(a, "--swarm") == 0) {
+        c->swarm = 1;
+    } else if (strcmp(a, "--minimize") == 0) {
+        f->minimize = 1;
+    } else if (strcmp(a, "--quiet") == 0) {
+        f->quiet = 1;
+    } else if (strcmp(a, "--verbose") == 0) {
+        c->verbose = 1;
+    } else if (strcmp(a, "--print-ops") == 0) {
+        f->print_ops = 1;
+    } else if (strcmp(a, "--keep-going") == 0) {
+        f->keep_going = 1;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Flags of the workload and the store. */
+static int parse_world_flag(const char *a, const char *v, flags *f)
+{
+    sim_config *c = &f->base;
+    if (strcmp(a, "--txns") == 0) {
+        c->txns = (uint32_t)strtoul(v, NULL, 0);
+    } else if (strcmp(a, "--durability") == 0) {
+        f->dur_mode = strcmp(v, "full") == 0   ? CT_SYNC_FULL
+                      : strcmp(v, "none") == 0 ? CT_SYNC_NONE
+                                               : -1;
+    } else if (strcmp(a, "--page-size") == 0) {
+        c->page_size = (uint32_t)strtoul(v, NULL, 0);
+    } else if (strcmp(a, "--map") == 0) {
+        f->map_mode = strcmp(v, "on") == 0 ? 1 : strcmp(v, "off") == 0 ? 0 : -1;
+    } else if (strcmp(a, "--cache") == 0) {
+        f->cache_mode = atoi(v);
+    } else if (strcmp(a, "--stable-cursor") == 0) {
+        c->stable_cursor_pct = atoi(v);
+    } else if (strcmp(a, "--jobs") == 0) {
+        f->jobs = (uint32_t)atoi(v);
+        f->jobs = f->jobs < 1 ? 1 : f->jobs > 64 ? 64 : f->jobs;
+    } else if (strcmp(a, "--replay") == 0) {
+        f->replay = v;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* Flags of what is checked; -1 on a bad value, 0 if a is not one. */
+static int parse_check_flag(const char *a, const char *v, flags *f)
+{
+    sim_config *c = &f->base;
+    if (strcmp(a, "--seed") == 0) {
+        if (sim_seed_parse(v, &f->seed_lo) != 0) {
             return -1;
         }
-        i += used;
+        f->seed_hi = f->seed_lo;
+    } else if (strcmp(a, "--seeds") == 0) {
+        return parse_range(v, &f->seed_lo, &f->seed_hi) == 0 ? 1 : -1;
+    } else if (strcmp(a, "--crash") == 0) {
+        c->crash_all = strcmp(v, "all") == 0;
+        c->crash_n = c->crash_all || strcmp(v, "none") == 0 ? 0 : (uint32_t)atoi(v);
+    } else if (strcmp(a, "--deep") == 0) {
+        c->deep_n = (uint32_t)atoi(v);
+    } else if (strcmp(a, "--level2") == 0) {
+        c->level2_every = (uint32_t)atoi(v);
+    } else if (strcmp(a, "--meta-loss") == 0) {
+        c->meta_every = (uint32_t)atoi(v);
+    } else if (strcmp(a, "--subset") == 0) {
+        c->subset_max = (uint32_t)atoi(v);
+    } else if (strcmp(a, "--faults") == 0) {
+        if (sim_faults_parse(v, &c->faults) != 0) {
+            fprintf(stderr, "cowtree-sim: unknown fault kind in %s\n", v);
+            return -1;
+        }
+    } else if (strcmp(a, "--rounds") == 0) {
+        c->fault_rounds = (uint32_t)atoi(v);
+    } else if (strcmp(a, "--sweeps") == 0) {
+        c->sweep_txns = (uint32_t)atoi(v);
+        c->sweeps = c->sweep_txns > 0;
+    } else {
+        return 0;
     }
-    if (c->fault_rounds == 0) {
-        c->faults = 0;
+    return 1;
+}
+
+static int parse_flags(int argc, char **argv, flags *f)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (parse_switch(a, f)) {
+            continue;
+        }
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!v) {
+            fprintf(stderr, "cowtree-sim: unknown flag or missing value: %s\n", a);
+            return -1;
+        }
+        int r = parse_check_flag(a, v, f);
+        if (r == 0) {
+            r = parse_world_flag(a, v, f);
+        }
+        if (r <= 0) {
+            if (r == 0) {
+                fprintf(stderr, "cowtree-sim: unknown flag %s\n", a);
+            }
+            return -1;
+        }
+        i++;
+    }
+    if (f->base.fault_rounds == 0) {
+        f->base.faults = 0;
     }
     return 0;
 }

@@ -537,17 +537,11 @@ static sim_run_result recover_later(sim_world *w)
     return SIM_RUN_DONE;
 }
 
-sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
+/* Opens the store (retrying legal errors) and keeps the failed-sync books:
+   a sync failed since the last judgement and no crash followed it, so this
+   reopen reads the view and vouches for writes in an unknown state. */
+static int recover_open(sim_world *w, int crashed)
 {
-    if (w->db) {
-        sim_world_close(w);
-    }
-    int crashed = w->after_crash;
-    int lenient = w->lenient || (crashed && w->judge_lenient);
-    int corrupt_ok = w->storage_damage || (crashed && w->judge_lenient);
-    w->after_crash = 0;
-    w->judge_lenient = 0;
-    sim_faults_pause(w);
     int rc = CT_IO;
     for (int attempt = 0; attempt < 3 && rc != CT_OK; attempt++) {
         rc = sim_world_open(w);
@@ -555,13 +549,62 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
             break;
         }
     }
-    /* A sync failed since the last judgement and no crash followed it: this
-       reopen reads the view and vouches for writes in an unknown state. */
     uint64_t fs = sim_failed_syncs(w->ps);
     if (!crashed && fs > w->failed_syncs_mark) {
         w->durable_unknown = 1;
     }
     w->failed_syncs_mark = fs;
+    return rc;
+}
+
+typedef struct judgement {
+    int lenient;    /* any earlier commit is legal */
+    int corrupt_ok; /* CT_CORRUPT is legal */
+    int later;      /* a legal error kept us from judging now */
+    size_t m;       /* the commit found */
+} judgement;
+
+/* ct_check and identification of the open db; *rc ends as the verdict. */
+static sim_run_result recover_judge(sim_world *w, const char *when, int *rc, judgement *j)
+{
+    ct_check_report rep;
+    memset(&rep, 0, sizeof(rep));
+    *rc = ct_check(w->db, &rep);
+    if (*rc != CT_OK && *rc != CT_CORRUPT && sim_world_legal(w, *rc)) {
+        j->later = 1;
+        return SIM_RUN_DONE;
+    }
+    if (*rc != CT_OK && !(*rc == CT_CORRUPT && j->corrupt_ok)) {
+        return sim_world_failf(w, SIM_NOOP, "%s: ct_check returned %s: %s", when,
+                               ct_errname(*rc), rep.first_problem);
+    }
+    if (*rc != CT_OK) {
+        return SIM_RUN_DONE;
+    }
+    *rc = sim_identify(w, j->lenient, &j->m);
+    if (*rc == CT_NOTFOUND) {
+        char diff[400];
+        sim_describe_diff(w, w->acked, diff, sizeof(diff));
+        return sim_world_failf(w, SIM_NOOP, "%s: content is no allowed commit: %s", when, diff);
+    }
+    if (*rc != CT_OK && *rc != CT_CORRUPT && sim_world_legal(w, *rc)) {
+        j->later = 1;
+    }
+    return SIM_RUN_DONE;
+}
+
+sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
+{
+    if (w->db) {
+        sim_world_close(w);
+    }
+    int crashed = w->after_crash;
+    judgement j = {w->lenient || (crashed && w->judge_lenient),
+                   w->storage_damage || (crashed && w->judge_lenient), 0, 0};
+    w->after_crash = 0;
+    w->judge_lenient = 0;
+    sim_faults_pause(w);
+    int rc = recover_open(w, crashed);
     if (rc != CT_OK && rc != CT_CORRUPT && sim_world_legal(w, rc)) {
         if (w->stop_on_io) {
             sim_faults_resume(w);
@@ -569,32 +612,11 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
         }
         return recover_later(w);
     }
-    sim_run_result res = SIM_RUN_DONE;
-    if (rc == CT_OK) {
-        ct_check_report rep;
-        memset(&rep, 0, sizeof(rep));
-        rc = ct_check(w->db, &rep);
-        if (rc != CT_OK && rc != CT_CORRUPT && sim_world_legal(w, rc)) {
-            return recover_later(w);
-        }
-        if (rc != CT_OK && !(rc == CT_CORRUPT && corrupt_ok)) {
-            res = sim_world_failf(w, SIM_NOOP, "%s: ct_check returned %s: %s", when,
-                                  ct_errname(rc), rep.first_problem);
-        }
+    sim_run_result res = rc == CT_OK ? recover_judge(w, when, &rc, &j) : SIM_RUN_DONE;
+    if (j.later) {
+        return recover_later(w);
     }
-    size_t m = 0;
-    if (res == SIM_RUN_DONE && rc == CT_OK) {
-        rc = sim_identify(w, lenient, &m);
-        if (rc == CT_NOTFOUND) {
-            char diff[400];
-            sim_describe_diff(w, w->acked, diff, sizeof(diff));
-            res = sim_world_failf(w, SIM_NOOP, "%s: content is no allowed commit: %s", when,
-                                  diff);
-        } else if (rc != CT_OK && rc != CT_CORRUPT && sim_world_legal(w, rc)) {
-            return recover_later(w);
-        }
-    }
-    if (res == SIM_RUN_DONE && rc == CT_CORRUPT && corrupt_ok) {
+    if (res == SIM_RUN_DONE && rc == CT_CORRUPT && j.corrupt_ok) {
         if (cnt) {
             cnt->corrupt_detected++;
         }
@@ -606,15 +628,15 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
     }
     if (w->cfg->verbose) {
         fprintf(stderr, "  %s: recovery %s, commit #%zu (acked #%zu, durable #%zu)%s%s\n", when,
-                ct_errname(rc), m, w->acked, w->floor, crashed ? " after a crash" : "",
+                ct_errname(rc), j.m, w->acked, w->floor, crashed ? " after a crash" : "",
                 w->dead ? ", db left closed" : "");
     }
     if (res == SIM_RUN_DONE && !w->dead) {
-        if (cnt && m < w->floor) {
+        if (cnt && j.m < w->floor) {
             cnt->rollbacks++;
         }
-        sim_world_trace(w, m);
-        sim_world_rebase(w, m);
+        sim_world_trace(w, j.m);
+        sim_world_rebase(w, j.m);
     }
     sim_faults_resume(w);
     return res;
