@@ -190,6 +190,9 @@ static sim_run_result crash_point(sim_seed_run *r, size_t s, size_t to, uint64_t
     c.cut = k;
     c.out.mode = CT_CRASH_DROP_ALL;
     sim_run_result res = cut_run(r, s, to, k, &w);
+    ct_memstore_info info;
+    (void)ct_memstore_get_info(r->ps, &info);
+    r->trace = sim_hash_u64(r->trace, info.trace_hash); /* every op up to the cut */
     if (res == SIM_RUN_DONE) {
         res = check_outcomes(r, &w, &c, only, SIZE_MAX);
     }
