@@ -1,0 +1,623 @@
+/*
+ * test_space.c - free space (issue 3): the persistent free list keeps a
+ * steady workload from growing the store; a long-lived reader keeps its
+ * exact snapshot while it pins pages, and those pages are reused once it
+ * ends; free pages at the end of the store are given back; deletes
+ * rebalance (every non-root page at least a quarter full after deleting
+ * 90% of the keys, measured by walking the tree) and the store shrinks with
+ * later commits; reopening keeps the free list (nothing leaks at restart).
+ * Figures are printed with print_message. 512-byte pages throughout.
+ */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PS 512u
+
+typedef struct figures {
+    uint64_t store_pages;
+    uint64_t pages_total;
+    uint64_t pages_free;
+    uint64_t held;
+} figures;
+
+static figures fig(th_env *e)
+{
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e->db, &st), CT_OK);
+    figures f = {th_env_store_pages(e), st.pages_total, st.pages_free, st.pages_held_by_readers};
+    return f;
+}
+
+/* Key i of a keyspace: 8..16 bytes, spread so inserts land everywhere. */
+static size_t space_key(uint64_t i, uint8_t *k)
+{
+    uint64_t h = i * 0x9e3779b97f4a7c15ull;
+    int n = snprintf((char *)k, 24, "%08llx%llu", (unsigned long long)(h >> 32),
+                     (unsigned long long)(i % 100000000u));
+    return (size_t)n;
+}
+
+/* Builds keys 0..n-1 in random order in txns of 1000, values 8..40 bytes.
+   The model gets value lengths (content is th_value_fill(i, version 0)). */
+static void build_keys(th_env *e, uint64_t n, th_rng *r, uint32_t *ver)
+{
+    uint64_t *perm = malloc(n * sizeof(*perm));
+    assert_non_null(perm);
+    for (uint64_t i = 0; i < n; i++) {
+        perm[i] = i;
+    }
+    for (uint64_t i = n; i > 1; i--) {
+        uint64_t j = th_below(r, i);
+        uint64_t tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+    ct_txn *t = NULL;
+    for (uint64_t i = 0; i < n; i++) {
+        if (i % 1000 == 0) {
+            th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+        }
+        uint8_t k[24];
+        size_t kl = space_key(perm[i], k);
+        uint8_t v[64];
+        size_t vl = 8 + (size_t)(perm[i] % 33);
+        th_value_fill(v, vl, perm[i] << 20);
+        th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+        ver[perm[i]] = 0;
+        if (i % 1000 == 999 || i + 1 == n) {
+            th_assert_rc(ct_commit(t), CT_OK);
+        }
+    }
+    free(perm);
+}
+
+/* When set, one version in 16 of a key is an overflow value (600..1100
+   bytes at 512-byte pages: 2 or 3 pages per run). */
+static int g_big_values;
+
+#define VALUE_BYTES_MAX 1200u
+
+static size_t value_of(uint64_t i, uint32_t ver, uint8_t *v)
+{
+    size_t vl = 8 + (size_t)((i + ver) % 33);
+    if (g_big_values && (i + ver) % 16 == 0) {
+        vl = 600 + (size_t)((i * 7 + ver) % 500);
+    }
+    th_value_fill(v, vl, (i << 20) | ver);
+    return vl;
+}
+
+/* Every key i < n must read its current version (UINT32_MAX = absent). */
+static void check_keys(ct_txn *t, uint64_t n, const uint32_t *ver)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        const void *v = NULL;
+        size_t vl = 0;
+        int rc = ct_get(t, NULL, k, kl, &v, &vl);
+        if (ver[i] == UINT32_MAX) {
+            th_assert_rc(rc, CT_NOTFOUND);
+            continue;
+        }
+        th_assert_rc(rc, CT_OK);
+        uint8_t want[VALUE_BYTES_MAX];
+        size_t wl = value_of(i, ver[i], want);
+        th_assert_eq(vl, wl);
+        th_assert_mem(v, want, wl);
+    }
+}
+
+/* Steady state: 20,000 keys built, then 200,000 random overwrites and
+   delete+reinsert pairs in txns of 1..100 ops. The store never grows past
+   2x its size after the build; the free list survives a reopen mid-way;
+   content and ct_check are verified at the end. */
+static void steady_case(th_store_kind kind, int big_values)
+{
+    g_big_values = 0;
+    th_set_ctx("steady state on %s%s", th_store_name(kind), big_values ? ", overflow values" : "");
+    th_env e;
+    th_env_init(&e, kind, PS);
+    const uint64_t nkeys = 20000;
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    assert_non_null(ver);
+    th_rng r;
+    th_rng_seed(&r, 42);
+    build_keys(&e, nkeys, &r, ver);
+    th_check_clean(e.db);
+    figures built = fig(&e);
+    g_big_values = big_values;
+    uint64_t ops_total = th_scaled(200000);
+    uint64_t ops = 0;
+    uint64_t max_store = built.store_pages;
+    uint64_t commits = 0;
+    while (ops < ops_total) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        uint64_t len = 1 + th_below(&r, 100);
+        for (uint64_t j = 0; j < len && ops < ops_total; j++, ops++) {
+            uint64_t i = th_below(&r, nkeys);
+            uint8_t k[24];
+            size_t kl = space_key(i, k);
+            uint8_t v[VALUE_BYTES_MAX];
+            if (th_chance(&r, 1, 2)) {
+                th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
+            }
+            ver[i]++;
+            size_t vl = value_of(i, ver[i], v);
+            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        commits++;
+        uint64_t sp = th_env_store_pages(&e);
+        if (sp > max_store) {
+            max_store = sp;
+        }
+        if (sp > 2 * built.store_pages) {
+            print_error("store grew to %llu pages after %llu ops (built: %llu)\n",
+                        (unsigned long long)sp, (unsigned long long)ops,
+                        (unsigned long long)built.store_pages);
+        }
+        th_assert_true(sp <= 2 * built.store_pages);
+        if (commits == 2000) {
+            th_env_reopen(&e); /* the free list is persistent */
+        }
+    }
+    figures end = fig(&e);
+    print_message("  %s%s: after the build %llu store pages (hwm %llu, %llu free); after %llu ops in "
+                  "%llu commits: max %llu, end %llu store pages (hwm %llu, %llu free) = %.2fx\n",
+                  th_store_name(kind), big_values ? " (1/16 overflow values)" : "",
+                  (unsigned long long)built.store_pages,
+                  (unsigned long long)built.pages_total, (unsigned long long)built.pages_free,
+                  (unsigned long long)ops, (unsigned long long)commits,
+                  (unsigned long long)max_store, (unsigned long long)end.store_pages,
+                  (unsigned long long)end.pages_total, (unsigned long long)end.pages_free,
+                  (double)max_store / (double)built.store_pages);
+    th_assert_true(max_store <= 2 * built.store_pages);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    th_check_clean(e.db);
+    free(ver);
+    th_env_destroy(&e);
+    g_big_values = 0;
+    th_ctx[0] = '\0';
+}
+
+static void test_steady_state_file(void **state)
+{
+    (void)state;
+    steady_case(TH_STORE_FILE, 0);
+}
+
+static void test_steady_state_memstore(void **state)
+{
+    (void)state;
+    steady_case(TH_STORE_MEM_NOMAP, 0);
+}
+
+/* The same with overflow runs in the mix (1 value in 16 takes 2-3 pages):
+   runs are allocated and freed without fragmenting the store past 2x. */
+static void test_steady_state_overflow_values(void **state)
+{
+    (void)state;
+    steady_case(TH_STORE_MEM_NOMAP, 1);
+}
+
+/* A read txn held open across 10,000 write commits (one overwrite each)
+   reads exactly its snapshot throughout (checked every 1000 commits); the
+   store meanwhile grows at most linearly (each commit may pin the pages it
+   frees: a bound of 16 pages per commit, checked every 100 commits so a
+   runaway is caught early); ct_stat shows the held pages. Once the reader
+   ends, the held pages are reused: pages_held_by_readers drops to 0 and
+   2,000 further commits do not grow the store. */
+static void test_long_reader_across_commits(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_FILE, PS);
+    const uint64_t nkeys = 2000;
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    uint32_t *snap = calloc(nkeys, sizeof(*snap));
+    assert_non_null(ver);
+    assert_non_null(snap);
+    th_rng r;
+    th_rng_seed(&r, 5);
+    build_keys(&e, nkeys, &r, ver);
+    memcpy(snap, ver, nkeys * sizeof(*ver));
+    ct_txn *reader = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &reader), CT_OK);
+    figures start = fig(&e);
+    uint64_t commits = th_scaled(10000);
+    uint64_t max_held = 0;
+    for (uint64_t c = 1; c <= commits; c++) {
+        uint64_t i = th_below(&r, nkeys);
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        uint8_t v[64];
+        ver[i]++;
+        size_t vl = value_of(i, ver[i], v);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+        th_assert_rc(ct_commit(t), CT_OK);
+        if (c % 100 == 0) {
+            figures f = fig(&e);
+            if (f.held > max_held) {
+                max_held = f.held;
+            }
+            uint64_t bound = start.store_pages + 16 * c;
+            if (f.store_pages > bound) {
+                print_error("after %llu commits under one reader: %llu store pages, %llu free, "
+                            "%llu held (started at %llu; bound %llu)\n",
+                            (unsigned long long)c, (unsigned long long)f.store_pages,
+                            (unsigned long long)f.pages_free, (unsigned long long)f.held,
+                            (unsigned long long)start.store_pages, (unsigned long long)bound);
+            }
+            th_assert_true(f.store_pages <= bound);
+        }
+        if (c % 1000 == 0 || c == commits) {
+            th_set_ctx("reader snapshot after %llu commits", (unsigned long long)c);
+            check_keys(reader, nkeys, snap);
+        }
+    }
+    figures held = fig(&e);
+    ct_abort(reader);
+    /* Released: one commit recomputes reusability. */
+    th_put1(e.db, "x", 1, "y", 1);
+    figures released = fig(&e);
+    for (uint64_t c = 0; c < th_scaled(2000); c++) {
+        uint64_t i = th_below(&r, nkeys);
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        uint8_t v[64];
+        ver[i]++;
+        size_t vl = value_of(i, ver[i], v);
+        th_put1(e.db, k, kl, v, vl);
+    }
+    figures after = fig(&e);
+    print_message("  reader held over %llu commits: store %llu -> %llu pages, up to %llu held; "
+                  "released: %llu held; after 2000 more commits: %llu store pages (%llu free)\n",
+                  (unsigned long long)commits, (unsigned long long)start.store_pages,
+                  (unsigned long long)held.store_pages, (unsigned long long)max_held,
+                  (unsigned long long)released.held, (unsigned long long)after.store_pages,
+                  (unsigned long long)after.pages_free);
+    assert_true(max_held > 0);
+    assert_int_equal(released.held, 0);
+    assert_true(after.store_pages <= held.store_pages);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    th_check_clean(e.db);
+    free(ver);
+    free(snap);
+    th_env_destroy(&e);
+    th_ctx[0] = '\0';
+}
+
+/* Deleting everything gives the free tail back: within a dozen small
+   commits the store shrinks to a handful of pages (pages freed by txn N are
+   reusable from N+2, and the pages a commit needs meanwhile go to the end,
+   so the tail comes back in steps), on the file, memory and RAM stores. */
+static void test_free_tail_given_back(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_FILE, TH_STORE_MEM_NOMAP, TH_STORE_RAM};
+    for (size_t s = 0; s < 3; s++) {
+        th_env e;
+        th_env_init(&e, kinds[s], PS);
+        const uint64_t nkeys = 10000;
+        uint32_t *ver = calloc(nkeys, sizeof(*ver));
+        assert_non_null(ver);
+        th_rng r;
+        th_rng_seed(&r, 9);
+        build_keys(&e, nkeys, &r, ver);
+        figures full = fig(&e);
+        ct_txn *t = NULL;
+        for (uint64_t i = 0; i < nkeys; i++) {
+            if (i % 2500 == 0) {
+                th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+            }
+            uint8_t k[24];
+            size_t kl = space_key(i, k);
+            th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
+            if (i % 2500 == 2499) {
+                th_assert_rc(ct_commit(t), CT_OK);
+            }
+        }
+        figures emptied = fig(&e);
+        char steps[200] = "";
+        size_t used = 0;
+        for (int c = 0; c < 12; c++) {
+            th_put1(e.db, "a", 1, &c, sizeof(c));
+            used += (size_t)snprintf(steps + used, sizeof(steps) - used, " %llu",
+                                     (unsigned long long)th_env_store_pages(&e));
+        }
+        figures later = fig(&e);
+        print_message("  %s: %llu store pages with 10000 keys, %llu right after deleting all, "
+                      "then per commit:%s (hwm %llu, %llu free)\n",
+                      th_store_name(kinds[s]), (unsigned long long)full.store_pages,
+                      (unsigned long long)emptied.store_pages, steps,
+                      (unsigned long long)later.pages_total, (unsigned long long)later.pages_free);
+        assert_true(later.store_pages < full.store_pages / 10);
+        assert_true(later.store_pages <= 16);
+        assert_int_equal(later.store_pages, later.pages_total);
+        th_check_clean(e.db);
+        free(ver);
+        th_env_destroy(&e);
+    }
+}
+
+typedef struct fill_stats {
+    uint64_t pages;
+    uint64_t underfull;
+    uint64_t used_bytes;
+    uint32_t min_used;
+    uint64_t min_pgno;
+    uint32_t quarter;
+} fill_stats;
+
+static void fill_page(const th_page_info *pi, void *ctx)
+{
+    fill_stats *f = ctx;
+    if (pi->level == 0) {
+        return; /* the root may hold anything */
+    }
+    uint32_t used = ct__node_used_bytes(pi->page);
+    f->pages++;
+    f->used_bytes += used;
+    if (used < f->min_used) {
+        f->min_used = used;
+        f->min_pgno = pi->pgno;
+    }
+    if (used < f->quarter) {
+        f->underfull++;
+    }
+}
+
+static fill_stats measure_fill(ct_db *db)
+{
+    fill_stats f;
+    memset(&f, 0, sizeof(f));
+    f.min_used = UINT32_MAX;
+    f.quarter = (PS - CT_PAGE_HDR_BYTES) / 4u;
+    th_walk_tree(db, NULL, fill_page, &f);
+    return f;
+}
+
+/* Deleting a random 90% of 100,000 keys (in txns of 1000): every non-root
+   leaf and branch stays at least a quarter full (bytes of cells and slots
+   >= (page - header) / 4), measured by walking every page; the tree stays
+   correct; and the store shrinks with later commits that rewrite the
+   surviving keys. */
+static void test_rebalance_fill_after_deletes(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_FILE, PS);
+    const uint64_t nkeys = th_scaled(100000);
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    assert_non_null(ver);
+    th_rng r;
+    th_rng_seed(&r, 11);
+    build_keys(&e, nkeys, &r, ver);
+    fill_stats before = measure_fill(e.db);
+    figures full = fig(&e);
+    uint64_t *perm = malloc(nkeys * sizeof(*perm));
+    assert_non_null(perm);
+    for (uint64_t i = 0; i < nkeys; i++) {
+        perm[i] = i;
+    }
+    for (uint64_t i = nkeys; i > 1; i--) {
+        uint64_t j = th_below(&r, i);
+        uint64_t tmp = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = tmp;
+    }
+    uint64_t ndel = nkeys / 10 * 9;
+    ct_txn *t = NULL;
+    for (uint64_t d = 0; d < ndel; d++) {
+        if (d % 1000 == 0) {
+            th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        }
+        uint8_t k[24];
+        size_t kl = space_key(perm[d], k);
+        th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
+        ver[perm[d]] = UINT32_MAX;
+        if (d % 1000 == 999 || d + 1 == ndel) {
+            th_assert_rc(ct_commit(t), CT_OK);
+        }
+    }
+    fill_stats after = measure_fill(e.db);
+    figures deleted = fig(&e);
+    th_check_clean(e.db);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    /* Later commits: rewrite every surviving key (1000 per txn), twice. */
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t in_txn = 0;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (uint64_t i = 0; i < nkeys; i++) {
+            if (ver[i] == UINT32_MAX) {
+                continue;
+            }
+            uint8_t k[24];
+            size_t kl = space_key(i, k);
+            uint8_t v[64];
+            ver[i]++;
+            size_t vl = value_of(i, ver[i], v);
+            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+            if (++in_txn == 1000) {
+                th_assert_rc(ct_commit(t), CT_OK);
+                th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+                in_txn = 0;
+            }
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    th_put1(e.db, "z", 1, "1", 1);
+    th_put1(e.db, "z", 1, "2", 1);
+    figures later = fig(&e);
+    print_message("  before deletes: %llu non-root pages, avg fill %.1f%%; after deleting %llu of "
+                  "%llu keys: %llu non-root pages, avg fill %.1f%%, min %u bytes (page %llu), "
+                  "%llu under a quarter (%u bytes)\n",
+                  (unsigned long long)before.pages,
+                  100.0 * (double)before.used_bytes /
+                      ((double)before.pages * (double)(PS - CT_PAGE_HDR_BYTES)),
+                  (unsigned long long)ndel, (unsigned long long)nkeys,
+                  (unsigned long long)after.pages,
+                  100.0 * (double)after.used_bytes /
+                      ((double)after.pages * (double)(PS - CT_PAGE_HDR_BYTES)),
+                  after.min_used, (unsigned long long)after.min_pgno,
+                  (unsigned long long)after.underfull, after.quarter);
+    print_message("  store pages: %llu full, %llu after the deletes, %llu after rewriting the "
+                  "survivors (hwm %llu, %llu free)\n",
+                  (unsigned long long)full.store_pages, (unsigned long long)deleted.store_pages,
+                  (unsigned long long)later.store_pages, (unsigned long long)later.pages_total,
+                  (unsigned long long)later.pages_free);
+    assert_int_equal(after.underfull, 0);
+    assert_true(after.min_used >= after.quarter);
+    assert_true(later.store_pages < deleted.store_pages);
+    assert_true(later.store_pages <= full.store_pages / 3);
+    th_check_clean(e.db);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    free(perm);
+    free(ver);
+    th_env_destroy(&e);
+}
+
+/* The free list is persistent: free pages recorded before a reopen are
+   reused after it (the store does not grow when the same work is redone),
+   and the checker accounts for every page across the reopen. */
+static void test_free_list_survives_reopen(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
+    const uint64_t nkeys = 5000;
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    assert_non_null(ver);
+    th_rng r;
+    th_rng_seed(&r, 3);
+    build_keys(&e, nkeys, &r, ver);
+    /* Delete half: lots of free pages in the middle of the store. */
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (uint64_t i = 0; i < nkeys; i += 2) {
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
+        ver[i] = UINT32_MAX;
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_put1(e.db, "a", 1, "1", 1);
+    th_put1(e.db, "a", 1, "2", 1);
+    figures before = fig(&e);
+    assert_true(before.pages_free > 50);
+    th_env_reopen(&e);
+    figures reopened = fig(&e);
+    assert_int_equal(reopened.pages_free, before.pages_free);
+    assert_int_equal(reopened.pages_total, before.pages_total);
+    th_check_clean(e.db);
+    /* Re-insert the deleted half: served from the free list. */
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (uint64_t i = 0; i < nkeys; i += 2) {
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        uint8_t v[64];
+        ver[i] = 0;
+        size_t vl = value_of(i, 0, v);
+        th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    figures after = fig(&e);
+    print_message("  %llu free pages survive a reopen; re-inserting: hwm %llu -> %llu\n",
+                  (unsigned long long)reopened.pages_free, (unsigned long long)before.pages_total,
+                  (unsigned long long)after.pages_total);
+    assert_true(after.pages_total <= before.pages_total + before.pages_total / 10);
+    th_check_clean(e.db);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    free(ver);
+    th_env_destroy(&e);
+}
+
+/* CT_SYNC_NONE: commits that are never synced do not reuse pages freed
+   since the last durable commit (so a crash finds an intact tree), but
+   ct_sync makes them reusable: a steady workload with a ct_sync every 10
+   commits stays bounded like the synced one. */
+static void test_sync_none_space(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
+    e.durability = CT_SYNC_NONE;
+    th_env_reopen(&e);
+    const uint64_t nkeys = 5000;
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    assert_non_null(ver);
+    th_rng r;
+    th_rng_seed(&r, 21);
+    build_keys(&e, nkeys, &r, ver);
+    th_assert_rc(ct_sync(e.db), CT_OK);
+    figures built = fig(&e);
+    uint64_t max_store = built.store_pages;
+    for (uint64_t c = 1; c <= th_scaled(3000); c++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (int j = 0; j < 10; j++) {
+            uint64_t i = th_below(&r, nkeys);
+            uint8_t k[24];
+            size_t kl = space_key(i, k);
+            uint8_t v[64];
+            ver[i]++;
+            size_t vl = value_of(i, ver[i], v);
+            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        if (c % 10 == 0) {
+            th_assert_rc(ct_sync(e.db), CT_OK);
+        }
+        uint64_t sp = th_env_store_pages(&e);
+        max_store = sp > max_store ? sp : max_store;
+        if (sp > 2 * built.store_pages) {
+            print_error("CT_SYNC_NONE with ct_sync every 10 commits: %llu store pages after %llu "
+                        "commits (built: %llu)\n",
+                        (unsigned long long)sp, (unsigned long long)c,
+                        (unsigned long long)built.store_pages);
+        }
+        th_assert_true(sp <= 2 * built.store_pages);
+    }
+    print_message("  CT_SYNC_NONE, ct_sync every 10 commits: %llu store pages after the build, "
+                  "max %llu\n",
+                  (unsigned long long)built.store_pages, (unsigned long long)max_store);
+    th_check_clean(e.db);
+    free(ver);
+    th_env_destroy(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_free_tail_given_back),
+        cmocka_unit_test(test_free_list_survives_reopen),
+        cmocka_unit_test(test_steady_state_file),
+        cmocka_unit_test(test_steady_state_memstore),
+        cmocka_unit_test(test_steady_state_overflow_values),
+        cmocka_unit_test(test_sync_none_space),
+        cmocka_unit_test(test_rebalance_fill_after_deletes),
+        cmocka_unit_test(test_long_reader_across_commits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
