@@ -1,0 +1,704 @@
+/*
+ * test_buckets.c - named buckets: create/open/CT_EXCL/drop semantics,
+ * names of 1..255 bytes (any byte but NUL; longer than the key limit is
+ * CT_TOOBIG at small pages), bad names CT_INVALID, buckets independent of
+ * each other and of the default bucket, several buckets changed in one txn
+ * committing or aborting together (also across power cuts on the memory
+ * store), dropping freeing every page of the bucket (ct_check clean, free
+ * pages grow by what the bucket held), handles invalid after a drop,
+ * snapshots keeping a dropped bucket, and random ops over many buckets
+ * against per-bucket models.
+ */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cowtree/memstore.h"
+
+static void expect_get(ct_txn *t, ct_bucket *b, const char *key, const char *want)
+{
+    const void *v = NULL;
+    size_t vl = 0;
+    int rc = ct_get(t, b, key, strlen(key), &v, &vl);
+    if (!want) {
+        th_assert_rc(rc, CT_NOTFOUND);
+        return;
+    }
+    th_assert_rc(rc, CT_OK);
+    assert_int_equal(vl, strlen(want));
+    assert_memory_equal(v, want, vl);
+}
+
+/* Open without CT_CREATE of a missing bucket is CT_NOTFOUND; CT_CREATE
+   creates it; CT_CREATE|CT_EXCL of an existing one (created in this txn or
+   committed) is CT_EXISTS; CT_CREATE alone opens an existing one; open in
+   the same txn returns a handle to the same bucket; committed buckets
+   are visible to later txns and after a reopen; ct_stat counts them. */
+static void test_create_open_excl(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM, 512);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    ct_bucket *b2 = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "users", 0, &b), CT_NOTFOUND);
+    th_assert_rc(ct_bucket_open(t, "users", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "users", CT_CREATE | CT_EXCL, &b2), CT_EXISTS);
+    th_assert_rc(ct_put(t, b, "alice", 5, "1", 1, 0), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "users", 0, &b2), CT_OK);
+    expect_get(t, b2, "alice", "1"); /* same bucket through both handles */
+    th_assert_rc(ct_commit(t), CT_OK);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    assert_int_equal(st.buckets, 1);
+    assert_int_equal(st.entries, 0); /* the default bucket is separate */
+    th_env_reopen(&e);
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "users", CT_CREATE | CT_EXCL, &b), CT_EXISTS);
+    th_assert_rc(ct_bucket_open(t, "users", CT_CREATE, &b), CT_OK);
+    expect_get(t, b, "alice", "1");
+    expect_get(t, NULL, "alice", NULL);
+    /* The catalog is not visible as keys of the default bucket. */
+    expect_get(t, NULL, "users", NULL);
+    ct_cursor *c = NULL;
+    th_assert_rc(ct_cursor_open(t, NULL, &c), CT_OK);
+    th_assert_rc(ct_cursor_first(c), CT_NOTFOUND);
+    ct_abort(t);
+    ct_check_report r;
+    th_assert_rc(ct_check(e.db, &r), CT_OK);
+    assert_int_equal(r.buckets, 1);
+    assert_int_equal(r.entries, 1);
+    th_env_destroy(&e);
+}
+
+/* Names: every length 1..255 (4096-byte pages) with bytes 0x01..0xff works
+   and round-trips; at 512-byte pages a name longer than ct_key_max is
+   CT_TOOBIG and one of exactly ct_key_max works; NULL, "" and 256+ bytes
+   are CT_INVALID. */
+static void test_names(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 4096);
+    char name[300];
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (size_t len = 1; len <= CT_BUCKET_NAME_MAX; len++) {
+        for (size_t i = 0; i < len; i++) {
+            name[i] = (char)(1 + (len * 31 + i * 7) % 255);
+        }
+        name[len] = '\0';
+        th_set_ctx("name length %zu", len);
+        th_assert_rc(ct_bucket_open(t, name, CT_CREATE | CT_EXCL, &b), CT_OK);
+        th_assert_rc(ct_put(t, b, "len", 3, &len, sizeof(len), 0), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_env_reopen(&e);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    for (size_t len = 1; len <= CT_BUCKET_NAME_MAX; len++) {
+        for (size_t i = 0; i < len; i++) {
+            name[i] = (char)(1 + (len * 31 + i * 7) % 255);
+        }
+        name[len] = '\0';
+        th_set_ctx("reopened, name length %zu", len);
+        th_assert_rc(ct_bucket_open(t, name, 0, &b), CT_OK);
+        const void *v = NULL;
+        size_t vl = 0;
+        th_assert_rc(ct_get(t, b, "len", 3, &v, &vl), CT_OK);
+        size_t got = 0;
+        memcpy(&got, v, sizeof(got));
+        assert_int_equal(got, len);
+    }
+    memset(name, 'x', sizeof(name));
+    name[CT_BUCKET_NAME_MAX + 1] = '\0';
+    th_assert_rc(ct_bucket_open(t, name, 0, &b), CT_INVALID);
+    th_assert_rc(ct_bucket_open(t, "", 0, &b), CT_INVALID);
+    th_assert_rc(ct_bucket_open(t, NULL, 0, &b), CT_INVALID);
+    ct_abort(t);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    assert_int_equal(st.buckets, CT_BUCKET_NAME_MAX);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+
+    th_env_init(&e, TH_STORE_RAM, 512);
+    size_t kmax = ct_key_max(e.db);
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    memset(name, 'y', sizeof(name));
+    name[kmax + 1] = '\0';
+    th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &b), CT_TOOBIG);
+    name[255] = '\0';
+    th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &b), CT_TOOBIG);
+    name[kmax] = '\0';
+    th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_put(t, b, "k", 1, "v", 1, 0), CT_OK);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+    th_ctx[0] = '\0';
+}
+
+/* Buckets are independent: the same key holds different values in the
+   default bucket and in three named buckets; deleting it in one leaves
+   the others; cursors see only their bucket. */
+static void test_buckets_independent(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    ct_bucket *b[3];
+    const char *names[3] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++) {
+        th_assert_rc(ct_bucket_open(t, names[i], CT_CREATE, &b[i]), CT_OK);
+        for (int k = 0; k < 200; k++) {
+            char key[16];
+            char val[16];
+            snprintf(key, sizeof(key), "key%03d", k);
+            snprintf(val, sizeof(val), "%s-%d", names[i], k);
+            th_assert_rc(ct_put(t, b[i], key, strlen(key), val, strlen(val), 0), CT_OK);
+        }
+    }
+    th_assert_rc(ct_put(t, NULL, "key000", 6, "default", 7, 0), CT_OK);
+    th_assert_rc(ct_del(t, b[1], "key000", 6), CT_OK);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    for (int i = 0; i < 3; i++) {
+        th_assert_rc(ct_bucket_open(t, names[i], 0, &b[i]), CT_OK);
+    }
+    expect_get(t, NULL, "key000", "default");
+    expect_get(t, b[0], "key000", "a-0");
+    expect_get(t, b[1], "key000", NULL);
+    expect_get(t, b[2], "key000", "c-0");
+    expect_get(t, NULL, "key001", NULL);
+    for (int i = 0; i < 3; i++) {
+        ct_cursor *c = NULL;
+        th_assert_rc(ct_cursor_open(t, b[i], &c), CT_OK);
+        int n = 0;
+        for (int rc = ct_cursor_first(c); rc == CT_OK; rc = ct_cursor_next(c)) {
+            const void *v = NULL;
+            size_t vl = 0;
+            th_assert_rc(ct_cursor_get(c, NULL, NULL, &v, &vl), CT_OK);
+            assert_memory_equal(v, names[i], 1);
+            n++;
+        }
+        assert_int_equal(n, i == 1 ? 199 : 200);
+    }
+    ct_abort(t);
+    ct_check_report r;
+    th_assert_rc(ct_check(e.db, &r), CT_OK);
+    assert_int_equal(r.entries, 200 + 199 + 200 + 1);
+    assert_int_equal(r.buckets, 3);
+    th_env_destroy(&e);
+}
+
+/* Several buckets (and the default one) changed in one write txn: an abort
+   discards every change, bucket creations included; a commit makes every
+   change visible at once to a new reader, while a reader begun before sees
+   none of them. */
+static void test_multi_bucket_atomic(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "old", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_put(t, b, "k", 1, "old", 3, 0), CT_OK);
+    th_assert_rc(ct_commit(t), CT_OK);
+    for (int commit = 0; commit < 2; commit++) {
+        ct_txn *before = NULL;
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &before), CT_OK);
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        ct_bucket *x = NULL;
+        ct_bucket *y = NULL;
+        ct_bucket *o = NULL;
+        th_assert_rc(ct_bucket_open(t, "x", CT_CREATE, &x), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "y", CT_CREATE, &y), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "old", 0, &o), CT_OK);
+        for (int i = 0; i < 300; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%04d", i);
+            th_assert_rc(ct_put(t, x, key, strlen(key), "x", 1, 0), CT_OK);
+            th_assert_rc(ct_put(t, y, key, strlen(key), "y", 1, 0), CT_OK);
+        }
+        th_assert_rc(ct_put(t, o, "k", 1, "new", 3, 0), CT_OK);
+        th_assert_rc(ct_put(t, NULL, "dflt", 4, "new", 3, 0), CT_OK);
+        if (commit) {
+            th_assert_rc(ct_commit(t), CT_OK);
+        } else {
+            ct_abort(t);
+        }
+        ct_txn *r = NULL;
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &r), CT_OK);
+        ct_txn *views[2] = {before, r};
+        for (int v = 0; v < 2; v++) {
+            int sees_new = commit && v == 1;
+            ct_txn *rt = views[v];
+            th_assert_rc(ct_bucket_open(rt, "x", 0, &x), sees_new ? CT_OK : CT_NOTFOUND);
+            th_assert_rc(ct_bucket_open(rt, "y", 0, &y), sees_new ? CT_OK : CT_NOTFOUND);
+            th_assert_rc(ct_bucket_open(rt, "old", 0, &o), CT_OK);
+            expect_get(rt, o, "k", sees_new ? "new" : "old");
+            expect_get(rt, NULL, "dflt", sees_new ? "new" : NULL);
+            if (sees_new) {
+                expect_get(rt, x, "k0299", "x");
+                expect_get(rt, y, "k0000", "y");
+            }
+        }
+        ct_abort(r);
+        ct_abort(before);
+        th_check_clean(e.db);
+    }
+    th_env_destroy(&e);
+}
+
+/* Reads the committed state: entries of buckets x, y, z (UINT64_MAX when
+   absent) and whether the default bucket has "dflt". */
+static int read_state(ct_db *db, uint64_t *xn, uint64_t *yn, uint64_t *zn, int *dflt)
+{
+    ct_txn *t = NULL;
+    if (ct_begin(db, CT_TXN_RDONLY, &t) != CT_OK) {
+        return -1;
+    }
+    const char *names[3] = {"x", "y", "z"};
+    uint64_t *out[3] = {xn, yn, zn};
+    for (int i = 0; i < 3; i++) {
+        ct_bucket *b = NULL;
+        *out[i] = UINT64_MAX;
+        if (ct_bucket_open(t, names[i], 0, &b) == CT_OK) {
+            ct_cursor *c = NULL;
+            uint64_t n = 0;
+            if (ct_cursor_open(t, b, &c) == CT_OK) {
+                for (int rc = ct_cursor_first(c); rc == CT_OK; rc = ct_cursor_next(c)) {
+                    n++;
+                }
+            }
+            *out[i] = n;
+        }
+    }
+    const void *v = NULL;
+    size_t vl = 0;
+    *dflt = ct_get(t, NULL, "dflt", 4, &v, &vl) == CT_OK;
+    ct_abort(t);
+    return 0;
+}
+
+static void multi_bucket_txn(ct_db *db, int expect_ok)
+{
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    ct_bucket *x = NULL;
+    ct_bucket *y = NULL;
+    ct_bucket *z = NULL;
+    th_assert_rc(ct_bucket_open(t, "x", 0, &x), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "y", CT_CREATE, &y), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "z"), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "z", CT_CREATE, &z), CT_OK); /* re-created empty */
+    for (int i = 0; i < 150; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "n%04d", i);
+        th_assert_rc(ct_put(t, x, key, strlen(key), "x", 1, 0), CT_OK);
+        th_assert_rc(ct_put(t, y, key, strlen(key), "y", 1, 0), CT_OK);
+    }
+    th_assert_rc(ct_put(t, z, "only", 4, "z", 1, 0), CT_OK);
+    th_assert_rc(ct_put(t, NULL, "dflt", 4, "1", 1, 0), CT_OK);
+    int rc = ct_commit(t);
+    if (expect_ok) {
+        th_assert_rc(rc, CT_OK);
+    }
+}
+
+/* A txn that grows bucket x, creates y, drops and re-creates z and writes
+   the default bucket, cut by a power failure at every I/O op of its commit
+   (drop-all, keep-all and random crash outcomes): after reopening, either
+   every change is there or none is. */
+static void test_multi_bucket_atomic_across_power_cuts(void **state)
+{
+    (void)state;
+    ct_memstore_options mo;
+    ct_memstore_options_init(&mo);
+    mo.page_size = 512;
+    mo.enable_map = 0;
+    ct_pagestore *ps = NULL;
+    th_assert_rc(ct_memstore_create(&mo, &ps), CT_OK);
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "x", CT_CREATE, &b), CT_OK);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "o%04d", i);
+        th_assert_rc(ct_put(t, b, key, strlen(key), "x", 1, 0), CT_OK);
+    }
+    th_assert_rc(ct_bucket_open(t, "z", CT_CREATE, &b), CT_OK);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "z%04d", i);
+        th_assert_rc(ct_put(t, b, key, strlen(key), "z", 1, 0), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    ct_close(db);
+    ct_memstore_snapshot *snap = NULL;
+    th_assert_rc(ct_memstore_snapshot_take(ps, &snap), CT_OK);
+    ct_memstore_info info;
+    th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
+    th_assert_rc(ct_memstore_get_info(ps, &info), CT_OK);
+    uint64_t first = info.ops;
+    multi_bucket_txn(db, 1);
+    th_assert_rc(ct_memstore_get_info(ps, &info), CT_OK);
+    uint64_t end = info.ops;
+    ct_close(db);
+    uint64_t old_seen = 0;
+    uint64_t new_seen = 0;
+    for (uint64_t cut = first; cut < end; cut++) {
+        for (int mode = 0; mode < 6; mode++) {
+            th_assert_rc(ct_memstore_snapshot_restore(ps, snap), CT_OK);
+            th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
+            th_assert_rc(ct_memstore_set_power_cut(ps, cut), CT_OK);
+            multi_bucket_txn(db, 0);
+            ct_close(db);
+            ct_crash_outcome o;
+            memset(&o, 0, sizeof(o));
+            o.mode = mode == 0 ? CT_CRASH_DROP_ALL
+                               : (mode == 1 ? CT_CRASH_KEEP_ALL : CT_CRASH_RANDOM);
+            o.seed = (uint64_t)mode;
+            th_set_ctx("cut at op %llu, crash mode %d seed %d", (unsigned long long)cut,
+                       (int)o.mode, mode);
+            th_assert_rc(ct_memstore_crash(ps, &o), CT_OK);
+            th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
+            uint64_t xn = 0;
+            uint64_t yn = 0;
+            uint64_t zn = 0;
+            int dflt = 0;
+            assert_int_equal(read_state(db, &xn, &yn, &zn, &dflt), 0);
+            int is_old = xn == 100 && yn == UINT64_MAX && zn == 100 && !dflt;
+            int is_new = xn == 250 && yn == 150 && zn == 1 && dflt;
+            if (!is_old && !is_new) {
+                print_error("mixed state: x %llu, y %llu, z %llu, default %d\n",
+                            (unsigned long long)xn, (unsigned long long)yn,
+                            (unsigned long long)zn, dflt);
+            }
+            th_assert_true(is_old || is_new);
+            old_seen += (uint64_t)is_old;
+            new_seen += (uint64_t)is_new;
+            th_check_clean(db);
+            ct_close(db);
+        }
+    }
+    print_message("  %llu crash runs: %llu found the old state, %llu the new\n",
+                  (unsigned long long)(old_seen + new_seen), (unsigned long long)old_seen,
+                  (unsigned long long)new_seen);
+    assert_true(old_seen > 0);
+    assert_true(new_seen > 0);
+    ct_memstore_snapshot_free(snap);
+    ps->ops->close(ps);
+    th_ctx[0] = '\0';
+}
+
+/* Dropping a bucket of 3000 keys (some with overflow values) frees every
+   page it held: ct_check is clean (no leak), the live page counts fall by
+   exactly the bucket's pages, the free pages grow by at least as much, and
+   later commits reuse them (the store does not grow when the bucket is
+   built again). */
+static void test_drop_frees_all_pages(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM_NOMAP, 512);
+    th_put1(e.db, "keep", 4, "me", 2);
+    ct_check_report base;
+    th_assert_rc(ct_check(e.db, &base), CT_OK);
+    uint8_t val[2000];
+    for (int round = 0; round < 3; round++) {
+        ct_txn *t = NULL;
+        ct_bucket *b = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "big", CT_CREATE | CT_EXCL, &b), CT_OK);
+        for (int i = 0; i < 3000; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%05d", i);
+            size_t vl = i % 50 == 0 ? 1500 : (size_t)(i % 40);
+            th_value_fill(val, vl, (uint64_t)i);
+            th_assert_rc(ct_put(t, b, key, strlen(key), val, vl, 0), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        ct_check_report full;
+        th_assert_rc(ct_check(e.db, &full), CT_OK);
+        uint64_t bucket_pages = full.pages_leaf + full.pages_branch + full.pages_overflow -
+                                (base.pages_leaf + base.pages_branch + base.pages_overflow);
+        assert_true(bucket_pages > 100);
+        uint64_t store_full = th_env_store_pages(&e);
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_bucket_drop(t, "big"), CT_OK);
+        th_assert_rc(ct_commit(t), CT_OK);
+        ct_check_report dropped;
+        th_assert_rc(ct_check(e.db, &dropped), CT_OK);
+        print_message("  round %d: bucket held %llu pages (%llu overflow); after the drop: "
+                      "%llu live tree pages, %llu free (was %llu), store %llu pages (was %llu)\n",
+                      round, (unsigned long long)bucket_pages,
+                      (unsigned long long)(full.pages_overflow - base.pages_overflow),
+                      (unsigned long long)(dropped.pages_leaf + dropped.pages_branch +
+                                           dropped.pages_overflow),
+                      (unsigned long long)dropped.pages_free, (unsigned long long)full.pages_free,
+                      (unsigned long long)th_env_store_pages(&e),
+                      (unsigned long long)store_full);
+        /* Only the catalog (now empty) and the default bucket remain. */
+        assert_int_equal(dropped.pages_overflow, base.pages_overflow);
+        assert_true(dropped.pages_leaf + dropped.pages_branch <=
+                    base.pages_leaf + base.pages_branch + 1);
+        assert_true(dropped.pages_free >= full.pages_free + bucket_pages - 64);
+        assert_int_equal(dropped.buckets, 0);
+        assert_int_equal(dropped.entries, 1);
+        th_put1(e.db, "keep", 4, "me", 2);
+        th_put1(e.db, "keep", 4, "me", 2);
+        if (round > 0) {
+            assert_true(store_full <= 2 * (bucket_pages + 200)); /* reused, not appended */
+        }
+    }
+    th_env_destroy(&e);
+}
+
+/* After ct_bucket_drop, every handle to the bucket in that txn is
+   CT_INVALID (get, put, del, cursor open, cursor moves of a cursor opened
+   before); opening the name is CT_NOTFOUND; CT_CREATE makes a new empty
+   bucket; dropping a bucket created in the same txn works; an aborted drop
+   leaves the bucket intact; a reader begun before the drop keeps reading
+   it. */
+static void test_handles_after_drop(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "gone", CT_CREATE, &b), CT_OK);
+    for (int i = 0; i < 100; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%03d", i);
+        th_assert_rc(ct_put(t, b, key, strlen(key), "v", 1, 0), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    ct_txn *reader = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &reader), CT_OK);
+    ct_bucket *rb = NULL;
+    th_assert_rc(ct_bucket_open(reader, "gone", 0, &rb), CT_OK);
+    /* An aborted drop. */
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "gone"), CT_OK);
+    ct_abort(t);
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "gone", 0, &b), CT_OK);
+    expect_get(t, b, "k050", "v");
+    ct_cursor *c = NULL;
+    th_assert_rc(ct_cursor_open(t, b, &c), CT_OK);
+    th_assert_rc(ct_cursor_first(c), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "gone"), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    th_assert_rc(ct_get(t, b, "k050", 4, &v, &vl), CT_INVALID);
+    th_assert_rc(ct_put(t, b, "k", 1, "v", 1, 0), CT_INVALID);
+    th_assert_rc(ct_del(t, b, "k050", 4), CT_INVALID);
+    ct_cursor *c2 = NULL;
+    th_assert_rc(ct_cursor_open(t, b, &c2), CT_INVALID);
+    th_assert_rc(ct_cursor_first(c), CT_INVALID);
+    th_assert_rc(ct_cursor_seek(c, "k", 1), CT_INVALID);
+    int rc = ct_cursor_next(c);
+    assert_true(rc == CT_INVALID || rc == CT_NOTFOUND);
+    th_assert_rc(ct_bucket_open(t, "gone", 0, &b), CT_NOTFOUND);
+    th_assert_rc(ct_bucket_drop(t, "gone"), CT_NOTFOUND);
+    ct_bucket *nb = NULL;
+    th_assert_rc(ct_bucket_open(t, "gone", CT_CREATE | CT_EXCL, &nb), CT_OK);
+    expect_get(t, nb, "k050", NULL);
+    th_assert_rc(ct_put(t, nb, "fresh", 5, "1", 1, 0), CT_OK);
+    /* Created and dropped in the same txn. */
+    ct_bucket *tmp = NULL;
+    th_assert_rc(ct_bucket_open(t, "temp", CT_CREATE, &tmp), CT_OK);
+    th_assert_rc(ct_put(t, tmp, "a", 1, "b", 1, 0), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "temp"), CT_OK);
+    th_assert_rc(ct_put(t, tmp, "a", 1, "b", 1, 0), CT_INVALID);
+    th_assert_rc(ct_commit(t), CT_OK);
+    /* The reader still sees the old bucket in full. */
+    expect_get(reader, rb, "k099", "v");
+    ct_cursor *rc2 = NULL;
+    th_assert_rc(ct_cursor_open(reader, rb, &rc2), CT_OK);
+    int n = 0;
+    for (rc = ct_cursor_first(rc2); rc == CT_OK; rc = ct_cursor_next(rc2)) {
+        n++;
+    }
+    assert_int_equal(n, 100);
+    ct_abort(reader);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "gone", 0, &b), CT_OK);
+    expect_get(t, b, "fresh", "1");
+    expect_get(t, b, "k000", NULL);
+    th_assert_rc(ct_bucket_open(t, "temp", 0, &b), CT_NOTFOUND);
+    ct_abort(t);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    assert_int_equal(st.buckets, 1);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
+/* Random ops over many buckets (create, drop, put, del, get) in txns that
+   commit or abort, with reopens, against one model per bucket; every
+   bucket verified (scans both ways, gets) and ct_check clean at
+   checkpoints. The first 50 txns spread over 300 buckets, so the catalog
+   itself splits at 512-byte pages; later ones concentrate on 40 buckets
+   so they grow, get dropped and re-created. */
+#define NB 300
+
+typedef struct rbuckets {
+    th_model *m[NB];
+    int exists[NB];
+} rbuckets;
+
+static void bucket_name(int i, char *out)
+{
+    snprintf(out, 32, "bucket-%03d-%s", i, i % 3 ? "x" : "longer-name-for-the-catalog");
+}
+
+static void test_random_buckets(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM, 512);
+    rbuckets rb;
+    memset(&rb, 0, sizeof(rb));
+    for (int i = 0; i < NB; i++) {
+        rb.m[i] = th_model_new();
+    }
+    int saved_exists[NB];
+    th_rng r;
+    th_rng_seed(&r, 2024);
+    uint64_t txns = th_scaled(400);
+    uint64_t drops = 0;
+    uint64_t verified = 0;
+    uint64_t max_buckets = 0;
+    for (uint64_t tx = 0; tx < txns; tx++) {
+        th_set_ctx("txn %llu", (unsigned long long)tx);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        memcpy(saved_exists, rb.exists, sizeof(saved_exists));
+        for (int i = 0; i < NB; i++) {
+            th_model_begin(rb.m[i]);
+        }
+        uint64_t ops = 1 + th_below(&r, 40);
+        for (uint64_t o = 0; o < ops; o++) {
+            int i = (int)th_below(&r, tx < 50 ? NB : 40);
+            char name[32];
+            bucket_name(i, name);
+            ct_bucket *b = NULL;
+            uint64_t p = th_below(&r, 100);
+            if (p < 3 && rb.exists[i]) {
+                th_assert_rc(ct_bucket_drop(t, name), CT_OK);
+                rb.exists[i] = 0;
+                drops++;
+                while (th_model_count(rb.m[i]) > 0) {
+                    const uint8_t *k = NULL;
+                    size_t kl = 0;
+                    th_model_at(rb.m[i], 0, &k, &kl, NULL, NULL);
+                    uint8_t kc[16];
+                    memcpy(kc, k, kl);
+                    th_model_del(rb.m[i], kc, kl);
+                }
+                continue;
+            }
+            int rc = ct_bucket_open(t, name, CT_CREATE, &b);
+            th_assert_rc(rc, CT_OK);
+            rb.exists[i] = 1;
+            uint8_t key[16];
+            size_t kl = th_gen_key(&r, key, 6);
+            if (p < 30) {
+                int had = th_model_del(rb.m[i], key, kl);
+                th_assert_rc(ct_del(t, b, key, kl), had ? CT_OK : CT_NOTFOUND);
+            } else if (p < 40) {
+                const uint8_t *mv = NULL;
+                size_t mvl = 0;
+                int had = th_model_get(rb.m[i], key, kl, &mv, &mvl);
+                const void *v = NULL;
+                size_t vl = 0;
+                th_assert_rc(ct_get(t, b, key, kl, &v, &vl), had ? CT_OK : CT_NOTFOUND);
+            } else {
+                uint8_t val[700];
+                size_t vl = th_chance(&r, 1, 20) ? 600 : (size_t)th_below(&r, 30);
+                th_fill(&r, val, vl);
+                th_assert_rc(ct_put(t, b, key, kl, val, vl, 0), CT_OK);
+                th_model_put(rb.m[i], key, kl, val, vl);
+            }
+        }
+        int abort = th_chance(&r, 1, 8);
+        if (abort) {
+            ct_abort(t);
+            memcpy(rb.exists, saved_exists, sizeof(saved_exists));
+        } else {
+            th_assert_rc(ct_commit(t), CT_OK);
+        }
+        for (int i = 0; i < NB; i++) {
+            if (abort) {
+                th_model_rollback(rb.m[i]);
+            } else {
+                th_model_commit(rb.m[i]);
+            }
+        }
+        if (th_chance(&r, 1, 30)) {
+            th_env_reopen(&e);
+        }
+        if (tx % 40 == 39 || tx + 1 == txns) {
+            uint64_t nb = 0;
+            for (int i = 0; i < NB; i++) {
+                char name[32];
+                bucket_name(i, name);
+                if (rb.exists[i]) {
+                    th_verify_db(e.db, name, rb.m[i]);
+                    verified += th_model_count(rb.m[i]);
+                    nb++;
+                } else {
+                    ct_txn *rt = NULL;
+                    ct_bucket *b = NULL;
+                    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &rt), CT_OK);
+                    th_assert_rc(ct_bucket_open(rt, name, 0, &b), CT_NOTFOUND);
+                    ct_abort(rt);
+                }
+            }
+            ct_check_report rep;
+            th_check_clean(e.db);
+            th_assert_rc(ct_check(e.db, &rep), CT_OK);
+            assert_int_equal(rep.buckets, nb);
+            max_buckets = nb > max_buckets ? nb : max_buckets;
+        }
+    }
+    print_message("  %llu txns, %llu drops, up to %llu buckets, %llu entries verified\n",
+                  (unsigned long long)txns, (unsigned long long)drops,
+                  (unsigned long long)max_buckets, (unsigned long long)verified);
+    for (int i = 0; i < NB; i++) {
+        th_model_free(rb.m[i]);
+    }
+    th_env_destroy(&e);
+    th_ctx[0] = '\0';
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_create_open_excl),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_buckets_independent),
+        cmocka_unit_test(test_multi_bucket_atomic),
+        cmocka_unit_test(test_multi_bucket_atomic_across_power_cuts),
+        cmocka_unit_test(test_drop_frees_all_pages),
+        cmocka_unit_test(test_handles_after_drop),
+        cmocka_unit_test(test_random_buckets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
