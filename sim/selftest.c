@@ -185,6 +185,10 @@ static void test_replay(void)
     EXPECT(sim_seed_parse("0x10", &s) == 0 && s == 16);
     EXPECT(sim_seed_parse("8b62316aa5f0b1c2d3e4f5a6b7c8d9e0f1a2b3c4", &s) == 0);
     EXPECT(sim_seed_parse("12x", &s) != 0);
+    uint64_t s2 = 0;
+    EXPECT(sim_seed_parse("0x8b62316aa5f0b1c2d3e4f5a6b7c8d9e0f1a2b3c4", &s2) == 0);
+    EXPECT(sim_seed_parse("8b62316aa5f0b1c2d3e4f5a6b7c8d9e0f1a2b3c4", &s) == 0 && s == s2);
+    EXPECT(sim_seed_parse("0x1234567890abcdef12", &s) != 0); /* too big */
     unsigned m = 0;
     EXPECT(sim_faults_parse("bit_rot,alloc", &m) == 0 &&
            m == ((1u << SIM_F_BIT_ROT) | (1u << SIM_F_ALLOC)));

@@ -14,6 +14,7 @@
  * hash); this file only gives it a textual form.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -25,24 +26,26 @@ static const char *const phase_names[SIM_PHASES] = {"golden", "crash", "sweep", 
 
 int sim_seed_parse(const char *s, uint64_t *seed)
 {
-    size_t n = strlen(s);
+    const char *hex = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? s + 2 : s;
+    size_t n = strlen(hex);
     if (n == 40) {
         uint64_t h = 0x636f6d6d6974ull; /* a commit id: fold its 160 bits */
         for (size_t i = 0; i < n; i++) {
-            if (!isxdigit((unsigned char)s[i])) {
+            if (!isxdigit((unsigned char)hex[i])) {
                 return -1;
             }
-            h = sim_hash_u64(h, (uint64_t)tolower((unsigned char)s[i]));
+            h = sim_hash_u64(h, (uint64_t)tolower((unsigned char)hex[i]));
         }
         *seed = h;
         return 0;
     }
-    char *end = NULL;
-    if (n == 0) {
+    if (*s == 0 || *s == '-') {
         return -1;
     }
+    char *end = NULL;
+    errno = 0;
     unsigned long long v = strtoull(s, &end, 0);
-    if (*end != 0) {
+    if (*end != 0 || errno == ERANGE) {
         return -1;
     }
     *seed = (uint64_t)v;
