@@ -80,7 +80,8 @@ static size_t gen_vlen(rstate *s, size_t klen)
     if (p < 97) {
         return inline_max + 2 + (size_t)th_below(&s->r, 3u * s->cfg->page_size);
     }
-    return (size_t)th_below(&s->r, 16u * s->cfg->page_size);
+    uint32_t unit = s->cfg->page_size < 4096u ? s->cfg->page_size : 4096u;
+    return (size_t)th_below(&s->r, 16u * unit);
 }
 
 static const uint8_t *gen_val(rstate *s, size_t klen, size_t vlen)
@@ -250,7 +251,8 @@ static void do_cursor_stability(rstate *s, ct_txn *t)
     const uint8_t *k = NULL;
     size_t kl = 0;
     th_model_at(s->m, rank, &k, &kl, NULL, NULL);
-    uint8_t held[1024];
+    uint8_t *held = malloc(kl + 1);
+    assert_non_null(held);
     memcpy(held, k, kl);
     size_t held_len = kl;
     th_assert_rc(ct_cursor_seek(c, held, held_len), CT_OK);
@@ -294,6 +296,7 @@ static void do_cursor_stability(rstate *s, ct_txn *t)
         }
     }
     ct_cursor_close(c);
+    free(held);
 }
 
 static void one_op(rstate *s, ct_txn *t)
@@ -496,6 +499,19 @@ static void test_random_ram_4k(void **state)
 {
     (void)state;
     run(TH_STORE_RAM, 4096, 6, 30000, CT_SYNC_FULL);
+}
+
+/* Random ops at every other page size, 1 KiB to 64 KiB (fewer ops: the
+   trees are shallower), on the RAM store. */
+static void test_random_page_sizes(void **state)
+{
+    (void)state;
+    for (uint32_t ps = 1024; ps <= 65536; ps *= 2) {
+        if (ps == 4096) {
+            continue;
+        }
+        run(TH_STORE_RAM, ps, 40u + ps / 1024u, 6000, CT_SYNC_FULL);
+    }
 }
 
 /* Random ops on the file store (ct_open_path; reopen closes the file), at
@@ -831,6 +847,7 @@ int main(void)
         cmocka_unit_test(test_random_ram_nomap),
         cmocka_unit_test(test_random_ram_4k),
         cmocka_unit_test(test_random_memstore),
+        cmocka_unit_test(test_random_page_sizes),
         cmocka_unit_test(test_random_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
