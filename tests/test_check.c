@@ -7,7 +7,7 @@
  * free-list entry dropped), a page both free and live, a page live twice,
  * keys out of order inside a page and across pages, a wrong separator, a
  * bad overflow run, a wrong entry count, a bad bucket descriptor, a free
- * entry past the end. ct_check must return CT_CORRUPT with problems > 0, a
+ * entry past the end, an underfull page (fill bounds). ct_check must return CT_CORRUPT with problems > 0, a
  * first_problem text saying what and the page number; after the image is
  * restored the check is clean again. Also: plain checksum and identity
  * damage, and what a clean report counts. Edits go to the RAM store's
@@ -473,6 +473,35 @@ static void defect_free_past_end(fixture *f)
     restore_image(f);
 }
 
+static void lower_entries(ct__meta *m, void *arg)
+{
+    m->main.entries -= *(const uint32_t *)arg;
+}
+
+/* An underfull page (fill bounds, which ct_check promises to verify): a
+   leaf cut down to its first cell (a few dozen bytes, under a quarter of
+   the page), resealed, with the meta's entry count lowered to match, so
+   nothing but the fill is wrong. */
+static void defect_underfull_leaf(fixture *f)
+{
+    uint64_t leaf = f->leaves[60];
+    uint8_t p[PS];
+    pg_read(&f->e, leaf, p);
+    uint32_t n = ct__ph_count(p);
+    assert_true(n > 4);
+    ct__ph_set_count(p, 1);
+    ct__page_seal(p, PS);
+    th_assert_rc(ct__node_validate(p, PS, 95), CT_OK);
+    assert_true(ct__node_used_bytes(p) < (PS - CT_PAGE_HDR_BYTES) / 4u);
+    pg_write(&f->e, leaf, p);
+    uint32_t removed = n - 1;
+    edit_meta(f, lower_entries, &removed);
+    reopen_on_image(f);
+    expect_problem(f->e.db, "underfull leaf (fill bound)", NULL, leaf);
+    restore_image(f);
+    reopen_on_image(f);
+}
+
 /* Not structural, for completeness: a flipped bit (no reseal) and a leaf
    overwritten by another leaf (misdirected write) are reported too. */
 static void defect_checksum_and_identity(fixture *f)
@@ -502,6 +531,7 @@ static void run_defects(th_store_kind kind)
         defect_live_twice,       defect_order_in_page,     defect_order_across_pages,
         defect_wrong_separator,  defect_overflow_run,      defect_entry_count,
         defect_bucket_descriptor, defect_free_past_end,     defect_checksum_and_identity,
+        defect_underfull_leaf,
     };
     for (size_t i = 0; i < sizeof(defects) / sizeof(defects[0]); i++) {
         defects[i](&f);

@@ -498,6 +498,94 @@ static void test_rebalance_fill_after_deletes(void **state)
     th_env_destroy(&e);
 }
 
+/* The same fill bound with long keys (40..95 bytes at 512-byte pages, so a
+   separator takes up to a fifth of a page and branches hold few cells):
+   30,000 random keys, a random 90% deleted in txns of 1000, three seeds;
+   every non-root page must stay at least a quarter full and the tree
+   correct. */
+static void test_rebalance_fill_long_keys(void **state)
+{
+    (void)state;
+    uint64_t under_total = 0;
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        th_env e;
+        th_env_init(&e, TH_STORE_RAM, PS);
+        th_model *m = th_model_new();
+        th_rng r;
+        th_rng_seed(&r, seed);
+        uint64_t n = th_scaled(30000);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (uint64_t i = 0; i < n; i++) {
+            uint8_t k[95];
+            size_t kl = 40 + (size_t)th_below(&r, 56);
+            th_fill(&r, k, kl);
+            th_assert_rc(ct_put(t, NULL, k, kl, "v", 1, 0), CT_OK);
+            th_model_put(m, k, kl, "v", 1);
+            if (i % 1000 == 999) {
+                th_assert_rc(ct_commit(t), CT_OK);
+                th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+            }
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        size_t count = th_model_count(m);
+        uint8_t **del = malloc(count * sizeof(*del));
+        size_t *dlen = malloc(count * sizeof(*dlen));
+        assert_non_null(del);
+        assert_non_null(dlen);
+        size_t nd = 0;
+        for (size_t i = 0; i < count; i++) {
+            if (th_below(&r, 10) < 9) {
+                const uint8_t *k = NULL;
+                th_model_at(m, i, &k, &dlen[nd], NULL, NULL);
+                del[nd] = malloc(dlen[nd]);
+                assert_non_null(del[nd]);
+                memcpy(del[nd], k, dlen[nd]);
+                nd++;
+            }
+        }
+        for (size_t i = nd; i > 1; i--) { /* delete in random order */
+            size_t j = (size_t)th_below(&r, i);
+            uint8_t *tk = del[i - 1];
+            size_t tl = dlen[i - 1];
+            del[i - 1] = del[j];
+            dlen[i - 1] = dlen[j];
+            del[j] = tk;
+            dlen[j] = tl;
+        }
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (size_t i = 0; i < nd; i++) {
+            th_assert_rc(ct_del(t, NULL, del[i], dlen[i]), CT_OK);
+            th_model_del(m, del[i], dlen[i]);
+            free(del[i]);
+            if (i % 1000 == 999) {
+                th_assert_rc(ct_commit(t), CT_OK);
+                th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+            }
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        free(del);
+        free(dlen);
+        fill_stats f = measure_fill(e.db);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        print_message("  seed %llu: %llu of %zu keys left, depth %u, %llu non-root pages, avg "
+                      "fill %.1f%%, min %u bytes (page %llu), %llu under a quarter\n",
+                      (unsigned long long)seed, (unsigned long long)th_model_count(m), count,
+                      st.depth, (unsigned long long)f.pages,
+                      100.0 * (double)f.used_bytes /
+                          ((double)f.pages * (double)(PS - CT_PAGE_HDR_BYTES)),
+                      f.min_used, (unsigned long long)f.min_pgno,
+                      (unsigned long long)f.underfull);
+        under_total += f.underfull;
+        th_verify_db(e.db, NULL, m);
+        th_check_clean(e.db);
+        th_model_free(m);
+        th_env_destroy(&e);
+    }
+    assert_int_equal(under_total, 0);
+}
+
 /* The free list is persistent: free pages recorded before a reopen are
    reused after it (the store does not grow when the same work is redone),
    and the checker accounts for every page across the reopen. */
@@ -619,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_steady_state_overflow_values),
         cmocka_unit_test(test_sync_none_space),
         cmocka_unit_test(test_rebalance_fill_after_deletes),
+        cmocka_unit_test(test_rebalance_fill_long_keys),
         cmocka_unit_test(test_long_reader_across_commits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
