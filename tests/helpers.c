@@ -52,6 +52,12 @@ uint64_t th_scaled(uint64_t n)
     return v ? v : 1u;
 }
 
+uint64_t th_seed(uint64_t dflt)
+{
+    const char *v = getenv("COWTREE_TEST_SEED");
+    return v && *v ? strtoull(v, NULL, 10) : dflt;
+}
+
 /* ---- PRNG ------------------------------------------------------------------- */
 
 void th_rng_seed(th_rng *r, uint64_t seed)

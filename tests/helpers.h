@@ -49,6 +49,10 @@
    COWTREE_TEST_SCALE=<percent> in the environment overrides both. */
 uint64_t th_scaled(uint64_t n);
 
+/* The seed to use: COWTREE_TEST_SEED from the environment when set (to
+   replay or explore one seed), else dflt. */
+uint64_t th_seed(uint64_t dflt);
+
 /* ---- PRNG --------------------------------------------------------------- */
 
 typedef struct th_rng {

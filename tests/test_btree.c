@@ -457,16 +457,9 @@ static void run_random(const rcfg *cfg)
     th_ctx[0] = '\0';
 }
 
-/* COWTREE_TEST_SEED=<n> replaces every configured seed (to replay one). */
-static uint64_t seed_of(uint64_t dflt)
-{
-    const char *v = getenv("COWTREE_TEST_SEED");
-    return v && *v ? strtoull(v, NULL, 10) : dflt;
-}
-
 static void run(th_store_kind kind, uint32_t page_size, uint64_t seed, uint64_t ops, int dur)
 {
-    rcfg c = {kind, page_size, seed_of(seed), th_scaled(ops), dur};
+    rcfg c = {kind, page_size, th_seed(seed), th_scaled(ops), dur}; /* COWTREE_TEST_SEED replays */
     run_random(&c);
 }
 

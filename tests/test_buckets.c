@@ -580,7 +580,7 @@ static void test_random_buckets(void **state)
     }
     int saved_exists[NB];
     th_rng r;
-    th_rng_seed(&r, 2024);
+    th_rng_seed(&r, th_seed(2024));
     uint64_t txns = th_scaled(400);
     uint64_t drops = 0;
     uint64_t verified = 0;
