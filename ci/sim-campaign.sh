@@ -40,12 +40,13 @@ while [ "$SECONDS" -lt "$deadline" ]; do
     rc=$?
     summary=$(printf '%s\n' "$out" | tail -n 1)
     echo "seeds $next..$last: $summary"
+    failed=$(printf '%s\n' "$summary" | sed -n 's/.* failures \([0-9]*\) .*/\1/p')
+    checked=$(printf '%s\n' "$summary" | sed -n 's/.* images \([0-9]*\) .*/\1/p')
     if [ "$rc" != 0 ]; then
         printf '%s\n' "$out" | head -n -1
-        failures=$((failures + $(printf '%s\n' "$summary" |
-            sed -n 's/.* failures \([0-9]*\) .*/\1/p')))
+        failures=$((failures + ${failed:-1})) # no summary: the simulator itself died
     fi
-    images=$((images + $(printf '%s\n' "$summary" | sed -n 's/.* images \([0-9]*\) .*/\1/p')))
+    images=$((images + ${checked:-0}))
     seeds=$((seeds + batch))
     next=$((last + 1))
 done

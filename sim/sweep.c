@@ -3,7 +3,8 @@
  *
  * For each of the first segments, each kind (read, write, sync, resize,
  * allocation) and transient then sticky: fail the nth op of the kind for
- * n = 1, 2, ... until a run injects nothing. Each run replays the segment
+ * n = 1, 2, ..., 64, then n growing by an eighth per step, until a run
+ * injects nothing. Each run replays the segment
  * on a fresh handle with the countdown armed (errors are legal, wrong
  * data never), then disarms, and checks the store three ways in turn:
  * reopen as is, power cut dropping the unsynced log, power cut keeping it.
@@ -90,6 +91,16 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
     return res;
 }
 
+/* Every n up to SWEEP_EXHAUSTIVE, then n grows by an eighth per step: a
+   segment with thousands of allocations or reads stays linear-ish while
+   every order of magnitude is still hit. */
+#define SWEEP_EXHAUSTIVE 64u
+
+static uint64_t next_n(uint64_t n)
+{
+    return n < SWEEP_EXHAUSTIVE ? n + 1 : n + n / 8;
+}
+
 sim_run_result sim_sweep_phase(sim_seed_run *r, const sim_case *only)
 {
     if (only) {
@@ -104,7 +115,7 @@ sim_run_result sim_sweep_phase(sim_seed_run *r, const sim_case *only)
         for (int kind = 0; kind < SIM_SWEEP_KINDS && res == SIM_RUN_DONE; kind++) {
             for (int sticky = 0; sticky < 2 && res == SIM_RUN_DONE; sticky++) {
                 int injected = 1;
-                for (uint64_t n = 1; injected && n < 100000 && res == SIM_RUN_DONE; n++) {
+                for (uint64_t n = 1; injected && res == SIM_RUN_DONE; n = next_n(n)) {
                     injected = 0;
                     res = sweep_run(r, s, kind, sticky, n, &injected);
                 }
