@@ -565,7 +565,7 @@ typedef struct rbuckets {
 
 static void bucket_name(int i, char *out)
 {
-    snprintf(out, 32, "bucket-%03d-%s", i, i % 3 ? "x" : "longer-name-for-the-catalog");
+    snprintf(out, 64, "bucket-%03d-%s", i % 1000, i % 3 ? "x" : "longer-name-for-the-catalog");
 }
 
 static void test_random_buckets(void **state)
@@ -596,7 +596,7 @@ static void test_random_buckets(void **state)
         uint64_t ops = 1 + th_below(&r, 40);
         for (uint64_t o = 0; o < ops; o++) {
             int i = (int)th_below(&r, tx < 50 ? NB : 40);
-            char name[32];
+            char name[64];
             bucket_name(i, name);
             ct_bucket *b = NULL;
             uint64_t p = th_below(&r, 100);
@@ -657,7 +657,7 @@ static void test_random_buckets(void **state)
         if (tx % 40 == 39 || tx + 1 == txns) {
             uint64_t nb = 0;
             for (int i = 0; i < NB; i++) {
-                char name[32];
+                char name[64];
                 bucket_name(i, name);
                 if (rb.exists[i]) {
                     th_verify_db(e.db, name, rb.m[i]);

@@ -31,7 +31,7 @@
 /* Keys "k%07u" of 3*i: fixed length, with gaps between neighbours. */
 static void key_of(uint32_t i, char k[9])
 {
-    snprintf(k, 9, "k%07u", 3u * i);
+    snprintf(k, 9, "k%07u", 3u * (i % 1000000u));
 }
 
 /* ---- page access with the db open or closed ------------------------------ */

@@ -909,7 +909,7 @@ static void test_nospace(void **state)
     int committed = 0;
     int rc = CT_OK;
     for (int round = 0; round < 100; round++) {
-        char prefix[8];
+        char prefix[16];
         snprintf(prefix, sizeof(prefix), "r%02d-", round);
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(db, 0, &t), CT_OK);
@@ -933,7 +933,7 @@ static void test_nospace(void **state)
     th_assert_rc(rc, CT_NOSPACE);
     assert_true(committed > 0);
     for (int round = 0; round < committed; round++) {
-        char prefix[8];
+        char prefix[16];
         snprintf(prefix, sizeof(prefix), "r%02d-", round);
         assert_int_equal(count_prefix(db, prefix), 100);
     }

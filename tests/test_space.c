@@ -39,8 +39,7 @@ static figures fig(th_env *e)
 static size_t space_key(uint64_t i, uint8_t *k)
 {
     uint64_t h = i * 0x9e3779b97f4a7c15ull;
-    int n = snprintf((char *)k, 24, "%08llx%llu", (unsigned long long)(h >> 32),
-                     (unsigned long long)(i % 100000000u));
+    int n = snprintf((char *)k, 24, "%08x%u", (unsigned)(h >> 32), (unsigned)(i % 100000000u));
     return (size_t)n;
 }
 
@@ -513,7 +512,7 @@ static void test_rebalance_fill_long_keys(void **state)
         th_model *m = th_model_new();
         th_rng r;
         th_rng_seed(&r, seed);
-        uint64_t n = th_scaled(30000);
+        uint64_t n = 30000; /* not scaled: smaller trees rarely show the problem */
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
         for (uint64_t i = 0; i < n; i++) {

@@ -39,12 +39,12 @@ static size_t gen_vlen(uint64_t gen, uint32_t i)
 
 static void gen_key(uint32_t i, char k[8])
 {
-    snprintf(k, 8, "k%03u", i);
+    snprintf(k, 8, "k%03u", i % 1000u);
 }
 
 static void dkey(uint32_t j, char k[8])
 {
-    snprintf(k, 8, "d%02u", j);
+    snprintf(k, 8, "d%02u", j % 100u);
 }
 
 /* Writes generation gen's content in an open write txn. */
@@ -713,7 +713,7 @@ static int nomem_workload(ct_db *db, int round, th_model *m)
     uint8_t big[1500];
     th_value_fill(big, sizeof(big), (uint64_t)round);
     for (int i = 0; i < 60 && rc == CT_OK; i++) {
-        char k[16];
+        char k[32];
         snprintf(k, sizeof(k), "r%02d-%03d", round % 7, i);
         size_t vl = i == 5 ? sizeof(big) : (size_t)(i % 30);
         rc = ct_put(t, NULL, k, strlen(k), big, vl, 0);
