@@ -105,18 +105,29 @@ static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, in
     return CT_OK;
 }
 
-/* Split point for n refs: both halves fit; balanced bytes, or as full a
-   left page as possible when appending in order. */
+/* Fewest bytes (cells and slots) a non-root node holds once an operation
+   completes; ct_check verifies it. */
+static uint32_t min_fill(const ct_db *db)
+{
+    return ct__node_min_fill(db->page_size);
+}
+
+/* Split point for n refs: both halves fit and, when possible, both hold at
+   least min_fill bytes; among those, balanced bytes, or as full a left
+   page as possible when appending in order (the right page still gets a
+   quarter, so bulk loads keep the fill bound ct_check verifies). */
 static uint32_t choose_split(const ct_db *db, uint8_t type, const ct__cellref *refs, uint32_t n,
                              int append)
 {
     uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
+    uint32_t min = min_fill(db);
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         total += ct__ref_bytes(type, &refs[i], i == 0);
     }
     uint32_t best = 1;
     uint64_t best_cost = UINT64_MAX;
+    int best_filled = 0;
     uint64_t left = 0;
     for (uint32_t s = 1; s < n; s++) {
         left += ct__ref_bytes(type, &refs[s - 1], s == 1);
@@ -125,10 +136,12 @@ static uint32_t choose_split(const ct_db *db, uint8_t type, const ct__cellref *r
         if (left > cap || right > cap) {
             continue;
         }
+        int filled = left >= min && right >= min;
         uint64_t cost = append ? cap - left : (left > right ? left - right : right - left);
-        if (cost < best_cost) {
+        if ((filled && !best_filled) || (filled == best_filled && cost < best_cost)) {
             best_cost = cost;
             best = s;
+            best_filled = filled;
         }
     }
     CT_ASSERT(best_cost != UINT64_MAX);
@@ -166,17 +179,90 @@ static int split_build(ct_txn *t, uint8_t type, uint8_t *page, ct__cellref *refs
     return CT_OK;
 }
 
-/* Inserts the encoded cell at pt's leaf; splits upward as needed. */
+/* Gives the tree a new root over the old root (left) and `right`. */
+static int grow_root(ct_txn *t, ct__tree *tr, uint64_t left, uint64_t right, const uint8_t *sep,
+                     uint32_t seplen)
+{
+    uint8_t *root = NULL;
+    uint64_t rp = 0;
+    int rc = ct__page_new(t, 1, CT_PT_BRANCH, &rp, &root);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__cellref two[2];
+    memset(two, 0, sizeof(two));
+    two[0].child = left;
+    two[0].gen = t->id;
+    two[1].child = right;
+    two[1].gen = t->id;
+    two[1].key = sep;
+    two[1].klen = seplen;
+    ct__node_build(root, t->db->page_size, CT_PT_BRANCH, rp, t->id, two, 2);
+    tr->root = rp;
+    tr->gen = t->id;
+    tr->depth++;
+    return CT_OK;
+}
+
+/* Inserts the branch cell (child, gen, sep) at index `at` of the path's
+   branch at `level`, splitting upward as needed. sep must not live in
+   t->scratch (t->sepbuf's first half is fine). */
+static int insert_branch(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint32_t at,
+                         uint64_t child, uint64_t gen, const uint8_t *sep, uint32_t seplen,
+                         int append)
+{
+    ct_db *db = t->db;
+    int flip = 0;
+    for (;;) {
+        uint8_t *page = pt->page[level];
+        uint8_t *bcell = t->scratch + 2u * db->page_size;
+        ct__put64(bcell, child);
+        ct__put64(bcell + 8, gen);
+        ct__put16(bcell + 16, (uint16_t)seplen);
+        memmove(bcell + CT_BRANCH_CELL_FIXED, sep, seplen);
+        if (ct__node_insert(page, db->page_size, at, bcell, CT_BRANCH_CELL_FIXED + seplen,
+                            t->scratch) == 0) {
+            return CT_OK;
+        }
+        uint32_t n = ct__ph_count(page);
+        ct__node_refs(page, t->refs);
+        memmove(&t->refs[at + 1], &t->refs[at], (n - at) * sizeof(*t->refs));
+        memset(&t->refs[at], 0, sizeof(*t->refs));
+        t->refs[at].child = child;
+        t->refs[at].gen = gen;
+        t->refs[at].key = bcell + CT_BRANCH_CELL_FIXED;
+        t->refs[at].klen = seplen;
+        flip ^= 1;
+        uint8_t *sepbuf = t->sepbuf + (size_t)flip * db->page_size;
+        uint64_t right = 0;
+        int rc = split_build(t, CT_PT_BRANCH, page, t->refs, n + 1, append && at == n, &right,
+                             &sep, &seplen, sepbuf);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (level == 0) {
+            return grow_root(t, tr, pt->pgno[0], right, sep, seplen);
+        }
+        level--;
+        at = pt->idx[level] + 1;
+        child = right;
+        gen = t->id;
+    }
+}
+
+/* Inserts the encoded cell at pt's leaf; splits upward as needed.
+   *split: the leaf split (pt no longer describes the tree). */
 static int insert_cell(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uint8_t *cell,
-                       uint32_t len, int append)
+                       uint32_t len, int append, int *split)
 {
     ct_db *db = t->db;
     uint32_t level = pt->depth - 1;
     uint8_t *page = pt->page[level];
+    *split = 0;
     if (ct__node_insert(page, db->page_size, idx, cell, len, t->scratch) == 0) {
         return CT_OK;
     }
-    /* Leaf split. */
+    *split = 1;
     uint32_t n = ct__ph_count(page);
     ct__node_refs(page, t->refs);
     memmove(&t->refs[idx + 1], &t->refs[idx], (n - idx) * sizeof(*t->refs));
@@ -186,58 +272,16 @@ static int insert_cell(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const ui
     uint64_t right = 0;
     const uint8_t *sep = NULL;
     uint32_t seplen = 0;
-    int flip = 0;
-    uint8_t *sepbuf = t->sepbuf;
     int rc = split_build(t, CT_PT_LEAF, page, t->refs, n + 1, append && idx == n, &right, &sep,
-                         &seplen, sepbuf);
-    while (rc == CT_OK) {
-        if (level == 0) { /* root split: grow the tree */
-            uint8_t *root = NULL;
-            uint64_t rp = 0;
-            rc = ct__page_new(t, 1, CT_PT_BRANCH, &rp, &root);
-            if (rc != CT_OK) {
-                return rc;
-            }
-            ct__cellref two[2];
-            memset(two, 0, sizeof(two));
-            two[0].child = pt->pgno[0];
-            two[0].gen = t->id;
-            two[1].child = right;
-            two[1].gen = t->id;
-            two[1].key = sep;
-            two[1].klen = seplen;
-            ct__node_build(root, db->page_size, CT_PT_BRANCH, rp, t->id, two, 2);
-            tr->root = rp;
-            tr->gen = t->id;
-            tr->depth++;
-            return CT_OK;
-        }
-        level--;
-        page = pt->page[level];
-        uint32_t at = pt->idx[level] + 1;
-        uint8_t *bcell = t->scratch + 2u * db->page_size;
-        ct__put64(bcell, right);
-        ct__put64(bcell + 8, t->id);
-        ct__put16(bcell + 16, (uint16_t)seplen);
-        memcpy(bcell + CT_BRANCH_CELL_FIXED, sep, seplen);
-        if (ct__node_insert(page, db->page_size, at, bcell, CT_BRANCH_CELL_FIXED + seplen,
-                            t->scratch) == 0) {
-            return CT_OK;
-        }
-        n = ct__ph_count(page);
-        ct__node_refs(page, t->refs);
-        memmove(&t->refs[at + 1], &t->refs[at], (n - at) * sizeof(*t->refs));
-        memset(&t->refs[at], 0, sizeof(*t->refs));
-        t->refs[at].child = right;
-        t->refs[at].gen = t->id;
-        t->refs[at].key = bcell + CT_BRANCH_CELL_FIXED;
-        t->refs[at].klen = seplen;
-        flip ^= 1;
-        sepbuf = t->sepbuf + (size_t)flip * db->page_size;
-        rc = split_build(t, CT_PT_BRANCH, page, t->refs, n + 1, append && at == n, &right, &sep,
-                         &seplen, sepbuf);
+                         &seplen, t->sepbuf);
+    if (rc != CT_OK) {
+        return rc;
     }
-    return rc;
+    if (level == 0) {
+        return grow_root(t, tr, pt->pgno[0], right, sep, seplen);
+    }
+    return insert_branch(t, tr, pt, level - 1, pt->idx[level - 1] + 1, right, t->id, sep, seplen,
+                         append);
 }
 
 /* Encodes the leaf cell for key/val into the cell scratch buffer, writing
@@ -318,6 +362,8 @@ static int new_root_leaf(ct_txn *t, ct__tree *tr)
     return CT_OK;
 }
 
+static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt);
+
 int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const uint8_t *val,
                  size_t vlen, unsigned flags)
 {
@@ -367,18 +413,18 @@ int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const
             ct__node_delete(leaf, idx);
         }
     }
+    int split = 0;
     if (rc == CT_OK) {
-        rc = insert_cell(t, tr, &pt, idx, t->scratch + 2u * t->db->page_size, len, append);
+        rc = insert_cell(t, tr, &pt, idx, t->scratch + 2u * t->db->page_size, len, append,
+                         &split);
     }
     if (rc == CT_OK && !found) {
         tr->entries++;
     }
+    if (rc == CT_OK && found && !split) {
+        rc = fix_underflow(t, tr, &pt); /* a smaller value may leave the leaf underfull */
+    }
     return rc;
-}
-
-static uint32_t min_fill(const ct_db *db)
-{
-    return (db->page_size - CT_PAGE_HDR_BYTES) / 4u;
 }
 
 /* Replaces parent cell i's separator (child pointer kept). 0 when it fits. */
@@ -404,8 +450,10 @@ static int replace_sep(ct_txn *t, uint8_t *parent, uint32_t i, const uint8_t *se
     return r;
 }
 
-/* Merges or rebalances the node at `level` with a sibling. */
-static int rebalance(ct_txn *t, const ct__tree *tr, path *pt, uint32_t level)
+/* Merges or rebalances the node at `level` with a sibling. *split: the
+   parent split to take a longer separator (pt no longer describes the
+   tree above `level`). */
+static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *split)
 {
     ct_db *db = t->db;
     uint8_t *parent = pt->page[level - 1];
@@ -459,16 +507,19 @@ static int rebalance(ct_txn *t, const ct__tree *tr, path *pt, uint32_t level)
     uint8_t *rbuf = t->scratch + db->page_size;
     ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, s);
     ct__node_build(rbuf, db->page_size, type, rpgno, t->id, t->refs + s, n - s);
-    /* Check the parent can take the new separator before changing anything. */
-    const uint8_t *old = ct__node_cell(parent, ri);
-    if (ct__node_used_bytes(parent) - ct__branch_klen(old) + seplen >
-        db->page_size - CT_PAGE_HDR_BYTES) {
-        return CT_OK; /* leave the node underfull rather than split the parent */
-    }
     memcpy(L, lbuf, db->page_size);
     memcpy(R, rbuf, db->page_size);
-    (void)replace_sep(t, parent, ri, sepbuf, seplen);
-    return CT_OK;
+    if (replace_sep(t, parent, ri, sepbuf, seplen) == 0) {
+        return CT_OK;
+    }
+    /* The new separator is longer and the parent is full: take the old
+       cell out and insert the new one, splitting upward like an insert. */
+    const uint8_t *old = ct__node_cell(parent, ri);
+    uint64_t child = ct__branch_child(old);
+    uint64_t gen = ct__branch_gen(old);
+    ct__node_delete(parent, ri);
+    *split = 1;
+    return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
 }
 
 static int collapse_root(ct_txn *t, ct__tree *tr)
@@ -505,6 +556,27 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
     }
 }
 
+/* Restores the fill bound bottom-up along pt after its leaf shrank, then
+   drops root levels left with a single child. A split of a parent stops
+   the walk: split halves hold at least min_fill bytes. */
+static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
+{
+    for (uint32_t level = pt->depth - 1; level > 0; level--) {
+        if (ct__node_used_bytes(pt->page[level]) >= min_fill(t->db)) {
+            break;
+        }
+        int split = 0;
+        int rc = rebalance(t, tr, pt, level, &split);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (split) {
+            break;
+        }
+    }
+    return collapse_root(t, tr);
+}
+
 int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
 {
     const uint8_t *c = NULL;
@@ -527,16 +599,7 @@ int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
     }
     ct__node_delete(leaf, idx);
     tr->entries--;
-    for (uint32_t level = pt.depth - 1; level > 0; level--) {
-        if (ct__node_used_bytes(pt.page[level]) >= min_fill(t->db)) {
-            break;
-        }
-        rc = rebalance(t, tr, &pt, level);
-        if (rc != CT_OK) {
-            return rc;
-        }
-    }
-    return collapse_root(t, tr);
+    return fix_underflow(t, tr, &pt);
 }
 
 int ct__tree_free_all(ct_txn *t, const ct__tree *tr)

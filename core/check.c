@@ -4,7 +4,8 @@
  * of meta, live tree page (branch, leaf, overflow), free-list page, or
  * free. Verifies checksums and page identity (through ct__page_get), key
  * order inside pages (node validation) and across them (each child's keys
- * lie within its parent's separators), entry counts and the catalog.
+ * lie within its parent's separators), the fill bound of non-root pages,
+ * entry counts and the catalog.
  * Never writes. Memory: one bit per page plus the pages it reads.
  */
 #include <stdio.h>
@@ -129,6 +130,10 @@ static int check_tree(checker *k, const ct__tree *tr, int catalog, ct__tree *sub
             }
             if (top > 0 && ct__ph_count(f->page) == 0) {
                 return problem(k, f->pgno, "empty non-root page");
+            }
+            if (top > 0 &&
+                ct__node_used_bytes(f->page) < ct__node_min_fill(k->t->db->page_size)) {
+                return problem(k, f->pgno, "non-root page under a quarter full (fill bound)");
             }
             f->idx = 0;
             if (leaf) {

@@ -12,6 +12,9 @@
  * CT_SYNC_NONE skips 3 and 5: every unsynced commit's meta goes to the same
  * non-durable slot, and pages freed after the last durable commit are not
  * reused (freelist.c), so a crash always finds an intact earlier commit.
+ * Every CT_TXNID_WINDOW / 2 ids a CT_SYNC_NONE commit syncs like a full
+ * one, so the ids used since the last durable meta stay inside the window
+ * the next open's fence skips (limits.h, recover.c).
  * A failed store write leaves the last commit as it was; a failed sync
  * poisons the db (the state of the unsynced writes is unknown).
  * Must never: write a page a durable meta or a live reader can reach.
@@ -137,6 +140,18 @@ int ct__commit(ct_txn *t)
     if (!has_changes(t)) {
         return CT_OK;
     }
+    /* The id is spent from here on, whatever happens: pages of a failed
+       attempt may reach the store and must never match a later txn. */
+    pthread_mutex_lock(&db->mu);
+    db->next_txnid = t->id + 1;
+    pthread_mutex_unlock(&db->mu);
+    if (t->id - db->durable_txnid >= CT_TXNID_WINDOW - 1) {
+        /* Only a very long run of failed commits gets here (limits.h). */
+        pthread_mutex_lock(&db->mu);
+        db->poisoned = 1;
+        pthread_mutex_unlock(&db->mu);
+        return CT_IO;
+    }
     int rc = ct__buckets_flush(t);
     if (rc != CT_OK) {
         return rc;
@@ -147,7 +162,9 @@ int ct__commit(ct_txn *t)
     if (rc != CT_OK) {
         return rc;
     }
-    int full = db->durability == CT_SYNC_FULL;
+    /* CT_SYNC_NONE commits sync once every half window (limits.h). */
+    int full = db->durability == CT_SYNC_FULL ||
+               t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2;
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);
@@ -178,6 +195,7 @@ int ct__commit(ct_txn *t)
     pthread_mutex_lock(&db->mu);
     db->meta = t->meta;
     db->meta_slot = slot;
+    db->keep_txnid[slot] = t->id;
     if (full) {
         db->durable_slot = slot;
         db->durable_txnid = t->id;

@@ -283,6 +283,7 @@ int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val
         int moved = 0;
         int rc = refresh(c, &moved);
         if (rc == CT_OK) {
+            c->positioned = 1; /* start() cleared it for the re-seek */
             rc = remember(c);
         }
         if (rc != CT_OK) {

@@ -67,9 +67,10 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     pthread_cond_init(&db->write_cv, NULL);
     rc = ct__recover(db);
     if (rc == CT_OK && !(db->flags & CT_RDONLY)) {
-        /* Whatever the store shows becomes durable: the commit we recovered
-           is then the durable base the next commits build on. */
-        rc = ps->ops->sync(ps);
+        /* Whatever the store shows becomes durable (the fence syncs): the
+           commit we recovered is then the durable base the next commits
+           build on. */
+        rc = db->needs_fence ? ct__recover_fence(db) : ps->ops->sync(ps);
     }
     if (rc != CT_OK) {
         ct__freeset_free(db, &db->free);
@@ -199,7 +200,7 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     out->oldest_reader_txnid = oldest == UINT64_MAX ? 0 : oldest;
     for (size_t i = 0; i < db->free.count; i++) {
         uint64_t f = db->free.v[i].freed_txn;
-        if (f != 0 && oldest != UINT64_MAX && f > oldest) {
+        if (f != 0 && db->free.v[i].chain_of == 0 && oldest != UINT64_MAX && f > oldest) {
             out->pages_held_by_readers++;
         }
     }

@@ -8,11 +8,16 @@
  * (the old chain's pages are freed by that commit), so recovery validates
  * it with the pages of the last commit.
  *
- * Reuse rule: a page freed by txn F is reusable by txn T iff F + 2 <= T
- * (both meta slots keep describing intact trees), no live reader holds a
- * snapshot older than F (a reader of snapshot S < F may still see it),
- * and F <= the last durable commit (CT_SYNC_NONE: the last synced tree
- * stays intact). Entry freed_txn 0 means "reusable by anyone".
+ * Reuse rule: a tree page freed by txn F is reusable iff F <= the commit
+ * each meta slot describes (both slots keep describing intact trees; with
+ * CT_SYNC_FULL that is F + 2 <= T for consecutive ids), no live reader
+ * holds a snapshot older than F (a reader of snapshot S < F may still see
+ * it), and F <= the last durable commit (CT_SYNC_NONE: the last synced
+ * tree stays intact). A page of an old chain is reusable as soon as no
+ * meta slot describes a commit that referenced it: readers never read
+ * free-list pages, so a long reader or unsynced commits cannot pin the
+ * chains every commit rewrites (which would grow the list geometrically).
+ * Entry freed_txn 0 means "reusable by anyone".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -35,14 +40,17 @@ void ct__freeset_free(ct_db *db, ct__freeset *fs)
     memset(fs, 0, sizeof(*fs));
 }
 
-int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn,
-                         uint64_t oldest_reader)
+int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader)
 {
-    if (freed_txn == 0) {
+    if (e->freed_txn == 0) {
         return 1;
     }
-    return cur_txn >= 2 && freed_txn <= cur_txn - 2 && freed_txn <= db->durable_txnid &&
-           freed_txn <= oldest_reader;
+    if (e->chain_of != 0) {
+        return e->chain_of != db->keep_txnid[0] && e->chain_of != db->keep_txnid[1];
+    }
+    uint64_t keep = db->keep_txnid[0] < db->keep_txnid[1] ? db->keep_txnid[0] : db->keep_txnid[1];
+    return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid &&
+           e->freed_txn <= oldest_reader;
 }
 
 static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, uint64_t gen,
@@ -65,7 +73,7 @@ static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, 
     }
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = buf + FL_ENTRIES + (size_t)i * FL_ENTRY_BYTES;
-        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8)};
+        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8), 0};
         uint64_t prev = out->count ? out->v[out->count - 1].pgno : 1;
         if (fe.pgno <= prev || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
             return CT__CORRUPT(pgno, "free-list entry out of order or range");
@@ -127,12 +135,12 @@ int ct__freelist_begin(ct_txn *t)
     /* A reader that begins later reads the last commit, which no page
        reusable now belongs to: `oldest` only needs to be a lower bound. */
     for (size_t i = fs->count; i-- > 0;) { /* descending into the pool */
-        if (ct__freeset_reusable(db, fs->v[i].freed_txn, t->id, oldest)) {
+        if (ct__freeset_reusable(db, &fs->v[i], oldest)) {
             t->pool[t->pool_count++] = fs->v[i].pgno;
         }
     }
     for (size_t i = 0; i < fs->count; i++) {
-        if (!ct__freeset_reusable(db, fs->v[i].freed_txn, t->id, oldest)) {
+        if (!ct__freeset_reusable(db, &fs->v[i], oldest)) {
             t->held[t->held_count++] = fs->v[i];
         }
     }
@@ -161,13 +169,13 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
         out->v[k++] = t->held[i];
     }
     for (size_t i = 0; i < t->pool_count; i++) {
-        out->v[k++] = (ct__free_entry){t->pool[i], 0};
+        out->v[k++] = (ct__free_entry){t->pool[i], 0, 0};
     }
     for (size_t i = 0; i < t->freed_count; i++) {
-        out->v[k++] = (ct__free_entry){t->freed[i], t->id};
+        out->v[k++] = (ct__free_entry){t->freed[i], t->id, 0};
     }
     for (size_t i = 0; i < db->free.chain_count; i++) {
-        out->v[k++] = (ct__free_entry){db->free.chain[i], t->id};
+        out->v[k++] = (ct__free_entry){db->free.chain[i], t->id, db->meta.txnid};
     }
     qsort(out->v, k, sizeof(*out->v), cmp_entry);
     for (size_t i = 1; i < k; i++) {
@@ -185,8 +193,7 @@ static void trim_tail(ct_txn *t, ct__freeset *fs, uint64_t oldest)
 {
     while (fs->count > 0) {
         const ct__free_entry *last = &fs->v[fs->count - 1];
-        if (last->pgno + 1 != t->meta.hwm ||
-            !ct__freeset_reusable(t->db, last->freed_txn, t->id, oldest)) {
+        if (last->pgno + 1 != t->meta.hwm || !ct__freeset_reusable(t->db, last, oldest)) {
             break;
         }
         fs->count--;
@@ -194,20 +201,8 @@ static void trim_tail(ct_txn *t, ct__freeset *fs, uint64_t oldest)
     }
 }
 
-/* Takes a page for the chain: the lowest reusable free page, else the end. */
-static uint64_t take_chain_page(ct_txn *t, ct__freeset *fs, uint64_t oldest)
-{
-    for (size_t i = 0; i < fs->count; i++) {
-        if (ct__freeset_reusable(t->db, fs->v[i].freed_txn, t->id, oldest)) {
-            uint64_t p = fs->v[i].pgno;
-            memmove(&fs->v[i], &fs->v[i + 1], (fs->count - i - 1) * sizeof(*fs->v));
-            fs->count--;
-            return p;
-        }
-    }
-    return t->meta.hwm++;
-}
-
+/* Picks the chain's pages: the lowest reusable free pages (each taken
+   one shortens the list it holds), then pages at the end. One pass. */
 static int write_chain(ct_txn *t, ct__freeset *fs, uint64_t oldest)
 {
     ct_db *db = t->db;
@@ -217,8 +212,19 @@ static int write_chain(ct_txn *t, ct__freeset *fs, uint64_t oldest)
     if (!fs->chain) {
         return CT_NOMEM;
     }
+    size_t kept = 0;
+    for (size_t i = 0; i < fs->count; i++) {
+        size_t left = fs->count - (i - kept); /* entries if none more is taken */
+        if (fs->chain_count < (left + per - 1) / per &&
+            ct__freeset_reusable(db, &fs->v[i], oldest)) {
+            fs->chain[fs->chain_count++] = fs->v[i].pgno;
+            continue;
+        }
+        fs->v[kept++] = fs->v[i];
+    }
+    fs->count = kept;
     while (fs->chain_count < (fs->count + per - 1) / per) {
-        fs->chain[fs->chain_count++] = take_chain_page(t, fs, oldest);
+        fs->chain[fs->chain_count++] = t->meta.hwm++;
     }
     qsort(fs->chain, fs->chain_count, sizeof(uint64_t), ct__u64_cmp);
     size_t next_entry = 0;

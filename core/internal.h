@@ -48,10 +48,14 @@ typedef struct ct__meta {
     uint64_t buckets;
 } ct__meta;
 
-/* A free page and the txn that freed it (0 = reusable by anyone). */
+/* A free page and the txn that freed it (0 = reusable by anyone). In
+   memory only, chain_of marks a page of an old free-list chain: the id of
+   the last meta that referenced it (0 = a tree page). Readers never see
+   such pages, so only the meta slots hold them back. */
 typedef struct ct__free_entry {
     uint64_t pgno;
     uint64_t freed_txn;
+    uint64_t chain_of;
 } ct__free_entry;
 
 typedef struct ct__freeset {
@@ -148,6 +152,12 @@ struct ct_db {
     int meta_slot;      /* slot holding the last commit's meta */
     int durable_slot;   /* slot holding the last meta known durable */
     uint64_t durable_txnid;
+    /* Per meta slot: the id of the commit whose tree (and free list) must
+       stay intact because the slot describes it; UINT64_MAX when the slot
+       holds nothing recovery could use. */
+    uint64_t keep_txnid[2];
+    uint64_t next_txnid; /* id of the next write txn: above every id used */
+    int needs_fence;     /* recovered an existing store: fence before writing */
     ct__freeset free;   /* free list of the last commit */
     ct_txn *readers;    /* live read txns */
     uint64_t reader_count;
@@ -158,6 +168,9 @@ struct ct_db {
 void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int slot);
 /* CT_OK valid; CT_CORRUPT invalid; CT_VERSION newer format / other page size. */
 int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta *out);
+/* A meta magic with another legal page size recorded: a page that failed
+   its crc may have been written at that size (or holds a flipped bit). */
+int ct__meta_foreign_size(const uint8_t *page, uint32_t page_size);
 
 /* ---- pager.c: page access inside a txn ---- */
 /* Verified read-only access to page pgno of generation gen and type. */
@@ -192,8 +205,9 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out);
 int ct__freelist_begin(ct_txn *t);
 /* Merges the txn's changes into a new free set and writes its chain. */
 int ct__freelist_commit(ct_txn *t, ct__freeset *out);
-int ct__freeset_reusable(const ct_db *db, uint64_t freed_txn, uint64_t cur_txn,
-                         uint64_t oldest_reader);
+/* Whether a write txn may overwrite the entry's page (db->mu not needed:
+   only the writer changes the fields read). */
+int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader);
 void ct__freeset_free(ct_db *db, ct__freeset *fs);
 uint32_t ct__freelist_per_page(uint32_t page_size);
 
@@ -219,6 +233,9 @@ int ct__bucket_desc_decode(const uint8_t *val, size_t vlen, ct__tree *out);
 /* ---- commit.c / recover.c ---- */
 int ct__commit(ct_txn *t);
 int ct__recover(ct_db *db);
+/* Read-write open of a recovered store: makes a meta durable whose id lies
+   a window above every id a crashed predecessor may have used. */
+int ct__recover_fence(ct_db *db);
 /* Walks pages newer than base reachable from m: used by recovery. */
 int ct__validate_commit(ct_db *db, const ct__meta *m);
 

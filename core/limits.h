@@ -31,6 +31,15 @@
 /* Read txns at once; a reader slot is taken at begin. */
 #define CT_READERS_MAX 1024u
 
+/* Txn id window. Pages are told apart from stale copies by the id of the
+   txn that wrote them, so no id may be used twice, even by a commit that
+   failed or a process that crashed before its meta reached the disk. A
+   process uses ids only within CT_TXNID_WINDOW of its last durable meta
+   (CT_SYNC_NONE commits turn into synced ones at half the window; failed
+   attempts consume ids), and a read-write open first makes a fence meta
+   durable whose id lies a whole window above every meta it found. */
+#define CT_TXNID_WINDOW (1ull << 20)
+
 /* Pages gathered into one coalesced store write at commit. */
 #define CT_WRITE_RUN_PAGES_MAX 256u
 

@@ -39,6 +39,14 @@ static void get_tree(const uint8_t *p, ct__tree *t)
     t->entries = ct__get64(p + 24);
 }
 
+int ct__meta_foreign_size(const uint8_t *page, uint32_t page_size)
+{
+    const uint8_t *b = page + META_BODY;
+    uint32_t p = ct__get32(b + 12);
+    return ct__get64(b) == CT_META_MAGIC && p != page_size && p >= CT_PAGE_SIZE_MIN &&
+           p <= CT_PAGE_SIZE_MAX && (p & (p - 1)) == 0;
+}
+
 void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int slot)
 {
     memset(page, 0, page_size);
@@ -73,14 +81,12 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
     if (ct__get64(b) != CT_META_MAGIC) {
         return CT__CORRUPT(slot, "meta magic");
     }
-    /* A meta written with another page size cannot pass our crc (which
-       covers a page of the writer's size): report it as such. */
-    if (ct__get32(b + 12) != page_size) {
-        return CT_VERSION;
-    }
     int rc = ct__page_verify(page, page_size, CT_PT_META, (uint64_t)slot, ct__ph_txnid(page));
     if (rc != CT_OK) {
         return rc;
+    }
+    if (ct__get32(b + 12) != page_size) {
+        return CT_VERSION;
     }
     if (ct__get32(b + 8) > CT_FORMAT_VERSION) {
         return CT_VERSION;

@@ -9,7 +9,15 @@
  * validates (every page written after its durable base, reached through
  * pointers of those generations, verifies), else the other one. An I/O
  * error while validating is returned as is, never taken as a reason to
- * fall back (that could drop an acknowledged commit).
+ * fall back (that could drop an acknowledged commit). A valid meta of a
+ * newer format is CT_VERSION (never fall back past a newer engine's
+ * commit); a slot that fails its checksum with another page size recorded
+ * is CT_VERSION only when the other slot holds no valid meta either.
+ *
+ * A read-write open then writes a fence: a copy of the recovered meta
+ * whose id lies CT_TXNID_WINDOW above every id seen, made durable before
+ * any page is written, so no later txn reuses an id that a failed or
+ * crashed attempt may have left on pages (limits.h).
  */
 #include <string.h>
 
@@ -153,6 +161,10 @@ static int create_db(ct_db *db)
     db->meta_slot = 1;
     db->durable_slot = 1;
     db->durable_txnid = 1;
+    db->keep_txnid[0] = 0;
+    db->keep_txnid[1] = 1;
+    db->next_txnid = 2;
+    db->needs_fence = 0; /* nothing but these two metas ever used an id */
     return CT_OK;
 }
 
@@ -171,6 +183,7 @@ static int try_meta(ct_db *db, const ct__meta *m, int slot)
     db->meta_slot = slot;
     db->durable_slot = slot;
     db->durable_txnid = m->txnid;
+    db->keep_txnid[slot] = m->txnid;
     db->free = fs;
     return CT_OK;
 }
@@ -196,37 +209,94 @@ int ct__recover(ct_db *db)
     rc = ct__store_read(db, 0, size >= 2 ? 2u : 1u, buf);
     ct__meta m[2];
     int ok[2] = {0, 0};
+    int version = 0;
+    int foreign = 0;
     for (int s = 0; s < 2 && rc == CT_OK; s++) {
         if ((uint64_t)s >= size) {
             continue;
         }
-        int r = ct__meta_decode(buf + (size_t)s * db->page_size, db->page_size, s, &m[s]);
-        if (r == CT_VERSION) {
-            rc = CT_VERSION;
-        }
+        const uint8_t *page = buf + (size_t)s * db->page_size;
+        int r = ct__meta_decode(page, db->page_size, s, &m[s]);
+        version |= r == CT_VERSION;
+        foreign |= r == CT_CORRUPT && ct__meta_foreign_size(page, db->page_size);
         ok[s] = r == CT_OK;
     }
     ct__free(&db->alloc, buf);
     if (rc != CT_OK) {
         return rc;
     }
+    if (version || (foreign && !ok[0] && !ok[1])) {
+        return CT_VERSION;
+    }
+    uint64_t seen = 0;
+    for (int s = 0; s < 2; s++) {
+        if (ok[s] && m[s].txnid > seen) {
+            seen = m[s].txnid;
+        }
+    }
     int first = (ok[0] && ok[1]) ? (m[1].txnid > m[0].txnid ? 1 : 0) : (ok[1] ? 1 : 0);
-    int last_rc = CT__CORRUPT(0, "no valid meta page");
+    int last_rc = CT_CORRUPT;
     for (int k = 0; k < 2; k++) {
         int s = k == 0 ? first : 1 - first;
         if (!ok[s]) {
             continue;
         }
         last_rc = try_meta(db, &m[s], s);
-        if (last_rc == CT_OK || (last_rc != CT_CORRUPT)) {
+        if (last_rc == CT_OK) {
+            /* The other slot's tree stays intact only if it is an older
+               valid commit; a newer one failed validation. */
+            int o = 1 - s;
+            db->keep_txnid[o] = ok[o] && m[o].txnid < m[s].txnid ? m[o].txnid : UINT64_MAX;
+            db->next_txnid = seen + 1;
+            db->needs_fence = 1;
+            return CT_OK;
+        }
+        if (last_rc != CT_CORRUPT) {
             return last_rc;
         }
     }
     if (!ok[0] && !ok[1] && size <= 2) {
         if (rdonly) {
-            return CT_CORRUPT;
+            return CT__CORRUPT(0, "no valid meta page");
         }
         return create_db(db); /* a creation a crash interrupted */
     }
-    return last_rc;
+    return ok[0] || ok[1] ? last_rc : CT__CORRUPT(0, "no valid meta page");
+}
+
+int ct__recover_fence(ct_db *db)
+{
+    int slot = 1 - db->durable_slot;
+    ct__meta m = db->meta;
+    m.txnid = db->next_txnid - 1 + CT_TXNID_WINDOW;
+    if ((m.txnid & 1u) != (uint64_t)slot) {
+        m.txnid++; /* keep "slot = id parity" while commits alternate */
+    }
+    m.durable_base = m.txnid; /* synced below: every page is durable */
+    uint8_t *page = ct__malloc(&db->alloc, db->page_size);
+    if (!page) {
+        return CT_NOMEM;
+    }
+    ct__meta_encode(&m, page, db->page_size, slot);
+    /* Sync what recovery read first: the fence must not become durable
+       ahead of the commit it copies. */
+    int rc = db->ps->ops->sync(db->ps);
+    if (rc == CT_OK) {
+        rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, page);
+    }
+    if (rc == CT_OK) {
+        rc = db->ps->ops->sync(db->ps);
+    }
+    ct__free(&db->alloc, page);
+    if (rc != CT_OK) {
+        return rc == CT_NOSPACE ? CT_NOSPACE : CT_IO;
+    }
+    db->meta = m;
+    db->meta_slot = slot;
+    db->durable_slot = slot;
+    db->durable_txnid = m.txnid;
+    db->keep_txnid[slot] = m.txnid;
+    db->next_txnid = m.txnid + 1;
+    db->needs_fence = 0;
+    return CT_OK;
 }

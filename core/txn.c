@@ -64,9 +64,11 @@ int ct__txn_write_buffers(ct_txn *t)
 {
     ct_db *db = t->db;
     size_t max_cells = (db->page_size - CT_PAGE_HDR_BYTES) / CT_SLOT_BYTES + 2u;
-    t->scratch = ct__malloc(&db->alloc, 3u * (size_t)db->page_size);
-    t->sepbuf = ct__malloc(&db->alloc, 2u * (size_t)db->page_size);
-    t->refs = ct__malloc(&db->alloc, 2u * max_cells * sizeof(ct__cellref));
+    /* Zeroed: page gaps built from scratch reach the store, and a trace
+       must not depend on what malloc left there. */
+    t->scratch = ct__calloc(&db->alloc, 3u, (size_t)db->page_size);
+    t->sepbuf = ct__calloc(&db->alloc, 2u, (size_t)db->page_size);
+    t->refs = ct__calloc(&db->alloc, 2u * max_cells, sizeof(ct__cellref));
     return (t->scratch && t->sepbuf && t->refs) ? CT_OK : CT_NOMEM;
 }
 
@@ -105,7 +107,7 @@ static int begin_write(ct_db *db, ct_txn *t)
         ct__writer_release(db);
         return CT_POISONED;
     }
-    t->id = t->meta.txnid + 1;
+    t->id = db->next_txnid; /* db->mu not needed: only the writer changes it */
     t->main.tree = t->meta.main;
     rc = ct__txn_write_buffers(t);
     if (rc == CT_OK) {

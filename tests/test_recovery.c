@@ -155,7 +155,9 @@ static void newest_meta_case(th_store_kind kind, uint32_t page_size, int how, ui
     free(old);
     th_assert_rc(th_env_open(&e), CT_OK);
     th_assert_rc(ct_stat(e.db, &st), CT_OK);
-    th_assert_eq(st.txnid, newest - 1);
+    /* The open's fence meta (recover.c) lies a window above every id seen;
+       the content check below shows the previous commit was recovered. */
+    th_assert_true(st.txnid >= newest - 1 + CT_TXNID_WINDOW);
     th_model_rollback(m);
     th_verify_db(e.db, NULL, m);
     th_check_clean(e.db);
@@ -289,7 +291,7 @@ static void test_newest_commit_page_damaged(void **state)
         th_assert_rc(th_env_open(&e), CT_OK);
         uint64_t newest = st.txnid;
         th_assert_rc(ct_stat(e.db, &st), CT_OK);
-        th_assert_eq(st.txnid, newest - 1);
+        th_assert_true(st.txnid >= newest - 1 + CT_TXNID_WINDOW); /* the open's fence */
         th_model_rollback(m);
         th_verify_db(e.db, NULL, m);
         th_check_clean(e.db);
