@@ -1,0 +1,200 @@
+/*
+ * shrink.c - delta debugging over a failing case, to a fixed point:
+ *   1. cut everything after the failing op;
+ *   2. remove whole txns (the ops up to and including a commit, abort or
+ *      reopen), then chunks of ops, halving the chunk size down to 1;
+ *   3. shrink every number of every op: key and value byte lengths,
+ *      scan and walk lengths, walk moves; and simplify: flags off,
+ *      default bucket, read through the write txn, start at the first key.
+ * A candidate is kept when it still fails (any failure of the same
+ * property). Stops when a whole round changes nothing, or after
+ * SHRINK_RUNS_MAX runs. The result is 1-minimal for op removal and
+ * for each single-field reduction tried.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pt.h"
+
+/* Bounds the shrinking time of a pathological case (each run replays it). */
+#define SHRINK_RUNS_MAX 20000u
+
+typedef struct shrinker {
+    pt_case *c;
+    pt_result *res;
+    uint32_t runs;
+    int verbose;
+} shrinker;
+
+static int fails(shrinker *s, const pt_case *cand)
+{
+    if (s->runs >= SHRINK_RUNS_MAX) {
+        return 0;
+    }
+    s->runs++;
+    pt_result r;
+    if (pt_exec(cand, &r) != 0) {
+        *s->res = r;
+        return 1;
+    }
+    return 0;
+}
+
+/* Tries the case without ops [from, to); keeps the removal if it fails. */
+static int try_remove(shrinker *s, uint32_t from, uint32_t to)
+{
+    pt_case *c = s->c;
+    if (from >= to || to > c->n) {
+        return 0;
+    }
+    pt_case cand = *c;
+    cand.ops = malloc((c->n - (to - from)) * sizeof(pt_op) + sizeof(pt_op));
+    if (!cand.ops) {
+        return 0;
+    }
+    memcpy(cand.ops, c->ops, from * sizeof(pt_op));
+    memcpy(cand.ops + from, c->ops + to, (c->n - to) * sizeof(pt_op));
+    cand.n = c->n - (to - from);
+    int f = fails(s, &cand);
+    if (f) {
+        for (uint32_t i = from; i < to; i++) {
+            free(c->ops[i].key);
+        }
+        memmove(c->ops + from, c->ops + to, (c->n - to) * sizeof(pt_op));
+        c->n = cand.n;
+    }
+    free(cand.ops);
+    return f;
+}
+
+static int is_boundary(const pt_op *op)
+{
+    return op->kind == PT_COMMIT || op->kind == PT_ABORT || op->kind == PT_REOPEN;
+}
+
+static int remove_txns(shrinker *s)
+{
+    int progress = 0;
+    uint32_t start = 0;
+    while (start < s->c->n) {
+        uint32_t end = start;
+        while (end < s->c->n && !is_boundary(&s->c->ops[end])) {
+            end++;
+        }
+        end = end < s->c->n ? end + 1 : end;
+        if (try_remove(s, start, end)) {
+            progress = 1;
+        } else {
+            start = end;
+        }
+    }
+    return progress;
+}
+
+static int remove_chunks(shrinker *s)
+{
+    int progress = 0;
+    for (uint32_t chunk = s->c->n / 2; chunk >= 1; chunk /= 2) {
+        uint32_t at = 0;
+        while (at < s->c->n) {
+            uint32_t to = at + chunk < s->c->n ? at + chunk : s->c->n;
+            if (try_remove(s, at, to)) {
+                progress = 1;
+            } else {
+                at = to;
+            }
+        }
+    }
+    return progress;
+}
+
+/* Shrinks *field (a uint32_t in op i) toward lo: lo, halfway, -1/4, -1. */
+static int shrink_u32(shrinker *s, uint32_t i, uint32_t *field, uint32_t lo)
+{
+    int progress = 0;
+    for (;;) {
+        uint32_t x = *field;
+        if (x <= lo) {
+            return progress;
+        }
+        uint32_t cands[4] = {lo, lo + (x - lo) / 2, x - (x - lo + 3) / 4, x - 1};
+        int kept = 0;
+        for (int k = 0; k < 4 && !kept; k++) {
+            if (cands[k] >= x || (k > 0 && cands[k] == cands[k - 1])) {
+                continue;
+            }
+            *field = cands[k];
+            if (fails(s, s->c)) {
+                kept = 1;
+            } else {
+                *field = x;
+            }
+        }
+        if (!kept) {
+            return progress;
+        }
+        progress = 1;
+        (void)i;
+    }
+}
+
+/* Sets a small field to a simpler value; keeps it if the case still fails. */
+#define TRY_SET(s, lvalue, simpler)                                                           \
+    do {                                                                                       \
+        __typeof__(lvalue) old_ = (lvalue);                                                    \
+        if (old_ != (simpler)) {                                                               \
+            (lvalue) = (simpler);                                                              \
+            if (fails((s), (s)->c)) {                                                          \
+                progress = 1;                                                                  \
+            } else {                                                                           \
+                (lvalue) = old_;                                                               \
+            }                                                                                  \
+        }                                                                                      \
+    } while (0)
+
+static int simplify_ops(shrinker *s)
+{
+    int progress = 0;
+    for (uint32_t i = 0; i < s->c->n; i++) {
+        pt_op *op = &s->c->ops[i];
+        TRY_SET(s, op->flags, (uint8_t)0);
+        TRY_SET(s, op->snap, (int8_t)-1);
+        if (op->kind != PT_BUCKET_CREATE && op->kind != PT_BUCKET_DROP) {
+            TRY_SET(s, op->bucket, (uint8_t)0);
+        }
+        if (op->kind == PT_SCAN || op->kind == PT_WALK) {
+            TRY_SET(s, op->start, (uint8_t)PT_START_FIRST);
+            TRY_SET(s, op->dir, (uint8_t)0);
+            TRY_SET(s, op->moves, 0u);
+            progress |= shrink_u32(s, i, &op->count, 0);
+        }
+        /* LMDB rejects empty keys (skipped against LMDB only). */
+        uint32_t klen_min = s->c->prop == PT_PROP_LMDB && op->klen > 0 ? 1 : 0;
+        progress |= shrink_u32(s, i, &op->klen, klen_min);
+        progress |= shrink_u32(s, i, &op->vlen, 0);
+    }
+    return progress;
+}
+
+uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
+{
+    shrinker s = {.c = c, .res = res, .runs = 0, .verbose = verbose};
+    if (res->fail_op + 1 < c->n) {
+        try_remove(&s, res->fail_op + 1, c->n);
+    }
+    for (int round = 1;; round++) {
+        int progress = remove_txns(&s);
+        progress |= remove_chunks(&s);
+        progress |= simplify_ops(&s);
+        if (verbose) {
+            fprintf(stderr, "shrink: round %d: %u ops after %u runs\n", round, c->n, s.runs);
+        }
+        if (!progress || s.runs >= SHRINK_RUNS_MAX) {
+            break;
+        }
+    }
+    /* Leave res describing the final case. */
+    pt_exec(c, res);
+    return s.runs;
+}
