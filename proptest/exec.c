@@ -203,6 +203,35 @@ static void walk(side *sd, sb *s, const pt_op *op)
     sd->ops->cur_close(sd->be);
 }
 
+/* A point read of the cursor's current key (routing through the branch
+   separators, which a cursor walk never consults). */
+static void point_read(side *sd, sb *s, int snap, unsigned bucket)
+{
+    const uint8_t *k = NULL;
+    const uint8_t *v = NULL;
+    size_t kl = 0;
+    size_t vl = 0;
+    if (sd->ops->cur_get(sd->be, &k, &kl, &v, &vl) != PT_R_OK) {
+        return;
+    }
+    uint8_t *key = malloc(kl ? kl : 1);
+    if (!key) {
+        fprintf(stderr, "cowtree-proptest: out of memory\n");
+        exit(2);
+    }
+    if (kl) {
+        memcpy(key, k, kl);
+    }
+    int r = sd->ops->get(sd->be, snap, bucket, key, kl, &v, &vl);
+    sb_printf(s, " get:");
+    put_rc(s, r);
+    if (r == PT_R_OK) {
+        sb_printf(s, " v=");
+        put_val(s, v, vl);
+    }
+    free(key);
+}
+
 /* Full contents of one view (snap -1: the write txn), both directions. */
 static void dump(side *sd, sb *s, int snap)
 {
@@ -219,6 +248,9 @@ static void dump(side *sd, sb *s, int snap)
             for (uint32_t n = 0; r == PT_R_OK && n < 1000000u; n++) {
                 sb_printf(s, "\n    ");
                 cur_entry(sd, s);
+                if (!back) {
+                    point_read(sd, s, snap, b);
+                }
                 r = sd->ops->cur_move(sd->be, back ? PT_CUR_PREV : PT_CUR_NEXT, NULL, 0);
             }
             sb_printf(s, "\n    end ");

@@ -15,6 +15,7 @@
  * second-to-last key); that difference is documented, not compared.
  * Set PT_LMDB_RAW=1 in the environment to compare raw LMDB instead.
  */
+#include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,7 +325,8 @@ static int lm_cur_get(pt_be *b, const uint8_t **k, size_t *kl, const uint8_t **v
     }
     MDB_val key = {0, NULL};
     MDB_val val = {0, NULL};
-    int r = ans(mdb_cursor_get(b->cur, &key, &val, MDB_GET_CURRENT));
+    int rc = mdb_cursor_get(b->cur, &key, &val, MDB_GET_CURRENT);
+    int r = rc == EINVAL ? PT_R_NOTFOUND : ans(rc); /* raw: never positioned */
     *k = key.mv_data;
     *kl = key.mv_size;
     *v = val.mv_data;

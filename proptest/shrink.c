@@ -177,6 +177,41 @@ static int simplify_ops(shrinker *s)
     return progress;
 }
 
+/* Op count before bytes: a put grown to a large inline value may replace
+   other ops (fewer, fuller pages). Each accepted move removes one op, so
+   this terminates. Only for short cases: it costs O(n^2) runs. */
+#define SHRINK_GROW_OPS_MAX 40u
+
+static int grow_and_remove(shrinker *s)
+{
+    pt_case *c = s->c;
+    if (c->n > SHRINK_GROW_OPS_MAX) {
+        return 0;
+    }
+    uint32_t sizes[3] = {c->page_size / 4 - 24, c->page_size / 8, c->page_size + 1};
+    for (uint32_t i = 0; i < c->n; i++) {
+        pt_op *op = &c->ops[i];
+        if (op->kind != PT_PUT) {
+            continue;
+        }
+        for (int k = 0; k < 3; k++) {
+            uint32_t old = op->vlen;
+            if (sizes[k] <= old) {
+                continue;
+            }
+            op = &c->ops[i];
+            op->vlen = sizes[k];
+            for (uint32_t j = 0; j < c->n; j++) {
+                if (j != i && try_remove(s, j, j + 1)) {
+                    return 1; /* indices moved: the caller's next round restarts */
+                }
+            }
+            c->ops[i].vlen = old;
+        }
+    }
+    return 0;
+}
+
 uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
 {
     shrinker s = {.c = c, .res = res, .runs = 0, .verbose = verbose};
@@ -187,6 +222,9 @@ uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
         int progress = remove_txns(&s);
         progress |= remove_chunks(&s);
         progress |= simplify_ops(&s);
+        if (!progress) {
+            progress = grow_and_remove(&s);
+        }
         if (verbose) {
             fprintf(stderr, "shrink: round %d: %u ops after %u runs\n", round, c->n, s.runs);
         }
