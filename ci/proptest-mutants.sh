@@ -110,6 +110,10 @@ for m in proptest/mutants/*.patch "${SIM_MUTANTS[@]}"; do
         prop=-
     fi
     (cd "$work/src" && patch -s -R -p1 <"$root/$m")
+    mkdir -p "$work/found"
+    for f in "$work"/out/proptest-fail-*.txt; do
+        [ -e "$f" ] && cp "$f" "$work/found/${name#sim:}.txt"
+    done
     printf '%-40s %-8s %-9s %-9s %7s %6s\n' "$name" "$expect" "$result" "$prop" "$before" "$after"
     if [ "$expect" != survives ] && [ "$result" != caught ]; then
         failed=1
