@@ -1,23 +1,24 @@
 /*
  * freelist.c - the persistent free list and the page-reuse rule.
  *
- * On disk (docs/format.md) the free list of commit N is a chain of
- * CT_PT_FREELIST pages, all written by N: body = next pgno u64, next gen
- * u64, then `count` entries (pgno u64, freed_txn u64) in ascending pgno
- * order across the chain. The whole chain is rewritten by every commit
- * (the old chain's pages are freed by that commit), so recovery validates
- * it with the pages of the last commit.
+ * On disk (docs/format.md) the free list of a commit is a chain of
+ * CT_PT_FREELIST pages: body = next pgno u64, next gen u64, then `count`
+ * entries (pgno u64, freed_txn u64). A commit writes new pages at the
+ * front of the chain for every entry that changed (new frees, pages it
+ * reused, entries of old pages it rewrites) and keeps the longest suffix
+ * of the old chain whose pages list exactly what is still free: a long
+ * reader or unsynced commits that pin many pages then cost one page write
+ * per commit instead of a rewrite of the whole list. Recovery verifies
+ * every chain page through the (pgno, gen) pointing at it.
  *
  * Reuse rule: a tree page freed by txn F is reusable iff F <= the commit
  * each meta slot describes (both slots keep describing intact trees; with
  * CT_SYNC_FULL that is F + 2 <= T for consecutive ids), no live reader
  * holds a snapshot older than F (a reader of snapshot S < F may still see
  * it), and F <= the last durable commit (CT_SYNC_NONE: the last synced
- * tree stays intact). A page of an old chain is reusable as soon as no
- * meta slot describes a commit that referenced it: readers never read
- * free-list pages, so a long reader or unsynced commits cannot pin the
- * chains every commit rewrites (which would grow the list geometrically).
- * Entry freed_txn 0 means "reusable by anyone".
+ * tree stays intact). A dropped chain page is reusable as soon as no meta
+ * slot describes a commit that referenced it: readers never read
+ * free-list pages. Entry freed_txn 0 means "reusable by anyone".
  */
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,8 @@ void ct__freeset_free(ct_db *db, ct__freeset *fs)
 {
     ct__free(&db->alloc, fs->v);
     ct__free(&db->alloc, fs->chain);
+    ct__free(&db->alloc, fs->chain_gen);
+    ct__free(&db->alloc, fs->chain_n);
     memset(fs, 0, sizeof(*fs));
 }
 
@@ -45,38 +48,57 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
     if (e->freed_txn == 0) {
         return 1;
     }
-    if (e->chain_of != 0) {
-        return e->chain_of != db->keep_txnid[0] && e->chain_of != db->keep_txnid[1];
+    if (e->chain_of != 0) { /* referenced by the metas chain_from..chain_of */
+        for (int s = 0; s < 2; s++) {
+            if (db->keep_txnid[s] >= e->chain_from && db->keep_txnid[s] <= e->chain_of) {
+                return 0;
+            }
+        }
+        return 1;
     }
     uint64_t keep = db->keep_txnid[0] < db->keep_txnid[1] ? db->keep_txnid[0] : db->keep_txnid[1];
     return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid &&
            e->freed_txn <= oldest_reader;
 }
 
-static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, uint64_t gen,
-                     ct__freeset *out, uint64_t *next, uint64_t *next_gen)
+static int cmp_entry(const void *a, const void *b)
 {
-    int rc = ct__store_read(db, pgno, 1, buf);
+    const ct__free_entry *x = a;
+    const ct__free_entry *y = b;
+    return (x->pgno > y->pgno) - (x->pgno < y->pgno);
+}
+
+static int chain_reserve(ct_db *db, ct__freeset *fs, size_t n)
+{
+    fs->chain = ct__malloc(&db->alloc, (n + 1) * sizeof(*fs->chain));
+    fs->chain_gen = ct__malloc(&db->alloc, (n + 1) * sizeof(*fs->chain_gen));
+    fs->chain_n = ct__malloc(&db->alloc, (n + 1) * sizeof(*fs->chain_n));
+    return fs->chain && fs->chain_gen && fs->chain_n ? CT_OK : CT_NOMEM;
+}
+
+/* ---- load ---------------------------------------------------------------- */
+
+static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, ct__freeset *out,
+                     uint64_t *next, uint64_t *next_gen)
+{
+    size_t k = out->chain_count - 1;
+    int rc = ct__store_read(db, out->chain[k], 1, buf);
     if (rc == CT_OK) {
-        rc = ct__page_verify(buf, db->page_size, CT_PT_FREELIST, pgno, gen);
+        rc = ct__page_verify(buf, db->page_size, CT_PT_FREELIST, out->chain[k], out->chain_gen[k]);
     }
     if (rc != CT_OK) {
         return rc;
     }
     uint32_t n = ct__ph_count(buf);
     if (n > ct__freelist_per_page(db->page_size) || n > m->free_count - out->count) {
-        return CT__CORRUPT(pgno, "free-list page count");
+        return CT__CORRUPT(out->chain[k], "free-list page count");
     }
-    rc = ct__grow(&db->alloc, (void **)&out->v, &out->cap, out->count + n, sizeof(*out->v));
-    if (rc != CT_OK) {
-        return rc;
-    }
+    out->chain_n[k] = n;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = buf + FL_ENTRIES + (size_t)i * FL_ENTRY_BYTES;
-        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8), 0};
-        uint64_t prev = out->count ? out->v[out->count - 1].pgno : 1;
-        if (fe.pgno <= prev || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
-            return CT__CORRUPT(pgno, "free-list entry out of order or range");
+        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8), 0, 0, (uint32_t)k};
+        if (fe.pgno < 2 || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
+            return CT__CORRUPT(out->chain[k], "free-list entry out of range");
         }
         out->v[out->count++] = fe;
     }
@@ -85,39 +107,74 @@ static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, uint64_t pgno, 
     return CT_OK;
 }
 
+static int load_chain(ct_db *db, const ct__meta *m, ct__freeset *out, uint8_t *buf)
+{
+    /* Both bounds come from a meta that passed its checksum and range
+       checks: free_count <= hwm, and a chain longer than hwm loops. */
+    out->v = ct__malloc(&db->alloc, ((size_t)m->free_count + 1) * sizeof(*out->v));
+    if (!out->v) {
+        return CT_NOMEM;
+    }
+    out->cap = (size_t)m->free_count + 1;
+    size_t cap = 0;
+    uint64_t pgno = m->free_head;
+    uint64_t gen = m->free_gen;
+    while (pgno != 0) {
+        if (pgno < 2 || pgno >= m->hwm || gen > m->txnid || out->chain_count >= m->hwm) {
+            return CT__CORRUPT(pgno, "free-list chain pointer");
+        }
+        if (out->chain_count == cap) {
+            size_t ncap = cap ? 2 * cap : 8;
+            uint64_t *c = ct__realloc(&db->alloc, out->chain, ncap * sizeof(*c));
+            if (c) {
+                out->chain = c;
+            }
+            uint64_t *g = ct__realloc(&db->alloc, out->chain_gen, ncap * sizeof(*g));
+            if (g) {
+                out->chain_gen = g;
+            }
+            uint32_t *n = ct__realloc(&db->alloc, out->chain_n, ncap * sizeof(*n));
+            if (n) {
+                out->chain_n = n;
+            }
+            if (!c || !g || !n) {
+                return CT_NOMEM;
+            }
+            cap = ncap;
+        }
+        out->chain[out->chain_count] = pgno;
+        out->chain_gen[out->chain_count] = gen;
+        out->chain_count++;
+        int rc = load_page(db, m, buf, out, &pgno, &gen);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    if (out->count != m->free_count) {
+        return CT__CORRUPT(m->free_head, "free-list length differs from the meta");
+    }
+    qsort(out->v, out->count, sizeof(*out->v), cmp_entry);
+    for (size_t i = 1; i < out->count; i++) {
+        if (out->v[i].pgno == out->v[i - 1].pgno) {
+            return CT__CORRUPT(out->v[i].pgno, "free-list entry listed twice");
+        }
+    }
+    return CT_OK;
+}
+
 int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out)
 {
     memset(out, 0, sizeof(*out));
     uint8_t *buf = ct__malloc(&db->alloc, db->page_size);
-    if (!buf) {
-        return CT_NOMEM;
-    }
-    uint64_t pgno = m->free_head;
-    uint64_t gen = m->free_gen;
-    int rc = CT_OK;
-    while (pgno != 0 && rc == CT_OK) {
-        if (pgno < 2 || pgno >= m->hwm || out->chain_count >= m->hwm) {
-            rc = CT__CORRUPT(pgno, "free-list chain pointer");
-            break;
-        }
-        uint64_t *nc = ct__realloc(&db->alloc, out->chain, (out->chain_count + 1) * sizeof(uint64_t));
-        if (!nc) {
-            rc = CT_NOMEM;
-            break;
-        }
-        out->chain = nc;
-        out->chain[out->chain_count++] = pgno;
-        rc = load_page(db, m, buf, pgno, gen, out, &pgno, &gen);
-    }
+    int rc = buf ? load_chain(db, m, out, buf) : CT_NOMEM;
     ct__free(&db->alloc, buf);
-    if (rc == CT_OK && out->count != m->free_count) {
-        rc = CT__CORRUPT(m->free_head, "free-list length differs from the meta");
-    }
     if (rc != CT_OK) {
         ct__freeset_free(db, out);
     }
     return rc;
 }
+
+/* ---- write txn ------------------------------------------------------------ */
 
 int ct__freelist_begin(ct_txn *t)
 {
@@ -147,14 +204,28 @@ int ct__freelist_begin(ct_txn *t)
     return CT_OK;
 }
 
-static int cmp_entry(const void *a, const void *b)
+/* The old set's entry for pgno, or a new one (a page this txn took from
+   the end of the store and gave back). */
+static ct__free_entry pool_entry(const ct__freeset *old, uint64_t pgno)
 {
-    const ct__free_entry *x = a;
-    const ct__free_entry *y = b;
-    return (x->pgno > y->pgno) - (x->pgno < y->pgno);
+    size_t lo = 0;
+    size_t hi = old->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (old->v[mid].pgno < pgno) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < old->count && old->v[lo].pgno == pgno) {
+        return old->v[lo];
+    }
+    return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME};
 }
 
-/* held + pool (as reusable) + this txn's frees + the old chain's pages. */
+/* held (ascending) + what is left of the pool (descending) + this txn's
+   frees, merged by pgno into out->v. */
 static int merge_sets(ct_txn *t, ct__freeset *out)
 {
     ct_db *db = t->db;
@@ -164,24 +235,37 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
         return CT_NOMEM;
     }
     out->cap = n + 1;
-    size_t k = 0;
-    for (size_t i = 0; i < t->held_count; i++) {
-        out->v[k++] = t->held[i];
-    }
-    for (size_t i = 0; i < t->pool_count; i++) {
-        out->v[k++] = (ct__free_entry){t->pool[i], 0, 0};
-    }
-    for (size_t i = 0; i < t->freed_count; i++) {
-        out->v[k++] = (ct__free_entry){t->freed[i], t->id, 0};
-    }
-    for (size_t i = 0; i < db->free.chain_count; i++) {
-        out->v[k++] = (ct__free_entry){db->free.chain[i], t->id, db->meta.txnid};
-    }
-    qsort(out->v, k, sizeof(*out->v), cmp_entry);
-    for (size_t i = 1; i < k; i++) {
-        if (out->v[i].pgno == out->v[i - 1].pgno) {
+    qsort(t->freed, t->freed_count, sizeof(*t->freed), ct__u64_cmp);
+    for (size_t i = 1; i < t->freed_count; i++) {
+        if (t->freed[i] == t->freed[i - 1]) {
             CT_ASSERT(0 && "page freed twice");
-            return CT__CORRUPT(out->v[i].pgno, "page freed twice");
+            return CT__CORRUPT(t->freed[i], "page freed twice");
+        }
+    }
+    size_t h = 0;
+    size_t p = t->pool_count;
+    size_t f = 0;
+    size_t k = 0;
+    for (;;) {
+        uint64_t hp = h < t->held_count ? t->held[h].pgno : UINT64_MAX;
+        uint64_t pp = p > 0 ? t->pool[p - 1] : UINT64_MAX;
+        uint64_t fp = f < t->freed_count ? t->freed[f] : UINT64_MAX;
+        if (hp == UINT64_MAX && pp == UINT64_MAX && fp == UINT64_MAX) {
+            break;
+        }
+        if ((hp == pp && hp != UINT64_MAX) || (hp == fp && hp != UINT64_MAX) ||
+            (pp == fp && pp != UINT64_MAX)) {
+            CT_ASSERT(0 && "page freed twice");
+            return CT__CORRUPT(hp < pp ? hp : pp, "page freed twice");
+        }
+        if (hp < pp && hp < fp) {
+            out->v[k++] = t->held[h++];
+        } else if (pp < fp) {
+            out->v[k++] = pool_entry(&db->free, pp);
+            p--;
+        } else {
+            out->v[k++] = (ct__free_entry){fp, t->id, 0, 0, CT__NO_HOME};
+            f++;
         }
     }
     out->count = k;
@@ -201,34 +285,68 @@ static void trim_tail(ct_txn *t, ct__freeset *fs, uint64_t oldest)
     }
 }
 
-/* Picks the chain's pages: the lowest reusable free pages (each taken
-   one shortens the list it holds), then pages at the end. One pass. */
-static int write_chain(ct_txn *t, ct__freeset *fs, uint64_t oldest)
+/* Index of the first old chain page of the longest suffix whose pages
+   still list exactly the entries that are free. */
+static int kept_suffix(ct_db *db, const ct__freeset *fs, size_t *first)
+{
+    const ct__freeset *old = &db->free;
+    *first = old->chain_count;
+    if (old->chain_count == 0) {
+        return CT_OK;
+    }
+    uint32_t *left = ct__calloc(&db->alloc, old->chain_count, sizeof(*left));
+    if (!left) {
+        return CT_NOMEM;
+    }
+    for (size_t i = 0; i < fs->count; i++) {
+        if (fs->v[i].home != CT__NO_HOME) {
+            left[fs->v[i].home]++;
+        }
+    }
+    while (*first > 0 && left[*first - 1] == old->chain_n[*first - 1]) {
+        (*first)--;
+    }
+    ct__free(&db->alloc, left);
+    return CT_OK;
+}
+
+/* Adds the old chain pages [0, first) to the set: this commit drops them. */
+static int drop_old_pages(ct_txn *t, ct__freeset *fs, size_t first)
+{
+    ct_db *db = t->db;
+    const ct__freeset *old = &db->free;
+    if (first == 0) {
+        return CT_OK;
+    }
+    int rc = ct__grow(&db->alloc, (void **)&fs->v, &fs->cap, fs->count + first, sizeof(*fs->v));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    for (size_t c = 0; c < first; c++) {
+        fs->v[fs->count++] = (ct__free_entry){old->chain[c], t->id, db->meta.txnid,
+                                              old->chain_gen[c], CT__NO_HOME};
+    }
+    qsort(fs->v, fs->count, sizeof(*fs->v), cmp_entry);
+    return CT_OK;
+}
+
+/* Order of entries on the new pages: what the next txns reuse first goes
+   first, pages held by readers last, so those pages stay unchanged. */
+static int write_rank(const ct_db *db, const ct__free_entry *e, uint64_t oldest)
+{
+    if (ct__freeset_reusable(db, e, oldest)) {
+        return 0;
+    }
+    return e->chain_of != 0 ? 1 : 2;
+}
+
+static int fill_new_pages(ct_txn *t, ct__freeset *fs, size_t nnew, const size_t *order,
+                          size_t norder, uint64_t kept_head, uint64_t kept_gen)
 {
     ct_db *db = t->db;
     uint32_t per = ct__freelist_per_page(db->page_size);
-    size_t need = (fs->count + per - 1) / per;
-    fs->chain = ct__malloc(&db->alloc, (need + 1) * sizeof(uint64_t));
-    if (!fs->chain) {
-        return CT_NOMEM;
-    }
-    size_t kept = 0;
-    for (size_t i = 0; i < fs->count; i++) {
-        size_t left = fs->count - (i - kept); /* entries if none more is taken */
-        if (fs->chain_count < (left + per - 1) / per &&
-            ct__freeset_reusable(db, &fs->v[i], oldest)) {
-            fs->chain[fs->chain_count++] = fs->v[i].pgno;
-            continue;
-        }
-        fs->v[kept++] = fs->v[i];
-    }
-    fs->count = kept;
-    while (fs->chain_count < (fs->count + per - 1) / per) {
-        fs->chain[fs->chain_count++] = t->meta.hwm++;
-    }
-    qsort(fs->chain, fs->chain_count, sizeof(uint64_t), ct__u64_cmp);
-    size_t next_entry = 0;
-    for (size_t c = 0; c < fs->chain_count; c++) {
+    size_t next = 0;
+    for (size_t c = 0; c < nnew; c++) {
         uint8_t *buf = ct__calloc(&db->alloc, 1, db->page_size);
         if (!buf) {
             return CT_NOMEM;
@@ -239,22 +357,111 @@ static int write_chain(ct_txn *t, ct__freeset *fs, uint64_t oldest)
             return rc;
         }
         ct__page_init(buf, CT_PT_FREELIST, fs->chain[c], t->id);
-        uint64_t next = c + 1 < fs->chain_count ? fs->chain[c + 1] : 0;
-        ct__put64(buf + FL_BODY, next);
-        ct__put64(buf + FL_BODY + 8, next ? t->id : 0);
+        int last = c + 1 == nnew;
+        ct__put64(buf + FL_BODY, last ? kept_head : fs->chain[c + 1]);
+        ct__put64(buf + FL_BODY + 8, last ? kept_gen : t->id);
         uint32_t n = 0;
-        while (n < per && next_entry < fs->count) {
-            uint8_t *e = buf + FL_ENTRIES + (size_t)n * FL_ENTRY_BYTES;
-            ct__put64(e, fs->v[next_entry].pgno);
-            ct__put64(e + 8, fs->v[next_entry].freed_txn);
+        while (n < per && next < norder) {
+            ct__free_entry *e = &fs->v[order[next++]];
+            uint8_t *p = buf + FL_ENTRIES + (size_t)n * FL_ENTRY_BYTES;
+            ct__put64(p, e->pgno);
+            ct__put64(p + 8, e->freed_txn);
+            e->home = (uint32_t)c;
             n++;
-            next_entry++;
         }
         ct__ph_set_count(buf, (uint16_t)n);
+        fs->chain_gen[c] = t->id;
+        fs->chain_n[c] = n;
     }
-    CT_ASSERT(next_entry == fs->count);
+    CT_ASSERT(next == norder);
+    return CT_OK;
+}
+
+/* Writes the changed entries onto new front pages (taken from reusable
+   changed entries first, then the end of the store) linked to the kept
+   suffix of the old chain. */
+static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest)
+{
+    ct_db *db = t->db;
+    const ct__freeset *old = &db->free;
+    uint32_t per = ct__freelist_per_page(db->page_size);
+    size_t nkept = old->chain_count - first;
+    size_t changed = 0;
+    for (size_t i = 0; i < fs->count; i++) {
+        changed += fs->v[i].home == CT__NO_HOME || fs->v[i].home < first;
+    }
+    size_t *take = ct__malloc(&db->alloc, ((changed + per - 1) / per + 1) * sizeof(*take));
+    if (!take) {
+        return CT_NOMEM;
+    }
+    /* The lowest reusable changed entries become the new pages; each one
+       taken shortens the list the pages hold. */
+    size_t ntake = 0;
+    size_t kept = 0;
+    size_t written = changed;
+    for (size_t i = 0; i < fs->count; i++) {
+        ct__free_entry *e = &fs->v[i];
+        int mine = e->home == CT__NO_HOME || e->home < first;
+        /* Taking e leaves written - 1 entries: take it while they need more
+           pages than are taken. */
+        if (mine && ntake < (written - 1 + per - 1) / per && ct__freeset_reusable(db, e, oldest)) {
+            take[ntake++] = e->pgno;
+            written--;
+            continue;
+        }
+        fs->v[kept++] = *e;
+    }
+    fs->count = kept;
+    size_t nnew = (written + per - 1) / per;
+    CT_ASSERT(ntake <= nnew);
+    int rc = chain_reserve(db, fs, nnew + nkept);
+    for (size_t c = 0; c < nnew && rc == CT_OK; c++) {
+        fs->chain[c] = c < ntake ? take[c] : t->meta.hwm++;
+    }
+    ct__free(&db->alloc, take);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    for (size_t c = 0; c < nkept; c++) {
+        fs->chain[nnew + c] = old->chain[first + c];
+        fs->chain_gen[nnew + c] = old->chain_gen[first + c];
+        fs->chain_n[nnew + c] = old->chain_n[first + c];
+    }
+    fs->chain_count = nnew + nkept;
+    size_t *order = ct__malloc(&db->alloc, (written + 1) * sizeof(*order));
+    if (!order) {
+        return CT_NOMEM;
+    }
+    size_t norder = 0;
+    for (int rank = 0; rank < 3; rank++) {
+        for (size_t i = 0; i < fs->count; i++) {
+            const ct__free_entry *e = &fs->v[i];
+            if ((e->home == CT__NO_HOME || e->home < first) && write_rank(db, e, oldest) == rank) {
+                order[norder++] = i;
+            }
+        }
+    }
+    for (size_t i = 0; i < fs->count; i++) { /* kept pages move behind the new ones */
+        if (fs->v[i].home != CT__NO_HOME && fs->v[i].home >= first) {
+            fs->v[i].home = (uint32_t)(fs->v[i].home - first + nnew);
+        }
+    }
+    uint64_t kept_head = nkept ? old->chain[first] : 0;
+    uint64_t kept_gen = nkept ? old->chain_gen[first] : 0;
+    rc = fill_new_pages(t, fs, nnew, order, norder, kept_head, kept_gen);
+    ct__free(&db->alloc, order);
+    if (rc != CT_OK) {
+        return rc;
+    }
+#ifdef CT_DEBUG
+    uint64_t listed = 0;
+    for (size_t c = 0; c < fs->chain_count; c++) {
+        listed += fs->chain_n[c];
+    }
+    CT_ASSERT(listed == fs->count);
+#endif
     t->meta.free_head = fs->chain_count ? fs->chain[0] : 0;
-    t->meta.free_gen = fs->chain_count ? t->id : 0;
+    t->meta.free_gen = fs->chain_count ? fs->chain_gen[0] : 0;
     t->meta.free_count = fs->count;
     return CT_OK;
 }
@@ -265,10 +472,24 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
     pthread_mutex_lock(&t->db->mu);
     uint64_t oldest = ct__readers_oldest(t->db);
     pthread_mutex_unlock(&t->db->mu);
+    size_t first = 0;
     int rc = merge_sets(t, out);
     if (rc == CT_OK) {
         trim_tail(t, out, oldest);
-        rc = write_chain(t, out, oldest);
+        rc = kept_suffix(t->db, out, &first);
+    }
+    /* A kept page at the end of the store would stop the tail from ever
+       shrinking: drop it (and the pages before it) to the free list. */
+    for (size_t c = first; rc == CT_OK && c < t->db->free.chain_count; c++) {
+        if (t->db->free.chain[c] + 1 == t->meta.hwm) {
+            first = c + 1;
+        }
+    }
+    if (rc == CT_OK) {
+        rc = drop_old_pages(t, out, first);
+    }
+    if (rc == CT_OK) {
+        rc = write_chain(t, out, first, oldest);
     }
     if (rc != CT_OK) {
         ct__freeset_free(t->db, out);

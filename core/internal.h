@@ -55,14 +55,19 @@ typedef struct ct__meta {
 typedef struct ct__free_entry {
     uint64_t pgno;
     uint64_t freed_txn;
-    uint64_t chain_of;
+    uint64_t chain_of;   /* last meta that referenced the dropped chain page */
+    uint64_t chain_from; /* the commit that wrote it */
+    uint32_t home;       /* index of the chain page listing this entry */
 } ct__free_entry;
+#define CT__NO_HOME UINT32_MAX /* not on disk yet */
 
 typedef struct ct__freeset {
     ct__free_entry *v; /* sorted by pgno */
     size_t count;
     size_t cap;
-    uint64_t *chain; /* pages holding this free list on disk */
+    uint64_t *chain;     /* pages holding this free list on disk, in chain order */
+    uint64_t *chain_gen; /* the commit that wrote each (kept pages keep theirs) */
+    uint32_t *chain_n;   /* entries each lists */
     size_t chain_count;
 } ct__freeset;
 

@@ -9,7 +9,12 @@
  *  64 tree catalog (same)
  *  96 u64 free-list head       104 u64 free-list head gen
  * 112 u64 free-list entries    120 u64 named buckets
- * The header's txnid is the commit id; its pgno is the slot.
+ * The header's txnid is the commit id; its pgno is the slot. Every further
+ * 512-byte sector starts with the magic and the txnid (a sector stamp), so
+ * a page torn between two writes of the slot never passes the checksum,
+ * even when the writes differ only in the header: otherwise a torn
+ * rewrite of a slot recovery judged invalid could bring an older meta
+ * back to life after recovery had settled on another.
  */
 #include <string.h>
 
@@ -19,6 +24,7 @@
 #define CT_FORMAT_VERSION 1u
 #define META_BODY CT_PAGE_HDR_BYTES
 #define META_END (META_BODY + 128u)
+#define META_SECTOR 512u
 
 _Static_assert(META_END <= CT_PAGE_SIZE_MIN, "meta fits the smallest page");
 
@@ -63,6 +69,10 @@ void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int s
     ct__put64(b + 104, m->free_gen);
     ct__put64(b + 112, m->free_count);
     ct__put64(b + 120, m->buckets);
+    for (uint32_t off = META_SECTOR; off < page_size; off += META_SECTOR) {
+        ct__put64(page + off, CT_META_MAGIC);
+        ct__put64(page + off + 8, m->txnid);
+    }
     ct__page_seal(page, page_size);
 }
 
@@ -87,6 +97,12 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
     }
     if (ct__get32(b + 12) != page_size) {
         return CT_VERSION;
+    }
+    for (uint32_t off = META_SECTOR; off < page_size; off += META_SECTOR) {
+        if (ct__get64(page + off) != CT_META_MAGIC ||
+            ct__get64(page + off + 8) != ct__ph_txnid(page)) {
+            return CT__CORRUPT(slot, "meta sector stamp");
+        }
     }
     if (ct__get32(b + 8) > CT_FORMAT_VERSION) {
         return CT_VERSION;

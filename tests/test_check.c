@@ -256,12 +256,24 @@ static void reopen_on_image(fixture *f)
     th_assert_rc(th_env_open(&f->e), CT_OK);
 }
 
-/* Locates free entry `idx` in the chain: page and offset of the entry. */
+/* Locates free entry `idx` (in pgno order) in the chain: page and offset
+   of the entry (chain pages list entries in any order, docs/format.md). */
 static void free_entry_at(fixture *f, size_t idx, uint64_t *page, uint32_t *off)
 {
-    uint32_t per = ct__freelist_per_page(PS);
-    *page = f->chain[idx / per];
-    *off = CT_PAGE_HDR_BYTES + 16u + (uint32_t)(idx % per) * 16u;
+    for (size_t c = 0; c < f->nchain; c++) {
+        uint8_t p[PS];
+        pg_read(&f->e, f->chain[c], p);
+        for (uint32_t i = 0; i < ct__ph_count(p); i++) {
+            uint32_t at = CT_PAGE_HDR_BYTES + 16u + i * 16u;
+            if (ct__get64(p + at) == f->free_pgno[idx]) {
+                *page = f->chain[c];
+                *off = at;
+                return;
+            }
+        }
+    }
+    fail_msg("free entry %zu (page %llu) is on no chain page", idx,
+             (unsigned long long)f->free_pgno[idx]);
 }
 
 /* ---- defects -------------------------------------------------------------- */
@@ -289,6 +301,8 @@ static void defect_leak_free_entry(fixture *f)
     pg_read(&f->e, page, p);
     uint64_t lost = ct__get64(p + off);
     assert_int_equal(lost, f->free_pgno[f->nfree - 1]);
+    uint32_t last = CT_PAGE_HDR_BYTES + 16u + (ct__ph_count(p) - 1u) * 16u;
+    memmove(p + off, p + last, 16); /* the page's last entry takes its place */
     ct__ph_set_count(p, (uint16_t)(ct__ph_count(p) - 1));
     ct__page_seal(p, PS);
     pg_write(&f->e, page, p);
