@@ -109,29 +109,33 @@ static inline int fz_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, si
     return (alen > blen) - (alen < blen);
 }
 
-/* Deterministic value bytes: byte i of the value (len, seed). */
-static inline uint8_t fz_val_byte(uint32_t seed, size_t i)
-{
-    uint32_t x = seed * 2654435761u + (uint32_t)i * 40503u + (uint32_t)(i >> 9);
-    return (uint8_t)(x >> 13);
-}
+/* Deterministic values: the value (len, seed) is len bytes of a fixed
+   pseudo-random pattern starting at offset seed % FZ_SEED_SPAN and repeating
+   every FZ_PATTERN_PERIOD bytes, so filling and comparing are memcpy and
+   memcmp (a byte-wise generator made big-value inputs time out). */
+#define FZ_PATTERN_PERIOD 65536u
+#define FZ_SEED_SPAN 4093u /* prime: consecutive seeds give unrelated offsets */
+const uint8_t *fz_pattern(void); /* FZ_PATTERN_PERIOD + FZ_SEED_SPAN bytes (fuzz_model.c) */
 
 static inline void fz_val_fill(uint8_t *out, size_t len, uint32_t seed)
 {
-    for (size_t i = 0; i < len; i++) {
-        out[i] = fz_val_byte(seed, i);
+    const uint8_t *pat = fz_pattern() + seed % FZ_SEED_SPAN;
+    for (size_t off = 0; off < len; off += FZ_PATTERN_PERIOD) {
+        size_t n = len - off < FZ_PATTERN_PERIOD ? len - off : FZ_PATTERN_PERIOD;
+        memcpy(out + off, pat, n);
     }
 }
 
-/* 1 when v[0..len) is the value (len, seed). */
+/* 1 when v[0..vlen) is the value (len, seed). */
 static inline int fz_val_equal(const void *v, size_t vlen, size_t len, uint32_t seed)
 {
     if (vlen != len) {
         return 0;
     }
-    const uint8_t *b = v;
-    for (size_t i = 0; i < len; i++) {
-        if (b[i] != fz_val_byte(seed, i)) {
+    const uint8_t *pat = fz_pattern() + seed % FZ_SEED_SPAN;
+    for (size_t off = 0; off < len; off += FZ_PATTERN_PERIOD) {
+        size_t n = len - off < FZ_PATTERN_PERIOD ? len - off : FZ_PATTERN_PERIOD;
+        if (memcmp((const uint8_t *)v + off, pat, n) != 0) {
             return 0;
         }
     }

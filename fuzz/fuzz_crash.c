@@ -242,7 +242,7 @@ static void one_txn(run *r, fz_in *in)
 static int matches(ct_txn *t, const state *s)
 {
     const char *why = "";
-    int d = fz_map_compare(t, NULL, &s->m[0], 0, &why);
+    int d = fz_map_compare(t, NULL, &s->m[0], FZ_CMP_VALUES, &why);
     if (d != 0) {
         return d;
     }
@@ -257,7 +257,7 @@ static int matches(ct_txn *t, const state *s)
     if (!s->nb_exists) {
         return 1;
     }
-    return fz_map_compare(t, nb, &s->m[1], 0, &why);
+    return fz_map_compare(t, nb, &s->m[1], FZ_CMP_VALUES, &why);
 }
 
 static void check_clean(ct_db *db)

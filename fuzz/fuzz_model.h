@@ -38,9 +38,16 @@ void fz_map_copy(fz_map *dst, const fz_map *src);
 void fz_map_clear(fz_map *m);
 void fz_map_free(fz_map *m);
 
-/* Scans bucket b of txn t forward (and, if backward, backward too) and
+/* What fz_map_compare compares. */
+#define FZ_CMP_VALUES 0x1u   /* forward scan: values too (else keys only) */
+#define FZ_CMP_BACKWARD 0x2u /* then a backward scan: keys only */
+
+/* Scans bucket b of txn t forward (and backward with FZ_CMP_BACKWARD) and
    compares with m. Returns 0 equal, 1 different (why: a short reason),
    or a negative CT_* code the engine returned. */
-int fz_map_compare(ct_txn *t, ct_bucket *b, const fz_map *m, int backward, const char **why);
+int fz_map_compare(ct_txn *t, ct_bucket *b, const fz_map *m, unsigned how, const char **why);
+
+/* Bytes of all values in m. */
+size_t fz_map_value_bytes(const fz_map *m);
 
 #endif

