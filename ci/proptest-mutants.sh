@@ -25,7 +25,7 @@ MAX_OPS=10
 # are written against the simulator's engine version: one that no longer
 # applies is reported as stale and skipped (proptest/mutants/ has its own
 # current copy of the ones that matter).
-SIM_MUTANTS=(sim/mutants/02-reuse-one-txn-early.patch sim/mutants/03-reuse-ignores-reader.patch)
+SIM_MUTANTS=(sim/mutants/03-reuse-ignores-reader.patch)
 while [ $# -gt 0 ]; do
     case "$1" in
     --cases) cases=$2; shift 2 ;;
@@ -50,7 +50,7 @@ cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 build() { cmake --build "$work/build" --target cowtree-proptest -j2 >"$work/build.log" 2>&1; }
 bin=$work/build/proptest/cowtree-proptest
 
-# Runs the budget; prints "rc ops_before ops_after property".
+# Runs the budget; prints "rc ops_before ops_after property case".
 run_budget() {
     local log=$work/run.log rc=0
     rm -f "$work"/out/*
@@ -60,12 +60,14 @@ run_budget() {
     after=$(sed -n 's/^shrunk to \([0-9]*\) ops (from \([0-9]*\)).*/\1/p' "$log" | head -n 1)
     before=$(sed -n 's/^shrunk to \([0-9]*\) ops (from \([0-9]*\)).*/\2/p' "$log" | head -n 1)
     prop=$(sed -n 's/^FAIL property=\([a-z]*\) .*/\1/p' "$log" | head -n 1)
-    echo "$rc ${before:--} ${after:--} ${prop:--}"
+    local index
+    index=$(sed -n 's/^FAIL property=[a-z]* case=\([0-9]*\) .*/\1/p' "$log" | head -n 1)
+    echo "$rc ${before:--} ${after:--} ${prop:--} ${index:--}"
 }
 
 echo "==> proptest mutants: building the true engine"
 build
-read -r rc before after prop <<<"$(run_budget)"
+read -r rc before after prop index <<<"$(run_budget)"
 if [ "$rc" != 0 ]; then
     cat "$work/run.log" >&2
     echo "proptest-mutants: the TRUE engine fails the budget: fix it first" >&2
@@ -74,7 +76,7 @@ fi
 echo "true engine: passes cowtree-proptest --seed $seed --cases $cases --max-ops $max_ops"
 
 failed=0
-printf '%-40s %-8s %-9s %-9s %7s %6s\n' mutant expect result property ops shrunk
+printf '%-40s %-8s %-9s %-9s %6s %7s %6s\n' mutant expect result property case ops shrunk
 for m in proptest/mutants/*.patch "${SIM_MUTANTS[@]}"; do
     [ -e "$m" ] || continue
     name=$(basename "$m" .patch)
@@ -90,7 +92,7 @@ for m in proptest/mutants/*.patch "${SIM_MUTANTS[@]}"; do
     case "$m" in sim/*) name="sim:$name"; expect=caught ;; esac
     (cd "$work/src" && patch -s -p1 <"$root/$m")
     if build; then
-        read -r rc before after prop <<<"$(run_budget)"
+        read -r rc before after prop index <<<"$(run_budget)"
         if [ "$rc" = 1 ] && [ "$after" != - ] && [ "$after" -le "$MAX_OPS" ]; then
             result=caught
         elif [ "$rc" = 1 ]; then
@@ -105,6 +107,7 @@ for m in proptest/mutants/*.patch "${SIM_MUTANTS[@]}"; do
         fi
     else
         result=NO-BUILD
+        index=-
         before=-
         after=-
         prop=-
@@ -114,7 +117,8 @@ for m in proptest/mutants/*.patch "${SIM_MUTANTS[@]}"; do
     for f in "$work"/out/proptest-fail-*.txt; do
         [ -e "$f" ] && cp "$f" "$work/found/${name#sim:}.txt"
     done
-    printf '%-40s %-8s %-9s %-9s %7s %6s\n' "$name" "$expect" "$result" "$prop" "$before" "$after"
+    printf '%-40s %-8s %-9s %-9s %6s %7s %6s\n' "$name" "$expect" "$result" "$prop" "$index" \
+        "$before" "$after"
     if [ "$expect" != survives ] && [ "$result" != caught ]; then
         failed=1
     fi

@@ -3,9 +3,13 @@
  *   1. cut everything after the failing op;
  *   2. remove whole txns (the ops up to and including a commit, abort or
  *      reopen), then chunks of ops, halving the chunk size down to 1;
- *   3. shrink every number of every op: key and value byte lengths,
- *      scan and walk lengths, walk moves; and simplify: flags off,
- *      default bucket, read through the write txn, start at the first key.
+ *   3. shrink every number of every op: key and value byte lengths, scan
+ *      and walk lengths, walk moves; and simplify: flags off, default
+ *      bucket, read through the write txn, start at the first key;
+ *   4. when that changes nothing: grow one put's value if another op can go;
+ *   5. when that changes nothing: delta debugging on the bytes of each
+ *      distinct key, cut from every op that uses the key (so a put and its
+ *      later del stay the same key).
  * A candidate is kept when it still fails (any failure of the same
  * property). Stops when a whole round changes nothing, or after
  * SHRINK_RUNS_MAX runs. The result is 1-minimal for op removal and
@@ -169,10 +173,81 @@ static int simplify_ops(shrinker *s)
             TRY_SET(s, op->moves, 0u);
             progress |= shrink_u32(s, i, &op->count, 0);
         }
-        /* LMDB rejects empty keys (skipped against LMDB only). */
+        /* One op's key alone (shrink_keys cuts every use of a key). */
         uint32_t klen_min = s->c->prop == PT_PROP_LMDB && op->klen > 0 ? 1 : 0;
         progress |= shrink_u32(s, i, &op->klen, klen_min);
         progress |= shrink_u32(s, i, &op->vlen, 0);
+    }
+    return progress;
+}
+
+static int has_key(const pt_op *op)
+{
+    return op->kind == PT_PUT || op->kind == PT_GET || op->kind == PT_DEL ||
+           ((op->kind == PT_SCAN || op->kind == PT_WALK) && op->start == PT_START_SEEK);
+}
+
+static int key_eq(const pt_op *a, const uint8_t *k, uint32_t kl)
+{
+    return a->klen == kl && (kl == 0 || memcmp(a->key, k, kl) == 0);
+}
+
+/* Cuts bytes [at, at+len) out of every occurrence of key k (kl bytes) in
+   the case, so a put and a later get or del of the same key stay equal;
+   keeps the cut when the case still fails. */
+static int cut_key(shrinker *s, const uint8_t *k, uint32_t kl, uint32_t at, uint32_t len)
+{
+    pt_case *c = s->c;
+    uint8_t *orig = malloc(kl ? kl : 1);
+    uint8_t *mark = calloc(c->n ? c->n : 1, 1);
+    if (!orig || !mark) {
+        free(orig);
+        free(mark);
+        return 0;
+    }
+    memcpy(orig, k, kl);
+    for (uint32_t i = 0; i < c->n; i++) {
+        pt_op *op = &c->ops[i];
+        if (has_key(op) && key_eq(op, orig, kl)) {
+            mark[i] = 1;
+            memmove(op->key + at, op->key + at + len, kl - at - len);
+            op->klen = kl - len;
+        }
+    }
+    int f = fails(s, c);
+    if (!f) {
+        for (uint32_t i = 0; i < c->n; i++) {
+            if (mark[i]) {
+                memcpy(c->ops[i].key, orig, kl);
+                c->ops[i].klen = kl;
+            }
+        }
+    }
+    free(orig);
+    free(mark);
+    return f;
+}
+
+/* Delta debugging on the bytes of each distinct key: chunks of half,
+   quarter, ... of its length, cut anywhere, in every op that uses it. */
+static int shrink_keys(shrinker *s)
+{
+    int progress = 0;
+    uint32_t kmin = s->c->prop == PT_PROP_LMDB ? 1 : 0;
+    for (uint32_t i = 0; i < s->c->n; i++) {
+        pt_op *op = &s->c->ops[i];
+        if (!has_key(op) || op->klen <= kmin) {
+            continue;
+        }
+        for (uint32_t len = op->klen / 2 ? op->klen / 2 : 1; len >= 1; len /= 2) {
+            for (uint32_t at = 0; at + len <= op->klen && op->klen - len >= kmin;) {
+                if (cut_key(s, op->key, op->klen, at, len)) {
+                    progress = 1;
+                } else {
+                    at += len;
+                }
+            }
+        }
     }
     return progress;
 }
@@ -222,8 +297,12 @@ uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
         int progress = remove_txns(&s);
         progress |= remove_chunks(&s);
         progress |= simplify_ops(&s);
+        /* Ops first: bytes are only cut once no op can go. */
         if (!progress) {
             progress = grow_and_remove(&s);
+        }
+        if (!progress) {
+            progress = shrink_keys(&s);
         }
         if (verbose) {
             fprintf(stderr, "shrink: round %d: %u ops after %u runs\n", round, c->n, s.runs);
