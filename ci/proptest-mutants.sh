@@ -3,7 +3,8 @@
 # (docs/proptest.md, "Shown to bite").
 #
 # Copies the source to a temporary directory (never a switch inside core/),
-# builds cowtree-proptest there (RelWithDebInfo, CT_DEBUG assertions on),
+# builds cowtree-proptest there (RelWithDebInfo without -DNDEBUG, so
+# CT_ASSERT, which is assert(), is really on; an assert is a failure too),
 # checks that the true engine passes the budget, then applies each mutant
 # in turn: proptest/mutants/*.patch, and the sim/mutants/*.patch whose
 # bug is visible without a crash (listed in SIM_MUTANTS below). For each
@@ -46,7 +47,7 @@ for d in CMakeLists.txt cmake include core pagestore proptest; do
 done
 
 cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCOWTREE_TESTS=OFF -DCOWTREE_BENCH=OFF >/dev/null
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g" -DCOWTREE_TESTS=OFF -DCOWTREE_BENCH=OFF >/dev/null
 build() { cmake --build "$work/build" --target cowtree-proptest -j2 >"$work/build.log" 2>&1; }
 bin=$work/build/proptest/cowtree-proptest
 

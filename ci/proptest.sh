@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ci/proptest.sh - the property tests' CI job (docs/proptest.md).
 #
-#   1. builds cowtree-proptest in build/proptest-ci (RelWithDebInfo:
-#      optimized, with the engine's CT_DEBUG assertions on);
+#   1. builds cowtree-proptest in build/proptest-ci (RelWithDebInfo without
+#      -DNDEBUG: optimized, and CT_ASSERT, which is assert(), really on);
 #   2. runs a fixed budget: 6 seeds x 1,000 cases at up to 200 ops (every
 #      property round-robin: model, sqlite, lmdb, snapshot, reopen), then
 #      200 cases at up to 1,000 ops (deeper trees), 6,200 cases in all;
@@ -21,7 +21,8 @@ cd "$(dirname "$0")/.."
 
 build=build/proptest-ci
 echo "==> proptest: configure and build ($build)"
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOWTREE_TESTS=OFF \
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    "-DCMAKE_C_FLAGS_RELWITHDEBINFO=-O2 -g" -DCOWTREE_TESTS=OFF \
     -DCOWTREE_BENCH=OFF >/dev/null
 cmake --build "$build" --target cowtree-proptest -j2 >/dev/null
 bin=$build/proptest/cowtree-proptest

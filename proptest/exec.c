@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "be.h"
 
@@ -536,4 +538,70 @@ int pt_exec(const pt_case *c, pt_result *res)
     }
     free(rn.vbuf);
     return res->failed ? -1 : 0;
+}
+
+/* Runs pt_exec in a child process, so a crash (a CT_ASSERT abort, a
+   segfault, a sanitizer report) is a failure like any other instead of
+   the end of the runner. The child sends its pt_result through a pipe. */
+int pt_exec_isolated(const pt_case *c, pt_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    int fds[2];
+    if (pipe(fds) != 0) {
+        return pt_exec(c, res);
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return pt_exec(c, res);
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        /* The child's own stderr noise (an assert message) stays visible. */
+        pt_result r;
+        int rc = pt_exec(c, &r);
+        const char *p = (const char *)&r;
+        size_t left = sizeof(r);
+        while (left > 0) {
+            ssize_t w = write(fds[1], p, left);
+            if (w <= 0) {
+                break;
+            }
+            p += w;
+            left -= (size_t)w;
+        }
+        _exit(rc == 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    char *p = (char *)res;
+    while (got < sizeof(*res)) {
+        ssize_t n = read(fds[0], p + got, sizeof(*res) - got);
+        if (n <= 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+    }
+    if (WIFEXITED(status) && got == sizeof(*res)) {
+        return res->failed ? -1 : 0;
+    }
+    memset(res, 0, sizeof(*res));
+    res->failed = 1;
+    res->fail_op = c->n;
+    if (WIFSIGNALED(status)) {
+        snprintf(res->why, sizeof(res->why),
+                 "crashed: signal %d (a CT_ASSERT abort, a memory error or a sanitizer report)",
+                 WTERMSIG(status));
+    } else {
+        snprintf(res->why, sizeof(res->why), "crashed: exit status %d",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    return -1;
 }

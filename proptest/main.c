@@ -4,13 +4,18 @@
  * (model, sqlite, lmdb, snapshot, reopen) and its seed from the run seed,
  * so `--seed S --cases N` is the same N cases on every machine. A failing
  * case is shrunk, written as a replay file and printed with the commands
- * that replay it. Exit status: 0 when every case passed, 1 when one
+ * that replay it. Cases run in a child process and every shrink run in its
+ * own, so an engine crash (a CT_ASSERT abort in debug builds) is reported,
+ * shrunk and replayable like any other failure. Exit status: 0 when every case passed, 1 when one
  * failed, 2 on usage or setup errors.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pt.h"
 
@@ -148,7 +153,7 @@ static int replay(const opts *o)
         return 2;
     }
     pt_result res;
-    int rc = pt_exec(&c, &res);
+    int rc = pt_exec_isolated(&c, &res);
     if (rc == 0) {
         printf("PASS replay %s (%s, %u ops)\n", o->replay, pt_prop_name(c.prop), c.n);
     } else {
@@ -157,6 +162,93 @@ static int replay(const opts *o)
     }
     pt_case_free(&c);
     return rc == 0 ? 0 : 1;
+}
+
+/* Counters shared with the child that runs the cases. */
+typedef struct progress {
+    uint64_t current; /* index of the case being run */
+    uint64_t per_prop[PT_PROPS];
+    uint64_t ops;
+    uint64_t failed;
+} progress;
+
+static void gen_or_die(pt_case *c, const opts *o, uint64_t i)
+{
+    pt_prop p = o->prop >= 0 ? (pt_prop)o->prop : (pt_prop)(i % PT_PROPS);
+    uint64_t cs = o->have_case_seed ? o->case_seed : pt_mix64(o->seed ^ pt_mix64(i + 1));
+    if (pt_gen_case(c, p, cs, o->max_ops) != 0) {
+        fprintf(stderr, "cowtree-proptest: out of memory\n");
+        exit(2);
+    }
+}
+
+/* The child: cases from..n in process (fast); a failure is reported and
+   shrunk here. Exits 0 when all passed, 1 after a failure. */
+static void run_child(const opts *o, progress *pg, uint64_t from, uint64_t n)
+{
+    for (uint64_t i = from; i < n; i++) {
+        pg->current = i;
+        pt_case c;
+        gen_or_die(&c, o, i);
+        pg->per_prop[c.prop]++;
+        pg->ops += c.n;
+        pt_result res;
+        if (pt_exec(&c, &res) != 0) {
+            pg->failed++;
+            report(o, &c, &res, o->seed, i);
+            if (!o->keep_going) {
+                pt_case_free(&c);
+                fflush(stdout);
+                _exit(1);
+            }
+        }
+        pt_case_free(&c);
+    }
+    fflush(stdout);
+    _exit(pg->failed ? 1 : 0);
+}
+
+/* Runs the cases in a child process; when it crashes (a CT_ASSERT abort,
+   a segfault), regenerates the case it was on, reports and shrinks it
+   (every shrink run isolated), and goes on after it with --keep-going. */
+static int run_cases(const opts *o, progress *pg, uint64_t n)
+{
+    uint64_t from = 0;
+    while (from < n) {
+        fflush(stdout);
+        fflush(stderr);
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("cowtree-proptest: fork");
+            return 2;
+        }
+        if (pid == 0) {
+            run_child(o, pg, from, n);
+        }
+        int status = 0;
+        while (waitpid(pid, &status, 0) < 0) {
+        }
+        if (WIFEXITED(status)) {
+            return WEXITSTATUS(status) == 0 ? 0 : 1;
+        }
+        uint64_t i = pg->current;
+        pt_case c;
+        gen_or_die(&c, o, i);
+        pt_result res;
+        memset(&res, 0, sizeof(res));
+        res.failed = 1;
+        res.fail_op = c.n;
+        snprintf(res.why, sizeof(res.why), "crashed: signal %d (a CT_ASSERT abort, a memory "
+                 "error or a sanitizer report)", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+        pg->failed++;
+        report(o, &c, &res, o->seed, i);
+        pt_case_free(&c);
+        if (!o->keep_going) {
+            return 1;
+        }
+        from = i + 1;
+    }
+    return pg->failed ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -169,40 +261,28 @@ int main(int argc, char **argv)
     if (o.replay) {
         return replay(&o);
     }
-    uint64_t per_prop[PT_PROPS] = {0};
-    uint64_t ops = 0;
-    uint64_t failed = 0;
+    progress *pg = mmap(NULL, sizeof(*pg), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                        -1, 0);
+    if (pg == MAP_FAILED) {
+        perror("cowtree-proptest: mmap");
+        return 2;
+    }
+    memset(pg, 0, sizeof(*pg));
     uint64_t n = o.have_case_seed ? 1 : o.cases;
     double t0 = now_s();
-    for (uint64_t i = 0; i < n; i++) {
-        pt_prop p = o.prop >= 0 ? (pt_prop)o.prop : (pt_prop)(i % PT_PROPS);
-        uint64_t cs = o.have_case_seed ? o.case_seed : pt_mix64(o.seed ^ pt_mix64(i + 1));
-        pt_case c;
-        if (pt_gen_case(&c, p, cs, o.max_ops) != 0) {
-            fprintf(stderr, "cowtree-proptest: out of memory\n");
-            return 2;
-        }
-        per_prop[p]++;
-        ops += c.n;
-        pt_result res;
-        if (pt_exec(&c, &res) != 0) {
-            failed++;
-            report(&o, &c, &res, o.seed, i);
-            if (!o.keep_going) {
-                pt_case_free(&c);
-                break;
-            }
-        }
-        pt_case_free(&c);
-    }
+    int rc = run_cases(&o, pg, n);
     double dt = now_s() - t0;
-    uint64_t ran = per_prop[0] + per_prop[1] + per_prop[2] + per_prop[3] + per_prop[4];
+    uint64_t ran = 0;
+    for (unsigned p = 0; p < PT_PROPS; p++) {
+        ran += pg->per_prop[p];
+    }
     printf("%s: seed %llu: %llu cases (model %llu, sqlite %llu, lmdb %llu, snapshot %llu, "
            "reopen %llu), %llu ops, %llu failed, %.2f s, %.0f cases/s\n",
-           failed ? "FAIL" : "PASS", (unsigned long long)o.seed, (unsigned long long)ran,
-           (unsigned long long)per_prop[0], (unsigned long long)per_prop[1],
-           (unsigned long long)per_prop[2], (unsigned long long)per_prop[3],
-           (unsigned long long)per_prop[4], (unsigned long long)ops,
-           (unsigned long long)failed, dt, dt > 0 ? (double)ran / dt : 0.0);
-    return failed ? 1 : 0;
+           rc ? "FAIL" : "PASS", (unsigned long long)o.seed, (unsigned long long)ran,
+           (unsigned long long)pg->per_prop[0], (unsigned long long)pg->per_prop[1],
+           (unsigned long long)pg->per_prop[2], (unsigned long long)pg->per_prop[3],
+           (unsigned long long)pg->per_prop[4], (unsigned long long)pg->ops,
+           (unsigned long long)pg->failed, dt, dt > 0 ? (double)ran / dt : 0.0);
+    munmap(pg, sizeof(*pg));
+    return rc == 2 ? 2 : rc ? 1 : 0;
 }

@@ -142,6 +142,8 @@ typedef struct pt_result {
     char why[2048];
 } pt_result;
 int pt_exec(const pt_case *c, pt_result *res);
+/* As pt_exec, in a forked child: a crash is reported as a failure. */
+int pt_exec_isolated(const pt_case *c, pt_result *res);
 
 /* shrink.c: reduces a failing case in place; returns the number of runs. */
 uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose);

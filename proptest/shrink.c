@@ -38,7 +38,7 @@ static int fails(shrinker *s, const pt_case *cand)
     }
     s->runs++;
     pt_result r;
-    if (pt_exec(cand, &r) != 0) {
+    if (pt_exec_isolated(cand, &r) != 0) { /* a candidate may crash the engine */
         *s->res = r;
         return 1;
     }
@@ -312,6 +312,6 @@ uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
         }
     }
     /* Leave res describing the final case. */
-    pt_exec(c, res);
+    pt_exec_isolated(c, res);
     return s.runs;
 }
