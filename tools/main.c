@@ -1,0 +1,238 @@
+/*
+ * main.c - the cowtree command: dispatches to a subcommand and holds the
+ * helpers they share (opening a database, one-line error reports, exit
+ * codes, reading files). Every error is reported once, on stderr, as
+ * "cowtree CMD: FILE: what: CT_NAME (message)"; stdout carries only data.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tool.h"
+
+typedef struct tool_command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} tool_command;
+
+static const tool_command commands[] = {
+    {"stat", cmd_stat, "commit id, page counts by type, depth, entries, fill factor"},
+    {"check", cmd_check, "verify every page (exit 1 when corrupt)"},
+    {"buckets", cmd_buckets, "list the named buckets with their entries and depth"},
+    {"dump", cmd_dump, "write a bucket as text (mdb_dump format)"},
+    {"load", cmd_load, "read dump text into a database"},
+    {"get", cmd_get, "print the value of a key"},
+    {"put", cmd_put, "set a key to a value"},
+    {"del", cmd_del, "delete a key"},
+    {"scan", cmd_scan, "list keys and values in order, by range or prefix"},
+};
+
+#define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cowtree COMMAND [OPTIONS] FILE [ARGS]\n"
+               "       cowtree COMMAND --help\n\n"
+               "Commands:\n");
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    }
+    fprintf(f, "\nExit status: 0 ok, 1 not found or corrupt, 2 usage error, 3 other error.\n"
+               "See cowtree(1).\n");
+}
+
+int tool_exit_code(int rc)
+{
+    switch (rc) {
+    case CT_OK:
+        return TOOL_EXIT_OK;
+    case CT_NOTFOUND:
+    case CT_CORRUPT:
+        return TOOL_EXIT_NOTFOUND;
+    default:
+        return TOOL_EXIT_ERROR;
+    }
+}
+
+static const char *hint(int rc)
+{
+    switch (rc) {
+    case CT_BUSY:
+        return "database is locked: another process has it open";
+    case CT_CORRUPT:
+        return "database corrupt: run cowtree check for the page";
+    default:
+        return ct_strerror(rc);
+    }
+}
+
+int tool_fail(const char *cmd, const char *path, const char *what, int rc)
+{
+    fprintf(stderr, "cowtree %s: ", cmd);
+    if (path) {
+        tool_print_escaped(stderr, path, strlen(path));
+        fputs(": ", stderr);
+    }
+    if (what) {
+        fprintf(stderr, "%s: ", what);
+    }
+    fprintf(stderr, "%s (%s)\n", ct_errname(rc), hint(rc));
+    return tool_exit_code(rc);
+}
+
+int tool_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "cowtree %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, " (try: cowtree %s --help)\n", cmd);
+    return TOOL_EXIT_USAGE;
+}
+
+int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, ct_db **out)
+{
+    ct_options opt;
+    ct_options_init(&opt);
+    if (mode == TOOL_OPEN_READ) {
+        opt.flags = CT_RDONLY | CT_NOCREATE;
+    } else if (mode == TOOL_OPEN_WRITE) {
+        opt.flags = CT_NOCREATE;
+    }
+    opt.page_size = page_size;
+    int rc = ct_open_path(path, &opt, out);
+    if (rc == CT_OK) {
+        return TOOL_EXIT_OK;
+    }
+    *out = NULL;
+    if (rc == CT_NOTFOUND) {
+        fprintf(stderr, "cowtree %s: ", cmd);
+        tool_print_escaped(stderr, path, strlen(path));
+        fprintf(stderr, ": cannot open: CT_NOTFOUND (no such database file%s)\n",
+                mode == TOOL_OPEN_READ ? "" : " or an empty one");
+        return TOOL_EXIT_ERROR;
+    }
+    if (rc == CT_CORRUPT) {
+        tool_fail(cmd, path, "cannot open: no valid meta page (pages 0 and 1)", rc);
+        return TOOL_EXIT_NOTFOUND;
+    }
+    tool_fail(cmd, path, "cannot open", rc);
+    return TOOL_EXIT_ERROR;
+}
+
+int tool_open_bucket(const char *cmd, const char *path, ct_txn *txn, const char *name,
+                     unsigned flags, ct_bucket **out)
+{
+    *out = NULL;
+    if (!name) {
+        return TOOL_EXIT_OK;
+    }
+    int rc = ct_bucket_open(txn, name, flags, out);
+    if (rc == CT_OK) {
+        return TOOL_EXIT_OK;
+    }
+    fprintf(stderr, "cowtree %s: ", cmd);
+    tool_print_escaped(stderr, path, strlen(path));
+    fprintf(stderr, ": bucket '");
+    tool_print_escaped(stderr, name, strlen(name));
+    fprintf(stderr, "': %s (%s)\n", ct_errname(rc),
+            rc == CT_NOTFOUND ? "no such bucket" : ct_strerror(rc));
+    return tool_exit_code(rc);
+}
+
+int tool_read_file(const char *path, tool_buf *out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f) {
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        if (tool_buf_reserve(out, 65536) != 0) {
+            errno = ENOMEM;
+            rc = -1;
+            break;
+        }
+        size_t n = fread(out->data + out->len, 1, out->cap - out->len, f);
+        out->len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                errno = EIO;
+                rc = -1;
+            }
+            break;
+        }
+    }
+    if (f != stdin) {
+        fclose(f);
+    }
+    return rc;
+}
+
+int tool_parse_u64(const char *s, uint64_t *out)
+{
+    if (!s || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != '\0') {
+        return -1;
+    }
+    *out = (uint64_t)v;
+    return 0;
+}
+
+int tool_progress_enabled(void)
+{
+    const char *force = getenv("COWTREE_PROGRESS");
+    if (force && *force) {
+        return strcmp(force, "0") != 0;
+    }
+    return isatty(STDERR_FILENO);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return TOOL_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < COMMAND_COUNT; i++) {
+                if (strcmp(argv[2], commands[i].name) == 0) {
+                    char *hargv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, hargv);
+                }
+            }
+        }
+        usage(stdout);
+        return TOOL_EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        printf("cowtree %d.%d.%d\n", CT_VERSION_MAJOR, CT_VERSION_MINOR, CT_VERSION_PATCH);
+        return TOOL_EXIT_OK;
+    }
+    for (size_t i = 0; i < COMMAND_COUNT; i++) {
+        if (strcmp(name, commands[i].name) == 0) {
+            int code = commands[i].run(argc - 1, argv + 1);
+            if (fflush(stdout) != 0 && code == TOOL_EXIT_OK) {
+                fprintf(stderr, "cowtree %s: write error on standard output: %s\n", name,
+                        strerror(errno));
+                code = TOOL_EXIT_ERROR;
+            }
+            return code;
+        }
+    }
+    fprintf(stderr, "cowtree: unknown command '");
+    tool_print_escaped(stderr, name, strlen(name));
+    fprintf(stderr, "' (try: cowtree --help)\n");
+    return TOOL_EXIT_USAGE;
+}
