@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-seeds=1..20
+seeds=1..40
 txns=16
 keep=0
 base_patches=()

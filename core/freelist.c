@@ -235,7 +235,9 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
         return CT_NOMEM;
     }
     out->cap = n + 1;
-    qsort(t->freed, t->freed_count, sizeof(*t->freed), ct__u64_cmp);
+    if (t->freed_count > 1) {
+        qsort(t->freed, t->freed_count, sizeof(*t->freed), ct__u64_cmp);
+    }
     for (size_t i = 1; i < t->freed_count; i++) {
         if (t->freed[i] == t->freed[i - 1]) {
             CT_ASSERT(0 && "page freed twice");
@@ -322,11 +324,27 @@ static int drop_old_pages(ct_txn *t, ct__freeset *fs, size_t first)
     if (rc != CT_OK) {
         return rc;
     }
-    for (size_t c = 0; c < first; c++) {
-        fs->v[fs->count++] = (ct__free_entry){old->chain[c], t->id, db->meta.txnid,
-                                              old->chain_gen[c], CT__NO_HOME};
+    ct__free_entry *add = ct__malloc(&db->alloc, first * sizeof(*add));
+    if (!add) {
+        return CT_NOMEM;
     }
-    qsort(fs->v, fs->count, sizeof(*fs->v), cmp_entry);
+    for (size_t c = 0; c < first; c++) {
+        add[c] = (ct__free_entry){old->chain[c], t->id, db->meta.txnid, old->chain_gen[c],
+                                  CT__NO_HOME};
+    }
+    qsort(add, first, sizeof(*add), cmp_entry);
+    /* Merge the few dropped pages in from the back: O(count), not a sort. */
+    size_t i = fs->count;
+    size_t j = first;
+    for (size_t k = fs->count + first; j > 0; k--) {
+        if (i > 0 && fs->v[i - 1].pgno > add[j - 1].pgno) {
+            fs->v[k - 1] = fs->v[--i];
+        } else {
+            fs->v[k - 1] = add[--j];
+        }
+    }
+    fs->count += first;
+    ct__free(&db->alloc, add);
     return CT_OK;
 }
 

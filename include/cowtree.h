@@ -247,6 +247,23 @@ typedef struct ct_check_report {
  * in the report), CT_IO, CT_NOMEM, CT_INVALID. */
 CT_API int ct_check(ct_db *db, ct_check_report *report);
 
+/* ---- Hot backup ---------------------------------------------------------- */
+
+#define CT_COPY_COMPACT 0x1u /* only live pages, densely packed, no free list */
+
+/* Copies the newest commit into dst, an EMPTY page store of the same page
+ * size, while writers keep committing (a read txn pins the snapshot for
+ * the copy's duration). Every page copied is verified first. Without
+ * CT_COPY_COMPACT the copy keeps page numbers and lists every other page
+ * as free; with it, live pages are renumbered densely (smaller when the
+ * source had free space). dst gets data, a sync, both meta slots, a sync:
+ * a copy cut short never opens as a database. dst stays open (the caller
+ * closes it) and may then be opened with ct_open.
+ * Errors: CT_INVALID (NULL, bad flags, dst not empty or of another page
+ * size), CT_CORRUPT (a damaged source page; nothing valid in dst), CT_IO,
+ * CT_NOSPACE, CT_NOMEM. */
+CT_API int ct_copy(ct_db *db, ct_pagestore *dst, unsigned flags);
+
 /* A struct tag, not a typedef: the function ct_stat has the ordinary name
  * (as POSIX stat/struct stat). ct_stat_info is a typedef for convenience. */
 struct ct_stat {

@@ -1,0 +1,286 @@
+/*
+ * test_copy.c - ct_copy (hot backup): plain and compact copies hold exactly
+ * the source's newest commit (default bucket, named buckets, overflow
+ * values), check clean, reopen and take new commits; a compact copy of a
+ * store with free space is smaller; a copy taken while another thread
+ * commits is one consistent commit; bad arguments and damaged sources are
+ * errors that leave nothing that opens.
+ */
+#include "helpers.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define PS 512u
+
+/* Random puts (some overflow values) into the default bucket and two
+   named ones, then deletes a third of the default bucket's keys so the
+   store has free pages. Models: [0] default, [1] "b1", [2] "b2". */
+static void build(th_env *e, th_model **m, uint64_t seed)
+{
+    th_rng r;
+    th_rng_seed(&r, seed);
+    const char *names[3] = {NULL, "b1", "b2"};
+    for (int round = 0; round < 6; round++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+        for (int b = 0; b < 3; b++) {
+            ct_bucket *bk = NULL;
+            if (names[b]) {
+                th_assert_rc(ct_bucket_open(t, names[b], CT_CREATE, &bk), CT_OK);
+            }
+            for (int i = 0; i < 300; i++) {
+                uint8_t k[64];
+                size_t kl = th_gen_key(&r, k, 60);
+                size_t vl = th_chance(&r, 1, 20) ? 600 + th_below(&r, 3000) : th_below(&r, 40);
+                uint8_t *v = malloc(vl + 1);
+                assert_non_null(v);
+                th_value_fill(v, vl, th_next(&r));
+                th_assert_rc(ct_put(t, bk, k, kl, v, vl, 0), CT_OK);
+                th_model_put(m[b], k, kl, v, vl);
+                free(v);
+            }
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+    size_t n = th_model_count(m[0]);
+    uint8_t (*dk)[64] = malloc(n * sizeof(*dk));
+    size_t *dl = malloc(n * sizeof(*dl));
+    assert_non_null(dk);
+    assert_non_null(dl);
+    size_t nd = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        const uint8_t *k = NULL;
+        th_model_at(m[0], i, &k, &dl[nd], NULL, NULL);
+        memcpy(dk[nd], k, dl[nd]);
+        nd++;
+    }
+    for (size_t i = 0; i < nd; i++) {
+        th_assert_rc(ct_del(t, NULL, dk[i], dl[i]), CT_OK);
+        th_model_del(m[0], dk[i], dl[i]);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    free(dk);
+    free(dl);
+}
+
+static void verify_all(ct_db *db, th_model **m)
+{
+    th_verify_db(db, NULL, m[0]);
+    th_verify_db(db, "b1", m[1]);
+    th_verify_db(db, "b2", m[2]);
+    th_check_clean(db);
+}
+
+static uint64_t store_pages(ct_pagestore *ps)
+{
+    uint64_t n = 0;
+    th_assert_rc(ps->ops->size(ps, &n), CT_OK);
+    return n;
+}
+
+/* Both kinds of copy from RAM, memory and file stores: exact content, a
+   clean check, new commits accepted after a reopen of the copy. */
+static void test_copy_exact(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_MEM_NOMAP, TH_STORE_FILE};
+    for (size_t s = 0; s < 3; s++) {
+        for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+            th_set_ctx("source %s, flags %u", th_store_name(kinds[s]), flags);
+            th_env e;
+            th_env_init(&e, kinds[s], PS);
+            th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
+            build(&e, m, 11 + s);
+            ct_check_report src;
+            th_assert_rc(ct_check(e.db, &src), CT_OK);
+            assert_true(src.pages_free > 50);
+            ct_pagestore *dst = th_ram_create(PS, 1);
+            th_assert_rc(ct_copy(e.db, dst, flags), CT_OK);
+            uint64_t live = src.pages_leaf + src.pages_branch + src.pages_overflow;
+            uint64_t dst_pages = store_pages(dst);
+            print_message("  %s %s: source %llu pages (%llu live, %llu free, %llu free-list), "
+                          "copy %llu pages\n",
+                          th_store_name(kinds[s]), flags ? "compact" : "plain",
+                          (unsigned long long)src.pages_total, (unsigned long long)live,
+                          (unsigned long long)src.pages_free,
+                          (unsigned long long)src.pages_freelist, (unsigned long long)dst_pages);
+            assert_int_equal(dst_pages, flags ? live + 2 : src.pages_total);
+            ct_db *c = NULL;
+            th_assert_rc(ct_open(dst, NULL, &c), CT_OK);
+            verify_all(c, m);
+            ct_check_report cr;
+            th_assert_rc(ct_check(c, &cr), CT_OK);
+            assert_int_equal(cr.pages_leaf + cr.pages_branch + cr.pages_overflow, live);
+            assert_int_equal(cr.pages_free + cr.pages_freelist,
+                             flags ? 0 : src.pages_free + src.pages_freelist);
+            th_put1(c, "after", 5, "copy", 4);
+            th_model_put(m[0], "after", 5, "copy", 4);
+            ct_close(c);
+            th_assert_rc(ct_open(dst, NULL, &c), CT_OK);
+            verify_all(c, m);
+            ct_close(c);
+            dst->ops->close(dst);
+            for (int b = 0; b < 3; b++) {
+                th_model_free(m[b]);
+            }
+            th_env_destroy(&e);
+        }
+    }
+    th_ctx[0] = '\0';
+}
+
+typedef struct writer_arg {
+    ct_db *db;
+    volatile int stop;
+    uint64_t commits;
+} writer_arg;
+
+/* Commit i adds key "w%06d" for i and rewrites "count" = i. */
+static void *writer(void *p)
+{
+    writer_arg *a = p;
+    for (uint64_t i = 1; !a->stop && i < 100000; i++) {
+        ct_txn *t = NULL;
+        if (ct_begin(a->db, 0, &t) != CT_OK) {
+            break;
+        }
+        char k[16];
+        int kl = snprintf(k, sizeof(k), "w%06llu", (unsigned long long)i);
+        int rc = ct_put(t, NULL, k, (size_t)kl, "v", 1, 0);
+        if (rc == CT_OK) {
+            rc = ct_put(t, NULL, "count", 5, &i, sizeof(i), 0);
+        }
+        if (rc != CT_OK || ct_commit(t) != CT_OK) {
+            if (rc != CT_OK) {
+                ct_abort(t);
+            }
+            break;
+        }
+        a->commits = i;
+    }
+    return NULL;
+}
+
+/* Copies taken while another thread commits: each copy is one commit
+   (the keys w1..wN for its count N, nothing more), checks clean. */
+static void test_copy_while_writing(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, PS);
+    th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
+    build(&e, m, 5);
+    writer_arg a = {e.db, 0, 0};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, writer, &a), 0);
+    uint64_t last_count = 0;
+    for (int round = 0; round < 20; round++) {
+        ct_pagestore *dst = th_ram_create(PS, 1);
+        th_assert_rc(ct_copy(e.db, dst, round % 2 ? CT_COPY_COMPACT : 0), CT_OK);
+        ct_db *c = NULL;
+        th_assert_rc(ct_open(dst, NULL, &c), CT_OK);
+        th_check_clean(c);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(c, CT_TXN_RDONLY, &t), CT_OK);
+        const void *v = NULL;
+        size_t vl = 0;
+        uint64_t count = 0;
+        int rc = ct_get(t, NULL, "count", 5, &v, &vl);
+        if (rc == CT_OK) {
+            assert_int_equal(vl, sizeof(count));
+            memcpy(&count, v, sizeof(count));
+        } else {
+            th_assert_rc(rc, CT_NOTFOUND);
+        }
+        ct_cursor *cur = NULL;
+        th_assert_rc(ct_cursor_open(t, NULL, &cur), CT_OK);
+        uint64_t seen = 0;
+        rc = ct_cursor_seek(cur, "w", 1);
+        while (rc == CT_OK) {
+            const void *k = NULL;
+            size_t kl = 0;
+            th_assert_rc(ct_cursor_get(cur, &k, &kl, NULL, NULL), CT_OK);
+            if (kl < 1 || ((const char *)k)[0] != 'w') {
+                break;
+            }
+            seen++;
+            rc = ct_cursor_next(cur);
+        }
+        assert_int_equal(seen, count);
+        assert_true(count >= last_count);
+        last_count = count;
+        ct_abort(t);
+        ct_close(c);
+        dst->ops->close(dst);
+    }
+    a.stop = 1;
+    pthread_join(th, NULL);
+    print_message("  20 copies during %llu commits; the last copy held %llu of them\n",
+                  (unsigned long long)a.commits, (unsigned long long)last_count);
+    assert_true(a.commits > 0);
+    for (int b = 0; b < 3; b++) {
+        th_model_free(m[b]);
+    }
+    th_env_destroy(&e);
+}
+
+/* Bad arguments: CT_INVALID, and the destination untouched. A damaged
+   source page: CT_CORRUPT, and the destination does not open. */
+static void test_copy_errors(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, PS);
+    th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
+    build(&e, m, 7);
+    ct_pagestore *dst = th_ram_create(PS, 1);
+    th_assert_rc(ct_copy(NULL, dst, 0), CT_INVALID);
+    th_assert_rc(ct_copy(e.db, NULL, 0), CT_INVALID);
+    th_assert_rc(ct_copy(e.db, dst, 0x80), CT_INVALID);
+    ct_pagestore *other = th_ram_create(4096, 1);
+    th_assert_rc(ct_copy(e.db, other, 0), CT_INVALID);
+    other->ops->close(other);
+    assert_int_equal(store_pages(dst), 0);
+    th_assert_rc(ct_copy(e.db, dst, 0), CT_OK);
+    ct_pagestore *again = dst;
+    th_assert_rc(ct_copy(e.db, again, 0), CT_INVALID); /* not empty */
+    dst->ops->close(dst);
+    /* Rot a bit of the source's root page under the open db (a reopen
+       would fall back to the previous commit, which copies fine). */
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    uint64_t root = t->meta.main.root;
+    ct_abort(t);
+    th_ram_page(e.ps, root)[200] ^= 0x10;
+    for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+        dst = th_ram_create(PS, 1);
+        th_assert_rc(ct_copy(e.db, dst, flags), CT_CORRUPT);
+        ct_db *c = NULL;
+        int rc = ct_open(dst, NULL, &c);
+        assert_true(rc != CT_OK);
+        assert_null(c);
+        dst->ops->close(dst);
+    }
+    th_ram_page(e.ps, root)[200] ^= 0x10; /* healed, so the env closes cleanly */
+    for (int b = 0; b < 3; b++) {
+        th_model_free(m[b]);
+    }
+    th_env_destroy(&e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_copy_exact),
+        cmocka_unit_test(test_copy_while_writing),
+        cmocka_unit_test(test_copy_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
