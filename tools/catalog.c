@@ -292,6 +292,13 @@ static int add_bucket(tool_catalog *cat, uint64_t pgno, const uint8_t *key, size
     return desc_decode(cat, pgno, val, b);
 }
 
+static int meta_valid(const tool_catalog *cat, const uint8_t *buf, uint64_t slot)
+{
+    return crc32c(buf + 4, cat->page_size - 4) == get32(buf) && buf[4] == FMT_TYPE_META &&
+           get64(buf + 8) == slot && get64(buf + 32) == FMT_MAGIC &&
+           get32(buf + 40) == FMT_VERSION && get32(buf + 44) == cat->page_size;
+}
+
 /* Finds the meta slot holding commit txnid. */
 static int read_meta(tool_catalog *cat, uint8_t *buf)
 {
@@ -300,10 +307,7 @@ static int read_meta(tool_catalog *cat, uint8_t *buf)
         if (rc != CT_OK) {
             return rc;
         }
-        if (crc32c(buf + 4, cat->page_size - 4) != get32(buf) || buf[4] != FMT_TYPE_META ||
-            get64(buf + 8) != slot || get64(buf + 16) != cat->txnid ||
-            get64(buf + 32) != FMT_MAGIC || get32(buf + 40) != FMT_VERSION ||
-            get32(buf + 44) != cat->page_size) {
+        if (!meta_valid(cat, buf, slot) || get64(buf + 16) != cat->txnid) {
             continue;
         }
         cat->meta_slot = slot;
@@ -316,6 +320,31 @@ static int read_meta(tool_catalog *cat, uint8_t *buf)
         return rc;
     }
     return problem(cat, 0, "no meta page (0 or 1) holds the open commit");
+}
+
+int tool_newest_meta(const char *path, uint32_t page_size, uint64_t *txnid, uint64_t *slot)
+{
+    tool_catalog cat;
+    memset(&cat, 0, sizeof(cat));
+    cat.page_size = page_size;
+    cat.fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint8_t *buf = malloc(page_size);
+    int rc = cat.fd < 0 ? CT_IO : buf ? CT_NOTFOUND : CT_NOMEM;
+    for (uint64_t s = 0; s < 2 && (rc == CT_NOTFOUND || rc == CT_OK); s++) {
+        int read_rc = read_page(&cat, s, buf);
+        if (read_rc != CT_OK) {
+            rc = read_rc;
+        } else if (meta_valid(&cat, buf, s) && (rc == CT_NOTFOUND || get64(buf + 16) > *txnid)) {
+            *txnid = get64(buf + 16);
+            *slot = s;
+            rc = CT_OK;
+        }
+    }
+    free(buf);
+    if (cat.fd >= 0) {
+        close(cat.fd);
+    }
+    return rc;
 }
 
 int tool_catalog_read(const char *path, uint32_t page_size, uint64_t txnid, tool_catalog *cat)

@@ -106,6 +106,7 @@ typedef struct dumper {
     uint64_t txnid;
     uint64_t dumped;
     int progress;
+    int missing_bucket; /* the bucket to dump does not exist */
     tool_buf line;
 } dumper;
 
@@ -147,10 +148,12 @@ static int dump_section(dumper *d, ct_txn *txn, const uint8_t *name, size_t name
     int rc = CT_OK;
     if (name) {
         rc = ct_bucket_open(txn, (const char *)name, 0, &b);
+        if (rc != CT_OK) {
+            d->missing_bucket = rc == CT_NOTFOUND;
+            return rc;
+        }
     }
-    if (rc == CT_OK) {
-        rc = dump_header(d, name, name_len);
-    }
+    rc = dump_header(d, name, name_len);
     if (rc == CT_OK) {
         rc = ct_cursor_open(txn, b, &c);
     }
@@ -253,7 +256,7 @@ int cmd_dump(int argc, char **argv)
         if (d.progress && d.dumped >= TOOL_PROGRESS_EVERY) {
             fprintf(stderr, "\rdumped %" PRIu64 " entries\n", d.dumped);
         }
-        if (rc == CT_NOTFOUND && a.bucket) {
+        if (d.missing_bucket) {
             code = tool_open_bucket("dump", path, txn, a.bucket, 0, &(ct_bucket *){NULL});
         } else if (rc == CT_IO && ferror(d.out)) {
             fprintf(stderr, "cowtree dump: write error: %s\n", strerror(errno));

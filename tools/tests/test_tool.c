@@ -1,1 +1,957 @@
-int main(void) { return 0; }
+/*
+ * test_tool.c - the cowtree command, end to end: every subcommand is run
+ * as a child process on databases the test builds with the library in a
+ * temp directory, and its exit code, stdout and stderr are checked. The
+ * dump/load round trip uses random binary keys (0..key max bytes) and
+ * values (0 bytes to overflow runs); error paths cover bad arguments,
+ * missing files, corrupt pages and a file locked by another process.
+ * Random tests print their seed; COWTREE_TEST_SEED=N replays one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cowtree.h"
+
+#define ARGS_MAX 16
+
+static char tmp_dir[256];
+
+typedef struct run_result {
+    int code;
+    char *out;
+    size_t out_len;
+    char *err;
+    size_t err_len;
+} run_result;
+
+/* Paths handed out by tmp_path, freed by teardown_dir. */
+#define TMP_PATHS_MAX 64
+static char *tmp_paths[TMP_PATHS_MAX];
+static size_t tmp_path_count;
+
+static const char *tmp_path(const char *name)
+{
+    assert_true(tmp_path_count < TMP_PATHS_MAX);
+    size_t len = strlen(tmp_dir) + 1 + strlen(name) + 1;
+    char *p = malloc(len);
+    assert_non_null(p);
+    snprintf(p, len, "%s/%s", tmp_dir, name);
+    tmp_paths[tmp_path_count++] = p;
+    return p;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t cap = 4096;
+    size_t n = 0;
+    char *buf = malloc(cap + 1);
+    assert_non_null(buf);
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0) {
+            break;
+        }
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+            assert_non_null(buf);
+        }
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+static void result_free(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+/* Runs the tool with args (NULL-terminated, without argv[0]); stdin from
+   in_path (NULL = /dev/null). extra_env ("NAME=VALUE") may be NULL. */
+static int run_env(run_result *r, const char *in_path, const char *extra_env,
+                   const char *const *args)
+{
+    result_free(r);
+    char out_path[512];
+    char err_path[512];
+    snprintf(out_path, sizeof(out_path), "%s/.stdout", tmp_dir);
+    snprintf(err_path, sizeof(err_path), "%s/.stderr", tmp_dir);
+    char *argv[ARGS_MAX + 2];
+    size_t n = 0;
+    argv[n++] = (char *)COWTREE_TOOL_PATH;
+    for (; args[n - 1] && n < ARGS_MAX + 1; n++) {
+        argv[n] = (char *)args[n - 1];
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+            dup2(err, 2) < 0) {
+            _exit(126);
+        }
+        if (extra_env) {
+            putenv((char *)extra_env);
+        } else {
+            unsetenv("COWTREE_PROGRESS");
+        }
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    r->code = WEXITSTATUS(status);
+    r->out = slurp(out_path, &r->out_len);
+    r->err = slurp(err_path, &r->err_len);
+    return r->code;
+}
+
+#define RUN(r, ...) run_env((r), NULL, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_IN(r, in, ...) run_env((r), (in), NULL, (const char *const[]){__VA_ARGS__, NULL})
+
+/* Prints the child's streams when an expectation fails. */
+static void expect_code(const run_result *r, int code)
+{
+    if (r->code != code) {
+        print_error("exit %d, wanted %d\nstdout: %s\nstderr: %s\n", r->code, code, r->out,
+                    r->err);
+    }
+    assert_int_equal(r->code, code);
+}
+
+static void expect_in(const char *haystack, const char *needle)
+{
+    if (!strstr(haystack, needle)) {
+        print_error("'%s' not found in:\n%s\n", needle, haystack);
+    }
+    assert_non_null(strstr(haystack, needle));
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++) {
+        n += *s == '\n';
+    }
+    return n;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    const char *base = getenv("TMPDIR");
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/cowtree-tool-XXXXXX", base && *base ? base : "/tmp");
+    return mkdtemp(tmp_dir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < tmp_path_count; i++) {
+        free(tmp_paths[i]);
+    }
+    tmp_path_count = 0;
+    return nftw(tmp_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* ---- the library side ---- */
+
+static ct_db *db_open(const char *path, uint32_t page_size)
+{
+    ct_options opt;
+    ct_options_init(&opt);
+    opt.page_size = page_size;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open_path(path, &opt, &db), CT_OK);
+    return db;
+}
+
+static void db_put(ct_db *db, const char *bucket, const void *k, size_t klen, const void *v,
+                   size_t vlen)
+{
+    ct_txn *txn = NULL;
+    ct_bucket *b = NULL;
+    assert_int_equal(ct_begin(db, 0, &txn), CT_OK);
+    if (bucket) {
+        assert_int_equal(ct_bucket_open(txn, bucket, CT_CREATE, &b), CT_OK);
+    }
+    assert_int_equal(ct_put(txn, b, k, klen, v, vlen, 0), CT_OK);
+    assert_int_equal(ct_commit(txn), CT_OK);
+}
+
+static uint64_t prng_state;
+
+static uint64_t prng_next(void)
+{
+    uint64_t x = prng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    prng_state = x;
+    return x * 0x2545f4914f6cdd1dull;
+}
+
+static uint64_t prng_below(uint64_t n)
+{
+    return n ? prng_next() % n : 0;
+}
+
+static void seed_prng(const char *test)
+{
+    const char *env = getenv("COWTREE_TEST_SEED");
+    uint64_t seed = env ? (uint64_t)strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+    prng_state = seed ? seed : 1;
+    printf("%s: seed %" PRIu64 " (replay: COWTREE_TEST_SEED=%" PRIu64 ")\n", test, seed, seed);
+}
+
+/* ---- tests ---- */
+
+/* Every subcommand has --help (exit 0, usage on stdout); bad command lines
+   exit 2 with one line on stderr. */
+static void test_help_and_usage(void **state)
+{
+    (void)state;
+    static const char *const cmds[] = {"stat", "check", "buckets", "dump", "load",
+                                       "get", "put", "del", "scan"};
+    run_result r = {0};
+    RUN(&r, "--help");
+    expect_code(&r, 0);
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        expect_in(r.out, cmds[i]);
+    }
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        run_result h = {0};
+        RUN(&h, cmds[i], "--help");
+        expect_code(&h, 0);
+        char want[64];
+        snprintf(want, sizeof(want), "usage: cowtree %s", cmds[i]);
+        expect_in(h.out, want);
+        RUN(&h, "help", cmds[i]);
+        expect_code(&h, 0);
+        expect_in(h.out, want);
+        result_free(&h);
+    }
+    const char *db = tmp_path("usage.ct");
+    RUN(&r, "--version");
+    expect_code(&r, 0);
+    run_env(&r, NULL, NULL, (const char *const[]){NULL});
+    expect_code(&r, 2);
+    RUN(&r, "frobnicate", db);
+    expect_code(&r, 2);
+    expect_in(r.err, "unknown command");
+    RUN(&r, "get", db);
+    expect_code(&r, 2);
+    expect_in(r.err, "cowtree get:");
+    assert_int_equal(count_lines(r.err), 1);
+    RUN(&r, "get", "--bogus", db, "k");
+    expect_code(&r, 2);
+    expect_in(r.err, "--bogus");
+    RUN(&r, "scan", "--limit", "x", db);
+    expect_code(&r, 2);
+    RUN(&r, "get", "--hex", db, "abc");
+    expect_code(&r, 2);
+    expect_in(r.err, "hex");
+    RUN(&r, "put", "--page-size", "1000", db, "k", "v");
+    expect_code(&r, 2);
+    RUN(&r, "dump", "-a", "-b", "x", db);
+    expect_code(&r, 2);
+    RUN(&r, "put", "--raw", db, "k", "v");
+    expect_code(&r, 2);
+    expect_in(r.err, "does not apply");
+    /* None of these created the file. */
+    assert_int_equal(access(db, F_OK), -1);
+    result_free(&r);
+}
+
+/* put/get/del with text, hex, raw output, a value file of overflow size,
+   --no-overwrite, buckets, and the not-found exits. */
+static void test_put_get_del(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("pgd.ct");
+    run_result r = {0};
+    RUN(&r, "put", db, "hello", "world");
+    expect_code(&r, 0);
+    RUN(&r, "get", db, "hello");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "world\n");
+    RUN(&r, "put", "--hex", db, "00ff", "");
+    expect_code(&r, 0);
+    RUN(&r, "get", "--hex", db, "00ff");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "\n");
+    RUN(&r, "put", "-N", db, "hello", "again");
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_EXISTS");
+    RUN(&r, "get", db, "hello");
+    assert_string_equal(r.out, "world\n");
+
+    /* A 20000-byte binary value from a file, read back exactly with --raw. */
+    size_t vlen = 20000;
+    unsigned char *v = malloc(vlen);
+    assert_non_null(v);
+    for (size_t i = 0; i < vlen; i++) {
+        v[i] = (unsigned char)(i * 131u + 7u);
+    }
+    const char *vfile = tmp_path("value.bin");
+    FILE *f = fopen(vfile, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(v, 1, vlen, f), vlen);
+    fclose(f);
+    RUN(&r, "put", "--value-file", vfile, db, "big");
+    expect_code(&r, 0);
+    RUN(&r, "get", "--raw", db, "big");
+    expect_code(&r, 0);
+    assert_int_equal(r.out_len, vlen);
+    assert_memory_equal(r.out, v, vlen);
+    free(v);
+    RUN_IN(&r, vfile, "put", "-b", "files", "--value-file", "-", db, "big");
+    expect_code(&r, 0);
+    RUN(&r, "get", "-b", "files", "--raw", db, "big");
+    assert_int_equal(r.out_len, vlen);
+
+    RUN(&r, "del", db, "hello");
+    expect_code(&r, 0);
+    RUN(&r, "del", db, "hello");
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_NOTFOUND");
+    RUN(&r, "get", db, "hello");
+    expect_code(&r, 1);
+    assert_int_equal(r.out_len, 0);
+    RUN(&r, "get", "-b", "nosuch", db, "k");
+    expect_code(&r, 1);
+    expect_in(r.err, "no such bucket");
+    RUN(&r, "put", "--value-file", tmp_path("nofile"), db, "k");
+    expect_code(&r, 3);
+    expect_in(r.err, "cannot read");
+
+    char long_key[2000];
+    memset(long_key, 'k', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    RUN(&r, "put", db, long_key, "v");
+    expect_code(&r, 3);
+    expect_in(r.err, "CT_TOOBIG");
+    result_free(&r);
+}
+
+/* Output never carries a control byte: escapes for ESC, newline, tab,
+   backslash and high bytes; the escaped text decodes back exactly. */
+static void test_output_escaped(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("esc.ct");
+    ct_db *d = db_open(db, 0);
+    db_put(d, NULL, "k\x1b[2J", 5, "a\nb\\c\t\x7f\xff", 8);
+    ct_close(d);
+    run_result r = {0};
+    RUN(&r, "scan", db);
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "k\\1b[2J\ta\\0ab\\\\c\\09\\7f\\ff\n");
+    RUN(&r, "get", db, "k\x1b[2J");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "a\\0ab\\\\c\\09\\7f\\ff\n");
+    RUN(&r, "scan", "--hex", db);
+    assert_string_equal(r.out, "6b1b5b324a\t610a625c63097fff\n");
+    result_free(&r);
+}
+
+static void put_numbered(const char *db, int count)
+{
+    ct_db *d = db_open(db, 0);
+    ct_txn *txn = NULL;
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    for (int i = 0; i < count; i++) {
+        char k[16];
+        char v[16];
+        snprintf(k, sizeof(k), "k%03d", i);
+        snprintf(v, sizeof(v), "v%d", i);
+        assert_int_equal(ct_put(txn, NULL, k, strlen(k), v, strlen(v), 0), CT_OK);
+    }
+    static const unsigned char ff[][3] = {{0xfe}, {0xff}, {0xff, 0x00}, {0xff, 0xff}};
+    static const size_t fflen[] = {1, 1, 2, 2};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(ct_put(txn, NULL, ff[i], fflen[i], "x", 1, 0), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    ct_close(d);
+}
+
+/* scan: whole bucket, --from/--to (half open), --prefix (also at 0xff
+   bytes), --reverse, --limit, --keys-only. */
+static void test_scan(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("scan.ct");
+    put_numbered(db, 100);
+    run_result r = {0};
+    RUN(&r, "scan", db);
+    expect_code(&r, 0);
+    assert_int_equal(count_lines(r.out), 104);
+    assert_memory_equal(r.out, "k000\tv0\nk001\tv1\n", 16);
+    RUN(&r, "scan", "--from", "k010", "--to", "k020", db);
+    assert_int_equal(count_lines(r.out), 10);
+    assert_memory_equal(r.out, "k010\tv10\n", 9);
+    RUN(&r, "scan", "--prefix", "k05", "--keys-only", db);
+    assert_string_equal(r.out, "k050\nk051\nk052\nk053\nk054\nk055\nk056\nk057\nk058\nk059\n");
+    RUN(&r, "scan", "--reverse", "--limit", "3", "--keys-only", "--prefix", "k", db);
+    assert_string_equal(r.out, "k099\nk098\nk097\n");
+    RUN(&r, "scan", "--reverse", "--prefix", "k05", "--to", "k053", "--keys-only", db);
+    assert_string_equal(r.out, "k052\nk051\nk050\n");
+    RUN(&r, "scan", "--reverse", "--from", "k097", "--keys-only", "--prefix", "k", db);
+    assert_string_equal(r.out, "k099\nk098\nk097\n");
+    RUN(&r, "scan", "--hex", "--prefix", "ff", "--keys-only", db);
+    assert_string_equal(r.out, "ff\nff00\nffff\n");
+    RUN(&r, "scan", "--hex", "--reverse", "--prefix", "ff", "--keys-only", db);
+    assert_string_equal(r.out, "ffff\nff00\nff\n");
+    RUN(&r, "scan", "--hex", "--from", "fffff0", db);
+    expect_code(&r, 0);
+    assert_int_equal(r.out_len, 0);
+    RUN(&r, "scan", "-b", "nosuch", db);
+    expect_code(&r, 1);
+    result_free(&r);
+}
+
+/* buckets lists names in order, escaped; -l adds entries and depth; stat
+   reports the commit, page counts by type, buckets and fill. */
+static void test_buckets_and_stat(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("buckets.ct");
+    ct_db *d = db_open(db, 512);
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "%05d", i);
+        db_put(d, "beta", k, strlen(k), "value", 5);
+    }
+    db_put(d, "alpha", "a", 1, "1", 1);
+    db_put(d, "new\nline", "b", 1, "2", 1);
+    db_put(d, NULL, "top", 3, "level", 5);
+    ct_close(d);
+    run_result r = {0};
+    RUN(&r, "buckets", db);
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "alpha\nbeta\nnew\\0aline\n");
+    RUN(&r, "buckets", "-l", db);
+    expect_code(&r, 0);
+    expect_in(r.out, "1\t1\talpha\n");
+    expect_in(r.out, "300\t");
+    RUN(&r, "stat", db);
+    expect_code(&r, 0);
+    expect_in(r.out, "page size: 512\n");
+    expect_in(r.out, "txn id: ");
+    expect_in(r.out, "pages by type: meta 2, branch ");
+    expect_in(r.out, "named buckets: 3\n");
+    expect_in(r.out, "bucket 'beta': depth ");
+    expect_in(r.out, "entries 300\n");
+    expect_in(r.out, "bucket 'new\\0aline'");
+    expect_in(r.out, "entries: 303 in all buckets\n");
+    expect_in(r.out, "fill factor: leaf ");
+    expect_in(r.out, "file size: ");
+    result_free(&r);
+}
+
+/* Every command on a missing file: exit 3, one line naming the file and
+   CT_NOTFOUND; nothing is created. */
+static void test_missing_file(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("missing.ct");
+    run_result r = {0};
+    const char *const cmds[][4] = {{"stat", db}, {"check", db}, {"buckets", db},
+                                   {"dump", db}, {"get", db, "k"}, {"del", db, "k"},
+                                   {"scan", db}};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        run_env(&r, NULL, NULL, cmds[i]);
+        expect_code(&r, 3);
+        expect_in(r.err, db);
+        expect_in(r.err, "CT_NOTFOUND");
+        assert_int_equal(count_lines(r.err), 1);
+    }
+    assert_int_equal(access(db, F_OK), -1);
+    RUN(&r, "load", "-f", tmp_path("no-input"), db);
+    expect_code(&r, 3);
+    assert_int_equal(access(db, F_OK), -1);
+    result_free(&r);
+}
+
+/* Reads page pgno of a closed database file. */
+static void file_page(const char *path, uint64_t pgno, uint32_t ps, unsigned char *buf, int write)
+{
+    int fd = open(path, write ? O_WRONLY : O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = write ? pwrite(fd, buf, ps, (off_t)(pgno * ps)) : pread(fd, buf, ps, (off_t)(pgno * ps));
+    assert_int_equal(n, (ssize_t)ps);
+    close(fd);
+}
+
+static uint64_t get64le(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) {
+        v = v << 8 | p[i];
+    }
+    return v;
+}
+
+/* Flips (or restores) one byte in the middle of page pgno. */
+static void flip_page_byte(const char *path, uint64_t pgno, uint32_t ps)
+{
+    unsigned char buf[512];
+    file_page(path, pgno, ps, buf, 0);
+    buf[ps / 2] ^= 0x5a;
+    file_page(path, pgno, ps, buf, 1);
+}
+
+/* The live leaf of the newest generation whose first key starts with
+   first_key (pages with stale copies have older generations). */
+static uint64_t find_leaf(const char *path, uint32_t ps, const char *first_key)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    uint64_t pages = (uint64_t)st.st_size / ps;
+    unsigned char buf[512];
+    uint64_t newest = 0;
+    uint64_t found = 0;
+    for (uint64_t p = 2; p < pages; p++) {
+        file_page(path, p, ps, buf, 0);
+        size_t cell = (size_t)buf[32] | (size_t)buf[33] << 8;
+        size_t klen = strlen(first_key);
+        if (buf[4] == 3 && get64le(buf + 8) == p && get64le(buf + 16) > newest &&
+            cell + 7 + klen <= ps && memcmp(buf + cell + 7, first_key, klen) == 0) {
+            newest = get64le(buf + 16);
+            found = p;
+        }
+    }
+    assert_true(found >= 2);
+    return found;
+}
+
+static void expect_corrupt_page(run_result *r, const char *cmd, const char *db, uint64_t pgno)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "CT_CORRUPT: page %" PRIu64 ":", pgno);
+    RUN(r, cmd, db);
+    expect_code(r, 1);
+    expect_in(r->err, want);
+    expect_in(r->err, db);
+    assert_int_equal(count_lines(r->err), 1);
+}
+
+/* A clean file checks clean (exit 0). A byte flipped in a leaf of an older
+   commit: check and stat exit 1 naming that page. A byte flipped in a page
+   of the newest commit: recovery rolls back to the commit before, and
+   check says so (exit 1, the page). Both meta pages bad: exit 1 at open,
+   naming pages 0 and 1. */
+static void test_check_corrupt(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    const char *db = tmp_path("corrupt.ct");
+    ct_db *d = db_open(db, ps);
+    ct_txn *txn = NULL;
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%05d", i);
+        assert_int_equal(ct_put(txn, NULL, k, strlen(k), "some value", 10, 0), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    db_put(d, NULL, "zzz", 3, "last", 4);
+    ct_close(d);
+    run_result r = {0};
+    RUN(&r, "check", db);
+    expect_code(&r, 0);
+    expect_in(r.out, "clean");
+    expect_in(r.out, "pages by type: meta 2");
+
+    uint64_t old_leaf = find_leaf(db, ps, "key00000");
+    flip_page_byte(db, old_leaf, ps);
+    expect_corrupt_page(&r, "check", db, old_leaf);
+    expect_in(r.out, "CORRUPT");
+    expect_corrupt_page(&r, "stat", db, old_leaf);
+    flip_page_byte(db, old_leaf, ps);
+    RUN(&r, "check", db);
+    expect_code(&r, 0);
+
+    uint64_t zzz_leaf = 0;
+    {
+        /* The leaf holding zzz was written by the newest commit. */
+        struct stat st;
+        assert_int_equal(stat(db, &st), 0);
+        unsigned char buf[512];
+        uint64_t newest = 0;
+        for (uint64_t p = 2; p < (uint64_t)st.st_size / ps; p++) {
+            file_page(db, p, ps, buf, 0);
+            if (buf[4] == 3 && get64le(buf + 8) == p && get64le(buf + 16) > newest &&
+                memmem(buf, ps, "zzz", 3) != NULL) {
+                newest = get64le(buf + 16);
+                zzz_leaf = p;
+            }
+        }
+    }
+    assert_true(zzz_leaf >= 2);
+    flip_page_byte(db, zzz_leaf, ps);
+    expect_corrupt_page(&r, "check", db, zzz_leaf);
+    expect_in(r.err, "rolled back");
+    expect_in(r.out, "fails verification");
+    RUN(&r, "get", db, "zzz");
+    expect_code(&r, 1); /* the rolled-back commit's key is gone */
+
+    /* Both meta slots garbled: no commit can be opened. */
+    for (uint64_t p = 0; p < 2; p++) {
+        flip_page_byte(db, p, ps);
+    }
+    RUN(&r, "check", db);
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_CORRUPT");
+    expect_in(r.err, "pages 0 and 1");
+    RUN(&r, "get", db, "key00001");
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_CORRUPT");
+    result_free(&r);
+}
+
+/* A file another process holds open: every command fails with exit 3 and a
+   line saying CT_BUSY and that it is locked. */
+static void test_busy(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("busy.ct");
+    ct_db *d = db_open(db, 0);
+    db_put(d, NULL, "k", 1, "v", 1);
+    ct_close(d);
+    int ready[2];
+    int release[2];
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(release), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(release[1]);
+        ct_db *held = NULL;
+        char c = ct_open_path(db, NULL, &held) == CT_OK ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1) {
+            _exit(1);
+        }
+        while (read(release[0], &c, 1) > 0) {
+        }
+        ct_close(held);
+        _exit(0);
+    }
+    close(ready[1]);
+    close(release[0]);
+    char c = 0;
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    run_result r = {0};
+    const char *const cmds[][5] = {{"get", db, "k"}, {"put", db, "k", "w"}, {"stat", db},
+                                   {"check", db}, {"dump", db}, {"scan", db}, {"buckets", db}};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        run_env(&r, NULL, NULL, cmds[i]);
+        expect_code(&r, 3);
+        expect_in(r.err, "CT_BUSY");
+        expect_in(r.err, "locked");
+        expect_in(r.err, db);
+        assert_int_equal(count_lines(r.err), 1);
+    }
+    close(release[1]);
+    close(ready[0]);
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    RUN(&r, "get", db, "k");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "v\n");
+    result_free(&r);
+}
+
+/* ---- dump/load round trip ---- */
+
+static const char *const rt_buckets[] = {NULL, "plain", "\x01odd=name\n\\\xff", NULL};
+
+static void fill_random(ct_db *d, const char *bucket, int count)
+{
+    size_t kmax = ct_key_max(d);
+    size_t vmax = 3 * 4096 + 100;
+    unsigned char *k = malloc(kmax);
+    unsigned char *v = malloc(vmax);
+    assert_true(k && v);
+    ct_txn *txn = NULL;
+    ct_bucket *b = NULL;
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    if (bucket) {
+        assert_int_equal(ct_bucket_open(txn, bucket, CT_CREATE, &b), CT_OK);
+    }
+    for (int i = 0; i < count; i++) {
+        uint64_t pick = prng_below(10);
+        size_t klen = pick == 0 ? 0 : pick == 1 ? kmax : (size_t)prng_below(kmax + 1);
+        pick = prng_below(10);
+        size_t vlen = pick == 0 ? 0 : pick < 3 ? (size_t)prng_below(vmax + 1)
+                                               : (size_t)prng_below(200);
+        for (size_t j = 0; j < klen; j++) {
+            k[j] = (unsigned char)prng_next();
+        }
+        for (size_t j = 0; j < vlen; j++) {
+            v[j] = (unsigned char)prng_next();
+        }
+        assert_int_equal(ct_put(txn, b, k, klen, v, vlen, 0), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    free(k);
+    free(v);
+}
+
+/* Asserts bucket name holds the same entries in both databases. */
+static void same_bucket(ct_db *a, const char *an, ct_db *b, const char *bn)
+{
+    ct_txn *ta = NULL;
+    ct_txn *tb = NULL;
+    ct_bucket *ba = NULL;
+    ct_bucket *bb = NULL;
+    ct_cursor *ca = NULL;
+    ct_cursor *cb = NULL;
+    assert_int_equal(ct_begin(a, CT_TXN_RDONLY, &ta), CT_OK);
+    assert_int_equal(ct_begin(b, CT_TXN_RDONLY, &tb), CT_OK);
+    if (an) {
+        assert_int_equal(ct_bucket_open(ta, an, 0, &ba), CT_OK);
+    }
+    if (bn) {
+        assert_int_equal(ct_bucket_open(tb, bn, 0, &bb), CT_OK);
+    }
+    assert_int_equal(ct_cursor_open(ta, ba, &ca), CT_OK);
+    assert_int_equal(ct_cursor_open(tb, bb, &cb), CT_OK);
+    int ra = ct_cursor_first(ca);
+    int rb = ct_cursor_first(cb);
+    size_t n = 0;
+    while (ra == CT_OK && rb == CT_OK) {
+        const void *ka;
+        const void *kb;
+        const void *va;
+        const void *vb;
+        size_t kal;
+        size_t kbl;
+        size_t val;
+        size_t vbl;
+        assert_int_equal(ct_cursor_get(ca, &ka, &kal, &va, &val), CT_OK);
+        assert_int_equal(ct_cursor_get(cb, &kb, &kbl, &vb, &vbl), CT_OK);
+        assert_int_equal(kal, kbl);
+        assert_int_equal(val, vbl);
+        assert_memory_equal(ka, kb, kal);
+        assert_memory_equal(va, vb, val);
+        n++;
+        ra = ct_cursor_next(ca);
+        rb = ct_cursor_next(cb);
+    }
+    assert_int_equal(ra, CT_NOTFOUND);
+    assert_int_equal(rb, CT_NOTFOUND);
+    assert_true(n > 0);
+    ct_abort(ta);
+    ct_abort(tb);
+}
+
+static void same_db(const char *pa, const char *pb)
+{
+    ct_db *a = db_open(pa, 0);
+    ct_db *b = db_open(pb, 0);
+    for (size_t i = 0; i < 3; i++) {
+        same_bucket(a, rt_buckets[i], b, rt_buckets[i]);
+    }
+    ct_close(a);
+    ct_close(b);
+}
+
+/* Random binary keys (0..key max bytes) and values (0 B .. 3 overflow
+   pages) in three buckets (one with a binary name) survive dump -a | load
+   exactly, in hex and printable form, with small load batches, and a
+   single bucket loads into another name. */
+static void test_dump_load_roundtrip(void **state)
+{
+    (void)state;
+    seed_prng("test_dump_load_roundtrip");
+    const char *src = tmp_path("rt-src.ct");
+    ct_db *d = db_open(src, 0);
+    for (size_t i = 0; i < 3; i++) {
+        fill_random(d, rt_buckets[i], 150);
+    }
+    ct_close(d);
+    run_result r = {0};
+    const char *hex_dump = tmp_path("rt.hex");
+    RUN(&r, "dump", "-a", "-o", hex_dump, src);
+    expect_code(&r, 0);
+    const char *dst1 = tmp_path("rt-hex.ct");
+    RUN(&r, "load", "-f", hex_dump, dst1);
+    expect_code(&r, 0);
+    same_db(src, dst1);
+    RUN(&r, "check", dst1);
+    expect_code(&r, 0);
+
+    RUN(&r, "dump", "-a", "-p", src);
+    expect_code(&r, 0);
+    expect_in(r.out, "format=print\n");
+    expect_in(r.out, "database=\\01odd=name\\0a\\\\\\ff\n");
+    const char *print_dump = tmp_path("rt.print");
+    FILE *f = fopen(print_dump, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(r.out, 1, r.out_len, f), r.out_len);
+    fclose(f);
+    const char *dst2 = tmp_path("rt-print.ct");
+    RUN_IN(&r, print_dump, "load", "--batch", "7", dst2);
+    expect_code(&r, 0);
+    same_db(src, dst2);
+
+    /* One bucket, dumped alone and loaded under another name. */
+    const char *one = tmp_path("rt.one");
+    RUN(&r, "dump", "-b", "plain", "-o", one, src);
+    expect_code(&r, 0);
+    const char *dst3 = tmp_path("rt-one.ct");
+    RUN(&r, "load", "-b", "renamed", "-f", one, dst3);
+    expect_code(&r, 0);
+    ct_db *a = db_open(src, 0);
+    ct_db *b = db_open(dst3, 0);
+    same_bucket(a, "plain", b, "renamed");
+    ct_close(a);
+    ct_close(b);
+    RUN(&r, "dump", "-b", "nosuch", src);
+    expect_code(&r, 1);
+    expect_in(r.err, "no such bucket");
+    result_free(&r);
+}
+
+static const char *write_text(const char *name, const char *text)
+{
+    const char *p = tmp_path(name);
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+/* Malformed input fails with exit 3 and the line number; a truncated dump
+   commits nothing of its last batch; unknown header keys (mdb_dump's) are
+   ignored. */
+static void test_load_errors(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("loaderr.ct");
+    run_result r = {0};
+    RUN_IN(&r, write_text("e1", "hello\n"), "load", db);
+    expect_code(&r, 3);
+    expect_in(r.err, "(stdin):1: not a dump");
+    RUN(&r, "load", "-f", write_text("e2", ""), db);
+    expect_code(&r, 3);
+    expect_in(r.err, "empty input");
+    RUN(&r, "load", "-f", write_text("e3", "VERSION=3\nformat=bytevalue\nHEADER=END\n 6b\n 7\n"
+                                           "DATA=END\n"), db);
+    expect_code(&r, 3);
+    expect_in(r.err, ":5: odd number of hex digits");
+    RUN(&r, "load", "-f", write_text("e4", "VERSION=3\nHEADER=END\n 6b\n 76\n"), db);
+    expect_code(&r, 3);
+    expect_in(r.err, "unexpected end of input");
+    RUN(&r, "get", db, "k");
+    expect_code(&r, 1);
+    RUN(&r, "load", "-f", write_text("e5", "VERSION=3\ntype=dupsort\nHEADER=END\nDATA=END\n"),
+        db);
+    expect_code(&r, 3);
+    expect_in(r.err, "type");
+    RUN(&r, "load", "-f", write_text("e6", "VERSION=3\nformat=print\nHEADER=END\n a\\q\n v\n"
+                                           "DATA=END\n"), db);
+    expect_code(&r, 3);
+    expect_in(r.err, ":4: backslash");
+    RUN(&r, "load", "-f", write_text("e7", "VERSION=2\nHEADER=END\nDATA=END\n"), db);
+    expect_code(&r, 3);
+    expect_in(r.err, "VERSION");
+
+    const char *mdb = "VERSION=3\nformat=print\ntype=btree\nmapsize=1048576\nmaxreaders=126\n"
+                      "db_pagesize=4096\nHEADER=END\n a\\5cb\\\\\n c d\n k\n \nDATA=END\n";
+    RUN(&r, "load", "-f", write_text("ok1", mdb), db);
+    expect_code(&r, 0);
+    RUN(&r, "scan", db);
+    assert_string_equal(r.out, "a\\\\b\\\\\tc d\nk\t\n");
+    RUN(&r, "load", "-N", "-f", tmp_path("ok1"), db);
+    expect_code(&r, 3);
+    expect_in(r.err, "CT_EXISTS");
+    result_free(&r);
+}
+
+/* With COWTREE_PROGRESS=1 (as if stderr were a terminal) long loads and
+   dumps report progress on stderr; stdout carries only data. */
+static void test_progress(void **state)
+{
+    (void)state;
+    const char *text = tmp_path("progress.txt");
+    FILE *f = fopen(text, "wb");
+    assert_non_null(f);
+    fputs("VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n", f);
+    for (unsigned i = 0; i < 5000; i++) {
+        fprintf(f, " %08x\n %04x\n", i, i & 0xffffu);
+    }
+    fputs("DATA=END\n", f);
+    fclose(f);
+    const char *db = tmp_path("progress.ct");
+    run_result r = {0};
+    run_env(&r, NULL, "COWTREE_PROGRESS=1", (const char *const[]){"load", "-f", text, db, NULL});
+    expect_code(&r, 0);
+    expect_in(r.err, "loaded 5000 entries");
+    run_env(&r, NULL, "COWTREE_PROGRESS=1", (const char *const[]){"dump", db, NULL});
+    expect_code(&r, 0);
+    expect_in(r.err, "dumped 5000 entries");
+    assert_int_equal(count_lines(r.out), 5 + 1 + 2 * 5000 + 1);
+    RUN(&r, "dump", db);
+    assert_int_equal(r.err_len, 0);
+    result_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_help_and_usage, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_put_get_del, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_output_escaped, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_scan, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_buckets_and_stat, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_missing_file, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_check_corrupt, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_busy, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dump_load_roundtrip, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_load_errors, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_progress, setup_dir, teardown_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
