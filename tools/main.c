@@ -28,6 +28,7 @@ static const tool_command commands[] = {
     {"put", cmd_put, "set a key to a value"},
     {"del", cmd_del, "delete a key"},
     {"scan", cmd_scan, "list keys and values in order, by range or prefix"},
+    {"copy", cmd_copy, "copy the last commit into a new file, optionally compacted"},
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

@@ -146,5 +146,6 @@ int cmd_get(int argc, char **argv);
 int cmd_put(int argc, char **argv);
 int cmd_del(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_copy(int argc, char **argv);
 
 #endif /* COWTREE_TOOL_H */

@@ -246,7 +246,7 @@ static void test_help_and_usage(void **state)
 {
     (void)state;
     static const char *const cmds[] = {"stat", "check", "buckets", "dump", "load",
-                                       "get", "put", "del", "scan"};
+                                       "get", "put", "del", "scan", "copy"};
     run_result r = {0};
     RUN(&r, "--help");
     expect_code(&r, 0);
@@ -680,8 +680,11 @@ static void test_busy(void **state)
     assert_int_equal(read(ready[0], &c, 1), 1);
     assert_int_equal(c, 'y');
     run_result r = {0};
+    const char *copy_dst = tmp_path("busy-copy.ct");
     const char *const cmds[][5] = {{"get", db, "k"}, {"put", db, "k", "w"}, {"stat", db},
-                                   {"check", db}, {"dump", db}, {"scan", db}, {"buckets", db}};
+                                   {"check", db}, {"dump", db}, {"scan", db}, {"buckets", db},
+                                   {"copy", db, copy_dst}, {"del", db, "k"},
+                                   {"load", "-f", "/dev/null", db}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         run_env(&r, NULL, NULL, cmds[i]);
         expect_code(&r, 3);
@@ -690,6 +693,7 @@ static void test_busy(void **state)
         expect_in(r.err, db);
         assert_int_equal(count_lines(r.err), 1);
     }
+    assert_int_equal(access(copy_dst, F_OK), -1);
     close(release[1]);
     close(ready[0]);
     int status = 0;
@@ -938,6 +942,86 @@ static void test_progress(void **state)
     result_free(&r);
 }
 
+static off_t file_size(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st.st_size;
+}
+
+/* copy and copy --compact give databases that check clean and hold the
+   same entries; compact is smaller after deletes; an existing DST is never
+   overwritten; a missing or corrupt SRC leaves no DST behind. */
+static void test_copy(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    const char *src = tmp_path("copy-src.ct");
+    ct_db *d = db_open(src, ps);
+    ct_txn *txn = NULL;
+    ct_bucket *b = NULL;
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    assert_int_equal(ct_bucket_open(txn, "b", CT_CREATE, &b), CT_OK);
+    for (int i = 0; i < 600; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%05d", i);
+        assert_int_equal(ct_put(txn, NULL, k, strlen(k), "value", 5, 0), CT_OK);
+        assert_int_equal(ct_put(txn, b, k, strlen(k), k, strlen(k), 0), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    for (int i = 0; i < 500; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%05d", i);
+        assert_int_equal(ct_del(txn, NULL, k, strlen(k)), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    ct_close(d);
+
+    run_result r = {0};
+    const char *plain = tmp_path("copy-plain.ct");
+    const char *compact = tmp_path("copy-compact.ct");
+    RUN(&r, "copy", src, plain);
+    expect_code(&r, 0);
+    expect_in(r.out, "copied txn ");
+    RUN(&r, "copy", "--compact", src, compact);
+    expect_code(&r, 0);
+    expect_in(r.out, "compacted");
+    const char *copies[] = {plain, compact};
+    for (size_t i = 0; i < 2; i++) {
+        RUN(&r, "check", copies[i]);
+        expect_code(&r, 0);
+        ct_db *a = db_open(src, 0);
+        ct_db *c = db_open(copies[i], 0);
+        same_bucket(a, NULL, c, NULL);
+        same_bucket(a, "b", c, "b");
+        ct_close(a);
+        ct_close(c);
+    }
+    assert_true(file_size(compact) < file_size(src));
+
+    off_t before = file_size(plain);
+    RUN(&r, "copy", src, plain);
+    expect_code(&r, 3);
+    expect_in(r.err, "exists");
+    assert_int_equal(file_size(plain), before);
+    const char *dst = tmp_path("copy-dst.ct");
+    RUN(&r, "copy", tmp_path("no-src.ct"), dst);
+    expect_code(&r, 3);
+    expect_in(r.err, "CT_NOTFOUND");
+    assert_int_equal(access(dst, F_OK), -1);
+    RUN(&r, "copy", src);
+    expect_code(&r, 2);
+
+    uint64_t leaf = find_leaf(src, ps, "key00500");
+    flip_page_byte(src, leaf, ps);
+    RUN(&r, "copy", src, dst);
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_CORRUPT");
+    assert_int_equal(access(dst, F_OK), -1);
+    result_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -952,6 +1036,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dump_load_roundtrip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_errors, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_progress, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_copy, setup_dir, teardown_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
