@@ -29,8 +29,18 @@ typedef struct data_opts {
     int help;
 } data_opts;
 
-enum { OPT_HEX = 256, OPT_RAW, OPT_VALUE_FILE, OPT_FROM, OPT_TO, OPT_PREFIX, OPT_REVERSE,
-       OPT_LIMIT, OPT_KEYS_ONLY, OPT_PAGE_SIZE };
+enum {
+    OPT_HEX = 256,
+    OPT_RAW,
+    OPT_VALUE_FILE,
+    OPT_FROM,
+    OPT_TO,
+    OPT_PREFIX,
+    OPT_REVERSE,
+    OPT_LIMIT,
+    OPT_KEYS_ONLY,
+    OPT_PAGE_SIZE
+};
 
 static const struct option long_opts[] = {
     {"bucket", required_argument, NULL, 'b'},
@@ -50,8 +60,7 @@ static const struct option long_opts[] = {
 };
 
 /* allowed: the long option codes (and 'b', 'N') this command accepts. */
-static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed,
-                      data_opts *o)
+static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed, data_opts *o)
 {
     memset(o, 0, sizeof(*o));
     optind = 0;
@@ -63,8 +72,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
         }
         if (c == '?' || c == ':') {
             const char *bad = argv[optind - 1];
-            return tool_usage_error(cmd, c == ':' ? "option %s needs an argument"
-                                                  : "unknown option %s", bad);
+            return tool_usage_error(
+                cmd, c == ':' ? "option %s needs an argument" : "unknown option %s", bad);
         }
         int ok = c == 'h';
         for (const int *a = allowed; *a; a++) {
@@ -75,25 +84,47 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
         }
         uint64_t n = 0;
         switch (c) {
-        case 'b': o->bucket = optarg; break;
-        case 'N': o->no_overwrite = 1; break;
-        case 'h': o->help = 1; break;
-        case OPT_HEX: o->hex = 1; break;
-        case OPT_RAW: o->raw = 1; break;
-        case OPT_VALUE_FILE: o->value_file = optarg; break;
-        case OPT_FROM: o->from = optarg; break;
-        case OPT_TO: o->to = optarg; break;
-        case OPT_PREFIX: o->prefix = optarg; break;
-        case OPT_REVERSE: o->reverse = 1; break;
-        case OPT_KEYS_ONLY: o->keys_only = 1; break;
+        case 'b':
+            o->bucket = optarg;
+            break;
+        case 'N':
+            o->no_overwrite = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
+        case OPT_HEX:
+            o->hex = 1;
+            break;
+        case OPT_RAW:
+            o->raw = 1;
+            break;
+        case OPT_VALUE_FILE:
+            o->value_file = optarg;
+            break;
+        case OPT_FROM:
+            o->from = optarg;
+            break;
+        case OPT_TO:
+            o->to = optarg;
+            break;
+        case OPT_PREFIX:
+            o->prefix = optarg;
+            break;
+        case OPT_REVERSE:
+            o->reverse = 1;
+            break;
+        case OPT_KEYS_ONLY:
+            o->keys_only = 1;
+            break;
         case OPT_LIMIT:
             if (tool_parse_u64(optarg, &o->limit) != 0) {
                 return tool_usage_error(cmd, "--limit wants a number, not '%s'", optarg);
             }
             break;
         case OPT_PAGE_SIZE:
-            if (tool_parse_u64(optarg, &n) != 0 || n < CT_PAGE_SIZE_MIN ||
-                n > CT_PAGE_SIZE_MAX || (n & (n - 1)) != 0) {
+            if (tool_parse_u64(optarg, &n) != 0 || n < CT_PAGE_SIZE_MIN || n > CT_PAGE_SIZE_MAX ||
+                (n & (n - 1)) != 0) {
                 return tool_usage_error(cmd, "--page-size wants a power of two from %u to %u",
                                         CT_PAGE_SIZE_MIN, CT_PAGE_SIZE_MAX);
             }
@@ -200,21 +231,22 @@ int cmd_get(int argc, char **argv)
     return code;
 }
 
-static int put_or_del(const char *cmd, const char *path, const data_opts *o,
-                      const tool_buf *key, const tool_buf *val)
+static int put_or_del(const char *cmd, const char *path, const data_opts *o, const tool_buf *key,
+                      const tool_buf *val)
 {
     ct_db *db = NULL;
     ct_txn *txn = NULL;
     ct_bucket *b = NULL;
     int is_put = val != NULL;
-    int code = tool_open(cmd, path, is_put ? TOOL_OPEN_CREATE : TOOL_OPEN_WRITE, o->page_size,
-                         &db);
+    int code = tool_open(cmd, path, is_put ? TOOL_OPEN_CREATE : TOOL_OPEN_WRITE, o->page_size, &db);
     if (code != TOOL_EXIT_OK) {
         return code;
     }
     if (key->len > ct_key_max(db)) {
-        fprintf(stderr, "cowtree %s: key of %zu bytes is longer than this database's limit "
-                        "(%zu bytes): CT_TOOBIG\n", cmd, key->len, ct_key_max(db));
+        fprintf(stderr,
+                "cowtree %s: key of %zu bytes is longer than this database's limit "
+                "(%zu bytes): CT_TOOBIG\n",
+                cmd, key->len, ct_key_max(db));
         ct_close(db);
         return TOOL_EXIT_ERROR;
     }
@@ -291,8 +323,7 @@ int cmd_put(int argc, char **argv)
         code = arg_bytes("put", "VALUE", argv[optind + 2], o.hex, &val);
     }
     if (code == TOOL_EXIT_OK && val.len > CT_VALUE_MAX) {
-        fprintf(stderr, "cowtree put: value of %zu bytes is over the limit: CT_TOOBIG\n",
-                val.len);
+        fprintf(stderr, "cowtree put: value of %zu bytes is over the limit: CT_TOOBIG\n", val.len);
         code = TOOL_EXIT_ERROR;
     }
     if (code == TOOL_EXIT_OK) {
@@ -428,8 +459,7 @@ static int scan_start(ct_cursor *c, const scan_range *r, int reverse)
     return rc == CT_OK ? ct_cursor_prev(c) : rc;
 }
 
-static int scan_print(const data_opts *o, const void *k, size_t klen, const void *v,
-                      size_t vlen)
+static int scan_print(const data_opts *o, const void *k, size_t klen, const void *v, size_t vlen)
 {
     if (write_bytes(stdout, k, klen, o->hex) != 0) {
         return -1;
@@ -474,8 +504,8 @@ static int scan_run(const char *path, const data_opts *o, ct_cursor *c, const sc
 
 int cmd_scan(int argc, char **argv)
 {
-    static const int allowed[] = {'b', OPT_HEX, OPT_FROM, OPT_TO, OPT_PREFIX, OPT_REVERSE,
-                                  OPT_LIMIT, OPT_KEYS_ONLY, 0};
+    static const int allowed[] = {'b',         OPT_HEX,   OPT_FROM,      OPT_TO, OPT_PREFIX,
+                                  OPT_REVERSE, OPT_LIMIT, OPT_KEYS_ONLY, 0};
     data_opts o;
     int code = parse_opts("scan", argc, argv, allowed, &o);
     if (code != TOOL_EXIT_OK) {

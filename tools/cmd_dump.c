@@ -20,16 +20,11 @@
 #define DUMP_VERSION 3
 
 static const struct option dump_opts[] = {
-    {"bucket", required_argument, NULL, 'b'},
-    {"all", no_argument, NULL, 'a'},
-    {"print", no_argument, NULL, 'p'},
-    {"output", required_argument, NULL, 'o'},
-    {"input", required_argument, NULL, 'f'},
-    {"no-overwrite", no_argument, NULL, 'N'},
-    {"batch", required_argument, NULL, 'B'},
-    {"page-size", required_argument, NULL, 'P'},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+    {"bucket", required_argument, NULL, 'b'}, {"all", no_argument, NULL, 'a'},
+    {"print", no_argument, NULL, 'p'},        {"output", required_argument, NULL, 'o'},
+    {"input", required_argument, NULL, 'f'},  {"no-overwrite", no_argument, NULL, 'N'},
+    {"batch", required_argument, NULL, 'B'},  {"page-size", required_argument, NULL, 'P'},
+    {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 };
 
 typedef struct dump_args {
@@ -43,8 +38,7 @@ typedef struct dump_args {
     uint32_t page_size;
 } dump_args;
 
-static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *shorts,
-                           dump_args *a)
+static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *shorts, dump_args *a)
 {
     memset(a, 0, sizeof(*a));
     a->batch = TOOL_LOAD_BATCH_ENTRIES;
@@ -61,21 +55,33 @@ static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *s
             return tool_usage_error(cmd, "option %s does not apply", argv[optind - 1]);
         }
         switch (c) {
-        case 'b': a->bucket = optarg; break;
-        case 'a': a->all = 1; break;
-        case 'p': a->print = 1; break;
+        case 'b':
+            a->bucket = optarg;
+            break;
+        case 'a':
+            a->all = 1;
+            break;
+        case 'p':
+            a->print = 1;
+            break;
         case 'o':
-        case 'f': a->file = optarg; break;
-        case 'N': a->no_overwrite = 1; break;
-        case 'h': a->help = 1; break;
+        case 'f':
+            a->file = optarg;
+            break;
+        case 'N':
+            a->no_overwrite = 1;
+            break;
+        case 'h':
+            a->help = 1;
+            break;
         case 'B':
             if (tool_parse_u64(optarg, &a->batch) != 0) {
                 return tool_usage_error(cmd, "--batch wants a number, not '%s'", optarg);
             }
             break;
         case 'P':
-            if (tool_parse_u64(optarg, &n) != 0 || n < CT_PAGE_SIZE_MIN ||
-                n > CT_PAGE_SIZE_MAX || (n & (n - 1)) != 0) {
+            if (tool_parse_u64(optarg, &n) != 0 || n < CT_PAGE_SIZE_MIN || n > CT_PAGE_SIZE_MAX ||
+                (n & (n - 1)) != 0) {
                 return tool_usage_error(cmd, "--page-size wants a power of two from %u to %u",
                                         CT_PAGE_SIZE_MIN, CT_PAGE_SIZE_MAX);
             }
@@ -300,8 +306,8 @@ static int load_error(loader *l, const char *why)
 {
     fprintf(stderr, "cowtree load: ");
     tool_print_escaped(stderr, l->input, strlen(l->input));
-    fprintf(stderr, ":%" PRIu64 ": %s (%" PRIu64 " entries committed before it)\n", l->line_no,
-            why, l->committed);
+    fprintf(stderr, ":%" PRIu64 ": %s (%" PRIu64 " entries committed before it)\n", l->line_no, why,
+            l->committed);
     return TOOL_EXIT_ERROR;
 }
 
@@ -353,7 +359,7 @@ static int load_header_line(loader *l, const char *s, size_t n, int first, int *
 {
     if (first && strcmp(s, "VERSION=3") != 0) {
         return load_error(l, strncmp(s, "VERSION=", 8) == 0 ? "unsupported dump VERSION"
-                                                             : "not a dump: no VERSION= line");
+                                                            : "not a dump: no VERSION= line");
     }
     if (strcmp(s, "HEADER=END") == 0) {
         *done = 1;
@@ -481,7 +487,9 @@ int cmd_load(int argc, char **argv)
         }
         return code;
     }
-    loader l = {.a = &a, .path = argv[optind], .input = a.file ? a.file : "(stdin)",
+    loader l = {.a = &a,
+                .path = argv[optind],
+                .input = a.file ? a.file : "(stdin)",
                 .progress = tool_progress_enabled()};
     if (a.bucket && (strlen(a.bucket) == 0 || strlen(a.bucket) > CT_BUCKET_NAME_MAX)) {
         return tool_usage_error("load", "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);

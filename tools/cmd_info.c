@@ -149,8 +149,8 @@ static void print_problem(const char *cmd, const char *path, const ct_check_repo
     fprintf(stderr, "cowtree %s: ", cmd);
     tool_print_escaped(stderr, path, strlen(path));
     fprintf(stderr, ": CT_CORRUPT: page %" PRIu64 ": ", r->first_problem_pgno);
-    tool_print_escaped(stderr, r->first_problem, strnlen(r->first_problem,
-                                                         sizeof(r->first_problem)));
+    tool_print_escaped(stderr, r->first_problem,
+                       strnlen(r->first_problem, sizeof(r->first_problem)));
     fprintf(stderr, " (%" PRIu64 " problem%s)\n", r->problems, r->problems == 1 ? "" : "s");
 }
 
@@ -215,7 +215,8 @@ static int newest_meta_skipped(const char *cmd, const char *path, uint32_t page_
     const char *what = "a page it wrote does not verify";
     int rc = find_bad_page(path, page_size, newest, &pgno, &what);
     printf("newest commit: txn %" PRIu64 " (meta slot %" PRIu64 ") fails verification; "
-           "opened txn %" PRIu64 "\n", newest, slot, opened);
+           "opened txn %" PRIu64 "\n",
+           newest, slot, opened);
     fprintf(stderr, "cowtree %s: ", cmd);
     tool_print_escaped(stderr, path, strlen(path));
     if (rc == CT_CORRUPT) {
@@ -223,9 +224,11 @@ static int newest_meta_skipped(const char *cmd, const char *path, uint32_t page_
     } else {
         fprintf(stderr, ": CT_CORRUPT: page unknown (an overflow run or the free list)");
     }
-    fprintf(stderr, ": the newest commit (txn %" PRIu64 ", meta slot %" PRIu64
+    fprintf(stderr,
+            ": the newest commit (txn %" PRIu64 ", meta slot %" PRIu64
             ") is rolled back to txn %" PRIu64 " (expected only after a crash under "
-            "CT_SYNC_NONE)\n", newest, slot, opened);
+            "CT_SYNC_NONE)\n",
+            newest, slot, opened);
     return 1;
 }
 
@@ -263,11 +266,9 @@ static void print_stat(const char *path, snapshot *s, const ct_check_report *r)
     printf("key max: %" PRIu64 " bytes\n", s->st.key_max);
     printf("pages: %" PRIu64 " total, %" PRIu64 " in use, %" PRIu64 " free (%" PRIu64
            " held by readers)\n",
-           s->st.pages_total, s->st.pages_in_use, s->st.pages_free,
-           s->st.pages_held_by_readers);
+           s->st.pages_total, s->st.pages_in_use, s->st.pages_free, s->st.pages_held_by_readers);
     print_pages(r);
-    printf("default bucket: depth %" PRIu32 ", entries %" PRIu64 "\n", s->st.depth,
-           s->st.entries);
+    printf("default bucket: depth %" PRIu32 ", entries %" PRIu64 "\n", s->st.depth, s->st.entries);
     printf("named buckets: %" PRIu64 "\n", s->st.buckets);
     for (size_t i = 0; i < s->cat.bucket_count; i++) {
         const tool_bucket_info *b = &s->cat.buckets[i];
@@ -360,8 +361,7 @@ int cmd_check(int argc, char **argv)
             print_problem("check", path, &r);
         }
     }
-    if (code != TOOL_EXIT_ERROR &&
-        newest_meta_skipped("check", path, st.page_size, st.txnid)) {
+    if (code != TOOL_EXIT_ERROR && newest_meta_skipped("check", path, st.page_size, st.txnid)) {
         code = TOOL_EXIT_NOTFOUND;
     }
     ct_close(db);

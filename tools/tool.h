@@ -71,8 +71,7 @@ int tool_fail(const char *cmd, const char *path, const char *what, int rc);
 /* Maps a CT_* code to an exit code. */
 int tool_exit_code(int rc);
 /* Prints a usage error and returns TOOL_EXIT_USAGE. */
-int tool_usage_error(const char *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Opens bucket name (NULL = the default bucket: *out = NULL) in txn, or
    prints one line and returns the exit code (1 for a missing bucket). */
 int tool_open_bucket(const char *cmd, const char *path, ct_txn *txn, const char *name,

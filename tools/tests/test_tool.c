@@ -139,8 +139,7 @@ static int run_env(run_result *r, const char *in_path, const char *extra_env,
 static void expect_code(const run_result *r, int code)
 {
     if (r->code != code) {
-        print_error("exit %d, wanted %d\nstdout: %s\nstderr: %s\n", r->code, code, r->out,
-                    r->err);
+        print_error("exit %d, wanted %d\nstdout: %s\nstderr: %s\n", r->code, code, r->out, r->err);
     }
     assert_int_equal(r->code, code);
 }
@@ -233,7 +232,8 @@ static uint64_t prng_below(uint64_t n)
 static void seed_prng(const char *test)
 {
     const char *env = getenv("COWTREE_TEST_SEED");
-    uint64_t seed = env ? (uint64_t)strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
+    uint64_t seed =
+        env ? (uint64_t)strtoull(env, NULL, 0) : (uint64_t)time(NULL) ^ (uint64_t)getpid();
     prng_state = seed ? seed : 1;
     printf("%s: seed %" PRIu64 " (replay: COWTREE_TEST_SEED=%" PRIu64 ")\n", test, seed, seed);
 }
@@ -246,7 +246,7 @@ static void test_help_and_usage(void **state)
 {
     (void)state;
     static const char *const cmds[] = {"stat", "check", "buckets", "dump", "load",
-                                       "get", "put", "del", "scan", "copy"};
+                                       "get",  "put",   "del",     "scan", "copy"};
     run_result r = {0};
     RUN(&r, "--help");
     expect_code(&r, 0);
@@ -491,7 +491,7 @@ static void test_missing_file(void **state)
     (void)state;
     const char *db = tmp_path("missing.ct");
     run_result r = {0};
-    const char *const cmds[][4] = {{"stat", db}, {"check", db}, {"buckets", db},
+    const char *const cmds[][4] = {{"stat", db}, {"check", db},    {"buckets", db},
                                    {"dump", db}, {"get", db, "k"}, {"del", db, "k"},
                                    {"scan", db}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -513,7 +513,8 @@ static void file_page(const char *path, uint64_t pgno, uint32_t ps, unsigned cha
 {
     int fd = open(path, write ? O_WRONLY : O_RDONLY);
     assert_true(fd >= 0);
-    ssize_t n = write ? pwrite(fd, buf, ps, (off_t)(pgno * ps)) : pread(fd, buf, ps, (off_t)(pgno * ps));
+    ssize_t n =
+        write ? pwrite(fd, buf, ps, (off_t)(pgno * ps)) : pread(fd, buf, ps, (off_t)(pgno * ps));
     assert_int_equal(n, (ssize_t)ps);
     close(fd);
 }
@@ -681,10 +682,11 @@ static void test_busy(void **state)
     assert_int_equal(c, 'y');
     run_result r = {0};
     const char *copy_dst = tmp_path("busy-copy.ct");
-    const char *const cmds[][5] = {{"get", db, "k"}, {"put", db, "k", "w"}, {"stat", db},
-                                   {"check", db}, {"dump", db}, {"scan", db}, {"buckets", db},
-                                   {"copy", db, copy_dst}, {"del", db, "k"},
-                                   {"load", "-f", "/dev/null", db}};
+    const char *const cmds[][5] = {{"get", db, "k"}, {"put", db, "k", "w"},
+                                   {"stat", db},     {"check", db},
+                                   {"dump", db},     {"scan", db},
+                                   {"buckets", db},  {"copy", db, copy_dst},
+                                   {"del", db, "k"}, {"load", "-f", "/dev/null", db}};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         run_env(&r, NULL, NULL, cmds[i]);
         expect_code(&r, 3);
@@ -726,8 +728,9 @@ static void fill_random(ct_db *d, const char *bucket, int count)
         uint64_t pick = prng_below(10);
         size_t klen = pick == 0 ? 0 : pick == 1 ? kmax : (size_t)prng_below(kmax + 1);
         pick = prng_below(10);
-        size_t vlen = pick == 0 ? 0 : pick < 3 ? (size_t)prng_below(vmax + 1)
-                                               : (size_t)prng_below(200);
+        size_t vlen = pick == 0  ? 0
+                      : pick < 3 ? (size_t)prng_below(vmax + 1)
+                                 : (size_t)prng_below(200);
         for (size_t j = 0; j < klen; j++) {
             k[j] = (unsigned char)prng_next();
         }
@@ -881,8 +884,10 @@ static void test_load_errors(void **state)
     RUN(&r, "load", "-f", write_text("e2", ""), db);
     expect_code(&r, 3);
     expect_in(r.err, "empty input");
-    RUN(&r, "load", "-f", write_text("e3", "VERSION=3\nformat=bytevalue\nHEADER=END\n 6b\n 7\n"
-                                           "DATA=END\n"), db);
+    RUN(&r, "load", "-f",
+        write_text("e3", "VERSION=3\nformat=bytevalue\nHEADER=END\n 6b\n 7\n"
+                         "DATA=END\n"),
+        db);
     expect_code(&r, 3);
     expect_in(r.err, ":5: odd number of hex digits");
     RUN(&r, "load", "-f", write_text("e4", "VERSION=3\nHEADER=END\n 6b\n 76\n"), db);
@@ -890,12 +895,13 @@ static void test_load_errors(void **state)
     expect_in(r.err, "unexpected end of input");
     RUN(&r, "get", db, "k");
     expect_code(&r, 1);
-    RUN(&r, "load", "-f", write_text("e5", "VERSION=3\ntype=dupsort\nHEADER=END\nDATA=END\n"),
-        db);
+    RUN(&r, "load", "-f", write_text("e5", "VERSION=3\ntype=dupsort\nHEADER=END\nDATA=END\n"), db);
     expect_code(&r, 3);
     expect_in(r.err, "type");
-    RUN(&r, "load", "-f", write_text("e6", "VERSION=3\nformat=print\nHEADER=END\n a\\q\n v\n"
-                                           "DATA=END\n"), db);
+    RUN(&r, "load", "-f",
+        write_text("e6", "VERSION=3\nformat=print\nHEADER=END\n a\\q\n v\n"
+                         "DATA=END\n"),
+        db);
     expect_code(&r, 3);
     expect_in(r.err, ":4: backslash");
     RUN(&r, "load", "-f", write_text("e7", "VERSION=2\nHEADER=END\nDATA=END\n"), db);
