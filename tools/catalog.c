@@ -136,6 +136,16 @@ typedef struct walk_ctx {
     void *visit_ctx;
 } walk_ctx;
 
+/* The slot array of a slotted page must fit in the page. */
+static int slots_fit(walk_ctx *w, uint64_t pgno, const uint8_t *p)
+{
+    uint64_t slots_end = FMT_HEADER_BYTES + 2u * (uint64_t)get16(p + 6);
+    if (slots_end > w->cat->page_size) {
+        return problem(w->cat, pgno, "cell count too large for the page");
+    }
+    return CT_OK;
+}
+
 /* Cell i of a slotted page: its offset, bounded so fixed bytes fit. */
 static int cell_at(walk_ctx *w, uint64_t pgno, const uint8_t *p, unsigned i, size_t fixed,
                    size_t *off)
@@ -155,6 +165,9 @@ static int walk_leaf(walk_ctx *w, uint64_t pgno, const uint8_t *p)
     uint32_t ps = w->cat->page_size;
     unsigned count = get16(p + 6);
     uint64_t used = FMT_HEADER_BYTES + 2u * (uint64_t)count;
+    if (slots_fit(w, pgno, p) != CT_OK) {
+        return CT_CORRUPT;
+    }
     for (unsigned i = 0; i < count; i++) {
         size_t off = 0;
         int rc = cell_at(w, pgno, p, i, FMT_LEAF_CELL_FIXED, &off);
@@ -207,6 +220,9 @@ static int walk(walk_ctx *w, uint64_t pgno, uint64_t gen, uint32_t level)
     }
     unsigned count = get16(p + 6);
     uint64_t used = FMT_HEADER_BYTES + 2u * (uint64_t)count;
+    if (slots_fit(w, pgno, p) != CT_OK) {
+        return CT_CORRUPT;
+    }
     for (unsigned i = 0; i < count; i++) {
         size_t off = 0;
         rc = cell_at(w, pgno, p, i, FMT_BRANCH_CELL_FIXED, &off);
