@@ -51,7 +51,7 @@ flags=(-timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1
 echo "fuzz_$t: running (${secs}s, 0 = until interrupted); log $dir/log"
 trap 'echo "interrupted: merging"' INT
 "$build/fuzz/fuzz_$t" "${flags[@]}" "$@" "$dir/new" "fuzz/corpus/$t" 2>&1 | tee "$dir/log" |
-    grep -E '^#[0-9]+ +(DONE|pulse)|ERROR|SUMMARY|stat::' || true
+    grep -E '^#[0-9]+[[:space:]]+(DONE|pulse)|ERROR|SUMMARY|stat::' || true
 trap - INT
 
 before=$(ls "fuzz/corpus/$t" | wc -l)

@@ -81,7 +81,7 @@ else
         for t in "${targets[@]}"; do
             dir="$FUZZ_SCRATCH/$t"
             rc=$(cat "$dir/rc" 2>/dev/null || echo 99)
-            stats=$(grep -E '^#[0-9]+ +DONE' "$dir/log" | tail -1)
+            stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/log" | tail -1)
             eps=$(grep -E '^stat::average_exec_per_sec' "$dir/log" | awk '{print $2}')
             echo "    fuzz_$t: rc $rc, ${eps:-?} exec/s, $stats"
             if [ "$rc" != 0 ] || [ -n "$(ls -A "$dir/artifacts")" ]; then
