@@ -198,14 +198,13 @@ static void run_child(const opts *o, progress *pg, uint64_t from, uint64_t n)
             report(o, &c, &res, o->seed, i);
             if (!o->keep_going) {
                 pt_case_free(&c);
-                fflush(stdout);
-                _exit(1);
+                exit(1);
             }
         }
         pt_case_free(&c);
     }
-    fflush(stdout);
-    _exit(pg->failed ? 1 : 0);
+    /* exit, not _exit: LeakSanitizer checks the child at exit. */
+    exit(pg->failed ? 1 : 0);
 }
 
 /* Runs the cases in a child process; when it crashes (a CT_ASSERT abort,
@@ -229,7 +228,12 @@ static int run_cases(const opts *o, progress *pg, uint64_t n)
         while (waitpid(pid, &status, 0) < 0) {
         }
         if (WIFEXITED(status)) {
-            return WEXITSTATUS(status) == 0 ? 0 : 1;
+            int code = WEXITSTATUS(status);
+            if (code > 1) {
+                fprintf(stderr, "cowtree-proptest: the case runner exited with status %d "
+                        "(a sanitizer report at exit, e.g. a leak?)\n", code);
+            }
+            return code == 0 ? 0 : 1;
         }
         uint64_t i = pg->current;
         pt_case c;
