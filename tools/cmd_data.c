@@ -21,6 +21,7 @@ typedef struct data_opts {
     int reverse;
     int no_overwrite;
     const char *value_file;
+    const char *key_file;
     const char *from;
     const char *to;
     const char *prefix;
@@ -33,6 +34,7 @@ enum {
     OPT_HEX = 256,
     OPT_RAW,
     OPT_VALUE_FILE,
+    OPT_KEY_FILE,
     OPT_FROM,
     OPT_TO,
     OPT_PREFIX,
@@ -47,6 +49,7 @@ static const struct option long_opts[] = {
     {"hex", no_argument, NULL, OPT_HEX},
     {"raw", no_argument, NULL, OPT_RAW},
     {"value-file", required_argument, NULL, OPT_VALUE_FILE},
+    {"key-file", required_argument, NULL, OPT_KEY_FILE},
     {"from", required_argument, NULL, OPT_FROM},
     {"to", required_argument, NULL, OPT_TO},
     {"prefix", required_argument, NULL, OPT_PREFIX},
@@ -102,6 +105,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
         case OPT_VALUE_FILE:
             o->value_file = optarg;
             break;
+        case OPT_KEY_FILE:
+            o->key_file = optarg;
+            break;
         case OPT_FROM:
             o->from = optarg;
             break;
@@ -154,6 +160,39 @@ static int arg_bytes(const char *cmd, const char *what, const char *s, int hex, 
     return TOOL_EXIT_OK;
 }
 
+/* The bytes of file path (- = stdin) as argument what. */
+static int file_bytes(const char *cmd, const char *what, const char *path, tool_buf *out)
+{
+    out->len = 0;
+    if (tool_read_file(path, out) == 0) {
+        return TOOL_EXIT_OK;
+    }
+    fprintf(stderr, "cowtree %s: ", cmd);
+    tool_print_escaped(stderr, path, strlen(path));
+    fprintf(stderr, ": cannot read the %s: %s\n", what, strerror(errno));
+    return TOOL_EXIT_ERROR;
+}
+
+/* Checks the positional count (FILE, then KEY unless --key-file, then VALUE
+   for put unless --value-file) and decodes KEY and VALUE. */
+static int key_value_args(const char *cmd, const data_opts *o, int argc, char **argv, tool_buf *key,
+                          tool_buf *val)
+{
+    int want = 1 + (o->key_file ? 0 : 1) + (val && !o->value_file ? 1 : 0);
+    if (argc - optind != want) {
+        return tool_usage_error(cmd, "wants FILE%s%s", o->key_file ? "" : " KEY",
+                                val && !o->value_file ? " VALUE" : "");
+    }
+    int next = optind + 1;
+    int code = o->key_file ? file_bytes(cmd, "key", o->key_file, key)
+                           : arg_bytes(cmd, "KEY", argv[next++], o->hex, key);
+    if (code == TOOL_EXIT_OK && val) {
+        code = o->value_file ? file_bytes(cmd, "value", o->value_file, val)
+                             : arg_bytes(cmd, "VALUE", argv[next], o->hex, val);
+    }
+    return code;
+}
+
 static int write_bytes(FILE *f, const void *p, size_t n, int hex)
 {
     if (!hex) {
@@ -177,7 +216,7 @@ static void help_common(void)
 
 int cmd_get(int argc, char **argv)
 {
-    static const int allowed[] = {'b', OPT_HEX, OPT_RAW, 0};
+    static const int allowed[] = {'b', OPT_HEX, OPT_RAW, OPT_KEY_FILE, 0};
     data_opts o;
     int code = parse_opts("get", argc, argv, allowed, &o);
     if (code != TOOL_EXIT_OK) {
@@ -185,20 +224,19 @@ int cmd_get(int argc, char **argv)
     }
     if (o.help) {
         printf("usage: cowtree get [-b BUCKET] [--hex | --raw] FILE KEY\n"
+               "       cowtree get [-b BUCKET] [--hex | --raw] --key-file F FILE\n"
                "Prints the value of KEY, escaped (or hex) and followed by a newline.\n"
-               "  --raw              write the value's exact bytes, no newline\n");
+               "  --raw              write the value's exact bytes, no newline\n"
+               "  --key-file F       read the key's bytes from file F (- = stdin)\n");
         help_common();
         return TOOL_EXIT_OK;
     }
-    if (argc - optind != 2) {
-        return tool_usage_error("get", "wants FILE KEY");
-    }
-    const char *path = argv[optind];
+    const char *path = argc > optind ? argv[optind] : NULL;
     tool_buf key = {0};
     ct_db *db = NULL;
     ct_txn *txn = NULL;
     ct_bucket *b = NULL;
-    code = arg_bytes("get", "KEY", argv[optind + 1], o.hex, &key);
+    code = key_value_args("get", &o, argc, argv, &key, NULL);
     if (code == TOOL_EXIT_OK) {
         code = tool_open("get", path, TOOL_OPEN_READ, 0, &db);
     }
@@ -288,7 +326,8 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
 
 int cmd_put(int argc, char **argv)
 {
-    static const int allowed[] = {'b', 'N', OPT_HEX, OPT_VALUE_FILE, OPT_PAGE_SIZE, 0};
+    static const int allowed[] = {'b',          'N',           OPT_HEX, OPT_VALUE_FILE,
+                                  OPT_KEY_FILE, OPT_PAGE_SIZE, 0};
     data_opts o;
     int code = parse_opts("put", argc, argv, allowed, &o);
     if (code != TOOL_EXIT_OK) {
@@ -299,29 +338,15 @@ int cmd_put(int argc, char **argv)
                "       cowtree put [-b BUCKET] [--hex] [-N] --value-file F FILE KEY\n"
                "Sets KEY to VALUE in one commit; creates FILE and the bucket if missing.\n"
                "  --value-file F     read the value's bytes from file F (- = stdin)\n"
+               "  --key-file F       read the key's bytes from file F (KEY is then omitted)\n"
                "  -N, --no-overwrite fail (exit 1) if KEY exists\n"
                "  --page-size N      page size of a new FILE (default 4096)\n");
         help_common();
         return TOOL_EXIT_OK;
     }
-    int want = o.value_file ? 2 : 3;
-    if (argc - optind != want) {
-        return tool_usage_error("put", o.value_file ? "wants FILE KEY with --value-file"
-                                                    : "wants FILE KEY VALUE");
-    }
     tool_buf key = {0};
     tool_buf val = {0};
-    code = arg_bytes("put", "KEY", argv[optind + 1], o.hex, &key);
-    if (code == TOOL_EXIT_OK && o.value_file) {
-        if (tool_read_file(o.value_file, &val) != 0) {
-            fprintf(stderr, "cowtree put: ");
-            tool_print_escaped(stderr, o.value_file, strlen(o.value_file));
-            fprintf(stderr, ": cannot read the value: %s\n", strerror(errno));
-            code = TOOL_EXIT_ERROR;
-        }
-    } else if (code == TOOL_EXIT_OK) {
-        code = arg_bytes("put", "VALUE", argv[optind + 2], o.hex, &val);
-    }
+    code = key_value_args("put", &o, argc, argv, &key, &val);
     if (code == TOOL_EXIT_OK && val.len > CT_VALUE_MAX) {
         fprintf(stderr, "cowtree put: value of %zu bytes is over the limit: CT_TOOBIG\n", val.len);
         code = TOOL_EXIT_ERROR;
@@ -336,7 +361,7 @@ int cmd_put(int argc, char **argv)
 
 int cmd_del(int argc, char **argv)
 {
-    static const int allowed[] = {'b', OPT_HEX, 0};
+    static const int allowed[] = {'b', OPT_HEX, OPT_KEY_FILE, 0};
     data_opts o;
     int code = parse_opts("del", argc, argv, allowed, &o);
     if (code != TOOL_EXIT_OK) {
@@ -344,15 +369,14 @@ int cmd_del(int argc, char **argv)
     }
     if (o.help) {
         printf("usage: cowtree del [-b BUCKET] [--hex] FILE KEY\n"
-               "Deletes KEY in one commit; exit 1 when it is absent.\n");
+               "       cowtree del [-b BUCKET] --key-file F FILE\n"
+               "Deletes KEY in one commit; exit 1 when it is absent.\n"
+               "  --key-file F       read the key's bytes from file F (- = stdin)\n");
         help_common();
         return TOOL_EXIT_OK;
     }
-    if (argc - optind != 2) {
-        return tool_usage_error("del", "wants FILE KEY");
-    }
     tool_buf key = {0};
-    code = arg_bytes("del", "KEY", argv[optind + 1], o.hex, &key);
+    code = key_value_args("del", &o, argc, argv, &key, NULL);
     if (code == TOOL_EXIT_OK) {
         code = put_or_del("del", argv[optind], &o, &key, NULL);
     }

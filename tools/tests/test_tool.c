@@ -344,6 +344,29 @@ static void test_put_get_del(void **state)
     RUN(&r, "get", "-b", "files", "--raw", db, "big");
     assert_int_equal(r.out_len, vlen);
 
+    /* A binary key (NUL, newline) from a file. */
+    const char *kfile = tmp_path("key.bin");
+    f = fopen(kfile, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite("a\0b\n", 1, 4, f), 4);
+    fclose(f);
+    RUN(&r, "put", "--key-file", kfile, db, "binary key");
+    expect_code(&r, 0);
+    RUN(&r, "get", "--hex", db, "610062");
+    expect_code(&r, 1);
+    RUN(&r, "get", "--hex", db, "6100620a");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "62696e617279206b6579\n");
+    RUN(&r, "get", "--key-file", kfile, db);
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "binary key\n");
+    RUN(&r, "put", "--key-file", kfile, db, "k", "v");
+    expect_code(&r, 2);
+    RUN(&r, "del", "--key-file", kfile, db);
+    expect_code(&r, 0);
+    RUN(&r, "get", "--key-file", kfile, db);
+    expect_code(&r, 1);
+
     RUN(&r, "del", db, "hello");
     expect_code(&r, 0);
     RUN(&r, "del", db, "hello");
