@@ -5,11 +5,15 @@
  *      chain pages are this commit's last allocations);
  *   2. every dirty page sealed (crc) and written, sorted by page number,
  *      adjacent pages coalesced into one store write;
- *   3. CT_SYNC_FULL: sync;
- *   4. the meta page written to the slot NOT holding the last durable meta;
- *   5. CT_SYNC_FULL: sync; the commit is durable; reusable pages at the end
- *      of the store are given back (resize).
- * CT_SYNC_NONE skips 3 and 5: every unsynced commit's meta goes to the same
+ *   3. the meta page written to the slot NOT holding the last durable meta;
+ *   4. CT_SYNC_FULL: ONE sync; the commit is durable; reusable pages at the
+ *      end of the store are given back (resize).
+ * One sync suffices because the device may persist the meta without some
+ * data page only to have recovery notice: it verifies every page of the
+ * newest commit (generation > its durable base) and its free list before
+ * accepting it, and the other slot still describes an intact commit
+ * (DESIGN.md's generation walk; cowtree-sim checks every crash point).
+ * CT_SYNC_NONE skips 4: every unsynced commit's meta goes to the same
  * non-durable slot, and pages freed after the last durable commit are not
  * reused (freelist.c), so a crash always finds an intact earlier commit.
  * Every CT_TXNID_WINDOW / 2 ids a CT_SYNC_NONE commit syncs like a full
@@ -168,9 +172,6 @@ int ct__commit(ct_txn *t)
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);
-    if (rc == CT_OK && full) {
-        rc = sync_or_poison(db);
-    }
     int slot = 1 - db->durable_slot;
     if (rc == CT_OK) {
         uint8_t *mp = t->scratch;

@@ -20,8 +20,10 @@ int ct__corrupt_report(const char *file, int line, uint64_t pgno, const char *wh
 #define CT__CORRUPT(pgno, why) ct__corrupt_report(__FILE__, __LINE__, (uint64_t)(pgno), (why))
 
 #if defined(CT_DEBUG) && CT_DEBUG
-#include <assert.h>
-#define CT_ASSERT(cond) assert(cond)
+/* Not assert(): CMake's RelWithDebInfo defines NDEBUG, and the simulator
+   and property builds are optimized builds that must keep these on. */
+void ct__assert_fail(const char *expr, const char *file, int line);
+#define CT_ASSERT(cond) ((cond) ? (void)0 : ct__assert_fail(#cond, __FILE__, __LINE__))
 #else
 #define CT_ASSERT(cond) ((void)0)
 #endif
