@@ -30,6 +30,7 @@ typedef struct bench_config {
     uint64_t seed;
     const char *dir;          /* parent of the per-engine temp directories */
     int keep;                 /* do not delete the directories */
+    int bulk_durable;         /* bulk workloads commit durably too (--bulk-durable) */
 } bench_config;
 
 /* One row of output: a workload (or half of one: bigvalue_put/_get) on one engine. */

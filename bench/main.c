@@ -68,6 +68,8 @@ static void usage(FILE *f)
             "  --seed N           (default 301)\n"
             "  --dir DIR          parent of the temp directories (default $TMPDIR or /tmp)\n"
             "  --csv FILE         also write the results as CSV\n"
+            "  --bulk-durable     bulk workloads make every txn durable (default: no sync\n"
+            "                     per txn, one sync at the end of each write workload)\n"
             "  --keep             keep the database directories\n"
             "  --quick            --num 100000 --sync-ops 200 --big-count 200 (CI smoke run)\n"
             "engines compiled in:",
@@ -209,6 +211,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg, selection *sel,
             cfg->num = 100000;
             cfg->sync_ops = 200;
             cfg->big_count = 200;
+        } else if (strcmp(a, "--bulk-durable") == 0) {
+            cfg->bulk_durable = 1;
         } else if (strcmp(a, "--keep") == 0) {
             cfg->keep = 1;
         } else if (val == NULL) {
@@ -534,12 +538,13 @@ int main(int argc, char **argv)
     int rows[BENCH_ROW_COUNT];
     size_t row_count = report_rows(&sel, rows);
     printf("cowtree-bench: num=%llu key=%zu B value=%zu B batch=%llu reads=%llu seeks=%llu"
-           "x(1+%llu) sync-ops=%llu bigvalue=%llux%zu B (batch %llu) seed=%llu\n",
+           "x(1+%llu) sync-ops=%llu bigvalue=%llux%zu B (batch %llu) seed=%llu bulk=%s\n",
            (unsigned long long)cfg.num, cfg.key_size_bytes, cfg.value_size_bytes,
            (unsigned long long)cfg.batch, (unsigned long long)cfg.reads,
            (unsigned long long)cfg.seeks, (unsigned long long)cfg.seek_nexts,
            (unsigned long long)cfg.sync_ops, (unsigned long long)cfg.big_count,
-           cfg.big_size_bytes, (unsigned long long)cfg.big_batch, (unsigned long long)cfg.seed);
+           cfg.big_size_bytes, (unsigned long long)cfg.big_batch, (unsigned long long)cfg.seed,
+           cfg.bulk_durable ? "durable txns" : "no sync per txn, sync at end");
     printf("engines:");
     for (size_t i = 0; i < sel.engine_count; i++) {
         printf(" %s (%s)%s", sel.engines[i]->name, sel.engines[i]->version,
