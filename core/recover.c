@@ -169,8 +169,15 @@ static int create_db(ct_db *db)
 }
 
 /* Tries one candidate meta: its new pages and its free list. */
-static int try_meta(ct_db *db, const ct__meta *m, int slot)
+static int try_meta(ct_db *db, const ct__meta *m, int slot, uint64_t store_pages)
 {
+    /* Every page below a commit's high-water mark was written by then
+       (tail pages that are free and reusable are trimmed first), so a
+       larger mark is damage, and trusting it would size ct_check's bitmap
+       and the next allocations by a number from disk. */
+    if (m->hwm > store_pages) {
+        return CT__CORRUPT(slot, "high-water mark beyond the end of the store");
+    }
     int rc = ct__validate_commit(db, m);
     ct__freeset fs;
     if (rc == CT_OK) {
@@ -241,7 +248,7 @@ int ct__recover(ct_db *db)
         if (!ok[s]) {
             continue;
         }
-        last_rc = try_meta(db, &m[s], s);
+        last_rc = try_meta(db, &m[s], s, size);
         if (last_rc == CT_OK) {
             /* The other slot's tree stays intact only if it is an older
                valid commit; a newer one failed validation. */
