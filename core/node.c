@@ -242,8 +242,27 @@ static int validate_cell(const uint8_t *p, uint32_t page_size, uint32_t off, int
     return 0;
 }
 
+/* Marks bytes [a, b) in the page's byte bitmap; 1 when one was marked. */
+static int mark_bytes(uint64_t *bits, uint32_t a, uint32_t b)
+{
+    for (uint32_t w = a / 64u; w <= (b - 1u) / 64u; w++) {
+        uint32_t lo = w * 64u > a ? 0u : a - w * 64u;
+        uint32_t hi = (w + 1u) * 64u < b ? 64u : b - w * 64u;
+        uint64_t mask = (hi - lo == 64u ? ~0ull : ((1ull << (hi - lo)) - 1u)) << lo;
+        if (bits[w] & mask) {
+            return 1;
+        }
+        bits[w] |= mask;
+    }
+    return 0;
+}
+
 int ct__node_validate(const uint8_t *p, uint32_t page_size, size_t key_max)
 {
+    /* One bit per byte of the page: cells must not overlap (an insert into
+       a page whose cells overlap would build a page that is not valid). */
+    uint64_t bits[CT_PAGE_SIZE_MAX / 64u];
+    memset(bits, 0, page_size / 8u);
     uint64_t pgno = ct__ph_pgno(p);
     int leaf = ct__ph_type(p) == CT_PT_LEAF;
     uint32_t n = ct__ph_count(p);
@@ -270,7 +289,7 @@ int ct__node_validate(const uint8_t *p, uint32_t page_size, size_t key_max)
         }
         used += len;
         /* Overlapping cells would make compaction overrun the page. */
-        if (used > page_size - CT_PAGE_HDR_BYTES) {
+        if (used > page_size - CT_PAGE_HDR_BYTES || mark_bytes(bits, off, off + len)) {
             return CT__CORRUPT(pgno, "cells overlap");
         }
         if (!leaf && i == 0 && ct__branch_klen(p + off) != 0) {

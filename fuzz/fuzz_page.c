@@ -14,11 +14,9 @@
  *   rest     probes, up to PROBES_MAX: key (length byte, bytes), a byte
  *            for the insert's value length and the delete index
  *
- * Known engine bug tolerated (fuzz/pending/README.md, remove when fixed):
- * ct__node_validate bounds the SUM of cell sizes by the page, not by the
- * cell area [upper, page_size), so overlapping cells pass, and an insert
- * into the apparent gap then yields a page validate rejects. Unless
- * COWTREE_FUZZ_STRICT=1, inserts are skipped on such pages.
+ * ct__node_validate once let pages with overlapping cells pass (an insert
+ * then built a page it rejected); the corpus keeps that input as
+ * regress-validate-accepts-overlapping-cells.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -27,24 +25,6 @@
 #include "internal.h"
 
 #define PROBES_MAX 16u
-
-static int strict(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("COWTREE_FUZZ_STRICT");
-        v = e && *e == '1';
-    }
-    return v;
-}
-
-/* Cells (slots excluded) fit the cell area: false only on pages whose
-   cells overlap (the known bug above). */
-static int cells_fit_area(const uint8_t *p, uint32_t ps)
-{
-    uint32_t cells = ct__node_used_bytes(p) - CT_SLOT_BYTES * ct__ph_count(p);
-    return cells <= ps - ct__ph_upper(p);
-}
 
 static int key_at(const uint8_t *p, int leaf, uint32_t i, const uint8_t **k, size_t *klen)
 {
@@ -118,7 +98,7 @@ static void check_rebuild(const uint8_t *p, uint32_t ps, int leaf, size_t key_ma
 static void check_insert(uint8_t *p, uint32_t ps, int leaf, size_t key_max, const uint8_t *key,
                          size_t klen, uint8_t vsel, uint8_t *scratch)
 {
-    if (klen > key_max || (!strict() && !cells_fit_area(p, ps))) {
+    if (klen > key_max) {
         return;
     }
     uint8_t cell[CT_PAGE_SIZE_MAX / 4];
