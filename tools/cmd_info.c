@@ -144,13 +144,28 @@ static void print_pages(const ct_check_report *r)
            r->pages_free);
 }
 
+/* The report's text without a leading "page N: " (we print the page). */
+static const char *problem_text(const ct_check_report *r, size_t *len)
+{
+    const char *t = r->first_problem;
+    char prefix[48];
+    int n = snprintf(prefix, sizeof(prefix), "page %" PRIu64 ": ", r->first_problem_pgno);
+    *len = strnlen(t, sizeof(r->first_problem));
+    if (n > 0 && (size_t)n <= *len && memcmp(t, prefix, (size_t)n) == 0) {
+        *len -= (size_t)n;
+        return t + n;
+    }
+    return t;
+}
+
 static void print_problem(const char *cmd, const char *path, const ct_check_report *r)
 {
     fprintf(stderr, "cowtree %s: ", cmd);
     tool_print_escaped(stderr, path, strlen(path));
     fprintf(stderr, ": CT_CORRUPT: page %" PRIu64 ": ", r->first_problem_pgno);
-    tool_print_escaped(stderr, r->first_problem,
-                       strnlen(r->first_problem, sizeof(r->first_problem)));
+    size_t len = 0;
+    const char *text = problem_text(r, &len);
+    tool_print_escaped(stderr, text, len);
     fprintf(stderr, " (%" PRIu64 " problem%s)\n", r->problems, r->problems == 1 ? "" : "s");
 }
 
@@ -355,8 +370,9 @@ int cmd_check(int argc, char **argv)
         if (code != TOOL_EXIT_OK) {
             printf("problems: %" PRIu64 ", first at page %" PRIu64 ": ", r.problems,
                    r.first_problem_pgno);
-            tool_print_escaped(stdout, r.first_problem,
-                               strnlen(r.first_problem, sizeof(r.first_problem)));
+            size_t len = 0;
+            const char *text = problem_text(&r, &len);
+            tool_print_escaped(stdout, text, len);
             putchar('\n');
             print_problem("check", path, &r);
         }
