@@ -16,48 +16,48 @@
 #define BENCH_RWW_READERS 2
 
 typedef struct bench_config {
-    uint64_t num;             /* keys in the database */
-    size_t key_size_bytes;    /* every key (decimal, zero-padded) */
-    size_t value_size_bytes;  /* every value (random bytes) */
-    uint64_t batch;           /* ops per write txn and per read txn */
-    uint64_t reads;           /* gets in readrandom and in readwhilewriting */
-    uint64_t seeks;           /* seeks in seekrandom */
-    uint64_t seek_nexts;      /* entries read after each seek */
-    uint64_t sync_ops;        /* durable 1-put commits in fillsync */
-    uint64_t big_count;       /* values in bigvalue */
-    size_t big_size_bytes;    /* size of each of them */
-    uint64_t big_batch;       /* puts per write txn in bigvalue */
+    uint64_t num;            /* keys in the database */
+    size_t key_size_bytes;   /* every key (decimal, zero-padded) */
+    size_t value_size_bytes; /* every value (random bytes) */
+    uint64_t batch;          /* ops per write txn and per read txn */
+    uint64_t reads;          /* gets in readrandom and in readwhilewriting */
+    uint64_t seeks;          /* seeks in seekrandom */
+    uint64_t seek_nexts;     /* entries read after each seek */
+    uint64_t sync_ops;       /* durable 1-put commits in fillsync */
+    uint64_t big_count;      /* values in bigvalue */
+    size_t big_size_bytes;   /* size of each of them */
+    uint64_t big_batch;      /* puts per write txn in bigvalue */
     uint64_t seed;
-    const char *dir;          /* parent of the per-engine temp directories */
-    int keep;                 /* do not delete the directories */
-    int bulk_durable;         /* bulk workloads commit durably too (--bulk-durable) */
+    const char *dir;  /* parent of the per-engine temp directories */
+    int keep;         /* do not delete the directories */
+    int bulk_durable; /* bulk workloads commit durably too (--bulk-durable) */
 } bench_config;
 
 /* One row of output: a workload (or half of one: bigvalue_put/_get) on one engine. */
 typedef struct bench_result {
-    int done;            /* the workload finished (ok or failed) */
+    int done; /* the workload finished (ok or failed) */
     int ok;
     uint64_t ops;
     double seconds;
-    uint64_t db_bytes;   /* size of the db's files afterwards (write workloads), else 0 */
+    uint64_t db_bytes;    /* size of the db's files afterwards (write workloads), else 0 */
     uint64_t alloc_bytes; /* bytes allocated to them on disk */
-    uint64_t raw_bytes;  /* live keys * (key + value size) then */
-    char note[160];      /* error message, or extra figures */
+    uint64_t raw_bytes;   /* live keys * (key + value size) then */
+    char note[160];       /* error message, or extra figures */
 } bench_result;
 
 /* The benchmarks, in the default order. bigvalue yields two rows. */
-#define BENCH_ROWS(X)                                                                   \
-    X(FILLSEQ, "fillseq")                                                               \
-    X(FILLRANDOM, "fillrandom")                                                         \
-    X(OVERWRITE, "overwrite")                                                           \
-    X(READRANDOM, "readrandom")                                                         \
-    X(READSEQ, "readseq")                                                               \
-    X(READREVERSE, "readreverse")                                                       \
-    X(SEEKRANDOM, "seekrandom")                                                         \
-    X(READWHILEWRITING, "readwhilewriting")                                             \
-    X(DELETERANDOM, "deleterandom")                                                     \
-    X(FILLSYNC, "fillsync")                                                             \
-    X(BIGVALUE_PUT, "bigvalue_put")                                                     \
+#define BENCH_ROWS(X)                                                                              \
+    X(FILLSEQ, "fillseq")                                                                          \
+    X(FILLRANDOM, "fillrandom")                                                                    \
+    X(OVERWRITE, "overwrite")                                                                      \
+    X(READRANDOM, "readrandom")                                                                    \
+    X(READSEQ, "readseq")                                                                          \
+    X(READREVERSE, "readreverse")                                                                  \
+    X(SEEKRANDOM, "seekrandom")                                                                    \
+    X(READWHILEWRITING, "readwhilewriting")                                                        \
+    X(DELETERANDOM, "deleterandom")                                                                \
+    X(FILLSYNC, "fillsync")                                                                        \
+    X(BIGVALUE_PUT, "bigvalue_put")                                                                \
     X(BIGVALUE_GET, "bigvalue_get")
 
 enum bench_row {

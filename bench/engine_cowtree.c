@@ -180,8 +180,8 @@ static int ctb_scan_next(bench_reader *r, const void **k, size_t *kl, const void
 
 const bench_engine bench_engine_cowtree = {
     .name = "cowtree",
-    .version = CTB_STR(CT_VERSION_MAJOR) "." CTB_STR(CT_VERSION_MINOR) "." CTB_STR(
-        CT_VERSION_PATCH),
+    .version =
+        CTB_STR(CT_VERSION_MAJOR) "." CTB_STR(CT_VERSION_MINOR) "." CTB_STR(CT_VERSION_PATCH),
     .open = ctb_open,
     .close = ctb_close,
     .begin = ctb_begin,

@@ -31,10 +31,10 @@ struct bench_reader {
     sqlite3_stmt *get;
     sqlite3_stmt *begin;
     sqlite3_stmt *commit;
-    sqlite3_stmt *scan_fwd;  /* WHERE key >= ? ORDER BY key */
-    sqlite3_stmt *scan_rev;  /* ORDER BY key DESC */
-    sqlite3_stmt *scan_all;  /* ORDER BY key */
-    sqlite3_stmt *scan;      /* the one in use */
+    sqlite3_stmt *scan_fwd; /* WHERE key >= ? ORDER BY key */
+    sqlite3_stmt *scan_rev; /* ORDER BY key DESC */
+    sqlite3_stmt *scan_all; /* ORDER BY key */
+    sqlite3_stmt *scan;     /* the one in use */
 };
 
 static int sq_fail(sqlite3 *conn, const char *what)
@@ -170,8 +170,8 @@ static int sq_reader_open(bench_db *h, bench_reader **out)
     if (sq_prepare(r->conn, "SELECT val FROM kv WHERE key = ?1", &r->get) != 0 ||
         sq_prepare(r->conn, "BEGIN", &r->begin) != 0 ||
         sq_prepare(r->conn, "COMMIT", &r->commit) != 0 ||
-        sq_prepare(r->conn, "SELECT key, val FROM kv WHERE key >= ?1 ORDER BY key",
-                   &r->scan_fwd) != 0 ||
+        sq_prepare(r->conn, "SELECT key, val FROM kv WHERE key >= ?1 ORDER BY key", &r->scan_fwd) !=
+            0 ||
         sq_prepare(r->conn, "SELECT key, val FROM kv ORDER BY key DESC", &r->scan_rev) != 0 ||
         sq_prepare(r->conn, "SELECT key, val FROM kv ORDER BY key", &r->scan_all) != 0) {
         sq_reader_close(r);

@@ -44,7 +44,7 @@ typedef struct engine_run {
     const bench_engine *eng;
     bench_result *results; /* BENCH_ROW_COUNT rows, shared with the child */
     long peak_rss_kb;
-    char status[96];       /* "" when the child exited normally */
+    char status[96]; /* "" when the child exited normally */
 } engine_run;
 
 static void usage(FILE *f)
@@ -159,8 +159,7 @@ static int add_engine(const char *name, size_t len, void *ctx)
             return 0;
         }
     }
-    fprintf(stderr, "cowtree-bench: engine '%.*s' is not compiled in (skipped)\n", (int)len,
-            name);
+    fprintf(stderr, "cowtree-bench: engine '%.*s' is not compiled in (skipped)\n", (int)len, name);
     return 0;
 }
 
@@ -171,7 +170,10 @@ typedef struct num_opt {
     size_t offset;
 } num_opt;
 
-#define NUM_OPT(n, min, field, sz) {n, min, sz, offsetof(bench_config, field)}
+#define NUM_OPT(n, min, field, sz)                                                                 \
+    {                                                                                              \
+        n, min, sz, offsetof(bench_config, field)                                                  \
+    }
 static const num_opt num_opts[] = {
     NUM_OPT("--num", 1, num, 0),
     NUM_OPT("--key-size", 1, key_size_bytes, 1),
@@ -297,8 +299,8 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
         return;
     }
     if (pid == 0) {
-        int rc = bench_run_engine(run->eng, cfg, sel->benchmarks, sel->benchmark_count,
-                                  run->results);
+        int rc =
+            bench_run_engine(run->eng, cfg, sel->benchmarks, sel->benchmark_count, run->results);
         fflush(stderr);
         _exit(rc == 0 ? 0 : 2);
     }
@@ -315,8 +317,7 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
         snprintf(run->status, sizeof run->status, "crashed: signal %d (%s)", WTERMSIG(wstatus),
                  strsignal(WTERMSIG(wstatus)));
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0 && WEXITSTATUS(wstatus) != 2) {
-        snprintf(run->status, sizeof run->status, "exited with status %d",
-                 WEXITSTATUS(wstatus));
+        snprintf(run->status, sizeof run->status, "exited with status %d", WEXITSTATUS(wstatus));
     }
 }
 
@@ -476,8 +477,10 @@ static int write_csv(const char *path, const engine_run *runs, size_t n, const i
         return -1;
     }
     const engine_run *ct = find_run(runs, n, "cowtree");
-    fprintf(f, "benchmark,engine,version,ops,seconds,ops_per_sec,db_bytes,alloc_bytes,raw_bytes,space_amp,"
-               "peak_rss_kb,cowtree_ratio,status,note\n");
+    fprintf(
+        f,
+        "benchmark,engine,version,ops,seconds,ops_per_sec,db_bytes,alloc_bytes,raw_bytes,space_amp,"
+        "peak_rss_kb,cowtree_ratio,status,note\n");
     for (size_t r = 0; r < row_count; r++) {
         for (size_t i = 0; i < n; i++) {
             const bench_result *res = &runs[i].results[rows[r]];
@@ -542,8 +545,8 @@ int main(int argc, char **argv)
            (unsigned long long)cfg.num, cfg.key_size_bytes, cfg.value_size_bytes,
            (unsigned long long)cfg.batch, (unsigned long long)cfg.reads,
            (unsigned long long)cfg.seeks, (unsigned long long)cfg.seek_nexts,
-           (unsigned long long)cfg.sync_ops, (unsigned long long)cfg.big_count,
-           cfg.big_size_bytes, (unsigned long long)cfg.big_batch, (unsigned long long)cfg.seed,
+           (unsigned long long)cfg.sync_ops, (unsigned long long)cfg.big_count, cfg.big_size_bytes,
+           (unsigned long long)cfg.big_batch, (unsigned long long)cfg.seed,
            cfg.bulk_durable ? "durable txns" : "no sync per txn, sync at end");
     printf("engines:");
     for (size_t i = 0; i < sel.engine_count; i++) {
@@ -554,8 +557,8 @@ int main(int argc, char **argv)
 
     engine_run runs[ENGINE_COUNT];
     size_t shared_bytes = sizeof(bench_result) * BENCH_ROW_COUNT * ENGINE_COUNT;
-    bench_result *shared = mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE,
-                                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    bench_result *shared =
+        mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
         fprintf(stderr, "cowtree-bench: mmap: %s\n", strerror(errno));
         return 1;

@@ -48,12 +48,12 @@ typedef struct runner {
     char dbdir[BENCH_PATH_MAX]; /* the current database's directory */
     unsigned db_seq;
     bench_db *db;
-    int loaded;          /* db holds exactly keys 0..num-1 */
-    uint64_t live_keys;  /* entries in db */
-    size_t live_vsize;   /* their value size */
-    uint8_t *pool;       /* random bytes values are sliced from */
+    int loaded;         /* db holds exactly keys 0..num-1 */
+    uint64_t live_keys; /* entries in db */
+    size_t live_vsize;  /* their value size */
+    uint8_t *pool;      /* random bytes values are sliced from */
     size_t pool_len;
-    uint32_t *perm;      /* scratch: a permutation of 0..num-1 */
+    uint32_t *perm; /* scratch: a permutation of 0..num-1 */
 } runner;
 
 /* Prevents the compiler from dropping reads whose results are unused. */
@@ -376,8 +376,8 @@ static int run_seekrandom(runner *r, bench_result *res)
     double t0 = bench_now_s();
     for (uint64_t i = 0; rc == 0 && i < c->seeks;) {
         rc = e->read_begin(rd);
-        for (uint64_t end = i + c->batch < c->seeks ? i + c->batch : c->seeks;
-             rc == 0 && i < end; i++) {
+        for (uint64_t end = i + c->batch < c->seeks ? i + c->batch : c->seeks; rc == 0 && i < end;
+             i++) {
             make_key(key, c->key_size_bytes, rng_below(&s, c->num));
             rc = seek_and_read(r, rd, key, &acc);
         }
@@ -518,8 +518,8 @@ static void *rww_reader_main(void *arg)
     t->rc = r->eng->reader_open(r->db, &rd);
     pthread_barrier_wait(&t->sh->start); /* reached even after a failure */
     if (t->rc == 0) {
-        t->rc = get_random(r, rd, t->gets, r->cfg->num, r->cfg->value_size_bytes, t->seed,
-                           &t->missing);
+        t->rc =
+            get_random(r, rd, t->gets, r->cfg->num, r->cfg->value_size_bytes, t->seed, &t->missing);
     }
     t->end_s = bench_now_s();
     atomic_fetch_add(&t->sh->readers_done, 1);
@@ -685,8 +685,8 @@ static int runner_init(runner *r, const bench_engine *eng, const bench_config *c
     if (mkdtemp(r->root) == NULL) {
         return bench_fail("mkdtemp %s: %s", r->root, strerror(errno));
     }
-    size_t vmax = cfg->value_size_bytes > cfg->big_size_bytes ? cfg->value_size_bytes
-                                                              : cfg->big_size_bytes;
+    size_t vmax =
+        cfg->value_size_bytes > cfg->big_size_bytes ? cfg->value_size_bytes : cfg->big_size_bytes;
     r->pool_len = ((size_t)1 << 20) + vmax;
     r->pool = malloc(r->pool_len);
     uint64_t n = cfg->num > cfg->big_count ? cfg->num : cfg->big_count;
