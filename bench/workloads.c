@@ -56,8 +56,14 @@ typedef struct runner {
     uint32_t *perm; /* scratch: a permutation of 0..num-1 */
 } runner;
 
-/* Prevents the compiler from dropping reads whose results are unused. */
-static volatile uint64_t sink;
+/* Keeps the compiler from dropping reads whose results are unused; added
+ * to once per loop, from any thread. */
+static _Atomic uint64_t sink;
+
+static void consume(uint64_t acc)
+{
+    atomic_fetch_add_explicit(&sink, acc, memory_order_relaxed);
+}
 
 /* ---- deterministic sequences -------------------------------------------- */
 
@@ -219,7 +225,7 @@ static int get_random(const runner *r, bench_reader *rd, uint64_t n, uint64_t ke
             return -1;
         }
     }
-    sink += acc;
+    consume(acc);
     return 0;
 }
 
@@ -330,7 +336,7 @@ static int run_scan(runner *r, int reverse, bench_result *res)
         rc = e->read_end(rd);
     }
     set_ok(res, count, t0);
-    sink += acc;
+    consume(acc);
     e->reader_close(rd);
     if (rc == 0 && count != r->live_keys) {
         return bench_fail("scan saw %llu entries, expected %llu", (unsigned long long)count,
@@ -386,7 +392,7 @@ static int run_seekrandom(runner *r, bench_result *res)
         }
     }
     set_ok(res, c->seeks, t0);
-    sink += acc;
+    consume(acc);
     e->reader_close(rd);
     return rc;
 }
