@@ -206,6 +206,8 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     }
     pthread_mutex_unlock(&db->mu);
     out->key_max = db->key_max;
+    out->rejected_txnid = db->rejected_txnid;
+    out->rejected_pgno = db->rejected_pgno;
     uint64_t size = 0;
     if (db->ps->ops->size(db->ps, &size) == CT_OK) {
         out->store_pages = size;

@@ -18,6 +18,9 @@
 int ct__corrupt_report(const char *file, int line, uint64_t pgno, const char *why);
 
 #define CT__CORRUPT(pgno, why) ct__corrupt_report(__FILE__, __LINE__, (uint64_t)(pgno), (why))
+/* The page of this thread's latest corruption report (recovery names the
+   page that made it reject a commit). */
+uint64_t ct__last_corrupt_pgno(void);
 
 #if defined(CT_DEBUG) && CT_DEBUG
 /* Not assert(): CMake's RelWithDebInfo defines NDEBUG, and the simulator

@@ -33,8 +33,16 @@ const char *ct_errname(int rc)
     }
 }
 
+static _Thread_local uint64_t last_corrupt_pgno;
+
+uint64_t ct__last_corrupt_pgno(void)
+{
+    return last_corrupt_pgno;
+}
+
 int ct__corrupt_report(const char *file, int line, uint64_t pgno, const char *why)
 {
+    last_corrupt_pgno = pgno;
 #if defined(CT_DEBUG) && CT_DEBUG
     static int quiet = -1;
     if (quiet < 0) {

@@ -163,6 +163,8 @@ struct ct_db {
     uint64_t keep_txnid[2];
     uint64_t next_txnid; /* id of the next write txn: above every id used */
     int needs_fence;     /* recovered an existing store: fence before writing */
+    uint64_t rejected_txnid; /* a newer commit recovery rejected (ct_stat) */
+    uint64_t rejected_pgno;
     ct__freeset free;   /* free list of the last commit */
     ct_txn *readers;    /* live read txns */
     uint64_t reader_count;

@@ -261,6 +261,10 @@ int ct__recover(ct_db *db)
         if (last_rc != CT_CORRUPT) {
             return last_rc;
         }
+        if (db->rejected_txnid == 0) {
+            db->rejected_txnid = m[s].txnid;
+            db->rejected_pgno = ct__last_corrupt_pgno();
+        }
     }
     if (!ok[0] && !ok[1] && size <= 2) {
         if (rdonly) {

@@ -280,6 +280,12 @@ struct ct_stat {
     uint64_t pages_held_by_readers; /* free pages not yet reusable because of readers */
     uint64_t store_pages;     /* size of the store in pages */
     uint64_t key_max;         /* ct_key_max() */
+    /* Open found a newer commit than the one it recovered (a meta with a
+     * valid checksum) whose pages did not verify, and fell back: its txn
+     * id, else 0. After a crash during that commit this is expected (it
+     * was never acknowledged); otherwise the medium damaged a commit. */
+    uint64_t rejected_txnid;
+    uint64_t rejected_pgno;   /* the first page that failed, when known */
 };
 typedef struct ct_stat ct_stat_info;
 

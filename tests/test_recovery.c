@@ -158,6 +158,7 @@ static void newest_meta_case(th_store_kind kind, uint32_t page_size, int how, ui
     /* The open's fence meta (recover.c) lies a window above every id seen;
        the content check below shows the previous commit was recovered. */
     th_assert_true(st.txnid >= newest - 1 + CT_TXNID_WINDOW);
+    th_assert_eq(st.rejected_txnid, 0); /* a damaged meta is no commit to reject */
     th_model_rollback(m);
     th_verify_db(e.db, NULL, m);
     th_check_clean(e.db);
@@ -292,6 +293,9 @@ static void test_newest_commit_page_damaged(void **state)
         uint64_t newest = st.txnid;
         th_assert_rc(ct_stat(e.db, &st), CT_OK);
         th_assert_true(st.txnid >= newest - 1 + CT_TXNID_WINDOW); /* the open's fence */
+        /* ct_stat says a newer commit was rejected, and at which page. */
+        th_assert_eq(st.rejected_txnid, newest);
+        th_assert_eq(st.rejected_pgno, root);
         th_model_rollback(m);
         th_verify_db(e.db, NULL, m);
         th_check_clean(e.db);
