@@ -124,8 +124,14 @@ static int sync_or_poison(ct_db *db)
     return CT_OK;
 }
 
-static void shrink_store(ct_db *db, uint64_t hwm)
+/* Gives the store's tail back, down to the larger high-water mark of the
+   two metas (recovery rejects a meta whose mark lies past the store's end,
+   and may fall back to the older one). */
+static void shrink_store(ct_db *db)
 {
+    pthread_mutex_lock(&db->mu);
+    uint64_t hwm = db->slot_hwm[0] > db->slot_hwm[1] ? db->slot_hwm[0] : db->slot_hwm[1];
+    pthread_mutex_unlock(&db->mu);
     uint64_t size = 0;
     if (db->ps->ops->size(db->ps, &size) == CT_OK && size > hwm) {
         /* Failure is harmless: pages past the high-water mark are unused. */
@@ -197,6 +203,7 @@ int ct__commit(ct_txn *t)
     db->meta = t->meta;
     db->meta_slot = slot;
     db->keep_txnid[slot] = t->id;
+    db->slot_hwm[slot] = t->meta.hwm;
     if (full) {
         db->durable_slot = slot;
         db->durable_txnid = t->id;
@@ -206,7 +213,7 @@ int ct__commit(ct_txn *t)
     pthread_mutex_unlock(&db->mu);
     ct__freeset_free(db, &old);
     if (full) {
-        shrink_store(db, t->meta.hwm);
+        shrink_store(db);
     }
     return CT_OK;
 }
@@ -235,7 +242,6 @@ int ct_sync(ct_db *db)
     int poisoned = db->poisoned;
     uint64_t txnid = db->meta.txnid;
     int slot = db->meta_slot;
-    uint64_t hwm = db->meta.hwm;
     pthread_mutex_unlock(&db->mu);
     int rc = poisoned ? CT_POISONED : CT_OK;
     if (rc == CT_OK && db->durability != CT_SYNC_FULL) {
@@ -245,7 +251,7 @@ int ct_sync(ct_db *db)
             db->durable_slot = slot;
             db->durable_txnid = txnid;
             pthread_mutex_unlock(&db->mu);
-            shrink_store(db, hwm);
+            shrink_store(db);
         }
     }
     if (!own) {

@@ -161,6 +161,9 @@ struct ct_db {
        stay intact because the slot describes it; UINT64_MAX when the slot
        holds nothing recovery could use. */
     uint64_t keep_txnid[2];
+    /* Per meta slot: its high-water mark. The store never shrinks below
+       either, so every meta recovery may fall back to fits the store. */
+    uint64_t slot_hwm[2];
     uint64_t next_txnid; /* id of the next write txn: above every id used */
     int needs_fence;     /* recovered an existing store: fence before writing */
     uint64_t rejected_txnid; /* a newer commit recovery rejected (ct_stat) */

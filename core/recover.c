@@ -163,6 +163,8 @@ static int create_db(ct_db *db)
     db->durable_txnid = 1;
     db->keep_txnid[0] = 0;
     db->keep_txnid[1] = 1;
+    db->slot_hwm[0] = 2;
+    db->slot_hwm[1] = 2;
     db->next_txnid = 2;
     db->needs_fence = 0; /* nothing but these two metas ever used an id */
     return CT_OK;
@@ -191,6 +193,7 @@ static int try_meta(ct_db *db, const ct__meta *m, int slot, uint64_t store_pages
     db->durable_slot = slot;
     db->durable_txnid = m->txnid;
     db->keep_txnid[slot] = m->txnid;
+    db->slot_hwm[slot] = m->hwm;
     db->free = fs;
     return CT_OK;
 }
@@ -254,6 +257,7 @@ int ct__recover(ct_db *db)
                valid commit; a newer one failed validation. */
             int o = 1 - s;
             db->keep_txnid[o] = ok[o] && m[o].txnid < m[s].txnid ? m[o].txnid : UINT64_MAX;
+            db->slot_hwm[o] = ok[o] && m[o].hwm <= size ? m[o].hwm : 2;
             db->next_txnid = seen + 1;
             db->needs_fence = 1;
             return CT_OK;
@@ -307,6 +311,7 @@ int ct__recover_fence(ct_db *db)
     db->durable_slot = slot;
     db->durable_txnid = m.txnid;
     db->keep_txnid[slot] = m.txnid;
+    db->slot_hwm[slot] = m.hwm;
     db->next_txnid = m.txnid + 1;
     db->needs_fence = 0;
     return CT_OK;
