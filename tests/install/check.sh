@@ -12,6 +12,10 @@ prefix=$tmp/prefix
 
 cmake --install "$build" --prefix "$prefix" >/dev/null
 test -f "$prefix/include/cowtree.h"
+test -x "$prefix/bin/cowtree"
+test -f "$prefix/share/man/man1/cowtree.1"
+test -f "$prefix/share/man/man3/cowtree.3"
+"$prefix/bin/cowtree" --help >/dev/null
 test -f "$prefix/include/cowtree/pagestore.h"
 libdir=$(dirname "$(find "$prefix" -name cowtree.pc | head -n 1)")/..
 test -f "$libdir/libcowtree.a"
