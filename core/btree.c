@@ -317,7 +317,8 @@ static int free_value(ct_txn *t, const uint8_t *cell)
         return CT_OK;
     }
     const uint8_t *ref = ct__leaf_val(cell);
-    return ct__page_free(t, ct__get64(ref), ovf_pages(t->db->page_size, ct__leaf_vlen(cell)));
+    return ct__page_free(t, ct__get64(ref), ovf_pages(t->db->page_size, ct__leaf_vlen(cell)),
+                         ct__get64(ref + 8));
 }
 
 /* Largest key of a tree, for CT_APPEND's promise. */
@@ -498,7 +499,7 @@ static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *spl
         ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, n);
         memcpy(L, lbuf, db->page_size);
         ct__node_delete(parent, ri);
-        return ct__page_free(t, rpgno, 1);
+        return ct__page_free(t, rpgno, 1, t->id); /* R was touched: dirty */
     }
     uint32_t s = choose_split(db, type, t->refs, n, 0);
     uint8_t *sepbuf = t->sepbuf;
@@ -533,7 +534,7 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
         uint32_t n = ct__ph_count(root);
         if (tr->depth == 1) {
             if (n == 0) {
-                rc = ct__page_free(t, tr->root, 1);
+                rc = ct__page_free(t, tr->root, 1, tr->gen);
                 tr->root = 0;
                 tr->gen = 0;
                 tr->depth = 0;
@@ -546,7 +547,7 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
         const uint8_t *c = ct__node_cell(root, 0);
         uint64_t child = ct__branch_child(c);
         uint64_t gen = ct__branch_gen(c);
-        rc = ct__page_free(t, tr->root, 1);
+        rc = ct__page_free(t, tr->root, 1, tr->gen);
         if (rc != CT_OK) {
             return rc;
         }
@@ -639,7 +640,7 @@ int ct__tree_free_all(ct_txn *t, const ct__tree *tr)
             continue;
         }
         if (rc == CT_OK) {
-            rc = ct__page_free(t, st[top].pgno, 1);
+            rc = ct__page_free(t, st[top].pgno, 1, st[top].gen);
         }
         if (rc != CT_OK) {
             return rc;

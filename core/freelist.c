@@ -16,7 +16,9 @@
  * CT_SYNC_FULL that is F + 2 <= T for consecutive ids), no live reader
  * holds a snapshot older than F (a reader of snapshot S < F may still see
  * it), and F <= the last durable commit (CT_SYNC_NONE: the last synced
- * tree stays intact). A dropped chain page is reusable as soon as no meta
+ * tree stays intact), unless the page was written after the last durable
+ * commit and freed by a commit already made (CT_SYNC_NONE: then no slot's
+ * tree holds it, so unsynced batches do not grow the file). A dropped chain page is reusable as soon as no meta
  * slot describes a commit that referenced it: readers never read
  * free-list pages. Entry freed_txn 0 means "reusable by anyone".
  */
@@ -56,9 +58,19 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
         }
         return 1;
     }
+    if (e->freed_txn > oldest_reader) {
+        return 0; /* a live snapshot may still read it */
+    }
+    if (e->born > db->durable_txnid && e->freed_txn <= db->meta.txnid) {
+        /* Written after the last durable commit and freed by a commit
+           already made (CT_SYNC_NONE): in neither slot's tree. The durable
+           one predates it; the other is the newest commit, which freed or
+           outlived it. (Pages the committing txn frees itself are still in
+           the newest commit's tree: F <= newest excludes them.) */
+        return 1;
+    }
     uint64_t keep = db->keep_txnid[0] < db->keep_txnid[1] ? db->keep_txnid[0] : db->keep_txnid[1];
-    return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid &&
-           e->freed_txn <= oldest_reader;
+    return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid;
 }
 
 static int cmp_entry(const void *a, const void *b)
@@ -96,7 +108,7 @@ static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, ct__freeset *ou
     out->chain_n[k] = n;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *e = buf + FL_ENTRIES + (size_t)i * FL_ENTRY_BYTES;
-        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8), 0, 0, (uint32_t)k};
+        ct__free_entry fe = {ct__get64(e), ct__get64(e + 8), 0, 0, (uint32_t)k, 0};
         if (fe.pgno < 2 || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
             return CT__CORRUPT(out->chain[k], "free-list entry out of range");
         }
@@ -221,7 +233,7 @@ static ct__free_entry pool_entry(const ct__freeset *old, uint64_t pgno)
     if (lo < old->count && old->v[lo].pgno == pgno) {
         return old->v[lo];
     }
-    return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME};
+    return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME, 0};
 }
 
 /* held (ascending) + what is left of the pool (descending) + this txn's
@@ -236,12 +248,12 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
     }
     out->cap = n + 1;
     if (t->freed_count > 1) {
-        qsort(t->freed, t->freed_count, sizeof(*t->freed), ct__u64_cmp);
+        qsort(t->freed, t->freed_count, sizeof(*t->freed), cmp_entry);
     }
     for (size_t i = 1; i < t->freed_count; i++) {
-        if (t->freed[i] == t->freed[i - 1]) {
+        if (t->freed[i].pgno == t->freed[i - 1].pgno) {
             CT_ASSERT(0 && "page freed twice");
-            return CT__CORRUPT(t->freed[i], "page freed twice");
+            return CT__CORRUPT(t->freed[i].pgno, "page freed twice");
         }
     }
     size_t h = 0;
@@ -251,7 +263,7 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
     for (;;) {
         uint64_t hp = h < t->held_count ? t->held[h].pgno : UINT64_MAX;
         uint64_t pp = p > 0 ? t->pool[p - 1] : UINT64_MAX;
-        uint64_t fp = f < t->freed_count ? t->freed[f] : UINT64_MAX;
+        uint64_t fp = f < t->freed_count ? t->freed[f].pgno : UINT64_MAX;
         if (hp == UINT64_MAX && pp == UINT64_MAX && fp == UINT64_MAX) {
             break;
         }
@@ -266,8 +278,7 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
             out->v[k++] = pool_entry(&db->free, pp);
             p--;
         } else {
-            out->v[k++] = (ct__free_entry){fp, t->id, 0, 0, CT__NO_HOME};
-            f++;
+            out->v[k++] = t->freed[f++];
         }
     }
     out->count = k;
@@ -330,7 +341,7 @@ static int drop_old_pages(ct_txn *t, ct__freeset *fs, size_t first)
     }
     for (size_t c = 0; c < first; c++) {
         add[c] = (ct__free_entry){old->chain[c], t->id, db->meta.txnid, old->chain_gen[c],
-                                  CT__NO_HOME};
+                                  CT__NO_HOME, old->chain_gen[c]};
     }
     qsort(add, first, sizeof(*add), cmp_entry);
     /* Merge the few dropped pages in from the back: O(count), not a sort. */

@@ -58,6 +58,7 @@ typedef struct ct__free_entry {
     uint64_t chain_of;   /* last meta that referenced the dropped chain page */
     uint64_t chain_from; /* the commit that wrote it */
     uint32_t home;       /* index of the chain page listing this entry */
+    uint64_t born;       /* the txn that wrote the page, 0 = unknown (loaded) */
 } ct__free_entry;
 #define CT__NO_HOME UINT32_MAX /* not on disk yet */
 
@@ -130,7 +131,7 @@ struct ct_txn {
     size_t pool_cap;
     ct__free_entry *held; /* free pages not reusable yet (kept on the list) */
     size_t held_count;
-    uint64_t *freed; /* durable pages this txn freed */
+    ct__free_entry *freed; /* durable pages this txn freed (with their writers) */
     size_t freed_count;
     size_t freed_cap;
     uint8_t *scratch; /* three page-sized buffers: build left, build right, cell */
@@ -193,7 +194,8 @@ int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8
 /* New zeroed dirty run of npages (header initialised for type). */
 int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out);
 /* Frees a run: dirty ones go back to the pool, durable ones to freed. */
-int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages);
+/* Frees pages pgno..+npages written by txn gen (their generation). */
+int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen);
 /* Reads npages raw pages into buf (no verification). */
 int ct__store_read(ct_db *db, uint64_t pgno, uint32_t npages, uint8_t *buf);
 void ct__txn_fail(ct_txn *t, int rc);

@@ -214,7 +214,7 @@ int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8
     return CT_OK;
 }
 
-int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages)
+int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen)
 {
     ct_db *db = t->db;
     uint8_t *buf = ct__pmap_remove(&t->dirty, pgno);
@@ -230,12 +230,12 @@ int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages)
         return CT_OK;
     }
     int rc = ct__grow(&db->alloc, (void **)&t->freed, &t->freed_cap, t->freed_count + npages,
-                      sizeof(uint64_t));
+                      sizeof(*t->freed));
     if (rc != CT_OK) {
         return rc;
     }
     for (uint32_t i = 0; i < npages; i++) {
-        t->freed[t->freed_count++] = pgno + i;
+        t->freed[t->freed_count++] = (ct__free_entry){pgno + i, t->id, 0, 0, CT__NO_HOME, gen};
     }
     return CT_OK;
 }
@@ -264,7 +264,7 @@ int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8
     memcpy(dst, src, t->db->page_size);
     ct__put64(dst + CT_PH_PGNO, np);
     ct__put64(dst + CT_PH_TXNID, t->id);
-    rc = ct__page_free(t, *pgno, 1);
+    rc = ct__page_free(t, *pgno, 1, *gen);
     if (rc != CT_OK) {
         return rc;
     }
