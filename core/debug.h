@@ -23,10 +23,11 @@ int ct__corrupt_report(const char *file, int line, uint64_t pgno, const char *wh
 uint64_t ct__last_corrupt_pgno(void);
 
 #if defined(CT_DEBUG) && CT_DEBUG
-/* Not assert(): CMake's RelWithDebInfo defines NDEBUG, and the simulator
-   and property builds are optimized builds that must keep these on. */
-void ct__assert_fail(const char *expr, const char *file, int line);
-#define CT_ASSERT(cond) ((cond) ? (void)0 : ct__assert_fail(#cond, __FILE__, __LINE__))
+/* CMake's RelWithDebInfo defines NDEBUG, but the simulator and property
+   builds are optimized CT_DEBUG builds that must keep these checks. */
+#undef NDEBUG
+#include <assert.h>
+#define CT_ASSERT(cond) assert(cond)
 #else
 #define CT_ASSERT(cond) ((void)0)
 #endif

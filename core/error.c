@@ -62,13 +62,3 @@ int ct__corrupt_report(const char *file, int line, uint64_t pgno, const char *wh
 #endif
     return CT_CORRUPT;
 }
-
-#if defined(CT_DEBUG) && CT_DEBUG
-/* A broken invariant of our own (a programming error, never a runtime
-   condition): debug builds stop at the first one, with where it was. */
-void ct__assert_fail(const char *expr, const char *file, int line)
-{
-    fprintf(stderr, "cowtree: internal invariant failed at %s:%d: %s\n", file, line, expr);
-    abort();
-}
-#endif
