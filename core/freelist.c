@@ -203,15 +203,18 @@ int ct__freelist_begin(ct_txn *t)
     pthread_mutex_unlock(&db->mu);
     /* A reader that begins later reads the last commit, which no page
        reusable now belongs to: `oldest` only needs to be a lower bound. */
-    for (size_t i = fs->count; i-- > 0;) { /* descending into the pool */
+    /* One pass, descending: the pool wants that order, held ascending. */
+    for (size_t i = fs->count; i-- > 0;) {
         if (ct__freeset_reusable(db, &fs->v[i], oldest)) {
             t->pool[t->pool_count++] = fs->v[i].pgno;
-        }
-    }
-    for (size_t i = 0; i < fs->count; i++) {
-        if (!ct__freeset_reusable(db, &fs->v[i], oldest)) {
+        } else {
             t->held[t->held_count++] = fs->v[i];
         }
+    }
+    for (size_t i = 0, j = t->held_count; i + 1 < j; i++, j--) {
+        ct__free_entry tmp = t->held[i];
+        t->held[i] = t->held[j - 1];
+        t->held[j - 1] = tmp;
     }
     return CT_OK;
 }
@@ -461,20 +464,34 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
     if (!order) {
         return CT_NOMEM;
     }
-    size_t norder = 0;
-    for (int rank = 0; rank < 3; rank++) {
-        for (size_t i = 0; i < fs->count; i++) {
-            const ct__free_entry *e = &fs->v[i];
-            if ((e->home == CT__NO_HOME || e->home < first) && write_rank(db, e, oldest) == rank) {
-                order[norder++] = i;
-            }
+    /* Counting sort by rank, stable in pgno, in one classifying pass;
+       kept pages' entries move behind the new pages. */
+    size_t at[3] = {0, 0, 0};
+    uint8_t *rank = ct__malloc(&db->alloc, fs->count + 1);
+    if (!rank) {
+        ct__free(&db->alloc, order);
+        return CT_NOMEM;
+    }
+    for (size_t i = 0; i < fs->count; i++) {
+        ct__free_entry *e = &fs->v[i];
+        if (e->home == CT__NO_HOME || e->home < first) {
+            rank[i] = (uint8_t)write_rank(db, e, oldest);
+            at[rank[i]]++;
+        } else {
+            rank[i] = 3; /* on a kept page */
+            e->home = (uint32_t)(e->home - first + nnew);
         }
     }
-    for (size_t i = 0; i < fs->count; i++) { /* kept pages move behind the new ones */
-        if (fs->v[i].home != CT__NO_HOME && fs->v[i].home >= first) {
-            fs->v[i].home = (uint32_t)(fs->v[i].home - first + nnew);
+    at[2] = at[0] + at[1];
+    at[1] = at[0];
+    at[0] = 0;
+    size_t norder = written;
+    for (size_t i = 0; i < fs->count; i++) {
+        if (rank[i] < 3) {
+            order[at[rank[i]]++] = i;
         }
     }
+    ct__free(&db->alloc, rank);
     uint64_t kept_head = nkept ? old->chain[first] : 0;
     uint64_t kept_gen = nkept ? old->chain_gen[first] : 0;
     rc = fill_new_pages(t, fs, nnew, order, norder, kept_head, kept_gen);
