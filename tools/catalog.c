@@ -338,31 +338,6 @@ static int read_meta(tool_catalog *cat, uint8_t *buf)
     return problem(cat, 0, "no meta page (0 or 1) holds the open commit");
 }
 
-int tool_newest_meta(const char *path, uint32_t page_size, uint64_t *txnid, uint64_t *slot)
-{
-    tool_catalog cat;
-    memset(&cat, 0, sizeof(cat));
-    cat.page_size = page_size;
-    cat.fd = open(path, O_RDONLY | O_CLOEXEC);
-    uint8_t *buf = malloc(page_size);
-    int rc = cat.fd < 0 ? CT_IO : buf ? CT_NOTFOUND : CT_NOMEM;
-    for (uint64_t s = 0; s < 2 && (rc == CT_NOTFOUND || rc == CT_OK); s++) {
-        int read_rc = read_page(&cat, s, buf);
-        if (read_rc != CT_OK) {
-            rc = read_rc;
-        } else if (meta_valid(&cat, buf, s) && (rc == CT_NOTFOUND || get64(buf + 16) > *txnid)) {
-            *txnid = get64(buf + 16);
-            *slot = s;
-            rc = CT_OK;
-        }
-    }
-    free(buf);
-    if (cat.fd >= 0) {
-        close(cat.fd);
-    }
-    return rc;
-}
-
 int tool_catalog_read(const char *path, uint32_t page_size, uint64_t txnid, tool_catalog *cat)
 {
     memset(cat, 0, sizeof(*cat));

@@ -191,59 +191,24 @@ static int run_check(const char *cmd, const char *path, ct_db *db, uint64_t page
     return rc == CT_OK ? TOOL_EXIT_OK : TOOL_EXIT_NOTFOUND;
 }
 
-/* Finds the first bad page of the trees of commit txnid (tree pages only:
-   overflow runs and the free list are not read). */
-static int find_bad_page(const char *path, uint32_t page_size, uint64_t txnid, uint64_t *pgno,
-                         const char **what)
-{
-    tool_catalog cat;
-    int rc = tool_catalog_read(path, page_size, txnid, &cat);
-    if (rc == CT_OK) {
-        tool_tree_stats t;
-        memset(&t, 0, sizeof(t));
-        rc = tool_tree_walk(&cat, &cat.main_tree, &t);
-        for (size_t i = 0; rc == CT_OK && i < cat.bucket_count; i++) {
-            rc = tool_tree_walk(&cat, &cat.buckets[i], &t);
-        }
-    }
-    if (rc == CT_CORRUPT) {
-        *pgno = cat.problem_pgno;
-        *what = cat.problem;
-    }
-    tool_catalog_close(&cat);
-    return rc;
-}
-
 /* Recovery falls back to the older meta when the newest commit's pages do
    not verify: legitimate after a crash under CT_SYNC_NONE, otherwise lost
-   or rotted pages. Returns 1 (and reports) when the opened commit is not
-   the newest valid meta. */
-static int newest_meta_skipped(const char *cmd, const char *path, uint32_t page_size,
-                               uint64_t opened)
+   or rotted pages. The engine reports it in ct_stat (rejected_txnid, and
+   the page that failed). Returns 1 (and reports) when that happened. */
+static int newest_meta_skipped(const char *cmd, const char *path, const struct ct_stat *st)
 {
-    uint64_t newest = 0;
-    uint64_t slot = 0;
-    if (tool_newest_meta(path, page_size, &newest, &slot) != CT_OK || newest <= opened) {
+    if (st->rejected_txnid == 0) {
         return 0;
     }
-    uint64_t pgno = 0;
-    const char *what = "a page it wrote does not verify";
-    int rc = find_bad_page(path, page_size, newest, &pgno, &what);
-    printf("newest commit: txn %" PRIu64 " (meta slot %" PRIu64 ") fails verification; "
-           "opened txn %" PRIu64 "\n",
-           newest, slot, opened);
+    printf("newest commit: txn %" PRIu64 " fails verification; opened txn %" PRIu64 "\n",
+           st->rejected_txnid, st->txnid);
     fprintf(stderr, "cowtree %s: ", cmd);
     tool_print_escaped(stderr, path, strlen(path));
-    if (rc == CT_CORRUPT) {
-        fprintf(stderr, ": CT_CORRUPT: page %" PRIu64 ": %s", pgno, what);
-    } else {
-        fprintf(stderr, ": CT_CORRUPT: page unknown (an overflow run or the free list)");
-    }
     fprintf(stderr,
-            ": the newest commit (txn %" PRIu64 ", meta slot %" PRIu64
+            ": CT_CORRUPT: page %" PRIu64 ": the newest commit (txn %" PRIu64
             ") is rolled back to txn %" PRIu64 " (expected only after a crash under "
             "CT_SYNC_NONE)\n",
-            newest, slot, opened);
+            st->rejected_pgno, st->rejected_txnid, st->txnid);
     return 1;
 }
 
@@ -327,7 +292,7 @@ int cmd_stat(int argc, char **argv)
         }
     }
     if (code != TOOL_EXIT_ERROR && s.db &&
-        newest_meta_skipped("stat", path, s.st.page_size, s.st.txnid)) {
+        newest_meta_skipped("stat", path, &s.st)) {
         code = TOOL_EXIT_NOTFOUND;
     }
     snapshot_close(&s);
@@ -377,7 +342,7 @@ int cmd_check(int argc, char **argv)
             print_problem("check", path, &r);
         }
     }
-    if (code != TOOL_EXIT_ERROR && newest_meta_skipped("check", path, st.page_size, st.txnid)) {
+    if (code != TOOL_EXIT_ERROR && newest_meta_skipped("check", path, &st)) {
         code = TOOL_EXIT_NOTFOUND;
     }
     ct_close(db);

@@ -126,10 +126,6 @@ typedef struct tool_catalog {
    file) and every named bucket's descriptor. Returns CT_OK, CT_CORRUPT
    (problem_pgno and problem set), CT_IO, CT_NOMEM. */
 int tool_catalog_read(const char *path, uint32_t page_size, uint64_t txnid, tool_catalog *cat);
-/* The valid meta slot with the highest txn id (a meta CRC, magic, version
-   and page size accept), whether or not recovery accepted its commit.
-   Returns CT_OK, CT_NOTFOUND (no valid meta), CT_IO, CT_NOMEM. */
-int tool_newest_meta(const char *path, uint32_t page_size, uint64_t *txnid, uint64_t *slot);
 /* Walks a tree, adding its pages and bytes to st. */
 int tool_tree_walk(tool_catalog *cat, const tool_bucket_info *tree, tool_tree_stats *st);
 void tool_catalog_close(tool_catalog *cat);
