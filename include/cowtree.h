@@ -44,7 +44,8 @@ extern "C" {
     X(CT_READONLY, -9, "database is read-only")                                        \
     X(CT_BUSY, -10, "database is locked")                                              \
     X(CT_VERSION, -11, "unsupported format version or page size")                      \
-    X(CT_POISONED, -12, "an earlier sync failed: reopen the database")
+    X(CT_POISONED, -12, "an earlier sync failed: reopen the database")                  \
+    X(CT_NOTSUP, -13, "operation not supported by this page store")
 
 enum {
 #define CT__ERROR_ENUM(name, value, msg) name = (value),

@@ -23,10 +23,10 @@ static void test_strerror_every_code(void **state)
        too (never NULL). */
     const int codes[] = {CT_OK,      CT_NOTFOUND, CT_EXISTS,  CT_INVALID, CT_TOOBIG,
                          CT_NOMEM,   CT_IO,       CT_NOSPACE, CT_CORRUPT, CT_READONLY,
-                         CT_BUSY,    CT_VERSION,  CT_POISONED};
+                         CT_BUSY,    CT_VERSION,  CT_POISONED, CT_NOTSUP};
     const char *names[] = {"CT_OK",      "CT_NOTFOUND", "CT_EXISTS",  "CT_INVALID", "CT_TOOBIG",
                            "CT_NOMEM",   "CT_IO",       "CT_NOSPACE", "CT_CORRUPT", "CT_READONLY",
-                           "CT_BUSY",    "CT_VERSION",  "CT_POISONED"};
+                           "CT_BUSY",    "CT_VERSION",  "CT_POISONED", "CT_NOTSUP"};
     size_t n = sizeof(codes) / sizeof(codes[0]);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(codes[i], -(int)i);
@@ -38,7 +38,7 @@ static void test_strerror_every_code(void **state)
             assert_string_not_equal(m, ct_strerror(codes[j]));
         }
     }
-    const int unknown[] = {1, -13, -1000, 12345, -2147483647 - 1};
+    const int unknown[] = {1, -14, -1000, 12345, -2147483647 - 1};
     for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
         assert_non_null(ct_strerror(unknown[i]));
         assert_string_equal(ct_errname(unknown[i]), "CT_UNKNOWN");
