@@ -189,7 +189,10 @@ static int sync_locked(ct__memstore *s)
         return CT_OK;
     }
     int rc = ct__mem_device_sync(s);
-    return rc == CT_OK ? ct__mem_mirror(s, 1) : rc;
+    if (rc == CT_OK && ct__mem_mirror(s, 1) != CT_OK) {
+        rc = CT_IO; /* sync's contract: CT_IO whatever failed underneath */
+    }
+    return rc;
 }
 
 static int mem_sync(ct_pagestore *ps)
