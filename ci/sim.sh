@@ -6,7 +6,7 @@
 #   2. exhaustive crash enumeration (--crash all: every store op of every
 #      txn, every subset of up to 10 unsynced writes, tears, omit-one,
 #      random orders, two levels deep on a share of the images, meta-loss
-#      images) on fixed small workloads, both durability modes, swarm, and
+#      images) on fixed small workloads, all three durability modes, swarm, and
 #      larger pages;
 #   3. countdown error sweeps (read, write, sync, resize, allocation;
 #      transient and sticky);
@@ -71,6 +71,8 @@ run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 200)" --txns 16 --durability full \
     --crash all --level2 4 --meta-loss 2 --deep 8 --sweeps 0 --rounds 0
 run "crash, CT_SYNC_NONE" --seeds "$(seeds 1001 100)" --txns 16 --durability none \
     --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
+run "crash, CT_SYNC_GROUP" --seeds "$(seeds 1501 60)" --txns 16 --durability group \
+    --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
 run "crash, swarm" --seeds "$(seeds 2001 160)" --txns 24 --swarm \
     --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
 run "crash, 4096-byte pages" --seeds "$(seeds 3001 48)" --txns 16 --page-size 4096 \
@@ -92,6 +94,8 @@ for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync
 done
 run "faults: all, swarm" --seeds "$(seeds 5101 200)" --txns 30 --swarm --crash none \
     --deep 0 --sweeps 0 --faults all --rounds 20
+run "faults and sweeps: all, CT_SYNC_GROUP" --seeds "$(seeds 5401 60)" --txns 30 \
+    --durability group --crash none --deep 0 --sweeps 12 --faults all --rounds 10
 
 # Over a real store: the fault store stacked on the file store.
 storedir=$(mktemp -d /dev/shm/ct-sim.XXXXXX 2>/dev/null || mktemp -d)

@@ -13,6 +13,9 @@
  * newest commit (generation > its durable base) and its free list before
  * accepting it, and the other slot still describes an intact commit
  * (DESIGN.md's generation walk; cowtree-sim checks every crash point).
+ * CT_SYNC_GROUP commits as CT_SYNC_NONE, then (txn ended, writer lock
+ * released) waits in ct__group_wait until a ct_sync covers it: one
+ * committer syncs for all that committed before it, the others wait.
  * CT_SYNC_NONE skips 4: every unsynced commit's meta goes to the same
  * non-durable slot, and pages freed after the last durable commit are not
  * reused (freelist.c), so a crash always finds an intact earlier commit.
@@ -207,6 +210,7 @@ int ct__commit(ct_txn *t)
     if (full) {
         db->durable_slot = slot;
         db->durable_txnid = t->id;
+        db->durable_meta = t->meta;
     }
     ct__freeset old = db->free;
     db->free = fs;
@@ -240,7 +244,7 @@ int ct_sync(ct_db *db)
     }
     pthread_mutex_lock(&db->mu);
     int poisoned = db->poisoned;
-    uint64_t txnid = db->meta.txnid;
+    ct__meta synced = db->meta;
     int slot = db->meta_slot;
     pthread_mutex_unlock(&db->mu);
     int rc = poisoned ? CT_POISONED : CT_OK;
@@ -249,7 +253,8 @@ int ct_sync(ct_db *db)
         if (rc == CT_OK) {
             pthread_mutex_lock(&db->mu);
             db->durable_slot = slot;
-            db->durable_txnid = txnid;
+            db->durable_txnid = synced.txnid;
+            db->durable_meta = synced;
             pthread_mutex_unlock(&db->mu);
             shrink_store(db);
         }
@@ -257,5 +262,35 @@ int ct_sync(ct_db *db)
     if (!own) {
         ct__writer_release(db);
     }
+    return rc;
+}
+
+int ct__group_wait(ct_db *db, uint64_t id)
+{
+    int rc = CT_OK;
+    pthread_mutex_lock(&db->mu);
+    while (db->durable_txnid < id) {
+        if (db->poisoned) {
+            rc = CT_IO; /* a sync or write failed: this commit's fate is unknown */
+            break;
+        }
+        if (db->group_syncing) {
+            pthread_cond_wait(&db->group_cv, &db->mu);
+            continue;
+        }
+        db->group_syncing = 1;
+        pthread_mutex_unlock(&db->mu);
+        /* Covers every commit so far (it takes the writer lock, so no
+           commit is half written meanwhile). */
+        int src = ct_sync(db);
+        pthread_mutex_lock(&db->mu);
+        db->group_syncing = 0;
+        pthread_cond_broadcast(&db->group_cv);
+        if (src != CT_OK && db->durable_txnid < id) {
+            rc = src == CT_NOSPACE ? CT_NOSPACE : CT_IO;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&db->mu);
     return rc;
 }

@@ -20,7 +20,8 @@ static int check_options(const ct_options *o, const ct_pagestore *ps)
     if (o->flags & ~(CT_RDONLY | CT_NOCREATE)) {
         return CT_INVALID;
     }
-    if (o->durability != CT_SYNC_FULL && o->durability != CT_SYNC_NONE) {
+    if (o->durability != CT_SYNC_FULL && o->durability != CT_SYNC_NONE &&
+        o->durability != CT_SYNC_GROUP) {
         return CT_INVALID;
     }
     if (o->page_size != 0 && o->page_size != ps->page_size) {
@@ -65,6 +66,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     db->key_max = ct__key_max_bytes(db->page_size);
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->write_cv, NULL);
+    pthread_cond_init(&db->group_cv, NULL);
     rc = ct__recover(db);
     if (rc == CT_OK && !(db->flags & CT_RDONLY)) {
         /* Whatever the store shows becomes durable (the fence syncs): the
@@ -76,6 +78,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
         ct__freeset_free(db, &db->free);
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
+        pthread_cond_destroy(&db->group_cv);
         ct__free(&db->alloc, db);
         return rc;
     }
@@ -199,6 +202,7 @@ void ct_close(ct_db *db)
     ct__freeset_free(db, &db->free);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->write_cv);
+    pthread_cond_destroy(&db->group_cv);
     ct_pagestore *ps = db->owns_store ? db->ps : NULL;
     ct_allocator a = db->alloc;
     ct__free(&a, db);

@@ -151,6 +151,8 @@ struct ct_db {
     uint32_t cell_max;
     pthread_mutex_t mu; /* meta, free set, readers, poisoned, write-txn owner */
     pthread_cond_t write_cv;
+    pthread_cond_t group_cv; /* CT_SYNC_GROUP: a group sync finished */
+    int group_syncing;       /* CT_SYNC_GROUP: a committer is syncing for all */
     int writer_active;
     pthread_t writer_thread;
     ct_txn *write_txn;
@@ -158,6 +160,7 @@ struct ct_db {
     int meta_slot;      /* slot holding the last commit's meta */
     int durable_slot;   /* slot holding the last meta known durable */
     uint64_t durable_txnid;
+    ct__meta durable_meta; /* that meta (CT_SYNC_GROUP readers after a failure) */
     /* Per meta slot: the id of the commit whose tree (and free list) must
        stay intact because the slot describes it; UINT64_MAX when the slot
        holds nothing recovery could use. */
@@ -244,6 +247,9 @@ int ct__bucket_desc_decode(const uint8_t *val, size_t vlen, ct__tree *out);
 
 /* ---- commit.c / recover.c ---- */
 int ct__commit(ct_txn *t);
+/* CT_SYNC_GROUP, after the txn ended: waits until commit id is durable,
+   syncing for every committer so far unless another thread already is. */
+int ct__group_wait(ct_db *db, uint64_t id);
 int ct__recover(ct_db *db);
 /* Read-write open of a recovered store: makes a meta durable whose id lies
    a window above every id a crashed predecessor may have used. */

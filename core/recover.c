@@ -161,6 +161,7 @@ static int create_db(ct_db *db)
     db->meta_slot = 1;
     db->durable_slot = 1;
     db->durable_txnid = 1;
+    db->durable_meta = m;
     db->keep_txnid[0] = 0;
     db->keep_txnid[1] = 1;
     db->slot_hwm[0] = 2;
@@ -192,6 +193,7 @@ static int try_meta(ct_db *db, const ct__meta *m, int slot, uint64_t store_pages
     db->meta_slot = slot;
     db->durable_slot = slot;
     db->durable_txnid = m->txnid;
+    db->durable_meta = *m;
     db->keep_txnid[slot] = m->txnid;
     db->slot_hwm[slot] = m->hwm;
     db->free = fs;
@@ -310,6 +312,7 @@ int ct__recover_fence(ct_db *db)
     db->meta_slot = slot;
     db->durable_slot = slot;
     db->durable_txnid = m.txnid;
+    db->durable_meta = m;
     db->keep_txnid[slot] = m.txnid;
     db->slot_hwm[slot] = m.hwm;
     db->next_txnid = m.txnid + 1;

@@ -144,7 +144,10 @@ int ct_begin(ct_db *db, unsigned flags, ct_txn **out)
     t->main.is_main = 1;
     if (rdonly) {
         pthread_mutex_lock(&db->mu);
-        t->meta = db->meta;
+        /* A failed group sync leaves commits in memory whose ct_commit
+           failed: later readers see the last durable commit instead (the
+           db takes no more writes, and that tree is intact). */
+        t->meta = db->poisoned && db->durability == CT_SYNC_GROUP ? db->durable_meta : db->meta;
         ct__readers_add(db, t);
         pthread_mutex_unlock(&db->mu);
         t->id = t->meta.txnid;
@@ -166,10 +169,22 @@ int ct_commit(ct_txn *t)
         return CT_INVALID;
     }
     int rc = CT_OK;
+    ct_db *db = t->db;
+    uint64_t wait_for = 0;
     if (!t->rdonly) {
         rc = t->failed ? t->failed : ct__commit(t);
+        if (rc == CT_OK && db->durability == CT_SYNC_GROUP) {
+            pthread_mutex_lock(&db->mu);
+            wait_for = db->meta.txnid == t->id ? t->id : 0; /* 0: nothing written */
+            pthread_mutex_unlock(&db->mu);
+        }
     }
     end_txn(t);
+    /* After the txn ended: the writer lock is free for the next committer
+       while this one waits for (or issues) the shared sync. */
+    if (wait_for) {
+        rc = ct__group_wait(db, wait_for);
+    }
     return rc;
 }
 

@@ -74,6 +74,15 @@ typedef struct ct_cursor ct_cursor;
 /* ct_options.durability */
 #define CT_SYNC_FULL 0 /* a commit is durable when ct_commit returns CT_OK */
 #define CT_SYNC_NONE 1 /* commits do not sync; ct_sync makes them durable */
+/* Group commit: as CT_SYNC_FULL, a commit is durable when ct_commit returns
+   CT_OK, but commits of concurrent threads share one sync: a commit's
+   writes reach the store when its txn ends (the next write txn may then
+   begin, and sees it), and ct_commit then waits until a sync covers it,
+   issuing that sync itself unless another committer already is. A commit
+   is visible to later txns before it is durable; if the sync fails,
+   ct_commit returns CT_IO (the db is poisoned) and the commit may or may
+   not have persisted, as when a CT_SYNC_FULL commit's sync fails. */
+#define CT_SYNC_GROUP 2
 
 /* Replaceable allocator (tests inject failures through it). All three
    functions must be set; ctx is passed back. realloc(ctx, NULL, n) acts as

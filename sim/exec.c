@@ -423,7 +423,7 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         if (w->cfg->verbose) {
             fprintf(stderr, "  op %zu: commit #%zu acknowledged\n", i, w->acked);
         }
-        if (w->cfg->durability == CT_SYNC_FULL) {
+        if (w->cfg->durability != CT_SYNC_NONE) { /* FULL and GROUP: acked = durable */
             w->floor = w->acked;
             w->n_inflight = 0;
         }

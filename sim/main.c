@@ -50,7 +50,7 @@ static void usage(void)
             "  --rounds N          random-fault rounds per seed\n"
             "  --sweeps N          countdown error sweeps over the first N txns (0 off)\n"
             "  --swarm             vary op kinds and weights per seed\n"
-            "  --durability full|none|seed\n"
+            "  --durability full|none|group|seed (seed: full or none)\n"
             "  --page-size N       page size (512)\n"
             "  --map on|off|seed   memstore map() (off: every read through read())\n"
             "  --store SPEC        memory (default), file:DIR or plugin:LIB.so:DIR: run\n"
@@ -144,6 +144,7 @@ static int parse_world_flag(const char *a, const char *v, flags *f)
     } else if (strcmp(a, "--durability") == 0) {
         f->dur_mode = strcmp(v, "full") == 0   ? CT_SYNC_FULL
                       : strcmp(v, "none") == 0 ? CT_SYNC_NONE
+                      : strcmp(v, "group") == 0 ? CT_SYNC_GROUP
                                                : -1;
     } else if (strcmp(a, "--page-size") == 0) {
         c->page_size = (uint32_t)strtoul(v, NULL, 0);
@@ -398,7 +399,7 @@ static int seed_job(const flags *f, uint64_t s, FILE *out, sim_counters *cnt)
     }
     if (cfg.verbose) {
         fprintf(out, "seed 0x%" PRIx64 " dur=%s map=%d cache=%u images %" PRIu64 " trace %016" PRIx64 " %s\n", s,
-                cfg.durability ? "none" : "full", cfg.enable_map, cfg.cache_pages,
+                sim_durability_name(cfg.durability), cfg.enable_map, cfg.cache_pages,
                 cnt->images - before, cnt->seed_trace, bad ? "FAIL" : "ok");
     }
     if (bad && fail) {

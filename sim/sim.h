@@ -351,6 +351,8 @@ int sim_meta_slots(ct_pagestore *ps, sim_meta_info *out);
 
 /* ---- trace and replay lines (trace.c) ---------------------------------- */
 
+/* "full", "none" or "group". */
+const char *sim_durability_name(int durability);
 void sim_outcome_format(const ct_crash_outcome *o, char *out, size_t cap);
 int sim_outcome_parse(const char *s, ct_crash_outcome *o);
 /* The replay line of a case: "seed=... txns=... phase=... ...". */

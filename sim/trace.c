@@ -150,7 +150,7 @@ void sim_replay_format(const sim_config *cfg, const sim_workload *wl, const sim_
     size_t o = add(out, cap, 0,
                    "seed=0x%" PRIx64 " txns=%u dur=%s ps=%u map=%d cache=%u swarm=%d subset=%u "
                    "faults=%s rounds=%u sweep-txns=%u stable=%d phase=%s",
-                   cfg->seed, cfg->txns, cfg->durability == CT_SYNC_NONE ? "none" : "full",
+                   cfg->seed, cfg->txns, sim_durability_name(cfg->durability),
                    cfg->page_size, cfg->enable_map, cfg->cache_pages, cfg->swarm, cfg->subset_max,
                    faults, cfg->fault_rounds, cfg->sweep_txns, cfg->stable_cursor_pct,
                    phase_names[c->phase]);
@@ -191,7 +191,9 @@ static int parse_token(const char *k, const char *v, sim_config *cfg, sim_case *
     } else if (strcmp(k, "txns") == 0) {
         cfg->txns = (uint32_t)strtoul(v, &end, 0);
     } else if (strcmp(k, "dur") == 0) {
-        cfg->durability = strcmp(v, "none") == 0 ? CT_SYNC_NONE : CT_SYNC_FULL;
+        cfg->durability = strcmp(v, "none") == 0    ? CT_SYNC_NONE
+                          : strcmp(v, "group") == 0 ? CT_SYNC_GROUP
+                                                    : CT_SYNC_FULL;
     } else if (strcmp(k, "ps") == 0) {
         cfg->page_size = (uint32_t)strtoul(v, &end, 0);
     } else if (strcmp(k, "map") == 0) {
@@ -300,4 +302,9 @@ int sim_drops_apply(sim_workload *wl, const char *drops)
         }
     }
     return 0;
+}
+
+const char *sim_durability_name(int durability)
+{
+    return durability == CT_SYNC_NONE ? "none" : durability == CT_SYNC_GROUP ? "group" : "full";
 }

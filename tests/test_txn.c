@@ -13,6 +13,8 @@
  */
 #include "helpers.h"
 
+#include "cowtree/memstore.h"
+
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -883,6 +885,167 @@ static void test_second_process_gets_busy(void **state)
     th_env_destroy(&e);
 }
 
+/* ---- CT_SYNC_GROUP ---------------------------------------------------------- */
+
+/* A memory store whose sync takes 2 ms (so concurrent committers pile up
+   behind it) and counts; everything else forwards. */
+typedef struct slow_sync_store {
+    ct_pagestore base;
+    ct_pagestore *inner;
+    atomic_uint syncs;
+    atomic_int fail_syncs; /* 1: every sync returns CT_IO */
+} slow_sync_store;
+
+static ct_pagestore *ssin(ct_pagestore *ps)
+{
+    return ((slow_sync_store *)ps)->inner;
+}
+static int ss_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
+{
+    return ssin(ps)->ops->read(ssin(ps), p, n, b);
+}
+static int ss_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
+{
+    return ssin(ps)->ops->write(ssin(ps), p, n, b);
+}
+static int ss_sync(ct_pagestore *ps)
+{
+    slow_sync_store *s = (slow_sync_store *)ps;
+    atomic_fetch_add(&s->syncs, 1u);
+    struct timespec ts = {0, 2000000};
+    nanosleep(&ts, NULL);
+    return atomic_load(&s->fail_syncs) ? CT_IO : s->inner->ops->sync(s->inner);
+}
+static int ss_size(ct_pagestore *ps, uint64_t *n)
+{
+    return ssin(ps)->ops->size(ssin(ps), n);
+}
+static int ss_resize(ct_pagestore *ps, uint64_t n)
+{
+    return ssin(ps)->ops->resize(ssin(ps), n);
+}
+static void ss_close(ct_pagestore *ps)
+{
+    ssin(ps)->ops->close(ssin(ps));
+    free(ps);
+}
+static const ct_pagestore_ops ss_ops = {ss_read, ss_write, ss_sync, ss_size, ss_resize,
+                                        ss_close, NULL};
+
+static slow_sync_store *slow_sync_create(void)
+{
+    slow_sync_store *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    assert_int_equal(ct_memstore_create(NULL, &s->inner), CT_OK);
+    s->base.ops = &ss_ops;
+    s->base.page_size = s->inner->page_size;
+    return s;
+}
+
+typedef struct group_arg {
+    ct_db *db;
+    int id;
+    int commits;
+    int failures;
+} group_arg;
+
+static void *group_committer(void *p)
+{
+    group_arg *a = p;
+    for (int i = 0; i < a->commits; i++) {
+        char k[32];
+        snprintf(k, sizeof(k), "t%d-%04d", a->id, i);
+        ct_txn *t = NULL;
+        int rc = ct_begin(a->db, 0, &t);
+        if (rc == CT_OK) {
+            rc = ct_put(t, NULL, k, strlen(k), k, strlen(k), 0);
+            rc = rc == CT_OK ? ct_commit(t) : (ct_abort(t), rc);
+        }
+        a->failures += rc != CT_OK;
+    }
+    return NULL;
+}
+
+/* Four threads commit one put each, 60 times, under CT_SYNC_GROUP: every
+   commit is acknowledged, each acknowledged commit is durable (a crash
+   that drops everything unsynced keeps them all), and the threads shared
+   syncs: fewer syncs than commits. */
+static void test_group_commit_shares_syncs(void **state)
+{
+    (void)state;
+    slow_sync_store *s = slow_sync_create();
+    ct_options o;
+    ct_options_init(&o);
+    o.durability = CT_SYNC_GROUP;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    unsigned before = atomic_load(&s->syncs);
+    enum { THREADS = 4, COMMITS = 60 };
+    pthread_t th[THREADS];
+    group_arg a[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        a[i] = (group_arg){db, i, COMMITS, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, group_committer, &a[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(th[i], NULL), 0);
+        assert_int_equal(a[i].failures, 0);
+    }
+    unsigned syncs = atomic_load(&s->syncs) - before;
+    printf("group commit: %d commits, %u syncs\n", THREADS * COMMITS, syncs);
+    assert_true(syncs >= 1);
+    assert_true(syncs < (unsigned)(THREADS * COMMITS * 3 / 4));
+    ct_close(db);
+
+    ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
+    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    for (int i = 0; i < THREADS; i++) {
+        for (int j = 0; j < COMMITS; j++) {
+            char k[32];
+            snprintf(k, sizeof(k), "t%d-%04d", i, j);
+            const void *v = NULL;
+            size_t vl = 0;
+            assert_int_equal(ct_get(t, NULL, k, strlen(k), &v, &vl), CT_OK);
+        }
+    }
+    ct_abort(t);
+    th_check_clean(db);
+    ct_close(db);
+    s->base.ops->close(&s->base);
+}
+
+/* A failed group sync: the commit fails with CT_IO, the db is poisoned, and
+   a reader begun afterwards sees the last durable commit, not the commit
+   whose ct_commit failed. */
+static void test_group_commit_failed_sync(void **state)
+{
+    (void)state;
+    slow_sync_store *s = slow_sync_create();
+    ct_options o;
+    ct_options_init(&o);
+    o.durability = CT_SYNC_GROUP;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    th_put1(db, "a", 1, "1", 1);
+    atomic_store(&s->fail_syncs, 1);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+    assert_int_equal(ct_put(t, NULL, "b", 1, "2", 1, 0), CT_OK);
+    assert_int_equal(ct_commit(t), CT_IO);
+    assert_int_equal(ct_begin(db, 0, &t), CT_POISONED);
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(ct_get(t, NULL, "a", 1, &v, &vl), CT_OK);
+    assert_int_equal(ct_get(t, NULL, "b", 1, &v, &vl), CT_NOTFOUND);
+    ct_abort(t);
+    ct_close(db);
+    s->base.ops->close(&s->base);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -897,6 +1060,8 @@ int main(void)
         cmocka_unit_test(test_second_process_gets_busy),
         cmocka_unit_test(test_failed_txn_is_sticky),
         cmocka_unit_test(test_nomem_at_every_allocation),
+        cmocka_unit_test(test_group_commit_shares_syncs),
+        cmocka_unit_test(test_group_commit_failed_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
