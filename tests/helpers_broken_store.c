@@ -19,15 +19,15 @@ typedef struct bs_store {
     uint64_t npages;
     uint64_t cap;
     uint8_t **pages;
-    uint8_t *scratch;     /* BS_MAP_MOVES */
-    uint8_t **graveyard;  /* rewritten pages kept until close (map pointers) */
+    uint8_t *scratch;    /* BS_MAP_MOVES */
+    uint8_t **graveyard; /* rewritten pages kept until close (map pointers) */
     uint64_t dead;
     uint64_t dead_cap;
 } bs_store;
 
 static const char *const mode_names[BS_MODES] = {
-    "correct",  "drop-last-page", "garbage-unwritten", "read-beyond", "shrink-keeps",
-    "errno",    "map-moves",      "sync-noop",         "no-grow"};
+    "correct", "drop-last-page", "garbage-unwritten", "read-beyond", "shrink-keeps",
+    "errno",   "map-moves",      "sync-noop",         "no-grow"};
 
 const char *bs_mode_name(bs_mode mode)
 {

@@ -12,15 +12,15 @@
 #include "cowtree/pagestore.h"
 
 typedef enum bs_mode {
-    BS_CORRECT = 0,         /* no violation: the control */
-    BS_DROP_LAST_PAGE = 1,  /* multi-page writes forget their last page */
+    BS_CORRECT = 0,           /* no violation: the control */
+    BS_DROP_LAST_PAGE = 1,    /* multi-page writes forget their last page */
     BS_GARBAGE_UNWRITTEN = 2, /* never-written pages read 0xee, not zeros */
-    BS_READ_BEYOND = 3,     /* reads at/after size() succeed (zero-filled) */
-    BS_SHRINK_KEEPS = 4,    /* shrink keeps the tail: regrowth shows old bytes */
-    BS_ERRNO = 5,           /* bad arguments return -EINVAL (-22); sync returns -5 (-EIO) */
-    BS_MAP_MOVES = 6,       /* map() returns one scratch buffer, rewritten on each call */
-    BS_SYNC_NOOP = 7,       /* sync() returns CT_OK and persists nothing */
-    BS_NO_GROW = 8,         /* size() ignores writes beyond the end (only resize grows) */
+    BS_READ_BEYOND = 3,       /* reads at/after size() succeed (zero-filled) */
+    BS_SHRINK_KEEPS = 4,      /* shrink keeps the tail: regrowth shows old bytes */
+    BS_ERRNO = 5,             /* bad arguments return -EINVAL (-22); sync returns -5 (-EIO) */
+    BS_MAP_MOVES = 6,         /* map() returns one scratch buffer, rewritten on each call */
+    BS_SYNC_NOOP = 7,         /* sync() returns CT_OK and persists nothing */
+    BS_NO_GROW = 8,           /* size() ignores writes beyond the end (only resize grows) */
     BS_MODES = 9
 } bs_mode;
 

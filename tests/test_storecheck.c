@@ -204,7 +204,8 @@ static void test_broken_modes_are_caught(void **state)
 {
     (void)state;
     static const broken_case cases[] = {
-        {BS_DROP_LAST_PAGE, "read-after-write", "page 2 of a 3-page read at 5) reads back different"},
+        {BS_DROP_LAST_PAGE, "read-after-write",
+         "page 2 of a 3-page read at 5) reads back different"},
         {BS_DROP_LAST_PAGE, "boundaries", "reads back different bytes"},
         {BS_GARBAGE_UNWRITTEN, "zero-fill", "non-zero bytes where zeros belong"},
         {BS_GARBAGE_UNWRITTEN, "resize", "page added by growing 8 -> 16"},

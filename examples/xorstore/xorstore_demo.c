@@ -103,7 +103,7 @@ static int file_contains(const char *path, const char *needle)
     while (!found && (c = fgetc(f)) != EOF) {
         matched = (unsigned char)c == (unsigned char)needle[matched] ? matched + 1u
                   : (unsigned char)c == (unsigned char)needle[0]     ? 1u
-                                                                      : 0u;
+                                                                     : 0u;
         found = matched == n;
     }
     fclose(f);

@@ -54,8 +54,8 @@ typedef struct ct_tracestore_stats {
 
 /* One completed op, for the hook. */
 typedef struct ct_trace_event {
-    uint64_t seq;        /* 0, 1, 2... per wrapper in completion order (reset
-                            does not restart it) */
+    uint64_t seq; /* 0, 1, 2... per wrapper in completion order (reset
+                     does not restart it) */
     ct_trace_op op;
     uint64_t pgno;       /* read, write, map: first page; resize: new size;
                             size: the size returned (on CT_OK); sync: 0 */

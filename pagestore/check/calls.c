@@ -242,8 +242,8 @@ int ct__sc_expect_size(ct__sc *c, ct_pagestore *ps, uint64_t want, const char *w
         return 0;
     }
     if (n != want) {
-        ct__sc_violation(c, "%s: size() is %llu pages, expected %llu", what,
-                         (unsigned long long)n, (unsigned long long)want);
+        ct__sc_violation(c, "%s: size() is %llu pages, expected %llu", what, (unsigned long long)n,
+                         (unsigned long long)want);
         return 0;
     }
     return 1;

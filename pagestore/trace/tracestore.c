@@ -61,8 +61,8 @@ static uint32_t bucket_of(uint64_t ns)
 }
 
 /* Counts one finished op and calls the hook. */
-static void account(trace_store *t, ct_trace_op op, uint64_t start_ns, int failed,
-                    uint64_t pages, const ct_trace_event *proto)
+static void account(trace_store *t, ct_trace_op op, uint64_t start_ns, int failed, uint64_t pages,
+                    const ct_trace_event *proto)
 {
     trace_counters *k = &t->op[op];
     uint64_t latency_ns = 0;
@@ -70,13 +70,11 @@ static void account(trace_store *t, ct_trace_op op, uint64_t start_ns, int faile
         uint64_t end_ns = clock_now(t);
         latency_ns = end_ns > start_ns ? end_ns - start_ns : 0;
         atomic_fetch_add_explicit(&k->latency_ns_total, latency_ns, memory_order_relaxed);
-        atomic_fetch_add_explicit(&k->latency_hist[bucket_of(latency_ns)], 1,
-                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&k->latency_hist[bucket_of(latency_ns)], 1, memory_order_relaxed);
         uint64_t max = atomic_load_explicit(&k->latency_ns_max, memory_order_relaxed);
         while (latency_ns > max &&
                !atomic_compare_exchange_weak_explicit(&k->latency_ns_max, &max, latency_ns,
-                                                      memory_order_relaxed,
-                                                      memory_order_relaxed)) {
+                                                      memory_order_relaxed, memory_order_relaxed)) {
         }
     }
     atomic_fetch_add_explicit(&k->calls, 1, memory_order_relaxed);
@@ -86,8 +84,7 @@ static void account(trace_store *t, ct_trace_op op, uint64_t start_ns, int faile
     if (pages) {
         atomic_fetch_add_explicit(&k->pages, pages, memory_order_relaxed);
         if (op == CT_TRACE_READ || op == CT_TRACE_WRITE || op == CT_TRACE_MAP) {
-            atomic_fetch_add_explicit(&k->bytes, pages * t->base.page_size,
-                                      memory_order_relaxed);
+            atomic_fetch_add_explicit(&k->bytes, pages * t->base.page_size, memory_order_relaxed);
         }
     }
     uint64_t seq = atomic_fetch_add_explicit(&t->seq, 1, memory_order_relaxed);
@@ -285,7 +282,7 @@ ct_pagestore *ct_tracestore_inner(ct_pagestore *ps)
 
 const char *ct_trace_op_name(ct_trace_op op)
 {
-    static const char *const names[CT_TRACE_OPS] = {"read", "write", "sync",
+    static const char *const names[CT_TRACE_OPS] = {"read", "write",  "sync",
                                                     "size", "resize", "map"};
     return (unsigned)op < CT_TRACE_OPS ? names[op] : "?";
 }
