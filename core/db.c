@@ -83,7 +83,31 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     return CT_OK;
 }
 
-/* Reads the page size recorded in an existing file's first meta page. */
+/* Page size at which slot 0 or slot 1 of the file holds a valid meta (the
+   newest if several), 0 when none does. Both slots are tried: a torn
+   slot 0 must not hide a valid slot 1, or the file would be opened at the
+   wrong page size, show no valid meta, and could pass for a creation a
+   crash interrupted. */
+static uint32_t probe_valid_meta(ct_pagestore *ps, uint64_t size, uint8_t *buf)
+{
+    uint32_t best = 0;
+    uint64_t best_txnid = 0;
+    for (uint32_t p = CT_PAGE_SIZE_MIN; p <= CT_PAGE_SIZE_MAX; p <<= 1) {
+        uint32_t n = p / CT_PAGE_SIZE_MIN;
+        for (int slot = 0; slot < 2 && (uint64_t)(slot + 1) * n <= size; slot++) {
+            ct__meta m;
+            if (ps->ops->read(ps, (uint64_t)slot * n, n, buf) == CT_OK &&
+                ct__meta_decode(buf, p, slot, &m) == CT_OK && (!best || m.txnid > best_txnid)) {
+                best = p;
+                best_txnid = m.txnid;
+            }
+        }
+    }
+    return best;
+}
+
+/* Reads the page size of an existing file (see probe_valid_meta); when no
+   slot is valid, the size meta 0 records, and recovery judges. */
 static int probe_page_size(const char *path, const ct_options *o, uint32_t *page_size)
 {
     ct_filestore_options fo;
@@ -92,27 +116,35 @@ static int probe_page_size(const char *path, const ct_options *o, uint32_t *page
     fo.flags = CT_FS_RDONLY | CT_FS_NOCREATE;
     ct_pagestore *ps = NULL;
     int rc = ct_filestore_open(path, &fo, &ps);
+    uint32_t dflt = o->page_size ? o->page_size : 4096u;
+    const ct_allocator *a = o->alloc ? o->alloc : &ct__libc_allocator;
     if (rc == CT_NOTFOUND) {
-        *page_size = o->page_size ? o->page_size : 4096u;
+        *page_size = dflt;
         return CT_OK;
     }
     if (rc != CT_OK) {
         return rc;
     }
     uint64_t size = 0;
-    uint8_t buf[CT_PAGE_SIZE_MIN];
     rc = ps->ops->size(ps, &size);
+    uint8_t *buf = NULL;
     if (rc == CT_OK && size == 0) {
-        *page_size = o->page_size ? o->page_size : 4096u;
+        *page_size = dflt;
+    } else if (rc == CT_OK && !(buf = ct__malloc(a, CT_PAGE_SIZE_MAX))) {
+        rc = CT_NOMEM;
     } else if (rc == CT_OK) {
-        rc = ps->ops->read(ps, 0, 1, buf);
-        /* Body offset 12 of the meta page holds the page size (meta.c). */
-        uint32_t p = ct__get32(buf + CT_PAGE_HDR_BYTES + 12);
-        if (rc == CT_OK && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)))) {
-            p = o->page_size ? o->page_size : 4096u; /* torn meta 0: let recovery judge */
+        uint32_t p = probe_valid_meta(ps, size, buf);
+        if (p == 0) {
+            rc = ps->ops->read(ps, 0, 1, buf);
+            /* Body offset 12 of the meta page holds the page size (meta.c). */
+            p = ct__get32(buf + CT_PAGE_HDR_BYTES + 12);
+            if (rc == CT_OK && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)))) {
+                p = dflt;
+            }
         }
         *page_size = p;
     }
+    ct__free(a, buf);
     ps->ops->close(ps);
     return rc;
 }

@@ -240,7 +240,7 @@ static sim_run_result creation_points(sim_seed_run *r, const sim_case *only)
             sim_seed_fail(r, &w, &c);
         }
         sim_world_free(&w);
-        ps->ops->close(ps);
+        sim_store_destroy(ps);
         if (rc == CT_OK) {
             break; /* the cut came after creation finished */
         }

@@ -285,7 +285,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
         sim_seed_fail(r, &w, &c);
     }
     sim_world_free(&w);
-    ps->ops->close(ps);
+    sim_store_destroy(ps);
     return res;
 }
 

@@ -8,24 +8,6 @@
 
 #include "sim.h"
 
-int sim_store_create(const sim_config *cfg, ct_pagestore **out)
-{
-    ct_memstore_options o;
-    ct_memstore_options_init(&o);
-    o.page_size = cfg->page_size;
-    o.enable_map = cfg->enable_map;
-    o.seed = sim_derive(cfg->seed, 0x73746f7265ull); /* "store" */
-    return ct_memstore_create(&o, out);
-}
-
-uint64_t sim_store_ops(ct_pagestore *ps)
-{
-    ct_memstore_info info;
-    memset(&info, 0, sizeof(info));
-    (void)ct_memstore_get_info(ps, &info);
-    return info.ops;
-}
-
 size_t sim_segment_end(const sim_seed_run *r, size_t s)
 {
     return s + 1 < r->n_cps ? r->cps[s + 1].op : r->wl->count;
@@ -105,9 +87,7 @@ uint32_t sim_key_max_of(const sim_config *cfg)
         k = (uint32_t)ct_key_max(db);
     }
     ct_close(db);
-    if (ps) {
-        ps->ops->close(ps);
-    }
+    sim_store_destroy(ps);
     return k;
 }
 
@@ -133,9 +113,7 @@ void sim_seed_run_free(sim_seed_run *r)
         ct_memstore_snapshot_free(r->cps[i].snap);
     }
     free(r->cps);
-    if (r->ps) {
-        r->ps->ops->close(r->ps);
-    }
+    sim_store_destroy(r->ps);
     sim_workload_free(&r->own);
     free(r);
 }

@@ -110,6 +110,7 @@ typedef struct sim_config {
     uint32_t deep_n;        /* crash points on the long-lived handle's path */
     int stable_cursor_pct;  /* range deletes relying on cursor stability; -1 default */
     int verbose;
+    const char *store;      /* --store spec (store.c); NULL = memory */
 } sim_config;
 
 /* A case that replays exactly (trace.c formats and parses it). */
@@ -252,6 +253,7 @@ typedef struct sim_counters {
     uint64_t failures;
     uint64_t trace;
     uint64_t seed_trace;       /* trace of the last seed run */
+    uint64_t store_mismatches; /* --store: reads of the real store unlike the writes */
 } sim_counters;
 
 /* Checks the crashed store of world w: open, ct_check, content is an
@@ -296,8 +298,25 @@ typedef struct sim_seed_run {
     uint64_t image_seq;      /* images so far (picks level-2 images) */
 } sim_seed_run;
 
-/* Helpers shared by the phases (seed.c, crashpoint.c). */
+/* ---- the store (store.c) ------------------------------------------------ */
+
+/* 1 for the memory store (spec NULL or "memory"). */
+int sim_store_is_memory(const char *spec);
+/* 0 if spec is memory, file:DIR or plugin:LIB.so:DIR with DIR writable;
+   else -1 and a message in err. */
+int sim_store_spec_check(const char *spec, char *err, size_t cap);
+/* Creates a store as the config says (store kind, page size, map, seed). */
+int sim_store_create(const sim_config *cfg, ct_pagestore **out);
+/* Closes a store from sim_store_create and removes its file. NULL-safe. */
+void sim_store_destroy(ct_pagestore *ps);
+/* I/O ops the store has numbered so far. */
 uint64_t sim_store_ops(ct_pagestore *ps);
+/* Reads the real store returned unlike what was written (0 for memory). */
+uint64_t sim_store_inner_mismatches(ct_pagestore *ps);
+/* Mismatching reads of every store destroyed since the last call. */
+uint64_t sim_store_take_mismatches(void);
+
+/* Helpers shared by the phases (seed.c, crashpoint.c). */
 /* Restores checkpoint s into a new world on the seed's store and opens it;
    *base gets the store's op count after the open. */
 sim_run_result sim_segment_start(sim_seed_run *r, size_t s, sim_world *w, uint64_t *base);
@@ -310,8 +329,6 @@ void sim_seed_fail(sim_seed_run *r, sim_world *w, const sim_case *c);
 void sim_gen_config_of(const sim_config *cfg, sim_gen_config *g);
 /* The key limit of the configured page size, from a scratch database. */
 uint32_t sim_key_max_of(const sim_config *cfg);
-/* Creates a store as the config says (page size, map, seed). */
-int sim_store_create(const sim_config *cfg, ct_pagestore **out);
 /* Golden run with checkpoints; SIM_RUN_FAILED on an oracle failure. */
 sim_run_result sim_golden(sim_seed_run *r);
 /* Crash phase (all or sampled points; `only` replays one case). */

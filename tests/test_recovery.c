@@ -1178,6 +1178,50 @@ static void test_faults_never_wrong_data(void **state)
     }
 }
 
+/* ct_open_path finds the page size from whichever meta slot is valid: a
+   torn slot 0 (here: garbage) must not make it open a 512-byte-page file
+   at the default 4096, where no meta verifies and the file would pass for
+   an interrupted creation and be created afresh (found by the fault store
+   over a file store). */
+static void test_open_path_torn_slot0_small_pages(void **state)
+{
+    (void)state;
+    char dir[512];
+    th_tmpdir_make(dir, sizeof dir);
+    char path[600];
+    snprintf(path, sizeof path, "%s/db", dir);
+    ct_options o;
+    ct_options_init(&o);
+    o.page_size = 512;
+    ct_db *db = NULL;
+    th_assert_rc(ct_open_path(path, &o, &db), CT_OK);
+    for (int i = 0; i < 4; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%d", i);
+        th_put1(db, k, strlen(k), "v", 1);
+    }
+    ct_close(db);
+    uint8_t junk[512];
+    memset(junk, 0x5a, sizeof junk);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, junk, sizeof junk, 0), (ssize_t)sizeof junk);
+    close(fd);
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_OK);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(db, &st), CT_OK);
+    assert_int_equal(st.page_size, 512);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vlen = 0;
+    th_assert_rc(ct_get(t, NULL, "k0", 2, &v, &vlen), CT_OK);
+    ct_abort(t);
+    th_check_clean(db);
+    ct_close(db);
+    th_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1197,6 +1241,7 @@ int main(void)
         cmocka_unit_test(test_nospace),
         cmocka_unit_test(test_sync_none_crash),
         cmocka_unit_test(test_faults_never_wrong_data),
+        cmocka_unit_test(test_open_path_torn_slot0_small_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -23,9 +23,10 @@
  * Restoring a snapshot or crashing rewrites only the pages of `inner` that
  * differ. inner's own sync() runs only when the wrapper's sync() succeeds.
  *
- * Errors of `inner` are passed through (CT_IO, CT_NOSPACE, ...): the
- * wrapper's sync then fails, and its log is resolved as after a failed
- * sync (each entry dropped, kept or torn).
+ * An error of `inner` while the wrapper applies its log makes the
+ * wrapper's sync fail with CT_IO (the log then counts as applied: the
+ * wrapper's durable image keeps it, and the next sync or crash rewrites
+ * to inner every page inner may not hold); inner's read errors are CT_IO.
  */
 #ifndef COWTREE_FAULTSTORE_H
 #define COWTREE_FAULTSTORE_H

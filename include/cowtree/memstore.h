@@ -24,6 +24,10 @@
  *
  * Not thread-safe beyond what the engine needs: all ops are serialized
  * by an internal mutex, so concurrent readers and one writer are fine.
+ *
+ * The same device model stacks on any other store: cowtree/faultstore.h
+ * (ct_faultstore_wrap). Every ct_memstore_* function below also accepts
+ * such a fault store; the memory store is the case with no inner store.
  */
 #ifndef COWTREE_MEMSTORE_H
 #define COWTREE_MEMSTORE_H

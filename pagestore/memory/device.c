@@ -553,7 +553,7 @@ static int crash_locked(ct__memstore *s, const ct_crash_outcome *o)
     s->st.power_cut_at = UINT64_MAX;
     ct__mem_trace(&s->st, CT__MEM_TRACE_CRASH, (uint64_t)o->mode, o->index, o->mask, CT_OK);
     ct__mem_trace(&s->st, CT__MEM_TRACE_CRASH, o->seed, n, 0, CT_OK);
-    rc = CT_OK;
+    rc = ct__mem_mirror(s, 0);
 out_free:
     free(actions);
     free(order);
@@ -598,7 +598,7 @@ int ct_memstore_poke(ct_pagestore *ps, uint64_t pgno, const void *page)
             image_put(imgs[i], pgno, p);
         }
         ct__mem_trace(&s->st, CT__MEM_TRACE_POKE, pgno, 1u, content, CT_OK);
-        rc = CT_OK;
+        rc = ct__mem_mirror(s, 0);
     }
     pthread_mutex_unlock(&s->lock);
     ct__mem_page_unref(p);

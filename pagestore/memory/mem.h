@@ -16,6 +16,11 @@
  *      list (it stays alive until close or ct_memstore_unmap_all).
  *   5. Every field of ct__mem_state is plain data: a struct copy saves it
  *      (snapshots, and the roll-back of an op that ran out of memory).
+ *   6. With an inner store (a fault store, inner.c), `applied` names the
+ *      buffers inner holds (slot by slot, NULL = zeros), unless
+ *      inner_stale: then inner's contents are unknown and the next mirror
+ *      rewrites every page. After every change of the durable image,
+ *      applied == durable (or inner_stale and an error was returned).
  * Must never: include anything from core/, abort, or modify a published
  * page buffer.
  */
@@ -28,6 +33,7 @@
 #include <stdint.h>
 
 #include "cowtree.h"
+#include "cowtree/faultstore.h"
 #include "cowtree/memstore.h"
 #include "prng.h"
 
@@ -110,6 +116,11 @@ typedef struct ct__memstore {
     ct__mem_page **pins; /* buffers map() handed out (invariant 4) */
     uint64_t npins;
     uint64_t cap_pins;
+    /* Fault store only (inner.c); inner NULL for a memory store. */
+    ct_pagestore *inner;
+    ct__mem_image applied; /* invariant 6 */
+    int inner_stale;
+    ct_faultstore_info finfo;
 } ct__memstore;
 
 struct ct_memstore_snapshot {
@@ -123,6 +134,19 @@ struct ct_memstore_snapshot {
 
 /* memstore.c */
 ct__memstore *ct__mem_from(ct_pagestore *ps); /* NULL unless ps is a memstore */
+/* A new store of the given page size with the options' fault state; ops
+   chosen by enable_map and inner (a fault store never maps). */
+int ct__mem_new(const ct_memstore_options *opt, uint32_t page_size, int has_inner,
+                ct__memstore **out);
+
+/* inner.c (store locked): the fault store's traffic to its inner store. */
+/* Reads view page pgno into out: from inner when inner holds the same
+   buffer as the view, else from the view's buffer. */
+int ct__mem_read_page(ct__memstore *s, uint64_t pgno, unsigned char *out);
+/* Makes inner hold the durable image (only differing pages are written),
+   then syncs inner when do_sync. No-op without inner. */
+int ct__mem_mirror(ct__memstore *s, int do_sync);
+void ct__mem_inner_close(ct__memstore *s);
 
 /* device.c: page buffers */
 ct__mem_page *ct__mem_page_new(uint32_t page_size); /* refs 1, data uninitialised */

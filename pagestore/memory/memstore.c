@@ -37,10 +37,14 @@ static const ct_pagestore_ops ops_map = {
 static const ct_pagestore_ops ops_nomap = {
     mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL,
 };
+/* A fault store never maps: every read must reach its inner store. */
+static const ct_pagestore_ops ops_inner = {
+    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL,
+};
 
 ct__memstore *ct__mem_from(ct_pagestore *ps)
 {
-    if (!ps || (ps->ops != &ops_map && ps->ops != &ops_nomap)) {
+    if (!ps || (ps->ops != &ops_map && ps->ops != &ops_nomap && ps->ops != &ops_inner)) {
         return NULL;
     }
     return (ct__memstore *)ps;
@@ -72,7 +76,10 @@ static int read_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, unsigned
         return ct__mem_pgset_add(&s->sticky, bad) == CT_OK ? CT_IO : CT_NOMEM;
     }
     for (uint32_t k = 0; k < npages; k++) {
-        ct__mem_image_read(&s->view, page_size, pgno + k, buf + (size_t)k * page_size);
+        int rc = ct__mem_read_page(s, pgno + k, buf + (size_t)k * page_size);
+        if (rc != CT_OK) {
+            return rc;
+        }
     }
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_BIT_ROT)) {
         uint64_t bit = ct__mem_prng_below(&st->prng, (uint64_t)npages * page_size * 8u);
@@ -172,12 +179,20 @@ static int sync_locked(ct__memstore *s)
     }
     if (ct__mem_countdown_fires(st, CT_MEMSTORE_OP_SYNC) ||
         ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_SYNC_ERROR)) {
-        return ct__mem_device_sync_failed(s);
+        int rc = ct__mem_device_sync_failed(s);
+        if (rc == CT_IO) {
+            (void)ct__mem_mirror(s, 0); /* the sync failed either way */
+        }
+        return rc;
     }
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_LOST_SYNC)) {
         return CT_OK;
     }
-    return ct__mem_device_sync(s);
+    int rc = ct__mem_device_sync(s);
+    if (rc == CT_OK && ct__mem_mirror(s, 1) != CT_OK) {
+        rc = CT_IO; /* sync's contract: CT_IO whatever failed underneath */
+    }
+    return rc;
 }
 
 static int mem_sync(ct_pagestore *ps)
@@ -318,6 +333,7 @@ static void mem_close(ct_pagestore *ps)
     ct__mem_image_release(&s->view);
     ct__mem_log_release(&s->log);
     ct__mem_pgset_release(&s->sticky);
+    ct__mem_inner_close(s);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
@@ -332,18 +348,14 @@ void ct_memstore_options_init(ct_memstore_options *opt)
     opt->enable_map = 1;
 }
 
-int ct_memstore_create(const ct_memstore_options *opt, ct_pagestore **out)
+int ct__mem_new(const ct_memstore_options *opt, uint32_t page_size, int has_inner,
+                ct__memstore **out)
 {
     ct_memstore_options def;
-    if (!out) {
-        return CT_INVALID;
-    }
-    *out = NULL;
     if (!opt) {
         ct_memstore_options_init(&def);
         opt = &def;
     }
-    uint32_t page_size = opt->page_size ? opt->page_size : DEFAULT_PAGE_SIZE;
     if (page_size < CT_PAGE_SIZE_MIN || page_size > CT_PAGE_SIZE_MAX ||
         (page_size & (page_size - 1u)) != 0) {
         return CT_INVALID;
@@ -356,7 +368,7 @@ int ct_memstore_create(const ct_memstore_options *opt, ct_pagestore **out)
         free(s);
         return CT_NOMEM;
     }
-    s->base.ops = opt->enable_map ? &ops_map : &ops_nomap;
+    s->base.ops = has_inner ? &ops_inner : opt->enable_map ? &ops_map : &ops_nomap;
     s->base.page_size = page_size;
     s->id = atomic_fetch_add(&next_store_id, 1u);
     s->max_pages = opt->max_pages;
@@ -364,8 +376,23 @@ int ct_memstore_create(const ct_memstore_options *opt, ct_pagestore **out)
     s->st.faults = opt->faults;
     s->st.power_cut_at = UINT64_MAX;
     s->st.trace_hash = TRACE_BASIS;
-    *out = &s->base;
+    *out = s;
     return CT_OK;
+}
+
+int ct_memstore_create(const ct_memstore_options *opt, ct_pagestore **out)
+{
+    if (!out) {
+        return CT_INVALID;
+    }
+    *out = NULL;
+    uint32_t page_size = opt && opt->page_size ? opt->page_size : DEFAULT_PAGE_SIZE;
+    ct__memstore *s = NULL;
+    int rc = ct__mem_new(opt, page_size, 0, &s);
+    if (rc == CT_OK) {
+        *out = &s->base;
+    }
+    return rc;
 }
 
 /* ---- queries ------------------------------------------------------------------- */

@@ -94,8 +94,9 @@ int ct_memstore_snapshot_restore(ct_pagestore *ps, const ct_memstore_snapshot *s
     s->log = log;
     s->sticky = sticky;
     s->st = snap->st;
+    int rc = ct__mem_mirror(s, 0);
     pthread_mutex_unlock(&s->lock);
-    return CT_OK;
+    return rc;
 }
 
 void ct_memstore_snapshot_free(ct_memstore_snapshot *snap)
