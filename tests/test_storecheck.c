@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "cowtree.h"
+#include "cowtree/faultstore.h"
 #include "cowtree/filestore.h"
 #include "cowtree/memstore.h"
 #include "cowtree/plugin.h"
@@ -107,6 +108,21 @@ static int open_file(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore
     return rc;
 }
 
+/* ctx: the file path. The fault store (no faults) stacked on the file store. */
+static int open_fault_file(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore **out)
+{
+    ct_pagestore *file = NULL;
+    int rc = open_file(ctx, page_size, flags, &file);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    rc = ct_faultstore_wrap(file, NULL, out);
+    if (rc != CT_OK) {
+        file->ops->close(file);
+    }
+    return rc;
+}
+
 static const uint32_t sizes_small[] = {512, 4096};
 
 static void run_clean(ct_storecheck_open_fn fn, void *ctx, int persistence, uint32_t na_want)
@@ -156,6 +172,19 @@ static void test_file_store_passes(void **state)
     th_tmpdir_make(dir, sizeof(dir));
     snprintf(path, sizeof(path), "%s/kit.pages", dir);
     run_clean(open_file, path, CT_STORECHECK_PERSISTENT, 8);
+    th_tmpdir_remove(dir);
+}
+
+/* The fault store without faults, stacked on the file store, passes too,
+   durability included (it never maps: map is n/a). */
+static void test_fault_store_over_file_passes(void **state)
+{
+    (void)state;
+    char dir[512];
+    char path[600];
+    th_tmpdir_make(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/kit-fault.pages", dir);
+    run_clean(open_fault_file, path, CT_STORECHECK_PERSISTENT, 8);
     th_tmpdir_remove(dir);
 }
 
@@ -299,6 +328,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_memory_store_passes),
         cmocka_unit_test(test_file_store_passes),
+        cmocka_unit_test(test_fault_store_over_file_passes),
         cmocka_unit_test(test_broken_store_control_passes),
         cmocka_unit_test(test_broken_modes_are_caught),
         cmocka_unit_test(test_options_and_report),
