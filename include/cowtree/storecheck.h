@@ -96,7 +96,8 @@ typedef struct ct_storecheck_options {
     int persistence; /* CT_STORECHECK_DETECT (default), _PERSISTENT, _VOLATILE */
     unsigned flags;  /* CT_STORECHECK_QUIET */
     uint64_t seed;   /* pattern seed; 0 = the default (runs are repeatable) */
-    /* Only run checks whose name equals this (NULL = all). Borrowed. */
+    /* Only run the check of this name (and return-codes, which tallies it);
+       NULL = all. Borrowed. */
     const char *only;
     /* Where to print one line per check ("ok", "FAIL", "n/a"), each
        violation and a summary line; NULL = print nothing. Borrowed. */

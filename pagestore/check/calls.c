@@ -205,21 +205,33 @@ uint32_t ct__sc_expect(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npag
         return npages;
     }
     uint32_t bad = 0;
+    uint32_t first = 0;
+    uint32_t first_off = 0;
     for (uint32_t i = 0; i < npages; i++) {
         uint32_t want = versions ? versions[i] : v;
         uint32_t off = ct__sc_diff(c, buf + (size_t)i * c->page_size, pgno + i, want);
-        if (off == c->page_size) {
-            continue;
+        if (off != c->page_size && bad++ == 0) {
+            first = i;
+            first_off = off;
         }
-        bad++;
-        ct__sc_violation(c,
-                         "%s: page %llu (page %u of a %u-page read at %llu) reads back %s "
-                         "(first difference at byte %u)",
-                         what, (unsigned long long)(pgno + i), (unsigned)i, (unsigned)npages,
-                         (unsigned long long)pgno,
-                         want == 0 ? "non-zero bytes where zeros belong" : "different bytes",
-                         (unsigned)off);
     }
+    if (bad == 0) {
+        return 0;
+    }
+    /* One sentence per read: the first bad page in detail, then a count. */
+    uint32_t want = versions ? versions[first] : v;
+    char more[64] = "";
+    if (bad > 1u) {
+        snprintf(more, sizeof(more), "; %u of the %u pages differ", (unsigned)bad,
+                 (unsigned)npages);
+    }
+    ct__sc_violation(c,
+                     "%s: page %llu (page %u of a %u-page read at %llu) reads back %s "
+                     "(first difference at byte %u)%s",
+                     what, (unsigned long long)(pgno + first), (unsigned)first, (unsigned)npages,
+                     (unsigned long long)pgno,
+                     want == 0 ? "non-zero bytes where zeros belong" : "different bytes",
+                     (unsigned)first_off, more);
     return bad;
 }
 
@@ -230,8 +242,8 @@ int ct__sc_expect_size(ct__sc *c, ct_pagestore *ps, uint64_t want, const char *w
         return 0;
     }
     if (n != want) {
-        ct__sc_violation(c, "%s: size() is %llu pages, expected %llu", what,
-                         (unsigned long long)n, (unsigned long long)want);
+        ct__sc_violation(c, "%s: size() is %llu pages, expected %llu", what, (unsigned long long)n,
+                         (unsigned long long)want);
         return 0;
     }
     return 1;

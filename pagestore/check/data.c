@@ -71,8 +71,8 @@ static void raw_write_check(ct__sc *c, ct_pagestore *ps, raw_model *m, uint64_t 
         return;
     }
     for (uint32_t i = 0; i < n; i++) {
-        snprintf(what, sizeof(what), "page %u of a %u-page write at %llu, read alone",
-                 (unsigned)i, (unsigned)n, (unsigned long long)pgno);
+        snprintf(what, sizeof(what), "page %u of a %u-page write at %llu, read alone", (unsigned)i,
+                 (unsigned)n, (unsigned long long)pgno);
         (void)ct__sc_expect(c, ps, pgno + i, 1, NULL, v, buf, what);
     }
 }
@@ -238,8 +238,8 @@ int ct__sc_check_return_codes(ct__sc *c)
 {
     uint32_t shown = c->bad_count < SC_BAD_CODES_MAX ? c->bad_count : SC_BAD_CODES_MAX;
     for (uint32_t i = 0; i < shown; i++) {
-        ct__sc_violation(c, "%s returned %d, not a CT_* code (during the %s check)",
-                         c->bad[i].op, c->bad[i].rc, c->bad[i].check);
+        ct__sc_violation(c, "%s returned %d, not a CT_* code (during the %s check)", c->bad[i].op,
+                         c->bad[i].rc, c->bad[i].check);
     }
     if (c->bad_count > shown) {
         ct__sc_violation(c, "%u more returns outside the CT_* codes",

@@ -30,8 +30,10 @@ static int sync_close_reopen(ct__sc *c, ct_pagestore **ps, const char *when)
         return rc;
     }
     if (c->opt->persistence == CT_STORECHECK_PERSISTENT) {
-        ct__sc_violation(c, "a reopen %s returned CT_NOTSUP, but the store was declared "
-                            "persistent", when);
+        ct__sc_violation(c,
+                         "a reopen %s returned CT_NOTSUP, but the store was declared "
+                         "persistent",
+                         when);
         return CT_INVALID;
     }
     return CT_NOTSUP;

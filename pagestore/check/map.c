@@ -28,8 +28,9 @@ static const uint8_t *map_expect(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uin
     }
     uint32_t off = ct__sc_diff(c, p, pgno, v);
     if (off != c->page_size) {
-        ct__sc_violation(c, "map(%llu) %s points at bytes other than the page's current "
-                            "contents (first difference at byte %u)",
+        ct__sc_violation(c,
+                         "map(%llu) %s points at bytes other than the page's current "
+                         "contents (first difference at byte %u)",
                          (unsigned long long)pgno, when, (unsigned)off);
         return NULL;
     }
@@ -85,9 +86,10 @@ int ct__sc_check_map(ct__sc *c)
         }
         uint32_t off = ct__sc_diff(c, ptr[p], p, ver[p]);
         if (off != c->page_size) {
-            ct__sc_violation(c, "the bytes behind the pointer map(%llu) returned changed after "
-                                "writes to other pages and growth to 40 pages (first "
-                                "difference at byte %u)",
+            ct__sc_violation(c,
+                             "the bytes behind the pointer map(%llu) returned changed after "
+                             "writes to other pages and growth to 40 pages (first "
+                             "difference at byte %u)",
                              (unsigned long long)p, (unsigned)off);
         }
     }

@@ -70,8 +70,8 @@ void ct__sc_violation(ct__sc *c, const char *fmt, ...)
 {
     c->violations++;
     c->rep->violations++;
-    uint32_t shown_max = c->opt->violations_shown_max ? c->opt->violations_shown_max
-                                                      : SC_SHOWN_DEFAULT;
+    uint32_t shown_max =
+        c->opt->violations_shown_max ? c->opt->violations_shown_max : SC_SHOWN_DEFAULT;
     int first = c->rep->first_violation[0] == '\0';
     if (c->violations > shown_max && !first) {
         return;
@@ -85,8 +85,7 @@ void ct__sc_violation(ct__sc *c, const char *fmt, ...)
     }
     va_end(ap);
     if (len > 0 && (size_t)len < sizeof(msg)) {
-        snprintf(msg + len, sizeof(msg) - (size_t)len, " (page size %u)",
-                 (unsigned)c->page_size);
+        snprintf(msg + len, sizeof(msg) - (size_t)len, " (page size %u)", (unsigned)c->page_size);
     }
     if (first) {
         copy_cut(c->rep->first_failed_check, sizeof(c->rep->first_failed_check), c->check);

@@ -40,11 +40,11 @@ int ct__sc_check_bounds(ct__sc *c)
         goto out_close;
     }
     const char *what = "a 4-page store";
-    ct__sc_expect_invalid_read(c, ps, 4, 1, buf, what);  /* at size() */
-    ct__sc_expect_invalid_read(c, ps, 5, 1, buf, what);  /* after it */
+    ct__sc_expect_invalid_read(c, ps, 4, 1, buf, what); /* at size() */
+    ct__sc_expect_invalid_read(c, ps, 5, 1, buf, what); /* after it */
     ct__sc_expect_invalid_read(c, ps, 100, 2, buf, what);
-    ct__sc_expect_invalid_read(c, ps, 3, 2, buf, what);  /* crossing size() */
-    ct__sc_expect_invalid_read(c, ps, 0, 5, buf, what);  /* one page too many */
+    ct__sc_expect_invalid_read(c, ps, 3, 2, buf, what); /* crossing size() */
+    ct__sc_expect_invalid_read(c, ps, 0, 5, buf, what); /* one page too many */
     ct__sc_expect_invalid_read(c, ps, UINT64_MAX, 1, buf, what);
     ct__sc_expect_invalid_read(c, ps, UINT64_MAX - 1u, 4, buf, what); /* wraps */
     ct__sc_expect_invalid_read(c, ps, 0, 0, buf, "npages 0 on a 4-page store");
@@ -167,7 +167,8 @@ int ct__sc_check_boundaries(ct__sc *c)
             break;
         }
         (void)ct__sc_expect(c, ps, 0, (uint32_t)size, ver, 0, buf, what);
-        snprintf(what, sizeof(what), "the last page of a %llu-page store", (unsigned long long)size);
+        snprintf(what, sizeof(what), "the last page of a %llu-page store",
+                 (unsigned long long)size);
         (void)ct__sc_expect(c, ps, size - 1u, 1, &ver[size - 1u], 0, buf, what);
         if (size >= 3u) {
             snprintf(what, sizeof(what), "the last 3 pages of a %llu-page store",

@@ -17,6 +17,9 @@ test -f "$prefix/share/man/man1/cowtree.1"
 test -f "$prefix/share/man/man3/cowtree.3"
 "$prefix/bin/cowtree" --help >/dev/null
 test -f "$prefix/include/cowtree/pagestore.h"
+test -f "$prefix/include/cowtree/storecheck.h"
+test -f "$prefix/include/cowtree/tracestore.h"
+"$prefix/bin/cowtree-storecheck" --list >/dev/null
 libdir=$(dirname "$(find "$prefix" -name cowtree.pc | head -n 1)")/..
 test -f "$libdir/libcowtree.a"
 ls "$libdir"/libcowtree.so.* >/dev/null
@@ -40,7 +43,10 @@ echo "-- pkg-config --libs cowtree (shared)"
 # shellcheck disable=SC2046
 $cc -o "$tmp/hello-pc" "$src/examples/hello.c" $(pkg-config --cflags --libs cowtree)
 LD_LIBRARY_PATH=$libdir "$tmp/hello-pc" "$tmp/b.cowtree" >/dev/null
-if ldd "$tmp/hello-pc" | grep -q 'libcowtree.so'; then :; else
+# ldd's output is captured first: with pipefail, `ldd | grep -q` fails
+# whenever grep exits before ldd has written everything (SIGPIPE).
+deps=$(ldd "$tmp/hello-pc")
+if grep -q 'libcowtree.so' <<<"$deps"; then :; else
     echo "hello-pc is not linked to the shared library" >&2
     exit 1
 fi
@@ -50,7 +56,8 @@ echo "-- pkg-config --static --libs cowtree"
 $cc -o "$tmp/hello-static" "$src/examples/hello.c" $(pkg-config --static --cflags cowtree) \
     "$libdir/libcowtree.a" $(pkg-config --static --libs-only-other --libs-only-l cowtree | sed 's/-lcowtree//')
 "$tmp/hello-static" "$tmp/c.cowtree" >/dev/null
-if ldd "$tmp/hello-static" | grep -q 'libcowtree.so'; then
+deps=$(ldd "$tmp/hello-static")
+if grep -q 'libcowtree.so' <<<"$deps"; then
     echo "hello-static still needs the shared library" >&2
     exit 1
 fi

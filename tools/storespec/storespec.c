@@ -137,8 +137,8 @@ static int open_plugin(const char *rest, uint32_t page_size, unsigned flags, ct_
     int rc = fn(arg, page_size, flags, out);
     if (rc != CT_OK) {
         *out = NULL;
-        rc = fail(err, errcap, rc, "plugin:%s: open(\"%s\"): %s (%d)", lib, arg,
-                  ct_strerror(rc), rc);
+        rc = fail(err, errcap, rc, "plugin:%s: open(\"%s\"): %s (%d)", lib, arg, ct_strerror(rc),
+                  rc);
     }
     free(lib);
     return rc;
