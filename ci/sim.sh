@@ -13,7 +13,8 @@
 #   4. every random fault kind alone, then all together with swarm; the
 #      default job (crash points, sweeps, faults) over the file store
 #      (--store file:DIR, under /dev/shm when there is one: each sync is a
-#      real fdatasync, which a disk makes 7x slower);
+#      real fdatasync, which a disk makes 7x slower) and over the example
+#      XOR store loaded as a plugin (examples/xorstore);
 #   5. determinism: the same seeds run twice with different process layouts
 #      must print the same summary and trace hash; over the file store the
 #      trace equals the memory store's with map off;
@@ -29,8 +30,9 @@ jobs=2
 echo "==> sim: configure and build ($build)"
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOWTREE_TESTS=OFF \
     -DCOWTREE_BENCH=OFF >/dev/null
-cmake --build "$build" --target cowtree-sim -j2 >/dev/null
+cmake --build "$build" --target cowtree-sim ct_xorstore_plugin -j2 >/dev/null
 sim=$build/sim/cowtree-sim
+xorstore=$build/examples/xorstore/libct_xorstore.so
 
 scale=1
 if [ "${SIM_CI_QUICK:-0}" = 1 ]; then
@@ -101,6 +103,8 @@ run "faults and sweeps: all, CT_SYNC_GROUP" --seeds "$(seeds 5401 60)" --txns 30
 storedir=$(mktemp -d /dev/shm/ct-sim.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$storedir"' EXIT
 run "default job over the file store" --seeds "$(seeds 6001 12)" --store "file:$storedir"
+run "default job over the XOR example store (a plugin on the file store)" \
+    --seeds "$(seeds 6101 6)" --store "plugin:$xorstore:$storedir"
 
 # ---- 5. determinism: same seeds, different process layouts -------------------
 echo "==> sim: determinism (seeds 1..12 twice: 1 job, then 3 jobs in reverse order)"
