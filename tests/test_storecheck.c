@@ -247,6 +247,9 @@ static void test_broken_modes_are_caught(void **state)
         {BS_MAP_MOVES, "map", "the bytes behind the pointer map("},
         {BS_SYNC_NOOP, "durability", "after sync, close and reopen: size() is 0 pages"},
         {BS_NO_GROW, "grow-on-write", "after a 1-page write at 0: size() is 0 pages, expected 1"},
+        {BS_DROP_LAST_PAGE, "power-cut", "does not hold what the power cut left there"},
+        {BS_SYNC_NOOP, "power-cut", "after the power cuts, close and reopen"},
+        {BS_GARBAGE_UNWRITTEN, "power-cut", "page 4 does not hold what the power cut left"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         seen s;

@@ -41,6 +41,12 @@
  *                   while the page is not rewritten, across writes to other
  *                   pages and growth of the store. Not applicable without
  *                   map();
+ *   power-cut       under the fault store (cowtree/faultstore.h): writes
+ *                   reach the store only at a sync or a simulated power
+ *                   cut, and the store then holds exactly what the device
+ *                   model applied (whole, dropped, torn, a shrink), read
+ *                   back directly and, when persistent, after a reopen;
+ *                   every read the wrapper made matched what it wrote;
  *   return-codes    every code any op returned (in any check at this page
  *                   size) is one of the CT_* codes of cowtree.h (a store
  *                   returning -errno fails here).

@@ -101,6 +101,7 @@ int ct__sc_check_boundaries(ct__sc *c);
 int ct__sc_check_sync(ct__sc *c);
 int ct__sc_check_durability(ct__sc *c);
 int ct__sc_check_map(ct__sc *c);
+int ct__sc_check_power_cut(ct__sc *c); /* powercut.c */
 int ct__sc_check_return_codes(ct__sc *c);
 
 #endif
