@@ -942,6 +942,16 @@ static slow_sync_store *slow_sync_create(void)
     return s;
 }
 
+static ct_db *open_group(slow_sync_store *s)
+{
+    ct_options o;
+    ct_options_init(&o);
+    o.durability = CT_SYNC_GROUP;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    return db;
+}
+
 typedef struct group_arg {
     ct_db *db;
     int id;
@@ -974,11 +984,7 @@ static void test_group_commit_shares_syncs(void **state)
 {
     (void)state;
     slow_sync_store *s = slow_sync_create();
-    ct_options o;
-    ct_options_init(&o);
-    o.durability = CT_SYNC_GROUP;
-    ct_db *db = NULL;
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    ct_db *db = open_group(s);
     unsigned before = atomic_load(&s->syncs);
     enum { THREADS = 4, COMMITS = 60 };
     pthread_t th[THREADS];
@@ -999,7 +1005,7 @@ static void test_group_commit_shares_syncs(void **state)
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
     assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    db = open_group(s);
     ct_txn *t = NULL;
     assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
     for (int i = 0; i < THREADS; i++) {
@@ -1024,11 +1030,7 @@ static void test_group_commit_failed_sync(void **state)
 {
     (void)state;
     slow_sync_store *s = slow_sync_create();
-    ct_options o;
-    ct_options_init(&o);
-    o.durability = CT_SYNC_GROUP;
-    ct_db *db = NULL;
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    ct_db *db = open_group(s);
     th_put1(db, "a", 1, "1", 1);
     atomic_store(&s->fail_syncs, 1);
     ct_txn *t = NULL;
