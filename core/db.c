@@ -231,6 +231,7 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     out->depth = db->meta.main.depth;
     out->entries = db->meta.main.entries;
     out->buckets = db->meta.buckets;
+    out->meta_slot = (uint32_t)db->meta_slot;
     out->readers = db->reader_count;
     uint64_t oldest = ct__readers_oldest(db);
     out->oldest_reader_txnid = oldest == UINT64_MAX ? 0 : oldest;

@@ -212,6 +212,55 @@ CT_API int ct_bucket_open(ct_txn *txn, const char *name, unsigned flags, ct_buck
  * Errors: CT_NOTFOUND, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
 CT_API int ct_bucket_drop(ct_txn *txn, const char *name);
 
+/* Calls fn once for each named bucket of txn's snapshot, in name order
+ * (unsigned bytewise, a shorter name before its extensions). The default
+ * bucket is not listed. In a write txn the listing is what a commit would
+ * store: buckets created in the txn are included, dropped ones are not.
+ * fn:   gets ctx, the name (NUL-terminated; it holds no NUL byte) and its
+ *       length in bytes (1..CT_BUCKET_NAME_MAX). The name is borrowed and
+ *       valid only during the call. fn may read in the txn (open a bucket
+ *       without CT_CREATE, get, stat, use cursors) but must not write in it
+ *       (put, del, create or drop a bucket): the walk then stops with
+ *       CT_INVALID. A non-zero return stops the walk and is returned by
+ *       ct_bucket_list as is (use positive values to tell them from CT_*
+ *       codes).
+ * ctx:  passed to fn, may be NULL.
+ * Every catalog page is verified as it is read. Returns CT_OK after the
+ * last bucket (also when there are none), fn's non-zero value, or an error:
+ * CT_INVALID (NULL txn or fn, a write in fn), CT_CORRUPT, CT_IO, CT_NOMEM,
+ * or the sticky error of a failed write txn. Never changes the txn. */
+CT_API int ct_bucket_list(ct_txn *txn, int (*fn)(void *ctx, const char *name, size_t name_len),
+                          void *ctx);
+
+/* The shape of one bucket's tree (ct_bucket_stat). A struct tag, as
+ * struct ct_stat: the function has the ordinary name. */
+struct ct_bucket_stat {
+    uint32_t page_size;         /* bytes, for fill = used_bytes / (pages * page_size) */
+    uint32_t depth;             /* tree levels, 0 = empty bucket */
+    uint64_t entries;           /* key/value pairs (counted in the leaves) */
+    uint64_t pages_branch;      /* branch pages */
+    uint64_t pages_leaf;        /* leaf pages */
+    uint64_t pages_overflow;    /* pages of the overflow runs of large values */
+    uint64_t branch_used_bytes; /* header, slots and cells over all branch pages */
+    uint64_t leaf_used_bytes;   /* same over all leaf pages */
+    uint64_t key_bytes;         /* sum of key lengths */
+    uint64_t value_bytes;       /* sum of value lengths, overflow values included */
+    uint64_t overflow_value_bytes; /* the part of value_bytes held in overflow runs */
+};
+typedef struct ct_bucket_stat ct_bucket_stat_info;
+
+/* Walks bucket b (NULL = the default bucket) in txn's snapshot (a write
+ * txn: including its own changes) and fills out. Every branch and leaf page
+ * is read and verified (checksum, identity, cell bounds, key order inside
+ * the page) and the leaf entries must add up to the bucket's entry count;
+ * overflow runs are not read, only their references bounded by the
+ * store's pages in use (ct_check verifies the runs). Cost: one read of
+ * every tree page of the bucket. out is written only on success.
+ * Errors: CT_INVALID (NULL txn or out, a handle of another txn or of a
+ * dropped bucket), CT_CORRUPT, CT_IO, CT_NOMEM, or the sticky error of a
+ * failed write txn. */
+CT_API int ct_bucket_stat(ct_txn *txn, ct_bucket *b, struct ct_bucket_stat *out);
+
 /* ---- Cursors ----------------------------------------------------------- */
 
 /* A cursor is valid until its txn ends (close it before or not: the txn
@@ -296,6 +345,7 @@ struct ct_stat {
      * was never acknowledged); otherwise the medium damaged a commit. */
     uint64_t rejected_txnid;
     uint64_t rejected_pgno;   /* the first page that failed, when known */
+    uint32_t meta_slot;       /* meta page (0 or 1) holding the last commit */
 };
 typedef struct ct_stat ct_stat_info;
 

@@ -7,7 +7,11 @@
  * store), dropping freeing every page of the bucket (ct_check clean, free
  * pages grow by what the bucket held), handles invalid after a drop,
  * snapshots keeping a dropped bucket, and random ops over many buckets
- * against per-bucket models.
+ * against per-bucket models. ct_bucket_list: name order over edge-case
+ * names and a multi-level catalog, uncommitted creations and drops in a
+ * write txn, snapshots, early stop, no writes from the callback;
+ * ct_bucket_stat: empty buckets, overflow values, multi-level trees
+ * against ct_check and a page walk, damaged pages (CT_CORRUPT), misuse.
  */
 #include "helpers.h"
 
@@ -16,6 +20,7 @@
 #include <string.h>
 
 #include "cowtree/memstore.h"
+#include "internal.h" /* the catalog's root page, to damage it */
 
 static void expect_get(ct_txn *t, ct_bucket *b, const char *key, const char *want)
 {
@@ -688,6 +693,444 @@ static void test_random_buckets(void **state)
     th_ctx[0] = '\0';
 }
 
+/* ---- ct_bucket_list and ct_bucket_stat ------------------------------------- */
+
+#define NAMES_MAX 400u
+
+typedef struct name_list {
+    char name[NAMES_MAX][CT_BUCKET_NAME_MAX + 1];
+    size_t len[NAMES_MAX];
+    size_t count;
+    size_t stop_after; /* return stop_rc once count reaches it (0 = never) */
+    int stop_rc;
+    ct_txn *write_txn; /* non-NULL: write in the txn from the callback */
+} name_list;
+
+static int collect_name(void *ctx, const char *name, size_t name_len)
+{
+    name_list *l = ctx;
+    assert_true(l->count < NAMES_MAX);
+    assert_int_equal(strlen(name), name_len); /* NUL-terminated, no NUL inside */
+    memcpy(l->name[l->count], name, name_len + 1);
+    l->len[l->count] = name_len;
+    l->count++;
+    if (l->write_txn) {
+        th_assert_rc(ct_put(l->write_txn, NULL, "w", 1, "x", 1, 0), CT_OK);
+    }
+    return l->stop_after && l->count == l->stop_after ? l->stop_rc : 0;
+}
+
+static int cmp_cstr_bytes(const void *a, const void *b)
+{
+    const char *x = *(const char *const *)a;
+    const char *y = *(const char *const *)b;
+    return th_key_cmp(x, strlen(x), y, strlen(y));
+}
+
+/* The listing holds exactly the names of want[0..n) in bytewise order. */
+static void expect_listing(ct_txn *t, const char **want, size_t n)
+{
+    const char **sorted = malloc((n + 1) * sizeof(*sorted));
+    assert_non_null(sorted);
+    if (n > 0) {
+        memcpy(sorted, want, n * sizeof(*sorted));
+        qsort(sorted, n, sizeof(*sorted), cmp_cstr_bytes);
+    }
+    name_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_OK);
+    th_assert_eq(l->count, n);
+    for (size_t i = 0; i < n; i++) {
+        th_assert_eq(l->len[i], strlen(sorted[i]));
+        assert_memory_equal(l->name[i], sorted[i], l->len[i]);
+    }
+    free(l);
+    free(sorted);
+}
+
+/* Names in bytewise order whatever the creation order: bytes 0x01 and 0xff,
+   a name and its extensions, a newline, names of the key limit (95 bytes at
+   512-byte pages) and 1 byte; 300 more names make the catalog a multi-level
+   tree. In a write txn the listing includes uncommitted creations and
+   leaves out drops (of a committed and of a just-created bucket); a reader
+   begun earlier keeps its snapshot's listing; after commit and reopen the
+   listing is the same. An empty catalog calls fn never. */
+static void test_list_order(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_MEM_NOMAP, 512);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    expect_listing(t, NULL, 0);
+    ct_abort(t);
+
+    static char longest[96];
+    memset(longest, 'z', 95);
+    static char gen[300][8];
+    const char *names[320] = {"b", "a", "ab", "a\xff", "\x01", "\xff", "a\x01", "new\nline",
+                              "B", longest, "aa"};
+    size_t n = 11;
+    for (size_t i = 0; i < 300; i++) {
+        snprintf(gen[i], sizeof(gen[i]), "g%05zu", (i * 7919u) % 300u); /* shuffled */
+        names[n++] = gen[i];
+    }
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (size_t i = 0; i < n; i++) {
+        th_assert_rc(ct_bucket_open(t, names[i], CT_CREATE | CT_EXCL, &b), CT_OK);
+    }
+    expect_listing(t, names, n); /* all uncommitted: only the pending ones */
+    th_assert_rc(ct_commit(t), CT_OK);
+
+    ct_txn *reader = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &reader), CT_OK);
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "ab"), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "ab0", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "a0", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "zz", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_bucket_drop(t, "zz"), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "g00150", 0, &b), CT_OK); /* opened, not created */
+    const char *before[320];
+    memcpy(before, names, n * sizeof(*names));
+    size_t before_n = n;
+    names[2] = "ab0"; /* was "ab" */
+    names[n++] = "a0";
+    expect_listing(t, names, n);
+    expect_listing(reader, before, before_n); /* its snapshot */
+    ct_abort(reader);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_env_reopen(&e);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    expect_listing(t, names, n);
+    ct_abort(t);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
+/* fn's non-zero return stops the walk and is returned as is (a positive
+   value, and a CT_* code); a write in the txn from fn ends the walk with
+   CT_INVALID after that one call; NULL txn or fn is CT_INVALID. */
+static void test_list_early_stop(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    const char *names[] = {"one", "two", "three", "four", "five"};
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (size_t i = 0; i < 5; i++) {
+        th_assert_rc(ct_bucket_open(t, names[i], CT_CREATE, &b), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    name_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    l->stop_after = 3;
+    l->stop_rc = 7;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), 7);
+    th_assert_eq(l->count, 3);
+    assert_string_equal(l->name[2], "one"); /* five, four, one */
+    memset(l, 0, sizeof(*l));
+    l->stop_after = 1;
+    l->stop_rc = CT_NOTFOUND;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_NOTFOUND);
+    th_assert_eq(l->count, 1);
+    th_assert_rc(ct_bucket_list(NULL, collect_name, l), CT_INVALID);
+    th_assert_rc(ct_bucket_list(t, NULL, l), CT_INVALID);
+    ct_abort(t);
+
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    memset(l, 0, sizeof(*l));
+    l->write_txn = t;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_INVALID);
+    th_assert_eq(l->count, 1);
+    th_assert_rc(ct_commit(t), CT_OK); /* the txn itself is fine */
+    free(l);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
+typedef struct page_count {
+    uint64_t leaf;
+    uint64_t branch;
+} page_count;
+
+static void count_page(const th_page_info *pi, void *ctx)
+{
+    page_count *c = ctx;
+    if (pi->leaf) {
+        c->leaf++;
+    } else {
+        c->branch++;
+    }
+}
+
+static uint64_t run_pages(uint32_t ps, size_t vlen)
+{
+    return (32u + vlen + ps - 1) / ps;
+}
+
+/* An empty bucket (new, and emptied by deletes) has depth 0 and all counts
+   0. A bucket of 40 values, every fourth 3000 bytes (overflow), has 40
+   entries, exact key and value bytes, and overflow pages and bytes equal
+   to the runs' sizes. In a write txn the stat includes its own puts. */
+static void test_stat_empty_and_overflow(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM_NOMAP, ps);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    struct ct_bucket_stat st;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "empty", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+    th_assert_eq(st.page_size, ps);
+    th_assert_eq(st.depth, 0);
+    th_assert_eq(st.entries + st.pages_leaf + st.pages_branch + st.pages_overflow, 0);
+    th_assert_eq(st.key_bytes + st.value_bytes + st.leaf_used_bytes, 0);
+    th_assert_rc(ct_bucket_stat(t, NULL, &st), CT_OK); /* the default bucket, empty */
+    th_assert_eq(st.depth, 0);
+    th_assert_eq(st.entries, 0);
+
+    th_assert_rc(ct_bucket_open(t, "ovf", CT_CREATE, &b), CT_OK);
+    static uint8_t val[3000];
+    uint64_t key_bytes = 0;
+    uint64_t value_bytes = 0;
+    uint64_t ovf_pages = 0;
+    uint64_t ovf_bytes = 0;
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "key%d", i);
+        size_t vl = i % 4 == 0 ? sizeof(val) : (size_t)i;
+        th_value_fill(val, vl, (uint64_t)i);
+        th_assert_rc(ct_put(t, b, key, strlen(key), val, vl, 0), CT_OK);
+        key_bytes += strlen(key);
+        value_bytes += vl;
+        if (vl == sizeof(val)) {
+            ovf_pages += run_pages(ps, vl);
+            ovf_bytes += vl;
+        }
+    }
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK); /* uncommitted */
+    th_assert_eq(st.entries, 40);
+    th_assert_rc(ct_commit(t), CT_OK);
+
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "ovf", 0, &b), CT_OK);
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+    th_assert_eq(st.entries, 40);
+    th_assert_eq(st.key_bytes, key_bytes);
+    th_assert_eq(st.value_bytes, value_bytes);
+    th_assert_eq(st.pages_overflow, ovf_pages);
+    th_assert_eq(st.overflow_value_bytes, ovf_bytes);
+    page_count pc = {0, 0};
+    uint32_t depth = th_walk_tree(e.db, "ovf", count_page, &pc);
+    th_assert_eq(st.depth, depth);
+    th_assert_eq(st.pages_leaf, pc.leaf);
+    th_assert_eq(st.pages_branch, pc.branch);
+    assert_true(st.leaf_used_bytes > 32 * st.pages_leaf);
+    assert_true(st.leaf_used_bytes <= (uint64_t)ps * st.pages_leaf);
+    th_assert_rc(ct_bucket_open(t, "empty", 0, &b), CT_OK);
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+    th_assert_eq(st.depth, 0);
+    th_assert_eq(st.entries, 0);
+    ct_abort(t);
+
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK); /* emptied by deletes */
+    th_assert_rc(ct_bucket_open(t, "ovf", 0, &b), CT_OK);
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "key%d", i);
+        th_assert_rc(ct_del(t, b, key, strlen(key)), CT_OK);
+    }
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+    th_assert_eq(st.entries, 0);
+    th_assert_eq(st.pages_overflow, 0);
+    th_assert_eq(st.pages_branch, 0);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
+/* A multi-level tree (3000 keys at 512-byte pages, some overflow values):
+   with only the default bucket (empty catalog), its leaf, branch and
+   overflow pages and entries equal ct_check's counts; a named bucket's
+   leaf and branch pages and depth equal a page walk's; on a store with
+   map() and without. */
+static void test_stat_multilevel(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_MEM_NOMAP};
+    for (size_t k = 0; k < 2; k++) {
+        th_env e;
+        th_env_init(&e, kinds[k], 512);
+        ct_txn *t = NULL;
+        ct_bucket *b = NULL;
+        static uint8_t val[700];
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (int i = 0; i < 3000; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%06d", (i * 7919) % 3000);
+            size_t vl = i % 100 == 0 ? sizeof(val) : (size_t)(i % 30);
+            th_value_fill(val, vl, (uint64_t)i);
+            th_assert_rc(ct_put(t, NULL, key, strlen(key), val, vl, 0), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        ct_check_report r;
+        th_assert_rc(ct_check(e.db, &r), CT_OK);
+        struct ct_bucket_stat st;
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        th_assert_rc(ct_bucket_stat(t, NULL, &st), CT_OK);
+        ct_abort(t);
+        assert_true(st.depth >= 3);
+        th_assert_eq(st.entries, 3000);
+        th_assert_eq(st.entries, r.entries);
+        th_assert_eq(st.pages_leaf, r.pages_leaf);
+        th_assert_eq(st.pages_branch, r.pages_branch);
+        th_assert_eq(st.pages_overflow, r.pages_overflow);
+        th_assert_eq(st.pages_overflow, 30 * run_pages(512, sizeof(val)));
+        assert_true(st.branch_used_bytes > 32 * st.pages_branch);
+
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "named", CT_CREATE, &b), CT_OK);
+        for (int i = 0; i < 2000; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "n%06d", i);
+            th_assert_rc(ct_put(t, b, key, strlen(key), "value", 5, CT_APPEND), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "named", 0, &b), CT_OK);
+        th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+        ct_abort(t);
+        page_count pc = {0, 0};
+        th_assert_eq(st.depth, th_walk_tree(e.db, "named", count_page, &pc));
+        assert_true(st.depth >= 2);
+        th_assert_eq(st.entries, 2000);
+        th_assert_eq(st.key_bytes, 2000 * 7);
+        th_assert_eq(st.value_bytes, 2000 * 5);
+        th_assert_eq(st.pages_leaf, pc.leaf);
+        th_assert_eq(st.pages_branch, pc.branch);
+        th_assert_eq(st.pages_overflow, 0);
+        th_env_destroy(&e);
+    }
+}
+
+static uint64_t last_leaf;
+
+static void collect_leaf(const th_page_info *pi, void *ctx)
+{
+    (void)ctx;
+    if (pi->leaf) {
+        last_leaf = pi->pgno;
+    }
+}
+
+static void flip_byte(th_env *e, uint64_t pgno)
+{
+    uint8_t *p = th_ram_page(e->ps, pgno);
+    assert_non_null(p);
+    p[500] ^= 0x20;
+}
+
+/* A flipped byte in a leaf of a bucket: ct_bucket_stat of that bucket is
+   CT_CORRUPT, other buckets and the listing are fine. A flipped byte in
+   the catalog's root: ct_bucket_list is CT_CORRUPT. Restored, both work.
+   Edits go to the RAM store's bytes with the db open (each read txn reads
+   them afresh); with map() and without. */
+static void test_stat_and_list_corrupt(void **state)
+{
+    (void)state;
+    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP};
+    for (size_t k = 0; k < 2; k++) {
+        th_env e;
+        th_env_init(&e, kinds[k], 512);
+        ct_txn *t = NULL;
+        ct_bucket *b = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "bad", CT_CREATE, &b), CT_OK);
+        for (int i = 0; i < 500; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "k%05d", i);
+            th_assert_rc(ct_put(t, b, key, strlen(key), "some value", 10, 0), CT_OK);
+        }
+        th_assert_rc(ct_bucket_open(t, "good", CT_CREATE, &b), CT_OK);
+        th_assert_rc(ct_put(t, b, "k", 1, "v", 1, 0), CT_OK);
+        th_assert_rc(ct_commit(t), CT_OK);
+        th_walk_tree(e.db, "bad", collect_leaf, NULL);
+        uint64_t leaf = last_leaf;
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        uint64_t catalog_root = t->meta.catalog.root;
+        ct_abort(t);
+
+        struct ct_bucket_stat st;
+        name_list *l = calloc(1, sizeof(*l));
+        assert_non_null(l);
+        flip_byte(&e, leaf);
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        th_assert_rc(ct_bucket_open(t, "bad", 0, &b), CT_OK);
+        th_assert_rc(ct_bucket_stat(t, b, &st), CT_CORRUPT);
+        th_assert_rc(ct_bucket_open(t, "good", 0, &b), CT_OK);
+        th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+        th_assert_eq(st.entries, 1);
+        th_assert_rc(ct_bucket_list(t, collect_name, l), CT_OK);
+        th_assert_eq(l->count, 2);
+        ct_abort(t);
+        flip_byte(&e, leaf);
+
+        flip_byte(&e, catalog_root);
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        memset(l, 0, sizeof(*l));
+        th_assert_rc(ct_bucket_list(t, collect_name, l), CT_CORRUPT);
+        th_assert_eq(l->count, 0);
+        ct_abort(t);
+        flip_byte(&e, catalog_root);
+
+        th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        th_assert_rc(ct_bucket_list(t, collect_name, l), CT_OK);
+        th_assert_eq(l->count, 2);
+        th_assert_rc(ct_bucket_open(t, "bad", 0, &b), CT_OK);
+        th_assert_rc(ct_bucket_stat(t, b, &st), CT_OK);
+        th_assert_eq(st.entries, 500);
+        ct_abort(t);
+        free(l);
+        th_check_clean(e.db);
+        th_env_destroy(&e);
+    }
+}
+
+/* NULL txn or out is CT_INVALID; so is a handle of another txn and a
+   handle of a dropped bucket. */
+static void test_stat_invalid(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    ct_txn *t = NULL;
+    ct_txn *r = NULL;
+    ct_bucket *b = NULL;
+    struct ct_bucket_stat st;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "x", CT_CREATE, &b), CT_OK);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &r), CT_OK);
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    th_assert_rc(ct_bucket_open(t, "x", 0, &b), CT_OK);
+    th_assert_rc(ct_bucket_stat(NULL, b, &st), CT_INVALID);
+    th_assert_rc(ct_bucket_stat(t, b, NULL), CT_INVALID);
+    th_assert_rc(ct_bucket_stat(r, b, &st), CT_INVALID); /* b belongs to t */
+    th_assert_rc(ct_bucket_drop(t, "x"), CT_OK);
+    th_assert_rc(ct_bucket_stat(t, b, &st), CT_INVALID);
+    ct_abort(t);
+    ct_abort(r);
+    th_env_destroy(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -699,6 +1142,12 @@ int main(void)
         cmocka_unit_test(test_drop_frees_all_pages),
         cmocka_unit_test(test_handles_after_drop),
         cmocka_unit_test(test_random_buckets),
+        cmocka_unit_test(test_list_order),
+        cmocka_unit_test(test_list_early_stop),
+        cmocka_unit_test(test_stat_empty_and_overflow),
+        cmocka_unit_test(test_stat_multilevel),
+        cmocka_unit_test(test_stat_and_list_corrupt),
+        cmocka_unit_test(test_stat_invalid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

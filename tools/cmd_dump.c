@@ -199,19 +199,15 @@ static int dump_all(dumper *d, ct_txn *txn, const dump_args *a)
         size_t len = a->bucket ? strlen(a->bucket) : 0;
         return dump_section(d, txn, (const uint8_t *)a->bucket, len);
     }
-    tool_catalog cat;
-    int rc = tool_catalog_read(d->path, (uint32_t)d->page_size, d->txnid, &cat);
-    if (rc == CT_CORRUPT) {
-        fprintf(stderr, "cowtree dump: reading the catalog: page %" PRIu64 ": %s\n",
-                cat.problem_pgno, cat.problem);
-    }
+    tool_bucket_names names;
+    int rc = tool_bucket_names_get(txn, &names);
     if (rc == CT_OK) {
         rc = dump_section(d, txn, NULL, 0);
     }
-    for (size_t i = 0; rc == CT_OK && i < cat.bucket_count; i++) {
-        rc = dump_section(d, txn, cat.buckets[i].name, cat.buckets[i].name_len);
+    for (size_t i = 0; rc == CT_OK && i < names.count; i++) {
+        rc = dump_section(d, txn, (const uint8_t *)names.v[i].name, names.v[i].name_len);
     }
-    tool_catalog_close(&cat);
+    tool_bucket_names_free(&names);
     return rc;
 }
 

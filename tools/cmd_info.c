@@ -1,8 +1,8 @@
 /*
  * cmd_info.c - stat, check and buckets: what a database holds and whether
  * it is sound. All three open the file read-only and read one snapshot.
- * Page counts by type come from ct_check's report; bucket names, depths
- * and fill from catalog.c.
+ * Page counts by type come from ct_check's report; bucket names from
+ * ct_bucket_list; depths, entries and fill from ct_bucket_stat.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -49,19 +49,31 @@ static int parse_file_arg(const char *cmd, int argc, char **argv, int allow_long
     return -1;
 }
 
-/* A read txn and the catalog at its snapshot. */
+/* A read txn and the bucket names at its snapshot. */
 typedef struct snapshot {
     ct_db *db;
     ct_txn *txn;
     struct ct_stat st;
-    tool_catalog cat;
-    int have_cat;
+    tool_bucket_names names;
 } snapshot;
+
+static void print_problem(const char *cmd, const char *path, const ct_check_report *r);
+
+/* A call on the snapshot found damage: ct_check names the first bad page
+   (the library's calls report only the code). Returns the exit code. */
+static int report_corrupt(const char *cmd, const char *path, ct_db *db, const char *what)
+{
+    ct_check_report r;
+    if (ct_check(db, &r) == CT_CORRUPT && r.problems > 0) {
+        print_problem(cmd, path, &r);
+        return TOOL_EXIT_NOTFOUND;
+    }
+    return tool_fail(cmd, path, what, CT_CORRUPT);
+}
 
 static int snapshot_open(const char *cmd, const char *path, snapshot *s)
 {
     memset(s, 0, sizeof(*s));
-    s->cat.fd = -1;
     int code = tool_open(cmd, path, TOOL_OPEN_READ, 0, &s->db);
     if (code != TOOL_EXIT_OK) {
         return code;
@@ -73,33 +85,37 @@ static int snapshot_open(const char *cmd, const char *path, snapshot *s)
     if (rc != CT_OK) {
         return tool_fail(cmd, path, "begin", rc);
     }
-    rc = tool_catalog_read(path, s->st.page_size, ct_txn_id(s->txn), &s->cat);
-    s->have_cat = 1;
+    rc = tool_bucket_names_get(s->txn, &s->names);
     if (rc == CT_CORRUPT) {
-        fprintf(stderr, "cowtree %s: ", cmd);
-        tool_print_escaped(stderr, path, strlen(path));
-        fprintf(stderr, ": CT_CORRUPT: page %" PRIu64 ": %s\n", s->cat.problem_pgno,
-                s->cat.problem);
-        return TOOL_EXIT_NOTFOUND;
+        return report_corrupt(cmd, path, s->db, "listing the buckets");
     }
     if (rc != CT_OK) {
-        return tool_fail(cmd, path, "reading the bucket catalog", rc);
+        return tool_fail(cmd, path, "listing the buckets", rc);
     }
     return TOOL_EXIT_OK;
 }
 
 static void snapshot_close(snapshot *s)
 {
-    if (s->have_cat) {
-        tool_catalog_close(&s->cat);
-    }
+    tool_bucket_names_free(&s->names);
     ct_abort(s->txn);
     ct_close(s->db);
 }
 
-static void print_name(const tool_bucket_info *b)
+static void print_name(const tool_bucket_name *b)
 {
     tool_print_escaped(stdout, b->name, b->name_len);
+}
+
+/* ct_bucket_stat of named bucket i of the snapshot. */
+static int bucket_stat(snapshot *s, size_t i, struct ct_bucket_stat *out)
+{
+    ct_bucket *b = NULL;
+    int rc = ct_bucket_open(s->txn, s->names.v[i].name, 0, &b);
+    if (rc == CT_OK) {
+        rc = ct_bucket_stat(s->txn, b, out);
+    }
+    return rc;
 }
 
 int cmd_buckets(int argc, char **argv)
@@ -117,14 +133,24 @@ int cmd_buckets(int argc, char **argv)
                "  -h, --help   this help\n");
         return TOOL_EXIT_OK;
     }
+    const char *path = argv[optind];
     snapshot s;
-    code = snapshot_open("buckets", argv[optind], &s);
-    for (size_t i = 0; code == TOOL_EXIT_OK && i < s.cat.bucket_count; i++) {
-        const tool_bucket_info *b = &s.cat.buckets[i];
+    code = snapshot_open("buckets", path, &s);
+    for (size_t i = 0; code == TOOL_EXIT_OK && i < s.names.count; i++) {
         if (long_fmt) {
-            printf("%" PRIu64 "\t%" PRIu32 "\t", b->entries, b->depth);
+            struct ct_bucket_stat bs;
+            int rc = bucket_stat(&s, i, &bs);
+            if (rc == CT_CORRUPT) {
+                code = report_corrupt("buckets", path, s.db, "bucket statistics");
+                break;
+            }
+            if (rc != CT_OK) {
+                code = tool_fail("buckets", path, "bucket statistics", rc);
+                break;
+            }
+            printf("%" PRIu64 "\t%" PRIu32 "\t", bs.entries, bs.depth);
         }
-        print_name(b);
+        print_name(&s.names.v[i]);
         putchar('\n');
     }
     snapshot_close(&s);
@@ -212,37 +238,56 @@ static int newest_meta_skipped(const char *cmd, const char *path, const struct c
     return 1;
 }
 
-static void print_fill(snapshot *s, int *code)
+static void stat_add(struct ct_bucket_stat *sum, const struct ct_bucket_stat *b)
 {
-    tool_tree_stats t;
-    memset(&t, 0, sizeof(t));
-    int rc = tool_tree_walk(&s->cat, &s->cat.main_tree, &t);
-    for (size_t i = 0; rc == CT_OK && i < s->cat.bucket_count; i++) {
-        rc = tool_tree_walk(&s->cat, &s->cat.buckets[i], &t);
-    }
+    sum->pages_branch += b->pages_branch;
+    sum->pages_leaf += b->pages_leaf;
+    sum->pages_overflow += b->pages_overflow;
+    sum->branch_used_bytes += b->branch_used_bytes;
+    sum->leaf_used_bytes += b->leaf_used_bytes;
+    sum->key_bytes += b->key_bytes;
+    sum->value_bytes += b->value_bytes;
+    sum->overflow_value_bytes += b->overflow_value_bytes;
+}
+
+/* t: every bucket's ct_bucket_stat added up (print_stat), rc the first
+   failure gathering them. */
+static void print_fill(const char *path, const snapshot *s, const struct ct_bucket_stat *t, int rc,
+                       int *code)
+{
     if (rc != CT_OK) {
-        fprintf(stderr, "cowtree stat: fill not measured: %s at page %" PRIu64 ": %s\n",
-                ct_errname(rc), s->cat.problem_pgno, s->cat.problem ? s->cat.problem : "");
+        fprintf(stderr, "cowtree stat: ");
+        tool_print_escaped(stderr, path, strlen(path));
+        fprintf(stderr, ": fill not measured: %s (%s)\n", ct_errname(rc), ct_strerror(rc));
         *code = tool_exit_code(rc);
         return;
     }
     uint64_t ps = s->st.page_size;
     printf("fill factor: leaf %.1f%%, branch %.1f%% (bytes used in tree pages)\n",
-           percent(t.leaf_used_bytes, t.leaf_pages * ps),
-           percent(t.branch_used_bytes, t.branch_pages * ps));
+           percent(t->leaf_used_bytes, t->pages_leaf * ps),
+           percent(t->branch_used_bytes, t->pages_branch * ps));
     printf("data: %" PRIu64 " key bytes, %" PRIu64 " value bytes (%" PRIu64
            " on overflow pages); %.1f%% of the pages in use\n",
-           t.key_bytes, t.value_bytes, t.overflow_value_bytes,
-           percent(t.key_bytes + t.value_bytes, s->st.pages_in_use * ps));
+           t->key_bytes, t->value_bytes, t->overflow_value_bytes,
+           percent(t->key_bytes + t->value_bytes, s->st.pages_in_use * ps));
 }
 
-static void print_stat(const char *path, snapshot *s, const ct_check_report *r)
+/* Also adds up every bucket's statistics into sum; *sum_rc gets the first
+   failure. */
+static void print_stat(const char *path, snapshot *s, const ct_check_report *r,
+                       struct ct_bucket_stat *sum, int *sum_rc)
 {
+    struct ct_bucket_stat b;
+    memset(sum, 0, sizeof(*sum));
+    *sum_rc = ct_bucket_stat(s->txn, NULL, &b);
+    if (*sum_rc == CT_OK) {
+        stat_add(sum, &b);
+    }
     struct stat fst;
     uint64_t file_bytes = stat(path, &fst) == 0 ? (uint64_t)fst.st_size : 0;
     printf("file size: %" PRIu64 " bytes (%" PRIu64 " pages)\n", file_bytes, s->st.store_pages);
     printf("page size: %" PRIu32 "\n", s->st.page_size);
-    printf("txn id: %" PRIu64 " (meta slot %" PRIu64 ")\n", s->st.txnid, s->cat.meta_slot);
+    printf("txn id: %" PRIu64 " (meta slot %" PRIu32 ")\n", s->st.txnid, s->st.meta_slot);
     printf("key max: %" PRIu64 " bytes\n", s->st.key_max);
     printf("pages: %" PRIu64 " total, %" PRIu64 " in use, %" PRIu64 " free (%" PRIu64
            " held by readers)\n",
@@ -250,11 +295,20 @@ static void print_stat(const char *path, snapshot *s, const ct_check_report *r)
     print_pages(r);
     printf("default bucket: depth %" PRIu32 ", entries %" PRIu64 "\n", s->st.depth, s->st.entries);
     printf("named buckets: %" PRIu64 "\n", s->st.buckets);
-    for (size_t i = 0; i < s->cat.bucket_count; i++) {
-        const tool_bucket_info *b = &s->cat.buckets[i];
+    for (size_t i = 0; i < s->names.count; i++) {
+        int rc = bucket_stat(s, i, &b);
+        if (rc == CT_OK) {
+            stat_add(sum, &b);
+        } else if (*sum_rc == CT_OK) {
+            *sum_rc = rc;
+        }
         printf("  bucket '");
-        print_name(b);
-        printf("': depth %" PRIu32 ", entries %" PRIu64 "\n", b->depth, b->entries);
+        print_name(&s->names.v[i]);
+        if (rc == CT_OK) {
+            printf("': depth %" PRIu32 ", entries %" PRIu64 "\n", b.depth, b.entries);
+        } else {
+            printf("': %s\n", ct_errname(rc)); /* the check reports the damage */
+        }
     }
     printf("entries: %" PRIu64 " in all buckets\n", r->entries);
 }
@@ -278,15 +332,17 @@ int cmd_stat(int argc, char **argv)
     const char *path = argv[optind];
     snapshot s;
     ct_check_report r;
+    struct ct_bucket_stat sum;
+    int sum_rc = CT_OK;
     memset(&r, 0, sizeof(r));
     code = snapshot_open("stat", path, &s);
     if (code == TOOL_EXIT_OK) {
         code = run_check("stat", path, s.db, s.st.pages_total, &r);
     }
     if (code == TOOL_EXIT_OK || (code == TOOL_EXIT_NOTFOUND && r.problems > 0)) {
-        print_stat(path, &s, &r);
+        print_stat(path, &s, &r, &sum, &sum_rc);
         if (code == TOOL_EXIT_OK) {
-            print_fill(&s, &code);
+            print_fill(path, &s, &sum, sum_rc, &code);
         } else {
             print_problem("stat", path, &r);
         }

@@ -145,6 +145,38 @@ int tool_open_bucket(const char *cmd, const char *path, ct_txn *txn, const char 
     return tool_exit_code(rc);
 }
 
+static int add_name(void *ctx, const char *name, size_t name_len)
+{
+    tool_bucket_names *names = ctx;
+    tool_bucket_name *grown = realloc(names->v, (names->count + 1) * sizeof(*grown));
+    if (!grown) {
+        return CT_NOMEM;
+    }
+    names->v = grown;
+    memcpy(grown[names->count].name, name, name_len + 1);
+    grown[names->count].name_len = name_len;
+    names->count++;
+    return CT_OK;
+}
+
+int tool_bucket_names_get(ct_txn *txn, tool_bucket_names *out)
+{
+    out->v = NULL;
+    out->count = 0;
+    int rc = ct_bucket_list(txn, add_name, out);
+    if (rc != CT_OK) {
+        tool_bucket_names_free(out);
+    }
+    return rc;
+}
+
+void tool_bucket_names_free(tool_bucket_names *names)
+{
+    free(names->v);
+    names->v = NULL;
+    names->count = 0;
+}
+
 int tool_read_file(const char *path, tool_buf *out)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");

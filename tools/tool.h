@@ -1,12 +1,12 @@
 /*
  * tool.h - shared declarations of the cowtree command-line tool: exit
  * codes, the subcommand table, byte buffers, the text encodings
- * (escape.c), opening a database with one-line error reports (main.c) and
- * the read-only catalog reader (catalog.c).
+ * (escape.c), opening a database with one-line error reports and the list
+ * of bucket names (main.c).
  *
- * The tool uses only the public API (include/), except catalog.c, which
- * reads the documented on-disk format (docs/format.md) read-only to list
- * bucket names, because the API has no way to enumerate buckets.
+ * The tool uses only the public API (include/): bucket names come from
+ * ct_bucket_list, tree shapes from ct_bucket_stat, page counts from
+ * ct_check. It never reads the file itself.
  */
 #ifndef COWTREE_TOOL_H
 #define COWTREE_TOOL_H
@@ -84,51 +84,22 @@ int tool_parse_u64(const char *s, uint64_t *out);
 /* 1 when stderr is a terminal (progress is shown only then). */
 int tool_progress_enabled(void);
 
-/* ---- catalog.c: the on-disk catalog, read-only ---- */
+/* ---- main.c: the named buckets of a txn (ct_bucket_list) ---- */
 
-typedef struct tool_bucket_info {
-    uint8_t name[CT_BUCKET_NAME_MAX + 1]; /* NUL-terminated */
+typedef struct tool_bucket_name {
+    char name[CT_BUCKET_NAME_MAX + 1]; /* NUL-terminated */
     size_t name_len;
-    uint32_t depth;
-    uint64_t entries;
-    uint64_t root;
-    uint64_t root_gen;
-} tool_bucket_info;
+} tool_bucket_name;
 
-/* Tree shape gathered by tool_tree_walk. */
-typedef struct tool_tree_stats {
-    uint64_t branch_pages;
-    uint64_t leaf_pages;
-    uint64_t overflow_pages;
-    uint64_t branch_used_bytes; /* header + slots + cells */
-    uint64_t leaf_used_bytes;
-    uint64_t overflow_value_bytes;
-    uint64_t key_bytes;
-    uint64_t value_bytes;
-} tool_tree_stats;
+typedef struct tool_bucket_names {
+    tool_bucket_name *v; /* in name order */
+    size_t count;
+} tool_bucket_names;
 
-typedef struct tool_catalog {
-    int fd;
-    uint32_t page_size;
-    uint64_t txnid;
-    uint64_t meta_slot;
-    uint64_t hwm;
-    uint64_t freelist_entries;
-    tool_bucket_info main_tree; /* the default bucket (name "") */
-    tool_bucket_info catalog_tree;
-    tool_bucket_info *buckets; /* sorted by name */
-    size_t bucket_count;
-    uint64_t problem_pgno; /* page of the first problem when CT_CORRUPT */
-    const char *problem;
-} tool_catalog;
-
-/* Reads the meta of commit txnid (the snapshot of a read txn on the same
-   file) and every named bucket's descriptor. Returns CT_OK, CT_CORRUPT
-   (problem_pgno and problem set), CT_IO, CT_NOMEM. */
-int tool_catalog_read(const char *path, uint32_t page_size, uint64_t txnid, tool_catalog *cat);
-/* Walks a tree, adding its pages and bytes to st. */
-int tool_tree_walk(tool_catalog *cat, const tool_bucket_info *tree, tool_tree_stats *st);
-void tool_catalog_close(tool_catalog *cat);
+/* Collects the names of txn's named buckets. Returns CT_OK, or an error of
+   ct_bucket_list (CT_CORRUPT, CT_IO, CT_NOMEM); out is empty then. */
+int tool_bucket_names_get(ct_txn *txn, tool_bucket_names *out);
+void tool_bucket_names_free(tool_bucket_names *names);
 
 /* ---- subcommands: each returns an exit code; argv[0] is the name ---- */
 

@@ -510,6 +510,40 @@ static void test_buckets_and_stat(void **state)
     result_free(&r);
 }
 
+/* A bucket name of the key limit at 512-byte pages (95 bytes) keeps its
+   descriptor in an overflow run: buckets, buckets -l, stat and dump -a
+   still list it (they use the library's ct_bucket_list). */
+static void test_buckets_long_name(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("longname.ct");
+    ct_db *d = db_open(db, 512);
+    char name[96];
+    memset(name, 'n', 95);
+    name[95] = '\0';
+    db_put(d, name, "k", 1, "v", 1);
+    db_put(d, "a", "k", 1, "v", 1);
+    ct_close(d);
+    char want[160];
+    snprintf(want, sizeof(want), "a\n%s\n", name);
+    run_result r = {0};
+    RUN(&r, "buckets", db);
+    expect_code(&r, 0);
+    assert_string_equal(r.out, want);
+    snprintf(want, sizeof(want), "1\t1\t%s\n", name);
+    RUN(&r, "buckets", "-l", db);
+    expect_code(&r, 0);
+    expect_in(r.out, want);
+    RUN(&r, "stat", db);
+    expect_code(&r, 0);
+    expect_in(r.out, "named buckets: 2\n");
+    expect_in(r.out, "': depth 1, entries 1\n");
+    RUN(&r, "dump", "-a", db);
+    expect_code(&r, 0);
+    expect_in(r.out, name);
+    result_free(&r);
+}
+
 /* Every command on a missing file: exit 3, one line naming the file and
    CT_NOTFOUND; nothing is created. */
 static void test_missing_file(void **state)
@@ -1124,6 +1158,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_output_escaped, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_scan, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_buckets_and_stat, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_buckets_long_name, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_missing_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_check_corrupt, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_busy, setup_dir, teardown_dir),
