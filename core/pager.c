@@ -4,7 +4,9 @@
  * allocation from the txn's reuse pool or the high-water mark, and frees.
  *
  * Invariants: a page handed out by ct__page_get passed crc, type, pgno and
- * generation checks (and node validation for leaves and branches); dirty
+ * generation checks (and node validation for leaves and branches), on this
+ * access or, for a mapped page, on an earlier one through this handle
+ * (memo.c); dirty
  * pages are exactly the pages allocated by this txn, all of generation
  * t->id; a durable page is never written by a txn, only freed.
  */
@@ -58,8 +60,16 @@ int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uin
     if (db->ps->ops->map) {
         const uint8_t *m = db->ps->ops->map(db->ps, pgno);
         if (m) {
+            /* Verified once per handle (memo.c has why that is sound); the
+               header must still name this pointer, else verify again. */
+            if (!t->verify_all && ct__memo_hit(db, pgno, gen) && ct__ph_type(m) == type &&
+                ct__ph_pgno(m) == pgno && ct__ph_txnid(m) == gen) {
+                *out = m;
+                return CT_OK;
+            }
             int rc = verify_node(db, m, type, pgno, gen);
             if (rc == CT_OK) {
+                ct__memo_note(db, pgno, gen, type);
                 *out = m;
             }
             return rc;
