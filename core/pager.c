@@ -184,14 +184,18 @@ static int pool_put(ct_txn *t, uint64_t pgno)
     return CT_OK;
 }
 
-int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out)
+/* ct__page_new; zero = 0 leaves the body uninitialised for a caller that
+   overwrites every byte (copy-on-write), saving a page-sized memset. */
+static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64_t *pgno,
+                      uint8_t **out)
 {
     ct_db *db = t->db;
     uint64_t bytes = (uint64_t)npages * db->page_size;
     if (bytes > SIZE_MAX) {
         return CT_NOMEM;
     }
-    uint8_t *buf = ct__calloc(&db->alloc, 1, (size_t)bytes);
+    uint8_t *buf = zero ? ct__calloc(&db->alloc, 1, (size_t)bytes)
+                        : ct__malloc(&db->alloc, (size_t)bytes);
     if (!buf) {
         return CT_NOMEM;
     }
@@ -222,6 +226,11 @@ int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8
     *pgno = p;
     *out = buf;
     return CT_OK;
+}
+
+int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out)
+{
+    return page_alloc(t, npages, type, 1, pgno, out);
 }
 
 int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen)
@@ -267,11 +276,11 @@ int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8
     }
     uint64_t np = 0;
     uint8_t *dst = NULL;
-    rc = ct__page_new(t, 1, type, &np, &dst);
+    rc = page_alloc(t, 1, type, 0, &np, &dst);
     if (rc != CT_OK) {
         return rc;
     }
-    memcpy(dst, src, t->db->page_size);
+    memcpy(dst, src, t->db->page_size); /* every byte: no stale heap bytes reach the store */
     ct__put64(dst + CT_PH_PGNO, np);
     ct__put64(dst + CT_PH_TXNID, t->id);
     rc = ct__page_free(t, *pgno, 1, *gen);
