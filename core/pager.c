@@ -100,6 +100,44 @@ static uint32_t run_pages(uint32_t page_size, uint32_t vlen)
     return (uint32_t)((bytes + page_size - 1) / page_size);
 }
 
+/* Overflow run pgno..pgno+np-1 in place through map(), when the store maps
+   every page of it exactly one page after the previous (a file mapping
+   does inside one chunk; each pointer is checked, so the whole range is
+   made of pointers map() vouches for). Verified once per handle like a
+   node page, and only noted once the header's run length is np, so a
+   hit means the crc covered exactly this run. CT_NOTFOUND: not mapped
+   contiguously (use read()); CT_CORRUPT; CT_OK with *out. */
+static int overflow_map(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t np, const uint8_t **out)
+{
+    ct_db *db = t->db;
+    ct_pagestore *ps = db->ps;
+    if (!ps->ops->map) {
+        return CT_NOTFOUND;
+    }
+    const uint8_t *m = ps->ops->map(ps, pgno);
+    if (!m) {
+        return CT_NOTFOUND;
+    }
+    for (uint32_t i = 1; i < np; i++) {
+        if ((const uint8_t *)ps->ops->map(ps, pgno + i) != m + (size_t)i * db->page_size) {
+            return CT_NOTFOUND;
+        }
+    }
+    int header_ok = ct__ph_type(m) == CT_PT_OVERFLOW && ct__ph_pgno(m) == pgno &&
+                    ct__ph_txnid(m) == gen && ct__ph_upper(m) == np;
+    if (!(header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen))) {
+        int rc = ct__page_verify(m, (uint64_t)np * db->page_size, CT_PT_OVERFLOW, pgno, gen);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (header_ok) {
+            ct__memo_note(db, pgno, gen, CT_PT_OVERFLOW);
+        }
+    }
+    *out = m;
+    return CT_OK;
+}
+
 int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen, const uint8_t **val)
 {
     ct_db *db = t->db;
@@ -112,6 +150,12 @@ int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen, cons
         e = ct__pmap_find(&t->cache, pgno);
     }
     const uint8_t *p = e ? e->buf : NULL;
+    if (!p) {
+        int rc = overflow_map(t, pgno, gen, np, &p);
+        if (rc != CT_OK && rc != CT_NOTFOUND) {
+            return rc;
+        }
+    }
     if (!p) {
         uint64_t bytes = (uint64_t)np * db->page_size;
         uint8_t *buf = ct__malloc(&db->alloc, (size_t)bytes);
