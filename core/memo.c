@@ -71,8 +71,11 @@ void ct__memo_note(ct_db *db, uint64_t pgno, uint64_t gen, uint8_t type)
     }
     _Atomic uint64_t *c = atomic_load_explicit(&db->memo[k], memory_order_acquire);
     if (!c) {
-        size_t n = (size_t)(CT_MEMO_CHUNK0_PAGES << k);
-        _Atomic uint64_t *fresh = ct__calloc(&db->alloc, n, sizeof(*fresh));
+        uint64_t n = (uint64_t)CT_MEMO_CHUNK0_PAGES << k; /* 64-bit: k reaches 23 */
+        if (n > SIZE_MAX / sizeof(*c)) {
+            return; /* this chunk cannot exist in this address space */
+        }
+        _Atomic uint64_t *fresh = ct__calloc(&db->alloc, (size_t)n, sizeof(*fresh));
         if (!fresh) {
             return; /* no memo for these pages: they stay verified per access */
         }

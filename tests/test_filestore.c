@@ -761,6 +761,11 @@ static void test_map_coherent_with_write(void **state)
     assert_ptr_equal(ps->ops->map(ps, 2), m2);
     assert_mapped_pattern(m2, 2, 9);
     ps->ops->close(ps);
+    /* A read-only store (O_RDONLY descriptor) maps too. */
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_mapped_pattern(ps->ops->map(ps, 2), 2, 9);
+    assert_null(ps->ops->map(ps, 4));
+    ps->ops->close(ps);
 }
 
 /* Pointers never move: growing the file far past the first mapping chunk
