@@ -50,6 +50,11 @@ typedef struct ct_filestore_options {
        NULL (the engine then uses read()) for a page at or past size(), for
        a partial last page and when mmap fails. map() bypasses the syscall
        table: a test injecting read faults through pread sets 0.
+       Trade-off: a disk error while the kernel pages a mapped page in
+       raises SIGBUS in the reading thread instead of returning CT_IO
+       (as with LMDB), and the engine verifies a mapped page on its first
+       access through a handle, not on every access (ct_check verifies
+       all). The mappings take address space up to about twice the file.
        0: map is NULL, every read goes through pread. */
     int enable_map;
 } ct_filestore_options;
