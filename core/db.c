@@ -76,6 +76,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     }
     if (rc != CT_OK) {
         ct__freeset_free(db, &db->free);
+        ct__memo_free(db);
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
         pthread_cond_destroy(&db->group_cv);
@@ -200,6 +201,7 @@ void ct_close(ct_db *db)
         ct_abort(db->readers);
     }
     ct__freeset_free(db, &db->free);
+    ct__memo_free(db);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->write_cv);
     pthread_cond_destroy(&db->group_cv);

@@ -15,6 +15,7 @@
 #define CT_CORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -112,6 +113,7 @@ typedef struct ct__ownbuf {
 struct ct_txn {
     ct_db *db;
     int rdonly;
+    int verify_all; /* 1: verify every mapped page, never trust the memo (ct_check) */
     int failed; /* sticky rc of a failed write txn, 0 = ACTIVE */
     uint64_t id;
     ct__meta meta; /* read: the snapshot; write: the working meta */
@@ -176,6 +178,8 @@ struct ct_db {
     ct_txn *readers;    /* live read txns */
     uint64_t reader_count;
     int poisoned;
+    /* Verified-page memo (memo.c): chunk k of page generations, lock-free. */
+    _Atomic(_Atomic uint64_t *) memo[CT_MEMO_CHUNKS_MAX];
 };
 
 /* ---- meta.c ---- */
@@ -185,6 +189,17 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
 /* A meta magic with another legal page size recorded: a page that failed
    its crc may have been written at that size (or holds a flipped bit). */
 int ct__meta_foreign_size(const uint8_t *page, uint32_t page_size);
+
+/* ---- memo.c: pages already verified through map() ---- */
+/* 1 when page pgno of generation gen passed full verification through this
+   handle's map path (the caller still compares the header with the
+   pointer). */
+int ct__memo_hit(ct_db *db, uint64_t pgno, uint64_t gen);
+/* Records that page pgno of generation gen and type passed verification.
+   Never fails (no memory: nothing recorded). */
+void ct__memo_note(ct_db *db, uint64_t pgno, uint64_t gen, uint8_t type);
+/* Frees the memo; only when no txn is live. */
+void ct__memo_free(ct_db *db);
 
 /* ---- pager.c: page access inside a txn ---- */
 /* Verified read-only access to page pgno of generation gen and type. */

@@ -43,4 +43,12 @@
 /* Pages gathered into one coalesced store write at commit. */
 #define CT_WRITE_RUN_PAGES_MAX 256u
 
+/* Verified-page memo (memo.c): the first chunk holds 4096 pages (32 KiB of
+   entries), chunk k 4096 << k, and 24 chunks cover 4096 * (2^24 - 1)
+   pages, 2^36 pages less a little (256 TiB at 4 KiB pages): past that a
+   page is verified on every access. */
+#define CT_MEMO_CHUNK0_PAGES 4096u
+#define CT_MEMO_CHUNKS_MAX 24u
+#define CT_MEMO_PAGES_MAX ((uint64_t)CT_MEMO_CHUNK0_PAGES * ((1ull << CT_MEMO_CHUNKS_MAX) - 1u))
+
 #endif

@@ -4,7 +4,9 @@
  * allocation from the txn's reuse pool or the high-water mark, and frees.
  *
  * Invariants: a page handed out by ct__page_get passed crc, type, pgno and
- * generation checks (and node validation for leaves and branches); dirty
+ * generation checks (and node validation for leaves and branches), on this
+ * access or, for a mapped page, on an earlier one through this handle
+ * (memo.c); dirty
  * pages are exactly the pages allocated by this txn, all of generation
  * t->id; a durable page is never written by a txn, only freed.
  */
@@ -58,8 +60,16 @@ int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uin
     if (db->ps->ops->map) {
         const uint8_t *m = db->ps->ops->map(db->ps, pgno);
         if (m) {
+            /* Verified once per handle (memo.c has why that is sound); the
+               header must still name this pointer, else verify again. */
+            if (!t->verify_all && ct__memo_hit(db, pgno, gen) && ct__ph_type(m) == type &&
+                ct__ph_pgno(m) == pgno && ct__ph_txnid(m) == gen) {
+                *out = m;
+                return CT_OK;
+            }
             int rc = verify_node(db, m, type, pgno, gen);
             if (rc == CT_OK) {
+                ct__memo_note(db, pgno, gen, type);
                 *out = m;
             }
             return rc;
@@ -90,6 +100,44 @@ static uint32_t run_pages(uint32_t page_size, uint32_t vlen)
     return (uint32_t)((bytes + page_size - 1) / page_size);
 }
 
+/* Overflow run pgno..pgno+np-1 in place through map(), when the store maps
+   every page of it exactly one page after the previous (a file mapping
+   does inside one chunk; each pointer is checked, so the whole range is
+   made of pointers map() vouches for). Verified once per handle like a
+   node page, and only noted once the header's run length is np, so a
+   hit means the crc covered exactly this run. CT_NOTFOUND: not mapped
+   contiguously (use read()); CT_CORRUPT; CT_OK with *out. */
+static int overflow_map(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t np, const uint8_t **out)
+{
+    ct_db *db = t->db;
+    ct_pagestore *ps = db->ps;
+    if (!ps->ops->map) {
+        return CT_NOTFOUND;
+    }
+    const uint8_t *m = ps->ops->map(ps, pgno);
+    if (!m) {
+        return CT_NOTFOUND;
+    }
+    for (uint32_t i = 1; i < np; i++) {
+        if ((const uint8_t *)ps->ops->map(ps, pgno + i) != m + (size_t)i * db->page_size) {
+            return CT_NOTFOUND;
+        }
+    }
+    int header_ok = ct__ph_type(m) == CT_PT_OVERFLOW && ct__ph_pgno(m) == pgno &&
+                    ct__ph_txnid(m) == gen && ct__ph_upper(m) == np;
+    if (!(header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen))) {
+        int rc = ct__page_verify(m, (uint64_t)np * db->page_size, CT_PT_OVERFLOW, pgno, gen);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (header_ok) {
+            ct__memo_note(db, pgno, gen, CT_PT_OVERFLOW);
+        }
+    }
+    *out = m;
+    return CT_OK;
+}
+
 int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen, const uint8_t **val)
 {
     ct_db *db = t->db;
@@ -102,6 +150,12 @@ int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen, cons
         e = ct__pmap_find(&t->cache, pgno);
     }
     const uint8_t *p = e ? e->buf : NULL;
+    if (!p) {
+        int rc = overflow_map(t, pgno, gen, np, &p);
+        if (rc != CT_OK && rc != CT_NOTFOUND) {
+            return rc;
+        }
+    }
     if (!p) {
         uint64_t bytes = (uint64_t)np * db->page_size;
         uint8_t *buf = ct__malloc(&db->alloc, (size_t)bytes);
@@ -174,14 +228,18 @@ static int pool_put(ct_txn *t, uint64_t pgno)
     return CT_OK;
 }
 
-int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out)
+/* ct__page_new; zero = 0 leaves the body uninitialised for a caller that
+   overwrites every byte (copy-on-write), saving a page-sized memset. */
+static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64_t *pgno,
+                      uint8_t **out)
 {
     ct_db *db = t->db;
     uint64_t bytes = (uint64_t)npages * db->page_size;
     if (bytes > SIZE_MAX) {
         return CT_NOMEM;
     }
-    uint8_t *buf = ct__calloc(&db->alloc, 1, (size_t)bytes);
+    uint8_t *buf = zero ? ct__calloc(&db->alloc, 1, (size_t)bytes)
+                        : ct__malloc(&db->alloc, (size_t)bytes);
     if (!buf) {
         return CT_NOMEM;
     }
@@ -212,6 +270,11 @@ int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8
     *pgno = p;
     *out = buf;
     return CT_OK;
+}
+
+int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out)
+{
+    return page_alloc(t, npages, type, 1, pgno, out);
 }
 
 int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen)
@@ -257,11 +320,11 @@ int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8
     }
     uint64_t np = 0;
     uint8_t *dst = NULL;
-    rc = ct__page_new(t, 1, type, &np, &dst);
+    rc = page_alloc(t, 1, type, 0, &np, &dst);
     if (rc != CT_OK) {
         return rc;
     }
-    memcpy(dst, src, t->db->page_size);
+    memcpy(dst, src, t->db->page_size); /* every byte: no stale heap bytes reach the store */
     ct__put64(dst + CT_PH_PGNO, np);
     ct__put64(dst + CT_PH_TXNID, t->id);
     rc = ct__page_free(t, *pgno, 1, *gen);

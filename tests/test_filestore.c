@@ -718,6 +718,320 @@ static void test_full_fsync(void **state)
     ps->ops->close(ps);
 }
 
+/* ---- Zero-copy reads (map) ------------------------------------------------ */
+
+static ct_pagestore *open_store_map(const char *path, int enable_map)
+{
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS_SMALL;
+    o.enable_map = enable_map;
+    ct_pagestore *ps = NULL;
+    assert_int_equal(ct_filestore_open(path, &o, &ps), CT_OK);
+    return ps;
+}
+
+static void assert_mapped_pattern(const void *m, uint64_t pgno, unsigned salt)
+{
+    unsigned char want[PS_SMALL];
+    fill_page(want, PS_SMALL, pgno, salt);
+    assert_non_null(m);
+    assert_memory_equal(m, want, PS_SMALL);
+}
+
+/* map is on by default and shows exactly what write stored; rewriting a
+   page with pwrite shows through the pointer handed out before (one page
+   cache); pages at or past size() are NULL. */
+static void test_map_coherent_with_write(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    assert_non_null(ps->ops->map);
+    assert_null(ps->ops->map(ps, 0)); /* empty store */
+    for (uint64_t p = 0; p < 4; p++) {
+        write_pattern(ps, p, 1);
+    }
+    const void *m2 = ps->ops->map(ps, 2);
+    assert_mapped_pattern(m2, 2, 1);
+    assert_mapped_pattern(ps->ops->map(ps, 0), 0, 1);
+    assert_null(ps->ops->map(ps, 4));
+    assert_null(ps->ops->map(ps, UINT64_MAX));
+    write_pattern(ps, 2, 9);
+    assert_ptr_equal(ps->ops->map(ps, 2), m2);
+    assert_mapped_pattern(m2, 2, 9);
+    ps->ops->close(ps);
+    /* A read-only store (O_RDONLY descriptor) maps too. */
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_mapped_pattern(ps->ops->map(ps, 2), 2, 9);
+    assert_null(ps->ops->map(ps, 4));
+    ps->ops->close(ps);
+}
+
+/* Pointers never move: growing the file far past the first mapping chunk
+   (1 MiB; here to 64 MiB, sparse) and writing other pages leaves earlier
+   pointers equal and their bytes intact; pages in every chunk map. */
+static void test_map_pointers_stable_across_growth(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    write_pattern(ps, 5, 2);
+    const void *m5 = ps->ops->map(ps, 5);
+    assert_mapped_pattern(m5, 5, 2);
+    const uint64_t far[] = {2047, 2048, 4095, 4096, 10000, 70000, 131071};
+    const void *mf[sizeof(far) / sizeof(far[0])];
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+        write_pattern(ps, far[i], 3);
+        mf[i] = ps->ops->map(ps, far[i]);
+        assert_mapped_pattern(mf[i], far[i], 3);
+        assert_ptr_equal(ps->ops->map(ps, 5), m5);
+    }
+    write_pattern(ps, 6, 4);
+    for (size_t i = 0; i < sizeof(far) / sizeof(far[0]); i++) {
+        assert_ptr_equal(ps->ops->map(ps, far[i]), mf[i]);
+        assert_mapped_pattern(mf[i], far[i], 3);
+    }
+    assert_mapped_pattern(m5, 5, 2);
+    /* A hole inside the file maps as zeros, as read() gives. */
+    const unsigned char *hole = ps->ops->map(ps, 50000);
+    assert_non_null(hole);
+    assert_all_zero(hole, PS_SMALL);
+    ps->ops->close(ps);
+}
+
+/* After a shrink the dropped pages are never handed out (touching them
+   would raise SIGBUS); after regrowing, the same page maps at the same
+   address again, with its new bytes. */
+static void test_map_shrink_then_regrow(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, NULL);
+    for (uint64_t p = 0; p < 10; p++) {
+        write_pattern(ps, p, 6);
+    }
+    const void *m8 = ps->ops->map(ps, 8);
+    assert_mapped_pattern(m8, 8, 6);
+    assert_int_equal(ps->ops->resize(ps, 5), CT_OK);
+    assert_null(ps->ops->map(ps, 5));
+    assert_null(ps->ops->map(ps, 8));
+    assert_mapped_pattern(ps->ops->map(ps, 4), 4, 6);
+    write_pattern(ps, 8, 7);
+    assert_ptr_equal(ps->ops->map(ps, 8), m8);
+    assert_mapped_pattern(m8, 8, 7);
+    const unsigned char *m6 = ps->ops->map(ps, 6);
+    assert_non_null(m6);
+    assert_all_zero(m6, PS_SMALL); /* the dropped tail does not come back */
+    ps->ops->close(ps);
+}
+
+/* A partial last page (a crash while the file grew) counts in size() but is
+   never mapped: its tail lies past EOF. */
+static void test_map_partial_last_page_null(void **state)
+{
+    (void)state;
+    char path[600];
+    new_path(path, sizeof(path));
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(3 * PS_SMALL + 100)), 0);
+    (void)close(fd);
+    ct_pagestore *ps = open_store(path, PS_SMALL, 0, NULL);
+    assert_int_equal(store_size(ps), 4);
+    assert_non_null(ps->ops->map(ps, 2));
+    assert_null(ps->ops->map(ps, 3));
+    ps->ops->close(ps);
+}
+
+/* enable_map = 0 leaves the slot NULL: every read goes through pread. */
+static void test_map_disabled(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store_map(new_path(path, sizeof(path)), 0);
+    assert_null(ps->ops->map);
+    write_pattern(ps, 0, 1);
+    assert_pattern(ps, 0, 1);
+    ps->ops->close(ps);
+}
+
+#define DB_KEYS 3000u
+
+static void db_key(unsigned i, char *key)
+{
+    snprintf(key, 16, "k%08u", i);
+}
+
+/* Fills a db with DB_KEYS keys over several commits, deletes every third. */
+static void db_fill(ct_pagestore *ps)
+{
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
+    for (unsigned round = 0; round < 3; round++) {
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+        for (unsigned i = round; i < DB_KEYS; i += 3) {
+            char key[16];
+            db_key(i, key);
+            assert_int_equal(ct_put(t, NULL, key, 9, key, 9, 0), CT_OK);
+        }
+        assert_int_equal(ct_commit(t), CT_OK);
+    }
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+    for (unsigned i = 0; i < DB_KEYS; i += 3) {
+        char key[16];
+        db_key(i, key);
+        assert_int_equal(ct_del(t, NULL, key, 9), CT_OK);
+    }
+    assert_int_equal(ct_commit(t), CT_OK);
+    ct_close(db);
+}
+
+/* Reopens the db, scans it in order and gets a few keys. */
+static void db_verify(ct_pagestore *ps)
+{
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
+    ct_check_report rep;
+    assert_int_equal(ct_check(db, &rep), CT_OK);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    ct_cursor *c = NULL;
+    assert_int_equal(ct_cursor_open(t, NULL, &c), CT_OK);
+    unsigned want = 1;
+    int rc = ct_cursor_first(c);
+    for (; rc == CT_OK; rc = ct_cursor_next(c)) {
+        const void *k = NULL;
+        const void *v = NULL;
+        size_t klen = 0;
+        size_t vlen = 0;
+        char key[16];
+        db_key(want, key);
+        assert_int_equal(ct_cursor_get(c, &k, &klen, &v, &vlen), CT_OK);
+        assert_int_equal(klen, 9);
+        assert_memory_equal(k, key, 9);
+        assert_memory_equal(v, key, 9);
+        want += (want % 3 == 1) ? 1u : 2u;
+    }
+    assert_int_equal(rc, CT_NOTFOUND);
+    assert_int_equal(want, DB_KEYS + 1u);
+    const void *v = NULL;
+    size_t vlen = 0;
+    assert_int_equal(ct_get(t, NULL, "k00000002", 9, &v, &vlen), CT_OK);
+    assert_int_equal(ct_get(t, NULL, "k00000003", 9, &v, &vlen), CT_NOTFOUND);
+    ct_abort(t);
+    ct_close(db);
+}
+
+/* A database on the file store works through both read paths, and a file
+   written through one is read back through the other after reopening. */
+static void test_map_db_both_paths(void **state)
+{
+    (void)state;
+    for (int fill_map = 0; fill_map < 2; fill_map++) {
+        char path[600];
+        new_path(path, sizeof(path));
+        ct_pagestore *ps = open_store_map(path, fill_map);
+        db_fill(ps);
+        db_verify(ps);
+        ps->ops->close(ps);
+        ps = open_store_map(path, !fill_map);
+        db_verify(ps);
+        ps->ops->close(ps);
+    }
+}
+
+#define BIG_BYTES 20000u
+
+/* Puts BIG_BYTES of 'Q' under "big" (an overflow run of 40 512-byte pages)
+   and reads it back in a new txn. */
+static void db_put_big(ct_pagestore *ps)
+{
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
+    unsigned char *big = malloc(BIG_BYTES);
+    assert_non_null(big);
+    memset(big, 'Q', BIG_BYTES);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+    assert_int_equal(ct_put(t, NULL, "big", 3, big, BIG_BYTES, 0), CT_OK);
+    assert_int_equal(ct_commit(t), CT_OK);
+    /* A later commit, so recovery (which verifies the newest commit's own
+       pages) accepts the run's commit without reading the run. */
+    assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+    assert_int_equal(ct_put(t, NULL, "small", 5, "s", 1, 0), CT_OK);
+    assert_int_equal(ct_commit(t), CT_OK);
+    for (int round = 0; round < 2; round++) { /* the second read hits the memo */
+        assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+        const void *v = NULL;
+        size_t vlen = 0;
+        assert_int_equal(ct_get(t, NULL, "big", 3, &v, &vlen), CT_OK);
+        assert_int_equal(vlen, BIG_BYTES);
+        assert_memory_equal(v, big, BIG_BYTES);
+        ct_abort(t);
+    }
+    free(big);
+    ct_close(db);
+}
+
+/* Flips one byte in the middle of the 'Q' run in the file. */
+static void corrupt_big(const char *path)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    size_t len = (size_t)st.st_size;
+    unsigned char *img = malloc(len);
+    assert_non_null(img);
+    assert_int_equal(pread(fd, img, len, 0), (ssize_t)len);
+    size_t run = 0;
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < len && at == SIZE_MAX; i++) {
+        run = img[i] == 'Q' ? run + 1 : 0;
+        if (run == 400) {
+            at = i - 200;
+        }
+    }
+    assert_true(at != SIZE_MAX);
+    unsigned char b = 'R';
+    assert_int_equal(pwrite(fd, &b, 1, (off_t)at), 1);
+    (void)close(fd);
+    free(img);
+}
+
+/* A large value (an overflow run) reads back whole through both read
+   paths, before and after reopening; a byte flipped inside the run in the
+   file is CT_CORRUPT on either path, to ct_get and to ct_check. */
+static void test_map_db_overflow(void **state)
+{
+    (void)state;
+    for (int use_map = 0; use_map < 2; use_map++) {
+        char path[600];
+        new_path(path, sizeof(path));
+        ct_pagestore *ps = open_store_map(path, use_map);
+        db_put_big(ps);
+        ps->ops->close(ps);
+        corrupt_big(path);
+        ps = open_store_map(path, use_map);
+        ct_db *db = NULL;
+        assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+        const void *v = NULL;
+        size_t vlen = 0;
+        assert_int_equal(ct_get(t, NULL, "small", 5, &v, &vlen), CT_OK);
+        assert_int_equal(ct_get(t, NULL, "big", 3, &v, &vlen), CT_CORRUPT);
+        ct_abort(t);
+        ct_check_report rep;
+        assert_int_equal(ct_check(db, &rep), CT_CORRUPT);
+        ct_close(db);
+        ps->ops->close(ps);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -740,6 +1054,13 @@ int main(void)
         cmocka_unit_test_setup(test_endless_eintr_gives_up, test_setup),
         cmocka_unit_test_setup(test_failed_sync_poisons, test_setup),
         cmocka_unit_test_setup(test_full_fsync, test_setup),
+        cmocka_unit_test_setup(test_map_coherent_with_write, test_setup),
+        cmocka_unit_test_setup(test_map_pointers_stable_across_growth, test_setup),
+        cmocka_unit_test_setup(test_map_shrink_then_regrow, test_setup),
+        cmocka_unit_test_setup(test_map_partial_last_page_null, test_setup),
+        cmocka_unit_test_setup(test_map_disabled, test_setup),
+        cmocka_unit_test_setup(test_map_db_both_paths, test_setup),
+        cmocka_unit_test_setup(test_map_db_overflow, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -1,6 +1,8 @@
 /*
- * cowtree/filestore.h - the production page store: a regular file accessed
- * with pread/pwrite and made durable with fdatasync/fsync.
+ * cowtree/filestore.h - the production page store: a regular file written
+ * with pwrite, read with pread or in place through read-only shared
+ * mappings (the vtable's map slot, enable_map), and made durable with
+ * fdatasync/fsync.
  *
  * The file is locked with an exclusive advisory lock (flock) for the life
  * of the store: a second opener, in this or another process, gets CT_BUSY.
@@ -39,8 +41,25 @@ typedef struct ct_filestore_options {
     unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE */
     int full_fsync;     /* 1: fsync; 0 (default): fdatasync where enough */
     const ct_filestore_syscalls *syscalls; /* borrowed; NULL in production */
+    /* 1 (default): provide the vtable's map slot, zero-copy reads through
+       read-only shared mappings of the file (mmap), so the engine reads
+       pages in place instead of copying them with pread. The mappings grow
+       with the file in chunks of doubling size (no map size to configure),
+       are never moved or unmapped before close, and take address space,
+       not memory: the pages are the kernel's page cache. map() returns
+       NULL (the engine then uses read()) for a page at or past size(), for
+       a partial last page and when mmap fails. map() bypasses the syscall
+       table: a test injecting read faults through pread sets 0.
+       Trade-off: a disk error while the kernel pages a mapped page in
+       raises SIGBUS in the reading thread instead of returning CT_IO
+       (as with LMDB), and the engine verifies a mapped page on its first
+       access through a handle, not on every access (ct_check verifies
+       all). The mappings take address space up to about twice the file.
+       0: map is NULL, every read goes through pread. */
+    int enable_map;
 } ct_filestore_options;
 
+/* Sets the defaults: page_size 4096, enable_map 1, everything else 0. */
 CT_API void ct_filestore_options_init(ct_filestore_options *opt);
 
 /* Opens or creates the file at path. opt NULL = defaults.

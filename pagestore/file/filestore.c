@@ -12,6 +12,9 @@
  *     refuses write, sync and resize with CT_IO until closed: after a
  *     failed fsync the kernel may have dropped the dirty pages and cleared
  *     the error, so a later "successful" sync would vouch for nothing.
+ *   - map (map.c) hands out only pages wholly below file_bytes; a shrink
+ *     lowers file_bytes before it truncates, so from then on no pointer
+ *     into the dropped tail is handed out (SIGBUS would follow a touch).
  * Never: lets errno cross the API, aborts, or reads/writes outside the
  * range the arguments name.
  */
@@ -44,6 +47,7 @@ typedef struct fs_store {
     _Atomic uint64_t file_bytes;
     uint64_t page_max; /* pages addressable through off_t */
     ct_filestore_syscalls sys;
+    ct__fs_map map; /* the zero-copy read path (map.c) */
 } fs_store;
 
 static fs_store *store_of(ct_pagestore *ps)
@@ -165,6 +169,10 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
         return CT_NOSPACE;
     }
     uint64_t bytes = npages * ps->page_size;
+    if (bytes < atomic_load(&fs->file_bytes)) {
+        /* Stop handing out mapped pages of the tail before it goes. */
+        atomic_store(&fs->file_bytes, bytes);
+    }
     for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
         if (fs->sys.ftruncate(fs->fd, (off_t)bytes) == 0) {
             atomic_store(&fs->file_bytes, bytes);
@@ -187,18 +195,36 @@ static void fs_close(ct_pagestore *ps)
     fs_store *fs = store_of(ps);
     /* close() also drops the flock. Its error is not retried: on Linux the
        descriptor is gone either way, and durability is sync()'s job. */
+    ct__fs_map_close(&fs->map);
     (void)close(fs->fd);
     free(fs);
 }
 
-static const ct_pagestore_ops fs_ops = {
+static const void *fs_map(ct_pagestore *ps, uint64_t pgno)
+{
+    fs_store *fs = store_of(ps);
+    return ct__fs_map_page(&fs->map, pgno, atomic_load(&fs->file_bytes));
+}
+
+static const ct_pagestore_ops fs_ops_map = {
     .read = fs_read,
     .write = fs_write,
     .sync = fs_sync,
     .size = fs_size,
     .resize = fs_resize,
     .close = fs_close,
-    .map = NULL, /* the mmap read path comes later */
+    .map = fs_map,
+};
+
+/* enable_map = 0: no map slot, every read goes through pread. */
+static const ct_pagestore_ops fs_ops_nomap = {
+    .read = fs_read,
+    .write = fs_write,
+    .sync = fs_sync,
+    .size = fs_size,
+    .resize = fs_resize,
+    .close = fs_close,
+    .map = NULL,
 };
 
 void ct_filestore_options_init(ct_filestore_options *opt)
@@ -208,6 +234,7 @@ void ct_filestore_options_init(ct_filestore_options *opt)
     }
     memset(opt, 0, sizeof(*opt));
     opt->page_size = 4096u;
+    opt->enable_map = 1;
 }
 
 /* CT_* code for a failed open(2). */
@@ -344,7 +371,7 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
     if (!fs) {
         return CT_NOMEM;
     }
-    fs->base.ops = &fs_ops;
+    fs->base.ops = o.enable_map ? &fs_ops_map : &fs_ops_nomap;
     fs->base.page_size = o.page_size;
     fs->flags = o.flags;
     fs->full_fsync = o.full_fsync != 0;
@@ -353,6 +380,12 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
     ct__fs_syscalls_resolve(o.syscalls, &fs->sys);
     int rc = open_locked(path, fs);
     if (rc != CT_OK) {
+        free(fs);
+        return rc;
+    }
+    rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0);
+    if (rc != CT_OK) {
+        (void)close(fs->fd);
         free(fs);
         return rc;
     }

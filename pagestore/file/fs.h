@@ -7,6 +7,8 @@
 #ifndef CT_PAGESTORE_FILE_FS_H
 #define CT_PAGESTORE_FILE_FS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,5 +41,37 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
    store, exclusive otherwise; never waits. CT_OK, CT_BUSY, CT_NOMEM or
    CT_IO. */
 int ct__fs_lock(int fd, int shared);
+
+/* ---- map.c: the zero-copy read path ------------------------------------- */
+
+/* Bytes of the first mapping chunk; chunk k is CT_FS_MAP_CHUNK0_BYTES << k
+   bytes. 1 MiB: a multiple of every legal page size (<= 64 KiB) and of
+   every common system page size, and small enough that a tiny database
+   maps little address space. */
+#define CT_FS_MAP_CHUNK0_BYTES ((uint64_t)1 << 20)
+/* Chunks 0..42 cover 2^62 bytes with C0 = 1 MiB, the most an off_t file can
+   hold that the doubling layout reaches (chunk 43 would end past 2^63). */
+#define CT_FS_MAP_CHUNKS_MAX 43u
+
+typedef struct ct__fs_map {
+    int enabled; /* 0: map() always returns NULL */
+    int fd;      /* the store's: borrowed */
+    uint32_t page_size;
+    pthread_mutex_t mu;                            /* serialises mapping a chunk */
+    _Atomic uintptr_t chunk[CT_FS_MAP_CHUNKS_MAX]; /* 0, an address or MAP_FAIL */
+} ct__fs_map;
+
+/* Sets m up for fd (nothing is mapped yet). enable 0, or a system page size
+   that does not divide the chunk size, leaves map() returning NULL.
+   CT_OK or CT_NOMEM (mutex). */
+int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable);
+
+/* Address of page pgno in the mapping, or NULL when pgno is not wholly
+   below file_bytes, the mapping is disabled or mmap failed. Safe from any
+   thread; takes m->mu only the first time a chunk is needed. */
+const void *ct__fs_map_page(ct__fs_map *m, uint64_t pgno, uint64_t file_bytes);
+
+/* Unmaps every chunk: every pointer handed out becomes invalid. */
+void ct__fs_map_close(ct__fs_map *m);
 
 #endif /* CT_PAGESTORE_FILE_FS_H */
