@@ -1041,13 +1041,15 @@ static void flip_byte(th_env *e, uint64_t pgno)
 /* A flipped byte in a leaf of a bucket: ct_bucket_stat of that bucket is
    CT_CORRUPT, other buckets and the listing are fine. A flipped byte in
    the catalog's root: ct_bucket_list is CT_CORRUPT. Restored, both work.
-   Edits go to the RAM store's bytes with the db open (each read txn reads
-   them afresh); with map() and without. */
+   Edits go to the RAM store's bytes with the db open, so the store has no
+   map(): each read txn then reads and verifies pages afresh, where a
+   mapped page is verified once per handle (core/memo.c; test_memo shows
+   ct_check and a reopen catching an edit behind the memo). */
 static void test_stat_and_list_corrupt(void **state)
 {
     (void)state;
-    const th_store_kind kinds[] = {TH_STORE_RAM, TH_STORE_RAM_NOMAP};
-    for (size_t k = 0; k < 2; k++) {
+    const th_store_kind kinds[] = {TH_STORE_RAM_NOMAP};
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
         th_env e;
         th_env_init(&e, kinds[k], 512);
         ct_txn *t = NULL;
