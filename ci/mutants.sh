@@ -35,7 +35,7 @@ cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work"; fi;
 trap cleanup EXIT
 
 mkdir -p "$work/src"
-for d in CMakeLists.txt cmake include core pagestore sim; do
+for d in CMakeLists.txt cmake include core pagestore tools sim; do
     if [ -e "$d" ]; then cp -a "$d" "$work/src/"; fi
 done
 for p in "${base_patches[@]}"; do

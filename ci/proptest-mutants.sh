@@ -42,7 +42,7 @@ cleanup() { if [ "$keep" = 0 ]; then rm -rf "$work"; else echo "kept $work"; fi;
 trap cleanup EXIT
 
 mkdir -p "$work/src" "$work/out"
-for d in CMakeLists.txt cmake include core pagestore proptest; do
+for d in CMakeLists.txt cmake include core pagestore tools proptest; do
     if [ -e "$d" ]; then cp -a "$d" "$work/src/"; fi
 done
 

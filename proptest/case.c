@@ -1,5 +1,5 @@
 /*
- * case.c - the PRNG, value bytes, names, and the pt_case container.
+ * case.c - value bytes, names, and the pt_case container.
  * Pure apart from malloc: no I/O, no clock.
  */
 #include <stdlib.h>
@@ -7,70 +7,13 @@
 
 #include "cowtree.h"
 #include "cowtree/memstore.h"
+#include "prng.h"
 #include "pt.h"
-
-uint64_t pt_mix64(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
-void pt_rng_seed(pt_rng *r, uint64_t seed)
-{
-    uint64_t x = seed;
-    for (int i = 0; i < 4; i++) {
-        x += 0x9e3779b97f4a7c15ull;
-        r->s[i] = pt_mix64(x);
-    }
-    if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0) {
-        r->s[0] = 1;
-    }
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t pt_rng_next(pt_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t pt_rng_below(pt_rng *r, uint64_t n)
-{
-    if (n == 0) {
-        return 0;
-    }
-    uint64_t limit = UINT64_MAX - (UINT64_MAX % n + 1) % n;
-    for (;;) {
-        uint64_t x = pt_rng_next(r);
-        if (x <= limit) {
-            return x % n;
-        }
-    }
-}
-
-int pt_rng_chance(pt_rng *r, uint32_t num, uint32_t den)
-{
-    return den != 0 && pt_rng_below(r, den) < num;
-}
 
 uint8_t pt_value_byte(uint32_t vseed, uint32_t i)
 {
     /* Position-dependent so a shifted or truncated copy never matches. */
-    return (uint8_t)(pt_mix64(((uint64_t)vseed << 32) | i) >> 56);
+    return (uint8_t)(prng_mix64(((uint64_t)vseed << 32) | i) >> 56);
 }
 
 void pt_value_fill(uint8_t *buf, uint32_t vseed, uint32_t vlen)

@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "cowtree.h"
+#include "prng.h"
 #include "pt.h"
 
 /* Keys remembered for reuse, so gets, deletes, NOOVERWRITE and seeks hit. */
 #define GEN_POOL_MAX 64u
 
 typedef struct gen {
-    pt_rng r;
+    prng r;
     pt_prop prop;
     uint32_t page_size;
     uint32_t key_min;  /* 1 against LMDB: empty keys skipped there */
@@ -35,7 +36,7 @@ typedef struct gen {
 
 static uint32_t range(gen *g, uint32_t lo, uint32_t hi)
 {
-    return hi <= lo ? lo : lo + (uint32_t)pt_rng_below(&g->r, (uint64_t)hi - lo + 1);
+    return (uint32_t)prng_range(&g->r, lo, hi);
 }
 
 static uint8_t key_byte(gen *g)
@@ -50,7 +51,7 @@ static uint8_t key_byte(gen *g)
     if (d == 7) {
         return 0xff;
     }
-    return (uint8_t)pt_rng_next(&g->r);
+    return (uint8_t)prng_next(&g->r);
 }
 
 /* A fresh key in g->kbuf; returns its length. */
@@ -87,7 +88,7 @@ static uint32_t new_key(gen *g)
     } else { /* binary */
         len = range(g, 1, kmax < 16 ? kmax : 16);
         for (uint32_t i = 0; i < len; i++) {
-            g->kbuf[i] = (uint8_t)pt_rng_next(&g->r);
+            g->kbuf[i] = (uint8_t)prng_next(&g->r);
         }
     }
     if (len < g->key_min) {
@@ -212,7 +213,7 @@ static void gen_put(gen *g, pt_op *op)
         pick_key(g, op);
     }
     op->vlen = value_len(g);
-    op->vseed = (uint32_t)pt_rng_next(&g->r);
+    op->vseed = (uint32_t)prng_next(&g->r);
 }
 
 /* Relative op weights per property, indexed by pt_kind. */
@@ -287,7 +288,7 @@ static void gen_op(gen *g, pt_op *op)
             op->count = range(g, 0, 9) == 0 ? PT_SCAN_MAX : range(g, 1, 20);
         } else {
             op->count = range(g, 1, PT_WALK_MOVES_MAX);
-            op->moves = (uint32_t)pt_rng_next(&g->r);
+            op->moves = (uint32_t)prng_next(&g->r);
         }
         return;
     case PT_BUCKET_CREATE:
@@ -318,7 +319,7 @@ int pt_gen_case(pt_case *c, pt_prop p, uint64_t seed, uint32_t max_ops)
         return -1;
     }
     pt_case_init(c);
-    pt_rng_seed(&g->r, seed);
+    prng_seed(&g->r, seed);
     c->prop = p;
     c->seed = seed;
     uint32_t d = range(g, 0, 99);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "prng.h"
 #include "pt.h"
 
 typedef struct opts {
@@ -175,7 +176,7 @@ typedef struct progress {
 static void gen_or_die(pt_case *c, const opts *o, uint64_t i)
 {
     pt_prop p = o->prop >= 0 ? (pt_prop)o->prop : (pt_prop)(i % PT_PROPS);
-    uint64_t cs = o->have_case_seed ? o->case_seed : pt_mix64(o->seed ^ pt_mix64(i + 1));
+    uint64_t cs = o->have_case_seed ? o->case_seed : prng_mix64(o->seed ^ prng_mix64(i + 1));
     if (pt_gen_case(c, p, cs, o->max_ops) != 0) {
         fprintf(stderr, "cowtree-proptest: out of memory\n");
         exit(2);

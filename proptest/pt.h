@@ -8,26 +8,15 @@
  * differs, or a failed ct_check, fails the case, and shrink.c reduces it.
  *
  * Ownership: a pt_case owns its ops and every op owns its key bytes.
- * Determinism: everything follows from the case seed through pt_rng; no
- * clock, no rand().
+ * Determinism: everything follows from the case seed through a prng
+ * (tools/prng/prng.h, the generator the simulator uses too); no clock, no
+ * rand().
  */
 #ifndef COWTREE_PROPTEST_PT_H
 #define COWTREE_PROPTEST_PT_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- PRNG (xoshiro256** seeded by splitmix64) ------------------------- */
-
-typedef struct pt_rng {
-    uint64_t s[4];
-} pt_rng;
-
-uint64_t pt_mix64(uint64_t x);
-void pt_rng_seed(pt_rng *r, uint64_t seed);
-uint64_t pt_rng_next(pt_rng *r);
-uint64_t pt_rng_below(pt_rng *r, uint64_t n); /* uniform in [0, n); 0 when n is 0 */
-int pt_rng_chance(pt_rng *r, uint32_t num, uint32_t den);
 
 /* ---- Limits (each with its reason) ------------------------------------ */
 

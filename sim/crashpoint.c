@@ -27,7 +27,7 @@ static int entry_is_write(ct_pagestore *ps, uint32_t i)
 }
 
 /* Fills out[] with the outcomes to check for n pending entries. */
-static size_t outcomes(const sim_config *cfg, ct_pagestore *ps, uint32_t n, sim_rng *r,
+static size_t outcomes(const sim_config *cfg, ct_pagestore *ps, uint32_t n, prng *r,
                        ct_crash_outcome *out, size_t cap)
 {
     size_t k = 0;
@@ -49,22 +49,22 @@ static size_t outcomes(const sim_config *cfg, ct_pagestore *ps, uint32_t n, sim_
         }
         for (int j = 0; j < 8 && k < cap; j++) {
             out[k].mode = CT_CRASH_SUBSET;
-            out[k++].mask = sim_rng_next(r);
+            out[k++].mask = prng_next(r);
         }
     }
     uint32_t tears = n <= cfg->subset_max ? n : 4;
     for (uint32_t j = 0; j < tears && k < cap; j++) {
-        uint32_t i = n <= cfg->subset_max ? j : (uint32_t)sim_rng_below(r, n);
+        uint32_t i = n <= cfg->subset_max ? j : (uint32_t)prng_below(r, n);
         if (entry_is_write(ps, i)) {
             out[k].mode = CT_CRASH_TEAR_ONE;
             out[k].index = i;
-            out[k++].seed = sim_rng_next(r);
+            out[k++].seed = prng_next(r);
         }
     }
     uint32_t randoms = n <= cfg->subset_max ? 2 : 8;
     for (uint32_t j = 0; j < randoms && k < cap; j++) {
         out[k].mode = CT_CRASH_RANDOM;
-        out[k++].seed = sim_rng_next(r);
+        out[k++].seed = prng_next(r);
     }
     return k;
 }
@@ -131,8 +131,8 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
     if (ct_memstore_snapshot_take(r->ps, &pre) != CT_OK) {
         return sim_world_failf(w, SIM_NOOP, "memstore snapshot failed");
     }
-    sim_rng rng;
-    sim_rng_seed(&rng, sim_derive(r->cfg->seed, sim_hash_u64(c->seg, c->cut)));
+    prng rng;
+    prng_seed(&rng, prng_derive(r->cfg->seed, prng_hash_u64(c->seg, c->cut)));
     size_t cap = outcome_cap(r->cfg);
     ct_crash_outcome *outs = sim_xmalloc(cap * sizeof(*outs));
     size_t n = only ? 1 : outcomes(r->cfg, r->ps, (uint32_t)info.pending, &rng, outs, cap);
@@ -150,11 +150,11 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
         memset(&plan, 0, sizeof(plan));
         /* From the outcome itself, not its position in the list: a replay of
            one outcome must draw the same extra commit and damage. */
-        uint64_t id = sim_hash_u64(sim_hash_u64(r->cfg->seed, c->seg), c->cut);
-        id = sim_hash_u64(id, (uint64_t)outs[i].mode);
-        id = sim_hash_u64(id, outs[i].mask);
-        id = sim_hash_u64(id, outs[i].index);
-        plan.image_id = sim_hash_u64(id, outs[i].seed);
+        uint64_t id = prng_hash_u64(prng_hash_u64(r->cfg->seed, c->seg), c->cut);
+        id = prng_hash_u64(id, (uint64_t)outs[i].mode);
+        id = prng_hash_u64(id, outs[i].mask);
+        id = prng_hash_u64(id, outs[i].index);
+        plan.image_id = prng_hash_u64(id, outs[i].seed);
         r->image_seq++;
         plan.level2 = r->cfg->level2_every && r->image_seq % r->cfg->level2_every == 0;
         /* Only CT_SYNC_FULL promises that BOTH slots describe intact trees
@@ -179,6 +179,24 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
     return res;
 }
 
+/* The end of a crash point whose run left w (res): when the run got to the
+   cut, checks up to n_out_max outcomes; then counts the point, folds w's
+   trace into the seed's, reports a failure, and frees w. */
+static sim_run_result finish_point(sim_seed_run *r, sim_world *w, sim_case *c, sim_run_result res,
+                                   const sim_case *only, size_t n_out_max)
+{
+    if (res == SIM_RUN_DONE) {
+        res = check_outcomes(r, w, c, only, n_out_max);
+    }
+    r->cnt->crash_points++;
+    r->trace = prng_hash_u64(r->trace, w->trace);
+    if (res == SIM_RUN_FAILED) {
+        sim_seed_fail(r, w, c);
+    }
+    sim_world_free(w);
+    return res;
+}
+
 static sim_run_result crash_point(sim_seed_run *r, size_t s, size_t to, uint64_t k,
                                   const sim_case *only)
 {
@@ -192,17 +210,8 @@ static sim_run_result crash_point(sim_seed_run *r, size_t s, size_t to, uint64_t
     sim_run_result res = cut_run(r, s, to, k, &w);
     ct_memstore_info info;
     (void)ct_memstore_get_info(r->ps, &info);
-    r->trace = sim_hash_u64(r->trace, info.trace_hash); /* every op up to the cut */
-    if (res == SIM_RUN_DONE) {
-        res = check_outcomes(r, &w, &c, only, SIZE_MAX);
-    }
-    r->cnt->crash_points++;
-    r->trace = sim_hash_u64(r->trace, w.trace);
-    if (res == SIM_RUN_FAILED) {
-        sim_seed_fail(r, &w, &c);
-    }
-    sim_world_free(&w);
-    return res;
+    r->trace = prng_hash_u64(r->trace, info.trace_hash); /* every op up to the cut */
+    return finish_point(r, &w, &c, res, only, SIZE_MAX);
 }
 
 /* ---- creation ------------------------------------------------------------------- */
@@ -259,16 +268,7 @@ static sim_run_result deep_point(sim_seed_run *r, uint64_t k, const sim_case *on
     c.deep = 1;
     c.cut = k;
     sim_run_result res = cut_run(r, 0, r->wl->count, k, &w);
-    if (res == SIM_RUN_DONE) {
-        res = check_outcomes(r, &w, &c, only, 4);
-    }
-    r->cnt->crash_points++;
-    r->trace = sim_hash_u64(r->trace, w.trace);
-    if (res == SIM_RUN_FAILED) {
-        sim_seed_fail(r, &w, &c);
-    }
-    sim_world_free(&w);
-    return res;
+    return finish_point(r, &w, &c, res, only, 4);
 }
 
 static sim_run_result deep_points(sim_seed_run *r, const sim_case *only)
@@ -287,10 +287,10 @@ static sim_run_result deep_points(sim_seed_run *r, const sim_case *only)
     if (res == SIM_RUN_FAILED || end <= base) {
         return res;
     }
-    sim_rng rng;
-    sim_rng_seed(&rng, sim_derive(r->cfg->seed, 0x64656570ull)); /* "deep" */
+    prng rng;
+    prng_seed(&rng, prng_derive(r->cfg->seed, 0x64656570ull)); /* "deep" */
     for (uint32_t i = 0; i < r->cfg->deep_n && res == SIM_RUN_DONE; i++) {
-        res = deep_point(r, base + sim_rng_below(&rng, end - base), NULL);
+        res = deep_point(r, base + prng_below(&rng, end - base), NULL);
     }
     return res;
 }
@@ -314,7 +314,7 @@ static sim_run_result probe(sim_seed_run *r, size_t s, size_t to, uint64_t *base
         c.cut = UINT64_MAX;
         sim_seed_fail(r, &w, &c);
     }
-    r->trace = sim_hash_u64(r->trace, w.trace);
+    r->trace = prng_hash_u64(r->trace, w.trace);
     sim_world_free(&w);
     return res;
 }
@@ -348,13 +348,13 @@ sim_run_result sim_crash_phase(sim_seed_run *r, const sim_case *only)
         res = probe(r, s, to, &range[2 * s], &range[2 * s + 1]);
         total += range[2 * s + 1] - range[2 * s];
     }
-    sim_rng rng;
-    sim_rng_seed(&rng, sim_derive(r->cfg->seed, 0x63726173ull)); /* "cras" */
+    prng rng;
+    prng_seed(&rng, prng_derive(r->cfg->seed, 0x63726173ull)); /* "cras" */
     for (size_t s = 0; s < r->n_cps && res == SIM_RUN_DONE; s++) {
         size_t to = sim_segment_end(r, s);
         for (uint64_t k = range[2 * s]; k < range[2 * s + 1] && res == SIM_RUN_DONE; k++) {
-            if (!r->cfg->crash_all && !sim_rng_chance(&rng, r->cfg->crash_n,
-                                                       (uint32_t)(total ? total : 1))) {
+            if (!r->cfg->crash_all &&
+                !prng_chance(&rng, r->cfg->crash_n, (uint32_t)(total ? total : 1))) {
                 continue;
             }
             res = crash_point(r, s, to, k, NULL);

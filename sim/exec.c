@@ -56,7 +56,7 @@ void sim_world_free(sim_world *w)
 
 void sim_world_trace(sim_world *w, uint64_t v)
 {
-    w->trace = sim_hash_u64(w->trace, v);
+    w->trace = prng_hash_u64(w->trace, v);
 }
 
 sim_run_result sim_world_failf(sim_world *w, size_t op, const char *fmt, ...)
@@ -204,14 +204,14 @@ static const uint8_t *value_of(sim_world *w, const sim_op *op)
         w->vbuf_cap = op->vlen;
         w->vbuf = sim_xrealloc(w->vbuf, w->vbuf_cap);
     }
-    sim_fill_value(op->vseed, w->vbuf, op->vlen);
+    prng_fill_value(op->vseed, w->vbuf, op->vlen);
     return w->vbuf;
 }
 
 static int same_entry(const sim_entry *e, const void *k, size_t klen, const void *v, size_t vlen)
 {
     return sim_key_cmp(e->key, e->klen, k, klen) == 0 && e->vlen == vlen &&
-           sim_hash_bytes(v, vlen, 0) == e->vhash;
+           prng_hash_bytes(v, vlen, 0) == e->vhash;
 }
 
 /* Handle of bucket b in the write txn: 0 ok, 1 absent (op skipped). */
@@ -599,7 +599,7 @@ static sim_run_result op_rcheck(sim_world *w, size_t i, const sim_op *op)
     if (mode == 1) {
         sim_run_result res = check_get(w, i, r->t, h, m, op->key, op->klen);
         for (uint64_t k = 0; res == SIM_RUN_DONE && k < 3 && m->count; k++) {
-            const sim_entry *e = &m->v[sim_hash_u64(op->vseed, k + op->klen) % m->count];
+            const sim_entry *e = &m->v[prng_hash_u64(op->vseed, k + op->klen) % m->count];
             res = check_get(w, i, r->t, h, m, e->key, e->klen);
         }
         return res;

@@ -88,7 +88,7 @@ static int alloc_fails(sim_alloc *al)
     int fail = al->fail_at != 0 &&
                (al->calls == al->fail_at || (al->sticky && al->calls > al->fail_at));
     if (!fail && al->ratio.den) {
-        fail = sim_rng_chance(&al->rng, al->ratio.num, al->ratio.den);
+        fail = prng_chance(&al->rng, al->ratio.num, al->ratio.den);
     }
     al->injected += (uint64_t)fail;
     return fail;
@@ -117,7 +117,7 @@ void sim_alloc_init(sim_alloc *al, uint64_t seed)
     al->a.realloc = al_realloc;
     al->a.free = al_free;
     al->a.ctx = al;
-    sim_rng_seed(&al->rng, sim_derive(seed, 0x616c6c6f63ull)); /* "alloc" */
+    prng_seed(&al->rng, prng_derive(seed, 0x616c6c6f63ull)); /* "alloc" */
 }
 
 /* ---- random fault rates ----------------------------------------------------- */
@@ -139,13 +139,13 @@ static ct_memstore_faults armed_faults(unsigned mask, uint64_t seed, int swarm)
 {
     ct_memstore_faults f;
     memset(&f, 0, sizeof(f));
-    sim_rng r;
-    sim_rng_seed(&r, sim_derive(seed, 0x7261746573ull)); /* "rates" */
+    prng r;
+    prng_seed(&r, prng_derive(seed, 0x7261746573ull)); /* "rates" */
     uint32_t den[SIM_F_KINDS];
     for (int k = 0; k < SIM_F_KINDS; k++) {
         den[k] = base_den[k];
         if (swarm) {
-            den[k] = (uint32_t)sim_rng_range(&r, den[k] / 4 + 1, den[k] * 4);
+            den[k] = (uint32_t)prng_range(&r, den[k] / 4 + 1, den[k] * 4);
         }
         if (!(mask & (1u << k))) {
             den[k] = 0;
@@ -168,7 +168,7 @@ void sim_faults_arm(sim_world *w, unsigned mask, uint64_t seed)
 {
     w->armed = armed_faults(mask, seed, w->cfg->swarm);
     w->fault_mask = mask;
-    (void)ct_memstore_set_faults(w->ps, &w->armed, sim_derive(seed, 0x6d656d));
+    (void)ct_memstore_set_faults(w->ps, &w->armed, prng_derive(seed, 0x6d656d));
     if (w->alloc) {
         uint32_t den = (mask & (1u << SIM_F_ALLOC)) ? base_den[SIM_F_ALLOC] : 0u;
         w->alloc->ratio = (ct_ratio){den ? 1u : 0u, den};
@@ -223,7 +223,7 @@ static void count_faults(sim_counters *cnt, ct_pagestore *ps, const sim_alloc *a
 static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
 {
     sim_config cfg = *r->cfg;
-    cfg.seed = sim_derive(r->cfg->seed, 0x6661756c74ull + round); /* "fault" */
+    cfg.seed = prng_derive(r->cfg->seed, 0x6661756c74ull + round); /* "fault" */
     if (cfg.faults & READ_KINDS) {
         cfg.enable_map = 0; /* read faults need every read to go through read() */
     }
@@ -251,12 +251,12 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
         res = sim_world_failf(&w, 0, "creating the database: %s", ct_errname(rc));
     }
     sim_faults_arm(&w, cfg.faults, cfg.seed);
-    sim_rng rng;
-    sim_rng_seed(&rng, sim_derive(cfg.seed, 0x637574ull)); /* "cut" */
+    prng rng;
+    prng_seed(&rng, prng_derive(cfg.seed, 0x637574ull)); /* "cut" */
     for (uint32_t t = 0; t < r->wl->txns && res == SIM_RUN_DONE && !w.dead; t++) {
-        int cut = sim_rng_chance(&rng, 1, 6);
+        int cut = prng_chance(&rng, 1, 6);
         if (cut) {
-            (void)ct_memstore_set_power_cut(ps, sim_store_ops(ps) + sim_rng_below(&rng, 16));
+            (void)ct_memstore_set_power_cut(ps, sim_store_ops(ps) + prng_below(&rng, 16));
             w.stop_on_io = 1;
         }
         res = sim_world_run(&w, r->wl->txn_first[t], r->wl->txn_first[t + 1]);
@@ -269,7 +269,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
             ct_crash_outcome o;
             memset(&o, 0, sizeof(o));
             o.mode = CT_CRASH_RANDOM;
-            o.seed = sim_rng_next(&rng);
+            o.seed = prng_next(&rng);
             sim_world_crash(&w, &o);
             r->cnt->fault_crashes++;
             res = sim_recover(&w, r->cnt, "after a power cut under faults");
@@ -280,7 +280,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
     }
     sim_world_close(&w);
     count_faults(r->cnt, ps, &al);
-    r->trace = sim_hash_u64(r->trace, w.trace);
+    r->trace = prng_hash_u64(r->trace, w.trace);
     if (res == SIM_RUN_FAILED) {
         sim_seed_fail(r, &w, &c);
     }

@@ -248,7 +248,7 @@ static sim_config seed_config(const flags *f, uint64_t seed)
 {
     sim_config c = f->base;
     c.seed = seed;
-    uint64_t r = sim_derive(seed, 0x636f6e666967ull); /* "config" */
+    uint64_t r = prng_derive(seed, 0x636f6e666967ull); /* "config" */
     c.durability = f->dur_mode >= 0 ? f->dur_mode : (int)(r & 1);
     c.enable_map = f->map_mode >= 0 ? f->map_mode : (int)((r >> 1) & 1);
     static const uint32_t caches[4] = {0, 2, 8, 64};
@@ -436,7 +436,7 @@ static void add_counters(sim_counters *t, const sim_counters *c)
     t->fault_crashes += c->fault_crashes;
     t->failures += c->failures;
     t->store_mismatches += c->store_mismatches;
-    t->trace = sim_hash_u64(t->trace, c->seed_trace);
+    t->trace = prng_hash_u64(t->trace, c->seed_trace);
 }
 
 /* What a worker sends back per seed. */

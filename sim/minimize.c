@@ -110,46 +110,51 @@ typedef struct unit {
     size_t to;
 } unit;
 
+/* The live units [start, start + chunk) in live order, as indexes into the
+   units, in idx; returns how many. */
+static size_t live_window(const uint8_t *alive, size_t n, size_t start, size_t chunk, size_t *idx)
+{
+    size_t count = 0;
+    size_t seen = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!alive[i]) {
+            continue;
+        }
+        if (seen >= start && seen < start + chunk) {
+            idx[count++] = i;
+        }
+        seen++;
+    }
+    return count;
+}
+
 /* ddmin over units: drops every chunk whose removal keeps the failure. */
 static void ddmin(mini *m, unit *u, size_t n)
 {
     uint8_t *alive = sim_xmalloc(n + 1);
     memset(alive, 1, n + 1);
+    size_t *idx = sim_xmalloc((n + 1) * sizeof(*idx));
     size_t live = n;
     size_t parts = 2;
     while (live >= 1 && m->runs < MIN_BUDGET) {
         size_t chunk = (live + parts - 1) / parts;
         int progress = 0;
-        size_t seen = 0;
         for (size_t start = 0; start < live && !progress; start += chunk) {
             /* Drop live units [start, start + chunk) (in live order). */
-            seen = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (!alive[i]) {
-                    continue;
+            size_t count = live_window(alive, n, start, chunk, idx);
+            for (size_t j = 0; j < count; j++) {
+                for (size_t k = u[idx[j]].from; k < u[idx[j]].to; k++) {
+                    m->drop[k] |= 2;
                 }
-                if (seen >= start && seen < start + chunk) {
-                    for (size_t k = u[i].from; k < u[i].to; k++) {
-                        m->drop[k] |= 2;
-                    }
-                }
-                seen++;
             }
             int f = fails(m);
-            seen = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (!alive[i]) {
-                    continue;
+            for (size_t j = 0; j < count; j++) {
+                for (size_t k = u[idx[j]].from; k < u[idx[j]].to; k++) {
+                    m->drop[k] = f ? 1 : (uint8_t)(m->drop[k] & 1);
                 }
-                if (seen >= start && seen < start + chunk) {
-                    for (size_t k = u[i].from; k < u[i].to; k++) {
-                        m->drop[k] = f ? 1 : (uint8_t)(m->drop[k] & 1);
-                    }
-                    if (f) {
-                        alive[i] = 0;
-                    }
+                if (f) {
+                    alive[idx[j]] = 0;
                 }
-                seen++;
             }
             if (f) {
                 live -= (start + chunk <= live ? chunk : live - start);
@@ -164,6 +169,7 @@ static void ddmin(mini *m, unit *u, size_t n)
             parts = parts * 2 > live ? live : parts * 2;
         }
     }
+    free(idx);
     free(alive);
 }
 

@@ -162,17 +162,17 @@ void sim_state_drop(sim_state *s, int b)
 
 uint64_t sim_entry_hash(uint64_t h, const uint8_t *key, size_t klen, size_t vlen, uint64_t vhash)
 {
-    h = sim_hash_u64(h, sim_hash_bytes(key, klen, 0x6b6579));
-    h = sim_hash_u64(h, (uint64_t)vlen);
-    return sim_hash_u64(h, vhash);
+    h = prng_hash_u64(h, prng_hash_bytes(key, klen, 0x6b6579));
+    h = prng_hash_u64(h, (uint64_t)vlen);
+    return prng_hash_u64(h, vhash);
 }
 
 uint64_t sim_bucket_hash(uint64_t h, int b, int present, uint64_t count, uint64_t content)
 {
-    h = sim_hash_u64(h, (uint64_t)b);
-    h = sim_hash_u64(h, (uint64_t)present);
-    h = sim_hash_u64(h, count);
-    return sim_hash_u64(h, content);
+    h = prng_hash_u64(h, (uint64_t)b);
+    h = prng_hash_u64(h, (uint64_t)present);
+    h = prng_hash_u64(h, count);
+    return prng_hash_u64(h, content);
 }
 
 uint64_t sim_state_digest(sim_state *s)

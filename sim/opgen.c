@@ -17,7 +17,7 @@
 typedef struct gen {
     const sim_gen_config *cfg;
     sim_workload *w;
-    sim_rng rng;
+    prng rng;
     sim_state *committed;
     sim_state *work;
     int reader_open[SIM_READERS];
@@ -57,10 +57,10 @@ static void profile_defaults(sim_profile *p)
 }
 
 /* Swarm: each weight is switched off with probability 1/3, else redrawn. */
-static void swarm_weights(sim_rng *r, uint32_t *w, int n)
+static void swarm_weights(prng *r, uint32_t *w, int n)
 {
     for (int i = 0; i < n; i++) {
-        w[i] = sim_rng_chance(r, 1, 3) ? 0 : (uint32_t)sim_rng_range(r, 1, 100);
+        w[i] = prng_chance(r, 1, 3) ? 0 : (uint32_t)prng_range(r, 1, 100);
     }
 }
 
@@ -71,10 +71,10 @@ void sim_profile_make(uint64_t seed, int swarm, uint32_t page_size, sim_profile 
     if (!swarm) {
         return;
     }
-    sim_rng r;
-    sim_rng_seed(&r, sim_derive(seed, 0x737761726dull)); /* "swarm" */
+    prng r;
+    prng_seed(&r, prng_derive(seed, 0x737761726dull)); /* "swarm" */
     swarm_weights(&r, p->op_w, SIM_W_OPS);
-    p->op_w[SIM_W_PUT] = (uint32_t)sim_rng_range(&r, 20, 100); /* something to crash */
+    p->op_w[SIM_W_PUT] = (uint32_t)prng_range(&r, 20, 100); /* something to crash */
     swarm_weights(&r, p->key_w, SIM_K_KINDS);
     if (p->key_w[SIM_K_SEQ] + p->key_w[SIM_K_SHORT] + p->key_w[SIM_K_LONG] +
             p->key_w[SIM_K_PREFIX] == 0) {
@@ -88,15 +88,15 @@ void sim_profile_make(uint64_t seed, int swarm, uint32_t page_size, sim_profile 
     if (p->val_w[SIM_V_HUGE] > 10) {
         p->val_w[SIM_V_HUGE] = 10; /* keep images cheap to check */
     }
-    p->ops_max = (uint32_t)sim_rng_range(&r, 1, 40);
-    p->bulk_pct = (uint32_t)sim_rng_below(&r, 25);
-    p->abort_pct = (uint32_t)sim_rng_below(&r, 30);
-    p->reader_pct = (uint32_t)sim_rng_below(&r, 70);
-    p->sync_every = (uint32_t)sim_rng_range(&r, 1, 12);
-    p->reopen_pct = (uint32_t)sim_rng_below(&r, 10);
-    p->overwrite_pct = (uint32_t)sim_rng_below(&r, 90);
-    p->bucket_pct = (uint32_t)sim_rng_below(&r, 80);
-    p->noover_pct = (uint32_t)sim_rng_below(&r, 20);
+    p->ops_max = (uint32_t)prng_range(&r, 1, 40);
+    p->bulk_pct = (uint32_t)prng_below(&r, 25);
+    p->abort_pct = (uint32_t)prng_below(&r, 30);
+    p->reader_pct = (uint32_t)prng_below(&r, 70);
+    p->sync_every = (uint32_t)prng_range(&r, 1, 12);
+    p->reopen_pct = (uint32_t)prng_below(&r, 10);
+    p->overwrite_pct = (uint32_t)prng_below(&r, 90);
+    p->bucket_pct = (uint32_t)prng_below(&r, 80);
+    p->noover_pct = (uint32_t)prng_below(&r, 20);
 }
 
 static sim_op *emit(gen *g, int kind)
@@ -118,7 +118,7 @@ static const uint8_t *new_key(gen *g, uint32_t *klen)
     uint8_t buf[CT_PAGE_SIZE_MAX / 4 + 16];
     uint32_t kmax = g->cfg->key_max;
     uint32_t n = 0;
-    switch (sim_rng_pick(&g->rng, g->w->prof.key_w, SIM_K_KINDS)) {
+    switch (prng_pick(&g->rng, g->w->prof.key_w, SIM_K_KINDS)) {
     case SIM_K_SEQ: {
         uint32_t s = g->seq++;
         buf[0] = 'k';
@@ -129,18 +129,18 @@ static const uint8_t *new_key(gen *g, uint32_t *klen)
         break;
     }
     case SIM_K_LONG:
-        n = kmax - (uint32_t)sim_rng_below(&g->rng, kmax < 5 ? kmax + 1 : 5);
+        n = kmax - (uint32_t)prng_below(&g->rng, kmax < 5 ? kmax + 1 : 5);
         for (uint32_t i = 0; i < n; i++) {
-            buf[i] = (uint8_t)sim_rng_below(&g->rng, 256);
+            buf[i] = (uint8_t)prng_below(&g->rng, 256);
         }
         break;
     case SIM_K_PREFIX: {
         uint32_t pre = kmax / 2;
-        n = pre + (uint32_t)sim_rng_range(&g->rng, 1, 8);
+        n = pre + (uint32_t)prng_range(&g->rng, 1, 8);
         n = n > kmax ? kmax : n;
         memset(buf, 'p', pre);
         for (uint32_t i = pre; i < n; i++) {
-            buf[i] = (uint8_t)("abcd\x00\xff"[sim_rng_below(&g->rng, 6)]);
+            buf[i] = (uint8_t)("abcd\x00\xff"[prng_below(&g->rng, 6)]);
         }
         break;
     }
@@ -148,14 +148,14 @@ static const uint8_t *new_key(gen *g, uint32_t *klen)
         n = 0;
         break;
     case SIM_K_TOOBIG:
-        n = kmax + (uint32_t)sim_rng_range(&g->rng, 1, 4);
+        n = kmax + (uint32_t)prng_range(&g->rng, 1, 4);
         memset(buf, 'x', n);
         break;
     default: /* SIM_K_SHORT: few letters, many collisions */
-        n = (uint32_t)sim_rng_range(&g->rng, 1, 6);
+        n = (uint32_t)prng_range(&g->rng, 1, 6);
         n = n > kmax ? kmax : n;
         for (uint32_t i = 0; i < n; i++) {
-            buf[i] = (uint8_t)('a' + sim_rng_below(&g->rng, 4));
+            buf[i] = (uint8_t)('a' + prng_below(&g->rng, 4));
         }
         break;
     }
@@ -167,8 +167,8 @@ static const uint8_t *new_key(gen *g, uint32_t *klen)
 static const uint8_t *pick_key(gen *g, int b, uint32_t pct, uint32_t *klen)
 {
     const sim_bmap *m = &g->work->b[b];
-    if (m->present && m->count > 0 && sim_rng_below(&g->rng, 100) < pct) {
-        const sim_entry *e = &m->v[sim_rng_below(&g->rng, m->count)];
+    if (m->present && m->count > 0 && prng_below(&g->rng, 100) < pct) {
+        const sim_entry *e = &m->v[prng_below(&g->rng, m->count)];
         *klen = e->klen;
         return e->key;
     }
@@ -178,34 +178,34 @@ static const uint8_t *pick_key(gen *g, int b, uint32_t pct, uint32_t *klen)
 static uint32_t value_len(gen *g)
 {
     uint32_t p = g->cfg->page_size;
-    switch (sim_rng_pick(&g->rng, g->w->prof.val_w, SIM_V_KINDS)) {
+    switch (prng_pick(&g->rng, g->w->prof.val_w, SIM_V_KINDS)) {
     case SIM_V_EMPTY:
         return 0;
     case SIM_V_MEDIUM:
-        return (uint32_t)sim_rng_range(&g->rng, 25, 100);
+        return (uint32_t)prng_range(&g->rng, 25, 100);
     case SIM_V_EDGE:
-        return (uint32_t)sim_rng_range(&g->rng, p / 4 - 40, p / 4 + 40);
+        return (uint32_t)prng_range(&g->rng, p / 4 - 40, p / 4 + 40);
     case SIM_V_OVERFLOW:
-        return (uint32_t)sim_rng_range(&g->rng, p / 2, 6u * p);
+        return (uint32_t)prng_range(&g->rng, p / 2, 6u * p);
     case SIM_V_HUGE: {
         uint64_t hi = 48ull * p > 65536 ? 65536 : 48ull * p;
-        return (uint32_t)sim_rng_range(&g->rng, 6ull * p, hi);
+        return (uint32_t)prng_range(&g->rng, 6ull * p, hi);
     }
     default:
-        return (uint32_t)sim_rng_range(&g->rng, 1, 24);
+        return (uint32_t)prng_range(&g->rng, 1, 24);
     }
 }
 
 static void set_value(gen *g, sim_op *op)
 {
     op->vlen = value_len(g);
-    op->vseed = sim_rng_next(&g->rng);
+    op->vseed = prng_next(&g->rng);
     if (op->vlen > g->vbuf_cap) {
         g->vbuf_cap = op->vlen;
         g->vbuf = sim_xrealloc(g->vbuf, g->vbuf_cap);
     }
-    sim_fill_value(op->vseed, g->vbuf, op->vlen);
-    op->vhash = sim_hash_bytes(g->vbuf, op->vlen, 0);
+    prng_fill_value(op->vseed, g->vbuf, op->vlen);
+    op->vhash = prng_hash_bytes(g->vbuf, op->vlen, 0);
     if (op->vlen > g->w->vlen_max) {
         g->w->vlen_max = op->vlen;
     }
@@ -233,11 +233,11 @@ static void gen_range(gen *g, int b)
         op->arg = 1;
         return;
     }
-    if (sim_rng_below(&g->rng, 100) < g->w->prof.stable_cursor_pct) {
+    if (prng_below(&g->rng, 100) < g->w->prof.stable_cursor_pct) {
         op->arg |= 2;
     }
-    size_t i = sim_rng_below(&g->rng, m->count);
-    size_t j = i + sim_rng_range(&g->rng, 1, 10);
+    size_t i = prng_below(&g->rng, m->count);
+    size_t j = i + prng_range(&g->rng, 1, 10);
     op->key = m->v[i].key;
     op->klen = m->v[i].klen;
     if (j < m->count) {
@@ -254,11 +254,11 @@ static void gen_range(gen *g, int b)
 
 static int pick_bucket(gen *g)
 {
-    if (sim_rng_below(&g->rng, 100) >= g->w->prof.bucket_pct) {
+    if (prng_below(&g->rng, 100) >= g->w->prof.bucket_pct) {
         return 0;
     }
-    int b = (int)sim_rng_range(&g->rng, 1, SIM_NAMED);
-    if (!g->work->b[b].present && sim_rng_chance(&g->rng, 4, 5)) {
+    int b = (int)prng_range(&g->rng, 1, SIM_NAMED);
+    if (!g->work->b[b].present && prng_chance(&g->rng, 4, 5)) {
         sim_op *op = emit(g, SIM_OP_BCREATE);
         op->b = (uint8_t)b;
         sim_state_create(g->work, b);
@@ -269,13 +269,13 @@ static int pick_bucket(gen *g)
 static void gen_op(gen *g)
 {
     const sim_profile *p = &g->w->prof;
-    int kind = sim_rng_pick(&g->rng, p->op_w, SIM_W_OPS);
+    int kind = prng_pick(&g->rng, p->op_w, SIM_W_OPS);
     if (kind == SIM_W_BCREATE || kind == SIM_W_BDROP) {
-        int b = (int)sim_rng_range(&g->rng, 1, SIM_NAMED);
+        int b = (int)prng_range(&g->rng, 1, SIM_NAMED);
         sim_op *op = emit(g, kind == SIM_W_BCREATE ? SIM_OP_BCREATE : SIM_OP_BDROP);
         op->b = (uint8_t)b;
         if (kind == SIM_W_BCREATE) {
-            op->arg = sim_rng_chance(&g->rng, 3, 10) ? 1 : 0;
+            op->arg = prng_chance(&g->rng, 3, 10) ? 1 : 0;
             sim_state_create(g->work, b);
         } else {
             sim_state_drop(g->work, b);
@@ -293,7 +293,7 @@ static void gen_op(gen *g)
     uint32_t pct = kind == SIM_W_PUT ? p->overwrite_pct : 75;
     op->key = pick_key(g, b, pct, &op->klen);
     if (kind == SIM_W_PUT) {
-        op->arg = sim_rng_below(&g->rng, 100) < p->noover_pct ? 1 : 0;
+        op->arg = prng_below(&g->rng, 100) < p->noover_pct ? 1 : 0;
         set_value(g, op);
         model_put(g, op);
     } else if (kind == SIM_W_DEL) {
@@ -301,27 +301,27 @@ static void gen_op(gen *g)
             sim_state_del(g->work, b, op->key, op->klen);
         }
     } else if (kind == SIM_W_SCAN) {
-        op->arg = (uint8_t)sim_rng_below(&g->rng, 3);
+        op->arg = (uint8_t)prng_below(&g->rng, 3);
     }
 }
 
 static void gen_reader_op(gen *g)
 {
-    int slot = (int)sim_rng_below(&g->rng, SIM_READERS);
+    int slot = (int)prng_below(&g->rng, SIM_READERS);
     if (!g->reader_open[slot]) {
         emit(g, SIM_OP_RBEGIN)->arg = (uint8_t)slot;
         g->reader_open[slot] = 1;
         return;
     }
-    if (sim_rng_chance(&g->rng, 1, 3)) {
+    if (prng_chance(&g->rng, 1, 3)) {
         emit(g, SIM_OP_REND)->arg = (uint8_t)slot;
         g->reader_open[slot] = 0;
         return;
     }
     sim_op *op = emit(g, SIM_OP_RCHECK);
-    uint32_t mode = (uint32_t)sim_rng_below(&g->rng, 3);
+    uint32_t mode = (uint32_t)prng_below(&g->rng, 3);
     op->arg = (uint8_t)((uint32_t)slot | (mode << 2));
-    op->b = (uint8_t)sim_rng_below(&g->rng, SIM_BUCKETS);
+    op->b = (uint8_t)prng_below(&g->rng, SIM_BUCKETS);
     op->key = pick_key(g, op->b, 70, &op->klen);
 }
 
@@ -329,17 +329,17 @@ static void gen_preface(gen *g)
 {
     const sim_profile *p = &g->w->prof;
     for (int i = 0; i < 2; i++) {
-        if (sim_rng_below(&g->rng, 100) < p->reader_pct) {
+        if (prng_below(&g->rng, 100) < p->reader_pct) {
             gen_reader_op(g);
         }
     }
     int none = g->cfg->durability == CT_SYNC_NONE;
-    if ((none && g->since_sync >= p->sync_every && sim_rng_chance(&g->rng, 2, 3)) ||
-        (!none && sim_rng_chance(&g->rng, 1, 50))) {
+    if ((none && g->since_sync >= p->sync_every && prng_chance(&g->rng, 2, 3)) ||
+        (!none && prng_chance(&g->rng, 1, 50))) {
         emit(g, SIM_OP_SYNC);
         g->since_sync = 0;
     }
-    if (sim_rng_below(&g->rng, 100) < p->reopen_pct) {
+    if (prng_below(&g->rng, 100) < p->reopen_pct) {
         emit(g, SIM_OP_REOPEN);
         memset(g->reader_open, 0, sizeof(g->reader_open));
         g->since_sync = 0;
@@ -353,12 +353,12 @@ static void gen_txn(gen *g)
     emit(g, SIM_OP_BEGIN);
     sim_state_unref(g->work);
     g->work = sim_state_copy(g->committed);
-    uint64_t n = sim_rng_below(&g->rng, 100) < p->bulk_pct ? sim_rng_range(&g->rng, 20, 120)
-                                                           : sim_rng_range(&g->rng, 1, p->ops_max);
+    uint64_t n = prng_below(&g->rng, 100) < p->bulk_pct ? prng_range(&g->rng, 20, 120)
+                                                        : prng_range(&g->rng, 1, p->ops_max);
     for (uint64_t i = 0; i < n; i++) {
         gen_op(g);
     }
-    if (sim_rng_below(&g->rng, 100) < p->abort_pct) {
+    if (prng_below(&g->rng, 100) < p->abort_pct) {
         emit(g, SIM_OP_ABORT);
         return;
     }
@@ -379,7 +379,7 @@ void sim_workload_gen(const sim_gen_config *cfg, sim_workload *w)
     memset(&g, 0, sizeof(g));
     g.cfg = cfg;
     g.w = w;
-    sim_rng_seed(&g.rng, sim_derive(cfg->seed, 0x6f7067656eull)); /* "opgen" */
+    prng_seed(&g.rng, prng_derive(cfg->seed, 0x6f7067656eull)); /* "opgen" */
     g.committed = sim_state_new();
     g.work = sim_state_ref(g.committed);
     w->txn_first = sim_xmalloc(((size_t)cfg->txns + 1) * sizeof(size_t));
@@ -422,9 +422,9 @@ uint64_t sim_workload_digest(const sim_workload *w)
         if (!w->active[i]) {
             continue;
         }
-        h = sim_hash_u64(h, (uint64_t)op->kind | (uint64_t)op->b << 8 | (uint64_t)op->arg << 16);
-        h = sim_hash_u64(h, sim_hash_bytes(op->key, op->klen, op->vseed ^ op->vlen));
-        h = sim_hash_u64(h, sim_hash_bytes(op->key2, op->k2len, op->k2len));
+        h = prng_hash_u64(h, (uint64_t)op->kind | (uint64_t)op->b << 8 | (uint64_t)op->arg << 16);
+        h = prng_hash_u64(h, prng_hash_bytes(op->key, op->klen, op->vseed ^ op->vlen));
+        h = prng_hash_u64(h, prng_hash_bytes(op->key2, op->k2len, op->k2len));
     }
     return h;
 }

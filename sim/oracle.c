@@ -46,7 +46,7 @@ static int bucket_digest(ct_txn *t, int b, uint64_t *h)
             if (rc != CT_OK) {
                 break;
             }
-            c = sim_entry_hash(c, k, kl, vl, sim_hash_bytes(v, vl, 0));
+            c = sim_entry_hash(c, k, kl, vl, prng_hash_bytes(v, vl, 0));
             count++;
             rc = ct_cursor_next(cur);
         }
@@ -155,7 +155,7 @@ static int db_content(ct_db *db, sim_arena *a, sim_state **out)
             rc = ct_cursor_get(c, &k, &kl, &v, &vl);
             if (rc == CT_OK) {
                 sim_entry e = {sim_arena_copy(a, k, kl), (uint32_t)kl, (uint32_t)vl, 0,
-                               sim_hash_bytes(v, vl, 0)};
+                               prng_hash_bytes(v, vl, 0)};
                 sim_state_put(s, b, &e);
                 rc = ct_cursor_next(c);
             }
@@ -208,16 +208,16 @@ static int extra_commit(sim_world *w, const sim_state *base, uint64_t id, sim_st
     }
     uint8_t vbuf[4096];
     for (int k = 0; k < 2 && rc == CT_OK; k++) {
-        uint64_t r = sim_hash_u64(id, (uint64_t)k);
+        uint64_t r = prng_hash_u64(id, (uint64_t)k);
         const uint8_t *key = extra_keys[(r & 3) + (uint64_t)k * 4];
         uint32_t vlen = (uint32_t)(r >> 8) % 40;
         if (k == 1 && (r >> 20) % 4 == 0) {
             vlen = 2 * w->cfg->page_size + (uint32_t)(r >> 24) % 100;
             vlen = vlen > sizeof(vbuf) ? (uint32_t)sizeof(vbuf) : vlen;
         }
-        uint64_t vseed = sim_hash_u64(r, 0x76);
-        sim_fill_value(vseed, vbuf, vlen);
-        sim_entry e = {key, 3, vlen, vseed, sim_hash_bytes(vbuf, vlen, 0)};
+        uint64_t vseed = prng_hash_u64(r, 0x76);
+        prng_fill_value(vseed, vbuf, vlen);
+        sim_entry e = {key, 3, vlen, vseed, prng_hash_bytes(vbuf, vlen, 0)};
         rc = ct_put(t, NULL, key, 3, vbuf, vlen, 0);
         if (rc == CT_OK) {
             sim_state_put(s, 0, &e);
@@ -394,7 +394,7 @@ static sim_run_result level2_point(sim_world *w, const ct_memstore_snapshot *s2,
     outs[0].mode = CT_CRASH_DROP_ALL;
     outs[1].mode = CT_CRASH_KEEP_ALL;
     outs[2].mode = CT_CRASH_RANDOM;
-    outs[2].seed = sim_hash_u64(plan->image_id, cut);
+    outs[2].seed = prng_hash_u64(plan->image_id, cut);
     int n = info.pending ? 3 : 1;
     sim_run_result res = SIM_RUN_DONE;
     for (int k = 0; k < n && res == SIM_RUN_DONE; k++) {
@@ -459,10 +459,10 @@ static sim_run_result meta_loss(sim_world *w, const ct_memstore_snapshot *s2,
     if (plan->meta_damage == 1) {
         memset(page, 0, size);
     } else if (plan->meta_damage == 2) {
-        uint64_t bit = sim_hash_u64(plan->image_id, 0x626974) % ((uint64_t)size * 8);
+        uint64_t bit = prng_hash_u64(plan->image_id, 0x626974) % ((uint64_t)size * 8);
         page[bit / 8] ^= (uint8_t)(1u << (bit % 8));
     } else {
-        sim_fill_value(plan->image_id, page, size);
+        prng_fill_value(plan->image_id, page, size);
     }
     (void)ct_memstore_poke(w->ps, (uint64_t)slot, page);
     cnt->images++;

@@ -70,8 +70,8 @@ sim_run_result sim_golden(sim_seed_run *r)
     sim_world_close(w);
     ct_memstore_info info;
     (void)ct_memstore_get_info(r->ps, &info);
-    r->trace = sim_hash_u64(r->trace, w->trace);
-    r->trace = sim_hash_u64(r->trace, info.trace_hash);
+    r->trace = prng_hash_u64(r->trace, w->trace);
+    r->trace = prng_hash_u64(r->trace, info.trace_hash);
     if (res == SIM_RUN_FAILED) {
         sim_seed_fail(r, w, &c);
     }
@@ -141,7 +141,7 @@ int sim_run_seed(const sim_config *cfg, const sim_workload *prebuilt, const sim_
     sim_seed_run *r = sim_xcalloc(1, sizeof(*r));
     r->cfg = cfg;
     r->cnt = cnt;
-    r->trace = sim_hash_u64(0x7365656421ull, cfg->seed);
+    r->trace = prng_hash_u64(0x7365656421ull, cfg->seed);
     sim_bucket_names_init(sim_key_max_of(cfg));
     if (prebuilt) {
         r->wl = prebuilt;
@@ -151,7 +151,7 @@ int sim_run_seed(const sim_config *cfg, const sim_workload *prebuilt, const sim_
         sim_workload_gen(&g, &r->own);
         r->wl = &r->own;
     }
-    r->trace = sim_hash_u64(r->trace, sim_workload_digest(r->wl));
+    r->trace = prng_hash_u64(r->trace, sim_workload_digest(r->wl));
     sim_alloc_init(&r->alloc, cfg->seed);
     if (sim_store_create(cfg, &r->ps) != CT_OK) {
         fprintf(stderr, "cowtree-sim: cannot create a memory store\n");
@@ -168,7 +168,7 @@ int sim_run_seed(const sim_config *cfg, const sim_workload *prebuilt, const sim_
         res = sim_fault_phase(r, only);
     }
     cnt->seeds++;
-    cnt->trace = sim_hash_u64(cnt->trace, r->trace);
+    cnt->trace = prng_hash_u64(cnt->trace, r->trace);
     cnt->seed_trace = r->trace;
     int failed = r->failed;
     if (failed) {

@@ -1,7 +1,7 @@
 /*
  * selftest.c - `cowtree-sim --self-test`: unit checks of the pure modules,
  * run before anything trusts them (ci/sim.sh runs it first).
- *   - prng.c: known answers (pinned, so a change of the stream, which would
+ *   - tools/prng/prng.c: known answers (pinned, so a change of the stream, which would
  *     silently change every seed's meaning, is noticed), bounds, ratios;
  *   - model.c: 20,000 random puts/deletes against a naive reference, digests
  *     of copies, lower bounds;
@@ -26,34 +26,34 @@ static int failures;
 
 static void test_prng(void)
 {
-    sim_rng r;
-    sim_rng_seed(&r, 1);
-    uint64_t a = sim_rng_next(&r);
-    uint64_t b = sim_rng_next(&r);
+    prng r;
+    prng_seed(&r, 1);
+    uint64_t a = prng_next(&r);
+    uint64_t b = prng_next(&r);
     EXPECT(a == 0xf9d20113ec80c6d5ull);
     EXPECT(b == 0xd16e236e5cdc6563ull);
-    EXPECT(sim_mix64(0) == 0xe220a8397b1dcdafull);
-    EXPECT(sim_hash_bytes("", 0, 0) == sim_hash_bytes("", 0, 0));
-    EXPECT(sim_hash_bytes("abc", 3, 0) != sim_hash_bytes("abd", 3, 0));
-    EXPECT(sim_hash_bytes("abcdefghi", 9, 0) != sim_hash_bytes("abcdefghj", 9, 0));
+    EXPECT(prng_mix64(0) == 0xe220a8397b1dcdafull);
+    EXPECT(prng_hash_bytes("", 0, 0) == prng_hash_bytes("", 0, 0));
+    EXPECT(prng_hash_bytes("abc", 3, 0) != prng_hash_bytes("abd", 3, 0));
+    EXPECT(prng_hash_bytes("abcdefghi", 9, 0) != prng_hash_bytes("abcdefghj", 9, 0));
     int seen[7] = {0};
     for (int i = 0; i < 7000; i++) {
-        uint64_t x = sim_rng_below(&r, 7);
+        uint64_t x = prng_below(&r, 7);
         EXPECT(x < 7);
         seen[x < 7 ? x : 0]++;
     }
     for (int i = 0; i < 7; i++) {
         EXPECT(seen[i] > 800 && seen[i] < 1200);
     }
-    EXPECT(sim_rng_chance(&r, 0, 0) == 0);
-    EXPECT(sim_rng_chance(&r, 1, 1) == 1);
-    EXPECT(sim_rng_range(&r, 5, 5) == 5);
+    EXPECT(prng_chance(&r, 0, 0) == 0);
+    EXPECT(prng_chance(&r, 1, 1) == 1);
+    EXPECT(prng_range(&r, 5, 5) == 5);
     uint32_t w[3] = {0, 5, 0};
-    EXPECT(sim_rng_pick(&r, w, 3) == 1);
+    EXPECT(prng_pick(&r, w, 3) == 1);
     uint8_t v1[100];
     uint8_t v2[100];
-    sim_fill_value(9, v1, 100);
-    sim_fill_value(9, v2, 100);
+    prng_fill_value(9, v1, 100);
+    prng_fill_value(9, v2, 100);
     EXPECT(memcmp(v1, v2, 100) == 0);
 }
 
@@ -67,11 +67,11 @@ static void test_model(void)
         ref[i] = -1;
     }
     sim_state *s = sim_state_new();
-    sim_rng r;
-    sim_rng_seed(&r, 77);
+    prng r;
+    prng_seed(&r, 77);
     for (int i = 0; i < 20000; i++) {
-        int k = (int)sim_rng_below(&r, 256);
-        if (sim_rng_chance(&r, 2, 3)) {
+        int k = (int)prng_below(&r, 256);
+        if (prng_chance(&r, 2, 3)) {
             sim_entry e = {&keys[k], 1, (uint32_t)i, (uint64_t)i, (uint64_t)i * 31};
             sim_state_put(s, 0, &e);
             ref[k] = i;

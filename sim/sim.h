@@ -4,13 +4,15 @@
  * interfaces of the modules that drive it.
  *
  * Module map (one concept per file):
- *   prng.c      seeded PRNG and hashes           model.c     ordered maps, states
+ *   model.c     ordered maps, states
  *   opgen.c     workload generator, swarm        exec.c      runs ops: engine + model
  *   oracle.c    digests, identify, image checks  crashpoint.c crash points x outcomes
  *   faults.c    fault rates, countdown sweeps, failing allocator
  *   trace.c     trace hash, replay lines         minimize.c  shrinking a failure
  *   seed.c      per-seed pipeline (golden run, phases)
  *   main.c      flags and the summary
+ * The seeded PRNG and hashes (prng.h) are tools/prng/, shared with
+ * cowtree-proptest.
  * Determinism: nothing here reads a clock (main.c reads one only to print
  * images per second), uses threads, or draws unseeded randomness.
  */
@@ -65,7 +67,7 @@ typedef struct sim_alloc {
     uint64_t fail_at;    /* countdown: this call number fails; 0 = off */
     int sticky;          /* every call from fail_at on fails */
     ct_ratio ratio;      /* random failures */
-    sim_rng rng;
+    prng rng;
     int paused;          /* no failures while set */
     uint64_t injected;
 } sim_alloc;

@@ -77,7 +77,7 @@ static ct_memstore_options store_options(const sim_config *cfg)
     ct_memstore_options_init(&o);
     o.page_size = cfg->page_size;
     o.enable_map = cfg->enable_map;
-    o.seed = sim_derive(cfg->seed, 0x73746f7265ull); /* "store" */
+    o.seed = prng_derive(cfg->seed, 0x73746f7265ull); /* "store" */
     return o;
 }
 

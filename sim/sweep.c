@@ -83,7 +83,7 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
     if (*injected) {
         r->cnt->sweep_injected[kind]++;
     }
-    r->trace = sim_hash_u64(r->trace, w.trace);
+    r->trace = prng_hash_u64(r->trace, w.trace);
     if (res == SIM_RUN_FAILED) {
         sim_seed_fail(r, &w, &c);
     }

@@ -9,7 +9,7 @@
  *   [seg=N] [cut=N] [out=OUTCOME] [deep=1] [meta=1|2|3] [l2cut=N l2out=OUTCOME]
  *   [kind=read|write|sync|resize|alloc sticky=0|1] [drop=3-7,12]
  * OUTCOME: drop | keep | subset:0xMASK | omit:I | tear:I:0xSEED | random:0xSEED.
- * The trace hash itself is accumulated by the modules (sim_hash_u64 over
+ * The trace hash itself is accumulated by the modules (prng_hash_u64 over
  * engine return codes, matched commits, outcomes and the store's own op
  * hash); this file only gives it a textual form.
  */
@@ -34,7 +34,7 @@ int sim_seed_parse(const char *s, uint64_t *seed)
             if (!isxdigit((unsigned char)hex[i])) {
                 return -1;
             }
-            h = sim_hash_u64(h, (uint64_t)tolower((unsigned char)hex[i]));
+            h = prng_hash_u64(h, (uint64_t)tolower((unsigned char)hex[i]));
         }
         *seed = h;
         return 0;

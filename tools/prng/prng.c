@@ -1,12 +1,13 @@
 /*
- * prng.c - xoshiro256** seeded by splitmix64, bounded draws, hashes.
+ * prng.c - see prng.h: xoshiro256** seeded by splitmix64, bounded draws,
+ * hashes.
  * Pure: no I/O, no allocation, no clock, no floating point.
  */
 #include "prng.h"
 
 #include <string.h>
 
-uint64_t sim_mix64(uint64_t x)
+uint64_t prng_mix64(uint64_t x)
 {
     x += 0x9e3779b97f4a7c15ull;
     x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -14,17 +15,17 @@ uint64_t sim_mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
-uint64_t sim_derive(uint64_t seed, uint64_t tag)
+uint64_t prng_derive(uint64_t seed, uint64_t tag)
 {
-    return sim_mix64(sim_mix64(seed) ^ sim_mix64(tag + 0x632be59bd9b4e019ull));
+    return prng_mix64(prng_mix64(seed) ^ prng_mix64(tag + 0x632be59bd9b4e019ull));
 }
 
-void sim_rng_seed(sim_rng *r, uint64_t seed)
+void prng_seed(prng *r, uint64_t seed)
 {
     uint64_t x = seed;
     for (int i = 0; i < 4; i++) {
         x += 0x9e3779b97f4a7c15ull;
-        r->s[i] = sim_mix64(x);
+        r->s[i] = prng_mix64(x);
     }
     if ((r->s[0] | r->s[1] | r->s[2] | r->s[3]) == 0) {
         r->s[0] = 1; /* the all-zero state is a fixed point */
@@ -36,7 +37,7 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
-uint64_t sim_rng_next(sim_rng *r)
+uint64_t prng_next(prng *r)
 {
     uint64_t *s = r->s;
     uint64_t result = rotl(s[1] * 5, 7) * 9;
@@ -50,7 +51,7 @@ uint64_t sim_rng_next(sim_rng *r)
     return result;
 }
 
-uint64_t sim_rng_below(sim_rng *r, uint64_t n)
+uint64_t prng_below(prng *r, uint64_t n)
 {
     if (n == 0) {
         return 0;
@@ -58,25 +59,25 @@ uint64_t sim_rng_below(sim_rng *r, uint64_t n)
     /* Reject the top partial block so every residue is equally likely. */
     uint64_t limit = UINT64_MAX - (UINT64_MAX % n + 1) % n;
     for (;;) {
-        uint64_t x = sim_rng_next(r);
+        uint64_t x = prng_next(r);
         if (x <= limit) {
             return x % n;
         }
     }
 }
 
-uint64_t sim_rng_range(sim_rng *r, uint64_t lo, uint64_t hi)
+uint64_t prng_range(prng *r, uint64_t lo, uint64_t hi)
 {
     if (hi <= lo) {
         return lo;
     }
     if (lo == 0 && hi == UINT64_MAX) {
-        return sim_rng_next(r);
+        return prng_next(r);
     }
-    return lo + sim_rng_below(r, hi - lo + 1);
+    return lo + prng_below(r, hi - lo + 1);
 }
 
-int sim_rng_chance(sim_rng *r, uint32_t num, uint32_t den)
+int prng_chance(prng *r, uint32_t num, uint32_t den)
 {
     if (den == 0 || num == 0) {
         return 0;
@@ -84,10 +85,10 @@ int sim_rng_chance(sim_rng *r, uint32_t num, uint32_t den)
     if (num >= den) {
         return 1;
     }
-    return sim_rng_below(r, den) < num;
+    return prng_below(r, den) < num;
 }
 
-int sim_rng_pick(sim_rng *r, const uint32_t *weight, int count)
+int prng_pick(prng *r, const uint32_t *weight, int count)
 {
     uint64_t total = 0;
     for (int i = 0; i < count; i++) {
@@ -96,7 +97,7 @@ int sim_rng_pick(sim_rng *r, const uint32_t *weight, int count)
     if (total == 0) {
         return -1;
     }
-    uint64_t x = sim_rng_below(r, total);
+    uint64_t x = prng_below(r, total);
     for (int i = 0; i < count; i++) {
         if (x < weight[i]) {
             return i;
@@ -115,12 +116,12 @@ static uint64_t load64(const uint8_t *p)
     return v;
 }
 
-uint64_t sim_hash_u64(uint64_t h, uint64_t v)
+uint64_t prng_hash_u64(uint64_t h, uint64_t v)
 {
-    return sim_mix64(h ^ sim_mix64(v + 0x2545f4914f6cdd1dull));
+    return prng_mix64(h ^ prng_mix64(v + 0x2545f4914f6cdd1dull));
 }
 
-uint64_t sim_hash_bytes(const void *p, size_t n, uint64_t h)
+uint64_t prng_hash_bytes(const void *p, size_t n, uint64_t h)
 {
     const uint8_t *b = p;
     uint64_t acc = h ^ (0xcbf29ce484222325ull + (uint64_t)n);
@@ -133,23 +134,23 @@ uint64_t sim_hash_bytes(const void *p, size_t n, uint64_t h)
     for (size_t j = n; j > i; j--) {
         tail = (tail << 8) | b[j - 1];
     }
-    return sim_mix64(acc ^ tail ^ ((uint64_t)(n - i) << 56));
+    return prng_mix64(acc ^ tail ^ ((uint64_t)(n - i) << 56));
 }
 
-void sim_fill_value(uint64_t vseed, uint8_t *buf, size_t n)
+void prng_fill_value(uint64_t vseed, uint8_t *buf, size_t n)
 {
     uint64_t x = vseed;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         x += 0x9e3779b97f4a7c15ull;
-        uint64_t v = sim_mix64(x);
+        uint64_t v = prng_mix64(x);
         for (int k = 0; k < 8; k++) {
             buf[i + (size_t)k] = (uint8_t)(v >> (8 * k));
         }
     }
     if (i < n) {
         x += 0x9e3779b97f4a7c15ull;
-        uint64_t v = sim_mix64(x);
+        uint64_t v = prng_mix64(x);
         for (size_t k = 0; i + k < n; k++) {
             buf[i + k] = (uint8_t)(v >> (8 * k));
         }
