@@ -844,7 +844,10 @@ int bench_run_engine(const bench_engine *eng, const bench_config *cfg, const int
         }
         const bench_result *res = &results[b == BENCH_ROW_BIGVALUE_PUT ? b + 1 : b];
         fprintf(stderr, "  %-8s %-17s %s (%.1f s with setup)\n", eng->name, bench_row_names[b],
-                res->ok ? "ok" : "FAILED", bench_now_s() - t0);
+                res->ok            ? "ok"
+                : res->unsupported ? "n/a"
+                                   : "FAILED",
+                bench_now_s() - t0);
     }
     close_db(&r);
     if (r.root[0] != '\0' && !cfg->keep) {
