@@ -14,6 +14,10 @@
 #define BENCH_PATH_MAX 4096
 /* Readers beside the writer in readwhilewriting (the figure). */
 #define BENCH_RWW_READERS 2
+/* Committing threads in fillsyncmt: default, and the cap (a thread each;
+   far more than the cores, enough to show how a sync is shared). */
+#define BENCH_SYNC_THREADS_DEFAULT 4
+#define BENCH_SYNC_THREADS_MAX 64
 
 typedef struct bench_config {
     uint64_t num;            /* keys in the database */
@@ -23,7 +27,8 @@ typedef struct bench_config {
     uint64_t reads;          /* gets in readrandom and in readwhilewriting */
     uint64_t seeks;          /* seeks in seekrandom */
     uint64_t seek_nexts;     /* entries read after each seek */
-    uint64_t sync_ops;       /* durable 1-put commits in fillsync */
+    uint64_t sync_ops;       /* durable 1-put commits in fillsync and in fillsyncmt */
+    uint64_t sync_threads;   /* threads committing at once in fillsyncmt */
     uint64_t big_count;      /* values in bigvalue */
     size_t big_size_bytes;   /* size of each of them */
     uint64_t big_batch;      /* puts per write txn in bigvalue */
@@ -37,6 +42,7 @@ typedef struct bench_config {
 typedef struct bench_result {
     int done; /* the workload finished (ok or failed) */
     int ok;
+    int unsupported; /* with done and !ok: the adapter lacks what the workload needs */
     uint64_t ops;
     double seconds;
     uint64_t db_bytes;    /* size of the db's files afterwards (write workloads), else 0 */
@@ -57,6 +63,7 @@ typedef struct bench_result {
     X(READWHILEWRITING, "readwhilewriting")                                                        \
     X(DELETERANDOM, "deleterandom")                                                                \
     X(FILLSYNC, "fillsync")                                                                        \
+    X(FILLSYNCMT, "fillsyncmt")                                                                    \
     X(BIGVALUE_PUT, "bigvalue_put")                                                                \
     X(BIGVALUE_GET, "bigvalue_get")
 

@@ -7,7 +7,10 @@
  *  - one writer (the thread that opened it): begin / put / del / commit,
  *    then sync, which makes every commit so far durable;
  *  - any number of readers, each used by one thread at a time: a read txn
- *    (a snapshot in every engine) holding gets and one ordered scan.
+ *    (a snapshot in every engine) holding gets and one ordered scan;
+ *  - optionally, put_durable: one durable single-put commit, callable from
+ *    several threads at once (fillsyncmt), on a db opened with
+ *    BENCH_DURABLE_SHARED.
  * Adapters never print and never exit: a failure returns -1 after
  * bench_fail() recorded a message (thread-local) for the caller.
  */
@@ -24,6 +27,10 @@ typedef struct bench_reader bench_reader; /* an adapter's per-thread reader */
 enum bench_durability {
     BENCH_BULK = 0,    /* commits need not sync; ->sync makes all durable */
     BENCH_DURABLE = 1, /* each commit is durable when it returns (fillsync) */
+    /* As BENCH_DURABLE, with commits issued from several threads at once
+       through put_durable only (fillsyncmt): an engine may share one sync
+       between concurrent committers (group commit). */
+    BENCH_DURABLE_SHARED = 2,
 };
 
 typedef struct bench_engine {
@@ -55,6 +62,12 @@ typedef struct bench_engine {
     int (*scan_start)(bench_reader *r, const void *key, size_t klen, int reverse);
     int (*scan_next)(bench_reader *r, const void **key, size_t *klen, const void **val,
                      size_t *vlen);
+    /* Optional (NULL: fillsyncmt reports the engine as not supported). One
+       durable single-put commit: durable when it returns 0. Callable from
+       several threads concurrently on a db opened with BENCH_DURABLE_SHARED
+       (and not mixed with begin/put/commit there). -1 on error, after
+       bench_fail (thread-local, so the message is the calling thread's). */
+    int (*put_durable)(bench_db *db, const void *key, size_t klen, const void *val, size_t vlen);
 } bench_engine;
 
 /* Records a printf-style message for this thread; returns -1. */

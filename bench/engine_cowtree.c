@@ -1,7 +1,11 @@
 /*
  * engine_cowtree.c - the benchmark adapter for cowtree: one file
  * "data.ct" in the directory through ct_open_path, the default bucket.
- * Bulk: CT_SYNC_NONE and ct_sync at the end; durable: CT_SYNC_FULL.
+ * Bulk: CT_SYNC_NONE and ct_sync at the end; durable: CT_SYNC_FULL;
+ * durable shared (fillsyncmt): CT_SYNC_GROUP, so concurrent committers
+ * share one sync, and put_durable is ct_begin/ct_put/ct_commit on a txn of
+ * the calling thread's own (ct_begin waits while another thread holds the
+ * write txn).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +44,17 @@ static int ctb_open(const char *dir, enum bench_durability durability, bench_db 
     }
     ct_options opt;
     ct_options_init(&opt);
-    opt.durability = durability == BENCH_DURABLE ? CT_SYNC_FULL : CT_SYNC_NONE;
+    switch (durability) {
+    case BENCH_DURABLE:
+        opt.durability = CT_SYNC_FULL;
+        break;
+    case BENCH_DURABLE_SHARED:
+        opt.durability = CT_SYNC_GROUP;
+        break;
+    default:
+        opt.durability = CT_SYNC_NONE;
+        break;
+    }
     int rc = ct_open_path(path, &opt, &h->db);
     if (rc != CT_OK) {
         free(h);
@@ -89,6 +103,22 @@ static int ctb_sync(bench_db *h)
 {
     int rc = ct_sync(h->db);
     return rc == CT_OK ? 0 : ct_fail("ct_sync", rc);
+}
+
+static int ctb_put_durable(bench_db *h, const void *k, size_t kl, const void *v, size_t vl)
+{
+    ct_txn *txn;
+    int rc = ct_begin(h->db, 0, &txn);
+    if (rc != CT_OK) {
+        return ct_fail("ct_begin", rc);
+    }
+    rc = ct_put(txn, NULL, k, kl, v, vl, 0u);
+    if (rc != CT_OK) {
+        ct_abort(txn);
+        return ct_fail("ct_put", rc);
+    }
+    rc = ct_commit(txn); /* CT_SYNC_GROUP: returns once a sync covers it */
+    return rc == CT_OK ? 0 : ct_fail("ct_commit", rc);
 }
 
 static int ctb_reader_open(bench_db *h, bench_reader **out)
@@ -196,4 +226,5 @@ const bench_engine bench_engine_cowtree = {
     .get = ctb_get,
     .scan_start = ctb_scan_start,
     .scan_next = ctb_scan_next,
+    .put_durable = ctb_put_durable,
 };

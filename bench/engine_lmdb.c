@@ -3,7 +3,10 @@
  * directory, the unnamed database, a map of BENCH_LMDB_MAP_BYTES (virtual
  * address space only: the file grows as pages are used).
  * Bulk: MDB_NOSYNC and mdb_env_sync(force) at the end; durable: LMDB's
- * default (each commit syncs the data, then the meta page).
+ * default (each commit syncs the data, then the meta page), for
+ * BENCH_DURABLE and BENCH_DURABLE_SHARED alike; put_durable is
+ * mdb_txn_begin/mdb_put/mdb_txn_commit on the calling thread's own txn
+ * (LMDB serializes write txns: committers take turns, one sync each).
  * Readers use mdb_txn_reset/renew, LMDB's idiomatic fast path, and
  * MDB_NOTLS so a reader is not tied to thread-local slots.
  */
@@ -127,6 +130,24 @@ static int lm_sync(bench_db *h)
     return rc == 0 ? 0 : lm_fail("mdb_env_sync", rc);
 }
 
+static int lm_put_durable(bench_db *h, const void *k, size_t kl, const void *v, size_t vl)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(h->env, NULL, 0, &txn);
+    if (rc != 0) {
+        return lm_fail("mdb_txn_begin", rc);
+    }
+    MDB_val key = {kl, (void *)k};
+    MDB_val val = {vl, (void *)v};
+    rc = mdb_put(txn, h->dbi, &key, &val, 0u);
+    if (rc != 0) {
+        mdb_txn_abort(txn);
+        return lm_fail("mdb_put", rc);
+    }
+    rc = mdb_txn_commit(txn);
+    return rc == 0 ? 0 : lm_fail("mdb_txn_commit", rc);
+}
+
 static int lm_reader_open(bench_db *h, bench_reader **out)
 {
     bench_reader *r = calloc(1, sizeof *r);
@@ -237,4 +258,5 @@ const bench_engine bench_engine_lmdb = {
     .get = lm_get,
     .scan_start = lm_scan_start,
     .scan_next = lm_scan_next,
+    .put_durable = lm_put_durable,
 };

@@ -12,9 +12,11 @@
  * each start a fresh database holding keys 0..num-1; overwrite, the reads
  * and deleterandom use the current one, and when there is none (or the
  * last workload emptied it) an untimed fillrandom loads one first.
- * fillsync and bigvalue use their own fresh databases.
+ * fillsync, fillsyncmt and bigvalue use their own fresh databases.
  *
- * Durability: fillsync commits durably one put at a time; every other
+ * Durability: fillsync commits durably one put at a time; fillsyncmt does
+ * the same from --sync-threads threads at once (BENCH_DURABLE_SHARED, so
+ * engines with group commit share syncs); every other
  * workload commits txns of --batch ops without syncing and syncs once at
  * its end (or, with --bulk-durable, makes every txn durable).
  * Timing covers the operations and, for write workloads, the final sync
@@ -462,6 +464,121 @@ static int run_fillsync(runner *r, bench_result *res)
     return 0;
 }
 
+/* ---- fillsyncmt --------------------------------------------------------- */
+
+/* The threads wait at a gate opened once all exist (or, if one could not
+ * be created, opened with abort set: they then return at once). */
+typedef struct syncmt_shared {
+    const runner *r;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int open;
+    int abort;
+} syncmt_shared;
+
+typedef struct syncmt_thread {
+    syncmt_shared *sh;
+    size_t index;
+    uint64_t seed;
+    uint64_t commits;
+    int rc;
+    char err[160];
+} syncmt_thread;
+
+static void *syncmt_main(void *arg)
+{
+    syncmt_thread *t = arg;
+    syncmt_shared *sh = t->sh;
+    const runner *r = sh->r;
+    const bench_config *c = r->cfg;
+    pthread_mutex_lock(&sh->lock);
+    while (!sh->open) {
+        pthread_cond_wait(&sh->cond, &sh->lock);
+    }
+    int abort_run = sh->abort;
+    pthread_mutex_unlock(&sh->lock);
+    if (abort_run) {
+        return NULL;
+    }
+    uint8_t key[BENCH_KEY_MAX];
+    uint64_t s = t->seed;
+    for (uint64_t i = 0; i < t->commits; i++) {
+        make_key(key, c->key_size_bytes, rng_below(&s, c->num));
+        if (r->eng->put_durable(r->db, key, c->key_size_bytes,
+                                value_for(r, &s, c->value_size_bytes), c->value_size_bytes) != 0) {
+            t->rc = -1;
+            snprintf(t->err, sizeof t->err, "thread %zu: %s", t->index, bench_last_error());
+            return NULL;
+        }
+    }
+    return NULL;
+}
+
+static void syncmt_open_gate(syncmt_shared *sh, int abort_run)
+{
+    pthread_mutex_lock(&sh->lock);
+    sh->open = 1;
+    sh->abort = abort_run;
+    pthread_cond_broadcast(&sh->cond);
+    pthread_mutex_unlock(&sh->lock);
+}
+
+/* fillsyncmt: --sync-threads threads share --sync-ops durable single-put
+ * commits of random keys (thread i's seed is seed_for(row, i); the first
+ * sync_ops % threads threads make one more), into a fresh db opened
+ * BENCH_DURABLE_SHARED; timed from the gate's opening until all are
+ * joined; ops are commits. */
+static int run_fillsyncmt(runner *r, bench_result *res)
+{
+    const bench_config *c = r->cfg;
+    if (r->eng->put_durable == NULL) {
+        res->unsupported = 1;
+        return bench_fail("not supported (the adapter has no put_durable)");
+    }
+    if (fresh_db(r, BENCH_DURABLE_SHARED) != 0) {
+        return -1;
+    }
+    size_t n = (size_t)c->sync_threads;
+    syncmt_shared sh = {.r = r};
+    syncmt_thread t[BENCH_SYNC_THREADS_MAX];
+    pthread_t tid[BENCH_SYNC_THREADS_MAX];
+    pthread_mutex_init(&sh.lock, NULL);
+    pthread_cond_init(&sh.cond, NULL);
+    size_t created = 0;
+    for (; created < n; created++) {
+        size_t i = created;
+        t[i] = (syncmt_thread){.sh = &sh,
+                               .index = i,
+                               .seed = seed_for(r, BENCH_ROW_FILLSYNCMT, (uint64_t)i),
+                               .commits = c->sync_ops / n + (i < c->sync_ops % n ? 1u : 0u)};
+        if (pthread_create(&tid[i], NULL, syncmt_main, &t[i]) != 0) {
+            break;
+        }
+    }
+    double t0 = bench_now_s();
+    syncmt_open_gate(&sh, created < n);
+    for (size_t i = 0; i < created; i++) {
+        pthread_join(tid[i], NULL);
+    }
+    double end = bench_now_s();
+    pthread_cond_destroy(&sh.cond);
+    pthread_mutex_destroy(&sh.lock);
+    if (created < n) {
+        return bench_fail("pthread_create failed after %zu threads", created);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].rc != 0) {
+            return bench_fail("%s", t[i].err);
+        }
+    }
+    res->seconds = end - t0;
+    res->ops = c->sync_ops;
+    res->ok = 1;
+    res->done = 1;
+    close_db(r);
+    return 0;
+}
+
 /* bigvalue: big_count values of big_size bytes into a fresh db, in txns of
  * big_batch puts, then as many random gets. Two rows. */
 static int run_bigvalue(runner *r, bench_result *put_res, bench_result *get_res)
@@ -653,6 +770,8 @@ static int run_one(runner *r, int bench, bench_result *results)
         return run_deleterandom(r, &results[bench]);
     case BENCH_ROW_FILLSYNC:
         return run_fillsync(r, &results[bench]);
+    case BENCH_ROW_FILLSYNCMT:
+        return run_fillsyncmt(r, &results[bench]);
     case BENCH_ROW_BIGVALUE_PUT:
         return run_bigvalue(r, &results[BENCH_ROW_BIGVALUE_PUT], &results[BENCH_ROW_BIGVALUE_GET]);
     default:
@@ -725,7 +844,10 @@ int bench_run_engine(const bench_engine *eng, const bench_config *cfg, const int
         }
         const bench_result *res = &results[b == BENCH_ROW_BIGVALUE_PUT ? b + 1 : b];
         fprintf(stderr, "  %-8s %-17s %s (%.1f s with setup)\n", eng->name, bench_row_names[b],
-                res->ok ? "ok" : "FAILED", bench_now_s() - t0);
+                res->ok            ? "ok"
+                : res->unsupported ? "n/a"
+                                   : "FAILED",
+                bench_now_s() - t0);
     }
     close_db(&r);
     if (r.root[0] != '\0' && !cfg->keep) {
