@@ -279,6 +279,14 @@ int ct__group_wait(ct_db *db, uint64_t id)
             continue;
         }
         db->group_syncing = 1;
+        /* Let every committer already queued for the writer lock commit
+           first: they will wait for this sync too, so one sync covers all
+           of them instead of one or two (the sync takes the writer lock,
+           and nobody can commit while it runs). Bounded: each of those
+           threads commits once and then waits here. */
+        while (db->writer_active || db->writers_waiting) {
+            pthread_cond_wait(&db->group_cv, &db->mu);
+        }
         pthread_mutex_unlock(&db->mu);
         /* Covers every commit so far (it takes the writer lock, so no
            commit is half written meanwhile). */

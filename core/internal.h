@@ -155,6 +155,7 @@ struct ct_db {
     pthread_cond_t write_cv;
     pthread_cond_t group_cv; /* CT_SYNC_GROUP: a group sync finished */
     int group_syncing;       /* CT_SYNC_GROUP: a committer is syncing for all */
+    uint32_t writers_waiting; /* threads blocked in ct__writer_acquire */
     int writer_active;
     pthread_t writer_thread;
     ct_txn *write_txn;

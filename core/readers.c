@@ -52,7 +52,9 @@ int ct__writer_acquire(ct_db *db)
             pthread_mutex_unlock(&db->mu);
             return CT_INVALID;
         }
+        db->writers_waiting++;
         pthread_cond_wait(&db->write_cv, &db->mu);
+        db->writers_waiting--;
     }
     db->writer_active = 1;
     db->writer_thread = self;
@@ -65,5 +67,6 @@ void ct__writer_release(ct_db *db)
     pthread_mutex_lock(&db->mu);
     db->writer_active = 0;
     pthread_cond_signal(&db->write_cv);
+    pthread_cond_broadcast(&db->group_cv); /* a group sync may be waiting for us */
     pthread_mutex_unlock(&db->mu);
 }
