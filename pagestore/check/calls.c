@@ -258,3 +258,20 @@ void ct__sc_expect_invalid_read(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint
                          what, (unsigned)npages, (unsigned long long)pgno, ct__sc_rcname(rc));
     }
 }
+
+int ct__sc_open_fresh(ct__sc *c, uint32_t npages, ct_pagestore **ps, uint8_t **buf, int *result)
+{
+    *buf = NULL;
+    *result = CT_OK;
+    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, ps) != CT_OK) {
+        return 0;
+    }
+    *buf = ct__sc_pages(c, npages);
+    if (!*buf) {
+        (*ps)->ops->close(*ps);
+        *ps = NULL;
+        *result = CT_NOMEM;
+        return 0;
+    }
+    return 1;
+}

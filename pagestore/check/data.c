@@ -125,13 +125,10 @@ int ct__sc_check_read_after_write(ct__sc *c)
 int ct__sc_check_zero_fill(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 32);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 32, &ps, &buf, &result)) {
+        return result;
     }
     if (ct__sc_write_pattern(c, ps, 10, 1, 1, buf) == CT_OK) {
         const char *what = "a page below a write at 10 into an empty store (never written)";
@@ -174,13 +171,10 @@ static void grow_step(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t n, ui
 int ct__sc_check_grow_on_write(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 4);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 4, &ps, &buf, &result)) {
+        return result;
     }
     grow_step(c, ps, 0, 1, 1, buf);  /* the first page of an empty store */
     grow_step(c, ps, 4, 3, 7, buf);  /* beyond the end, leaving a gap */
@@ -205,13 +199,10 @@ static void sync_step(ct__sc *c, ct_pagestore *ps, const char *when)
 int ct__sc_check_sync(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 4);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 4, &ps, &buf, &result)) {
+        return result;
     }
     sync_step(c, ps, "of an empty store");
     (void)ct__sc_write_pattern(c, ps, 0, 4, 1, buf);

@@ -45,13 +45,10 @@ int ct__sc_check_durability(ct__sc *c)
         return CT_NOTSUP;
     }
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, DUR_PAGES);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, DUR_PAGES, &ps, &buf, &result)) {
+        return result;
     }
     uint32_t ver[DUR_PAGES] = {1, 1, 2, 1, 1, 1, 0, 0, 0, 1, 0, 0};
     int ok = ct__sc_write_pattern(c, ps, 0, 6, 1, buf) == CT_OK &&
@@ -62,7 +59,6 @@ int ct__sc_check_durability(ct__sc *c)
         ct__sc_violation(c, "resize from 10 to 12 pages failed with %s", ct__sc_rcname(rc));
         ok = 0;
     }
-    int result = CT_OK;
     rc = sync_close_reopen(c, &ps, "after writes and a resize to 12 pages");
     if (rc != CT_OK) {
         result = rc == CT_NOTSUP ? CT_NOTSUP : CT_OK;

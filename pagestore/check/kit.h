@@ -87,6 +87,11 @@ int ct__sc_expect_size(ct__sc *c, ct_pagestore *ps, uint64_t want, const char *w
 /* Expects read(pgno, npages) to be CT_INVALID. */
 void ct__sc_expect_invalid_read(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages,
                                 uint8_t *buf, const char *what);
+/* A fresh store and a buffer of npages pages for a check. Returns 1 when
+   both are ready; else 0 with nothing left open, and *result set to what
+   the check returns (CT_OK after an open failure, which open reported as a
+   violation; CT_NOMEM when the buffer could not be allocated). */
+int ct__sc_open_fresh(ct__sc *c, uint32_t npages, ct_pagestore **ps, uint8_t **buf, int *result);
 /* malloc of npages pages (NULL on failure). */
 uint8_t *ct__sc_pages(const ct__sc *c, uint32_t npages);
 

@@ -27,13 +27,10 @@ static void expect_bad_write(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_
 int ct__sc_check_bounds(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 8);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 8, &ps, &buf, &result)) {
+        return result;
     }
     ct__sc_expect_invalid_read(c, ps, 0, 1, buf, "an empty store");
     if (ct__sc_write_pattern(c, ps, 0, 4, 1, buf) != CT_OK) {
@@ -85,13 +82,10 @@ static int resize_step(ct__sc *c, ct_pagestore *ps, uint64_t from, uint64_t to)
 int ct__sc_check_resize(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 16);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 16, &ps, &buf, &result)) {
+        return result;
     }
     if (ct__sc_write_pattern(c, ps, 0, 8, 1, buf) != CT_OK) {
         goto out_close;
@@ -134,13 +128,10 @@ out_close:
 int ct__sc_check_boundaries(ct__sc *c)
 {
     ct_pagestore *ps = NULL;
-    if (ct__sc_open(c, CT_STORE_PLUGIN_FRESH, &ps) != CT_OK) {
-        return CT_OK;
-    }
-    uint8_t *buf = ct__sc_pages(c, 16);
-    if (!buf) {
-        ps->ops->close(ps);
-        return CT_NOMEM;
+    uint8_t *buf = NULL;
+    int result = CT_OK;
+    if (!ct__sc_open_fresh(c, 16, &ps, &buf, &result)) {
+        return result;
     }
     uint32_t ver[16] = {0};
     /* First pages, then the last page, then across the end, then a long
