@@ -67,7 +67,10 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     pthread_mutex_init(&db->mu, NULL);
     pthread_cond_init(&db->write_cv, NULL);
     pthread_cond_init(&db->group_cv, NULL);
-    rc = ct__recover(db);
+    rc = ct__cache_init(db, o.cache_pages);
+    if (rc == CT_OK) {
+        rc = ct__recover(db);
+    }
     if (rc == CT_OK && !(db->flags & CT_RDONLY)) {
         /* Whatever the store shows becomes durable (the fence syncs): the
            commit we recovered is then the durable base the next commits
@@ -77,6 +80,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     if (rc != CT_OK) {
         ct__freeset_free(db, &db->free);
         ct__memo_free(db);
+        ct__cache_free(db);
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
         pthread_cond_destroy(&db->group_cv);
@@ -202,6 +206,7 @@ void ct_close(ct_db *db)
     }
     ct__freeset_free(db, &db->free);
     ct__memo_free(db);
+    ct__cache_free(db); /* every txn ended above: nothing is pinned */
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->write_cv);
     pthread_cond_destroy(&db->group_cv);

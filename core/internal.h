@@ -27,6 +27,45 @@
 #include "page.h"
 #include "pmap.h"
 
+/* ---- cache.c: the shared page cache (see cache.c for the design) ---- */
+typedef struct ct__centry ct__centry;
+typedef struct ct__clist {
+    ct__centry *head; /* most recently unpinned */
+    ct__centry *tail;
+    size_t count;
+} ct__clist;
+typedef struct ct__cshard {
+    pthread_mutex_t mu;
+    int mu_ready;
+    ct__centry **heads; /* chained table by pgno: every entry, pinned or not */
+    size_t nheads;      /* power of two */
+    size_t count;       /* entries in the table */
+    ct__clist prob;     /* unpinned, used by one txn so far */
+    ct__clist prot;     /* unpinned, used again */
+    size_t cap_pages;   /* unpinned entries allowed */
+    size_t prot_cap;    /* of which protected */
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t evictions;
+} ct__cshard;
+typedef struct ct__cache {
+    ct__cshard *shards;
+    unsigned nshards; /* power of two */
+    size_t cap_pages;
+} ct__cache;
+/* Counters for tests and tools (ct__cache_stat). */
+typedef struct ct__cache_stats {
+    size_t cap_pages;
+    unsigned shards;
+    size_t entries;  /* in the tables (not counting detached ones) */
+    size_t unpinned; /* never above cap_pages */
+    size_t pinned;
+    size_t protected_count;
+    uint64_t hits;
+    uint64_t misses;
+    uint64_t evictions;
+} ct__cache_stats;
+
 /* One B+tree: the default bucket, a named bucket or the catalog. */
 typedef struct ct__tree {
     uint64_t root; /* 0 = empty tree */
@@ -118,7 +157,9 @@ struct ct_txn {
     uint64_t id;
     ct__meta meta; /* read: the snapshot; write: the working meta */
     int reader_slot;
-    ct__pmap cache; /* clean pages read by this txn (store without map) */
+    ct__pmap cache; /* clean pages read privately by this txn (no map, no shared cache) */
+    ct__pmap pins;  /* pgno -> page of a shared-cache entry this txn pinned */
+    int use_cache;  /* 1: read node pages through db->cache (ct_begin txns) */
     ct_bucket main;
     ct_bucket *buckets;
     ct_cursor *cursors;
@@ -181,6 +222,8 @@ struct ct_db {
     int poisoned;
     /* Verified-page memo (memo.c): chunk k of page generations, lock-free. */
     _Atomic(_Atomic uint64_t *) memo[CT_MEMO_CHUNKS_MAX];
+    /* Shared page cache (cache.c) for pages map() does not serve. */
+    ct__cache cache;
 };
 
 /* ---- meta.c ---- */
@@ -201,6 +244,29 @@ int ct__memo_hit(ct_db *db, uint64_t pgno, uint64_t gen);
 void ct__memo_note(ct_db *db, uint64_t pgno, uint64_t gen, uint8_t type);
 /* Frees the memo; only when no txn is live. */
 void ct__memo_free(ct_db *db);
+
+/* ---- cache.c: shared cache of verified node pages read without map() ---- */
+/* Sets up an empty cache of cache_pages pages (0: CT_CACHE_PAGES_DEFAULT).
+   CT_OK or CT_NOMEM (nothing left allocated). */
+int ct__cache_init(ct_db *db, size_t cache_pages);
+/* Frees every entry; only when no txn is live (db close, failed open). */
+void ct__cache_free(ct_db *db);
+/* The cached page pgno of generation gen verified as type, pinned for the
+   caller (ct__cache_unpin exactly once), or NULL (a miss). */
+const uint8_t *ct__cache_pin(ct_db *db, uint64_t pgno, uint64_t gen, uint8_t type);
+/* A page buffer for a new entry, pinned once by the caller; NULL = no memory. */
+uint8_t *ct__cache_alloc(ct_db *db);
+/* Frees a buffer from ct__cache_alloc that was never inserted (NULL ok). */
+void ct__cache_discard(ct_db *db, uint8_t *page);
+/* Publishes a buffer from ct__cache_alloc holding page pgno of generation
+   gen, fully verified as type (never CT_PT_ANY). Drops an unpinned entry of
+   another generation; when a pinned one holds the pgno the buffer stays
+   private to the caller. Never fails; the caller still holds its pin. */
+void ct__cache_insert(ct_db *db, uint8_t *page, uint64_t pgno, uint64_t gen, uint8_t type);
+/* Drops one pin taken by ct__cache_pin or ct__cache_alloc (after insert). */
+void ct__cache_unpin(ct_db *db, const uint8_t *page);
+/* Sums the shard counters (each shard's mutex taken in turn). */
+void ct__cache_stat(ct_db *db, ct__cache_stats *out);
 
 /* ---- pager.c: page access inside a txn ---- */
 /* Verified read-only access to page pgno of generation gen and type. */

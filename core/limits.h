@@ -51,4 +51,17 @@
 #define CT_MEMO_CHUNKS_MAX 24u
 #define CT_MEMO_PAGES_MAX ((uint64_t)CT_MEMO_CHUNK0_PAGES * ((1ull << CT_MEMO_CHUNKS_MAX) - 1u))
 
+/* Shared page cache (cache.c), for pages the store's map() does not serve.
+   Default 2048 pages (8 MiB at 4 KiB pages): every branch of a db of a few
+   million keys plus a working set of leaves. Shards: one mutex each, so
+   readers on different pages rarely meet; 32 shards keep collisions rare
+   at 2 x the cores we target, and each shard gets at least 16 pages so a
+   small cache is not split into slivers (2 pages = 1 shard). */
+#define CT_CACHE_PAGES_DEFAULT 2048u
+#define CT_CACHE_SHARDS_MAX 32u
+#define CT_CACHE_SHARD_PAGES_MIN 16u
+/* Chain heads per shard: twice its pages, within [64, 2^20]. */
+#define CT_CACHE_HEADS_MIN 64u
+#define CT_CACHE_HEADS_MAX (1u << 20)
+
 #endif

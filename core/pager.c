@@ -1,13 +1,15 @@
 /*
  * pager.c - page access inside a txn: verified reads (through the store's
- * map when it has one, else into the txn's private cache), copy-on-write,
+ * map when it has one, else through the db's shared page cache, cache.c;
+ * overflow runs and ct_check's reads into the txn's private cache),
+ * copy-on-write,
  * allocation from the txn's reuse pool or the high-water mark, and frees.
  *
  * Invariants: a page handed out by ct__page_get passed crc, type, pgno and
  * generation checks (and node validation for leaves and branches), on this
- * access or, for a mapped page, on an earlier one through this handle
- * (memo.c); dirty
- * pages are exactly the pages allocated by this txn, all of generation
+ * access or, for a mapped page (memo.c) or a shared-cache entry (cache.c,
+ * same pgno, generation and type), on an earlier one through this handle;
+ * dirty pages are exactly the pages allocated by this txn, all of generation
  * t->id; a durable page is never written by a txn, only freed.
  */
 #include <string.h>
@@ -40,6 +42,44 @@ static int verify_node(ct_db *db, const uint8_t *p, uint8_t type, uint64_t pgno,
     return rc;
 }
 
+/* ct__page_get through the shared cache (cache.c): a hit, or a read that
+   is verified before it is published. Either way the entry stays pinned
+   by this txn (t->pins) until the txn ends. */
+static int page_get_shared(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type,
+                           const uint8_t **out)
+{
+    ct_db *db = t->db;
+    const uint8_t *hit = ct__cache_pin(db, pgno, gen, type);
+    uint8_t *fresh = NULL;
+    int rc = CT_OK;
+    if (!hit) {
+        fresh = ct__cache_alloc(db);
+        if (!fresh) {
+            return CT_NOMEM;
+        }
+        rc = ct__store_read(db, pgno, 1, fresh);
+        if (rc == CT_OK) {
+            rc = verify_node(db, fresh, type, pgno, gen);
+        }
+    }
+    const uint8_t *p = hit ? hit : fresh;
+    if (rc == CT_OK) {
+        rc = ct__pmap_insert(&t->pins, &db->alloc, pgno, (uint8_t *)(uintptr_t)p, 1);
+    }
+    if (rc != CT_OK) {
+        if (hit) {
+            ct__cache_unpin(db, hit);
+        }
+        ct__cache_discard(db, fresh);
+        return rc;
+    }
+    if (fresh) {
+        ct__cache_insert(db, fresh, pgno, gen, type); /* only verified bytes are shared */
+    }
+    *out = p;
+    return CT_OK;
+}
+
 int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uint8_t **out)
 {
     ct_db *db = t->db;
@@ -47,6 +87,9 @@ int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uin
         return CT__CORRUPT(pgno, "page pointer out of range");
     }
     ct__pent *e = t->rdonly ? NULL : ct__pmap_find(&t->dirty, pgno);
+    if (!e) {
+        e = ct__pmap_find(&t->pins, pgno);
+    }
     if (!e) {
         e = ct__pmap_find(&t->cache, pgno);
     }
@@ -74,6 +117,9 @@ int ct__page_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint8_t type, const uin
             }
             return rc;
         }
+    }
+    if (t->use_cache && !t->verify_all && type != CT_PT_ANY) {
+        return page_get_shared(t, pgno, gen, type, out);
     }
     uint8_t *buf = ct__malloc(&db->alloc, db->page_size);
     if (!buf) {

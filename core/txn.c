@@ -36,6 +36,12 @@ void ct__txn_free(ct_txn *t)
         t->buckets = b->next;
         ct__free(&db->alloc, b);
     }
+    for (size_t i = 0; i < t->pins.cap; i++) {
+        if (t->pins.slots[i].pgno != UINT64_MAX) {
+            ct__cache_unpin(db, t->pins.slots[i].buf);
+        }
+    }
+    ct__pmap_free(&t->pins, &db->alloc);
     free_pmap_buffers(db, &t->cache);
     free_pmap_buffers(db, &t->dirty);
     ct__free(&db->alloc, t->pool);
@@ -139,6 +145,7 @@ int ct_begin(ct_db *db, unsigned flags, ct_txn **out)
     }
     t->db = db;
     t->rdonly = rdonly;
+    t->use_cache = 1;
     t->reader_slot = -1;
     t->main.txn = t;
     t->main.is_main = 1;

@@ -98,7 +98,8 @@ typedef struct ct_options {
     uint32_t page_size; /* for a new database; 0 = the store's (4096 for files) */
     unsigned flags;     /* CT_RDONLY, CT_NOCREATE */
     int durability;     /* CT_SYNC_FULL (default), CT_SYNC_NONE */
-    size_t cache_pages; /* page cache used when the store has no map; 0 = default */
+    size_t cache_pages; /* shared page cache (pages) for reads map() does not serve;
+                           0 = 2048 (docs/embedding.md) */
     /* Fields below are additions to the original contract. */
     const ct_allocator *alloc; /* borrowed, must outlive the db; NULL = libc */
 } ct_options;

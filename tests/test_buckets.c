@@ -1041,10 +1041,12 @@ static void flip_byte(th_env *e, uint64_t pgno)
 /* A flipped byte in a leaf of a bucket: ct_bucket_stat of that bucket is
    CT_CORRUPT, other buckets and the listing are fine. A flipped byte in
    the catalog's root: ct_bucket_list is CT_CORRUPT. Restored, both work.
-   Edits go to the RAM store's bytes with the db open, so the store has no
-   map(): each read txn then reads and verifies pages afresh, where a
-   mapped page is verified once per handle (core/memo.c; test_memo shows
-   ct_check and a reopen catching an edit behind the memo). */
+   Edits go to the RAM store's bytes with the db open, on a store without
+   map(). Pages a txn of this handle already verified are then shared from
+   the page cache (core/cache.c), as a mapped page is verified once per
+   handle (core/memo.c): the txns that must see an edit set verify_all,
+   as ct_check does, and read the store afresh (test_cache and test_memo
+   show ct_check catching an edit behind the cache and the memo). */
 static void test_stat_and_list_corrupt(void **state)
 {
     (void)state;
@@ -1075,6 +1077,7 @@ static void test_stat_and_list_corrupt(void **state)
         assert_non_null(l);
         flip_byte(&e, leaf);
         th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        t->verify_all = 1;
         th_assert_rc(ct_bucket_open(t, "bad", 0, &b), CT_OK);
         th_assert_rc(ct_bucket_stat(t, b, &st), CT_CORRUPT);
         th_assert_rc(ct_bucket_open(t, "good", 0, &b), CT_OK);
@@ -1087,6 +1090,7 @@ static void test_stat_and_list_corrupt(void **state)
 
         flip_byte(&e, catalog_root);
         th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        t->verify_all = 1;
         memset(l, 0, sizeof(*l));
         th_assert_rc(ct_bucket_list(t, collect_name, l), CT_CORRUPT);
         th_assert_eq(l->count, 0);
@@ -1094,6 +1098,7 @@ static void test_stat_and_list_corrupt(void **state)
         flip_byte(&e, catalog_root);
 
         th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+        t->verify_all = 1;
         th_assert_rc(ct_bucket_list(t, collect_name, l), CT_OK);
         th_assert_eq(l->count, 2);
         th_assert_rc(ct_bucket_open(t, "bad", 0, &b), CT_OK);
