@@ -39,27 +39,12 @@ int sim_store_is_memory(const char *spec)
     return !spec || strcmp(spec, "memory") == 0;
 }
 
-/* Where the argument (a directory) starts in a file: or plugin: spec, or
-   NULL: the same rule as storespec.h (LIB ends at ".so:", else at ':'). */
-static const char *spec_dir(const char *spec)
-{
-    if (strncmp(spec, "file:", 5) == 0) {
-        return spec + 5;
-    }
-    if (strncmp(spec, "plugin:", 7) != 0) {
-        return NULL;
-    }
-    const char *so = strstr(spec + 7, ".so:");
-    const char *colon = so ? so + 3 : strchr(spec + 7, ':');
-    return colon ? colon + 1 : NULL;
-}
-
 int sim_store_spec_check(const char *spec, char *err, size_t cap)
 {
     if (sim_store_is_memory(spec)) {
         return 0;
     }
-    const char *dir = spec_dir(spec);
+    const char *dir = storespec_path(spec);
     if (!dir || !*dir) {
         snprintf(err, cap, "--store %s: expected memory, file:DIR or plugin:LIB.so:DIR", spec);
         return -1;
@@ -87,7 +72,7 @@ int sim_store_create(const sim_config *cfg, ct_pagestore **out)
     if (sim_store_is_memory(cfg->store)) {
         return ct_memstore_create(&o, out);
     }
-    const char *dir = spec_dir(cfg->store);
+    const char *dir = storespec_path(cfg->store);
     size_t prefix = (size_t)(dir - cfg->store);
     char name[64];
     snprintf(name, sizeof(name), "/sim-%ld-%llu.ct", (long)getpid(),
@@ -128,7 +113,7 @@ void sim_store_destroy(ct_pagestore *ps)
     for (size_t i = 0; i < n_files; i++) {
         if (files[i].ps == ps) {
             char *spec = files[i].path;
-            (void)unlink(spec_dir(spec));
+            (void)unlink(storespec_path(spec));
             free(spec);
             files[i] = files[--n_files];
             break;

@@ -85,15 +85,30 @@ static int open_file(const char *path, uint32_t page_size, unsigned flags, ct_pa
     return CT_OK;
 }
 
+/* The ':' ending LIB in "LIB[:ARG]": after the first ".so", else the
+   first ':'; NULL when there is no ARG. */
+static const char *plugin_lib_end(const char *rest)
+{
+    const char *end = strstr(rest, ".so:");
+    return end ? end + 3 : strchr(rest, ':');
+}
+
+const char *storespec_path(const char *spec)
+{
+    if (!spec) {
+        return NULL;
+    }
+    if (strncmp(spec, "file:", 5) == 0) {
+        return spec + 5;
+    }
+    const char *end = strncmp(spec, "plugin:", 7) == 0 ? plugin_lib_end(spec + 7) : NULL;
+    return end ? end + 1 : NULL;
+}
+
 /* Splits "LIB[:ARG]" into lib (copied) and *arg. */
 static int split_plugin(const char *rest, char *lib, size_t libcap, const char **arg)
 {
-    const char *end = strstr(rest, ".so:");
-    if (end) {
-        end += 3; /* at the ':' */
-    } else {
-        end = strchr(rest, ':');
-    }
+    const char *end = plugin_lib_end(rest);
     size_t n = end ? (size_t)(end - rest) : strlen(rest);
     if (n == 0 || n >= libcap) {
         return CT_INVALID;

@@ -37,4 +37,9 @@
 int storespec_open(const char *spec, uint32_t page_size, unsigned flags, ct_pagestore **out,
                    char *err, size_t errcap);
 
+/* The path part of spec, inside it: PATH of file:PATH, ARG of
+   plugin:LIB[:ARG]; NULL for memory, a plugin without ARG, or an unknown
+   spec. */
+const char *storespec_path(const char *spec);
+
 #endif
