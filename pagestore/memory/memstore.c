@@ -37,14 +37,10 @@ static const ct_pagestore_ops ops_map = {
 static const ct_pagestore_ops ops_nomap = {
     mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL,
 };
-/* A fault store never maps: every read must reach its inner store. */
-static const ct_pagestore_ops ops_inner = {
-    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL,
-};
 
 ct__memstore *ct__mem_from(ct_pagestore *ps)
 {
-    if (!ps || (ps->ops != &ops_map && ps->ops != &ops_nomap && ps->ops != &ops_inner)) {
+    if (!ps || (ps->ops != &ops_map && ps->ops != &ops_nomap)) {
         return NULL;
     }
     return (ct__memstore *)ps;
@@ -368,7 +364,8 @@ int ct__mem_new(const ct_memstore_options *opt, uint32_t page_size, int has_inne
         free(s);
         return CT_NOMEM;
     }
-    s->base.ops = has_inner ? &ops_inner : opt->enable_map ? &ops_map : &ops_nomap;
+    /* A fault store never maps: every read must reach its inner store. */
+    s->base.ops = opt->enable_map && !has_inner ? &ops_map : &ops_nomap;
     s->base.page_size = page_size;
     s->id = atomic_fetch_add(&next_store_id, 1u);
     s->max_pages = opt->max_pages;
