@@ -65,29 +65,29 @@ static void print_seen(const seen *s)
     }
 }
 
-static int open_memory(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore **out)
+/* A fresh memory store (volatile: a reopen is CT_NOTSUP). */
+static int open_memory_map(uint32_t page_size, unsigned flags, int enable_map, ct_pagestore **out)
 {
-    (void)ctx;
     if (!(flags & CT_STORE_PLUGIN_FRESH)) {
         return CT_NOTSUP;
     }
     ct_memstore_options o;
     ct_memstore_options_init(&o);
     o.page_size = page_size;
+    o.enable_map = enable_map;
     return ct_memstore_create(&o, out);
+}
+
+static int open_memory(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore **out)
+{
+    (void)ctx;
+    return open_memory_map(page_size, flags, 1, out);
 }
 
 static int open_memory_nomap(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore **out)
 {
     (void)ctx;
-    if (!(flags & CT_STORE_PLUGIN_FRESH)) {
-        return CT_NOTSUP;
-    }
-    ct_memstore_options o;
-    ct_memstore_options_init(&o);
-    o.page_size = page_size;
-    o.enable_map = 0;
-    return ct_memstore_create(&o, out);
+    return open_memory_map(page_size, flags, 0, out);
 }
 
 /* ctx: the file path. FRESH truncates (under the store's lock) and syncs. */
