@@ -369,7 +369,19 @@ int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const
                  size_t vlen, unsigned flags)
 {
     int append = (flags & CT_APPEND) != 0;
-    if (tr->root != 0 && (flags & (CT_NOOVERWRITE | CT_APPEND))) {
+    if (tr->root != 0 && append) {
+        /* A key above the last one cannot exist: one descent answers both
+           questions. Equal or lower: LMDB's MDB_APPEND answer. */
+        const uint8_t *lk = NULL;
+        uint32_t lklen = 0;
+        int rc = last_key(t, tr, &lk, &lklen);
+        if (rc == CT_OK && ct__key_cmp(key, klen, lk, lklen) <= 0) {
+            return CT_EXISTS;
+        }
+        if (rc != CT_OK && rc != CT_NOTFOUND) {
+            return rc;
+        }
+    } else if (tr->root != 0 && (flags & CT_NOOVERWRITE)) {
         const uint8_t *c = NULL;
         int rc = ct__tree_get(t, tr, key, klen, &c);
         if (rc == CT_OK) {
@@ -377,17 +389,6 @@ int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const
         }
         if (rc != CT_NOTFOUND) {
             return rc;
-        }
-        if (append) {
-            const uint8_t *lk = NULL;
-            uint32_t lklen = 0;
-            rc = last_key(t, tr, &lk, &lklen);
-            if (rc == CT_OK && ct__key_cmp(key, klen, lk, lklen) <= 0) {
-                return CT_EXISTS; /* out of order: LMDB's MDB_APPEND answer */
-            }
-            if (rc != CT_OK && rc != CT_NOTFOUND) {
-                return rc;
-            }
         }
     }
     int rc = CT_OK;

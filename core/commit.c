@@ -88,6 +88,25 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, uint8_t *staging)
     return CT_OK;
 }
 
+/* A page this handle just sealed and wrote is as verified as one it read
+   and checked (memo.c, rule 5): noting it spares the
+   next txn a crc and node validation of bytes this process produced. Only
+   with a map, the one path that consults the memo; a write the device
+   lost or misdirected still fails the header comparison every memo hit
+   makes, and an id whose commit later fails is never referenced. */
+static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
+{
+    if (!db->ps->ops->map) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint8_t type = ct__ph_type(d[i].buf);
+        if (type == CT_PT_LEAF || type == CT_PT_BRANCH || type == CT_PT_OVERFLOW) {
+            ct__memo_note(db, d[i].pgno, ct__ph_txnid(d[i].buf), type);
+        }
+    }
+}
+
 static int write_dirty(ct_txn *t)
 {
     ct_db *db = t->db;
@@ -109,6 +128,9 @@ static int write_dirty(ct_txn *t)
         }
         qsort(d, k, sizeof(*d), cmp_dirty);
         rc = write_sorted(db, d, k, staging);
+        if (rc == CT_OK) {
+            memo_own_writes(db, d, k);
+        }
     }
     ct__free(&db->alloc, d);
     ct__free(&db->alloc, staging);

@@ -30,6 +30,11 @@
  *      another process's writes are always verified again.
  *   4. Only concrete types are noted (never CT_PT_ANY), so a hit never
  *      skips node validation a typed request would have done.
+ *   5. A commit notes the leaf, branch and overflow pages it wrote once
+ *      every store write succeeded (commit.c): this handle built and
+ *      sealed those bytes itself, which is what a verification would
+ *      have established; a write the device dropped or misdirected leaves
+ *      another header behind map(pgno), which 2's comparison catches.
  * Entry 0 means "not verified"; no page has generation 0.
  * Concurrency: readers and the writer note and look up without a lock;
  * entries are atomics (a racing note of an older generation only costs a
