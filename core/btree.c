@@ -250,8 +250,117 @@ static int insert_branch(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint
     }
 }
 
-/* Inserts the encoded cell at pt's leaf; splits upward as needed.
-   *split: the leaf split (pt no longer describes the tree). */
+static int replace_sep(ct_txn *t, uint8_t *parent, uint32_t i, const uint8_t *sep,
+                       uint32_t seplen);
+static int fix_underflow_from(ct_txn *t, ct__tree *tr, path *pt, uint32_t level);
+
+/* Bytes a leaf sibling may hold at most for a spill into it to pay: after
+   the spill both pages keep an eighth free, so the next inserts land
+   without another spill. */
+static uint64_t spill_limit(const ct_db *db)
+{
+    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
+    return 2u * (uint64_t)cap - cap / 4u;
+}
+
+/* The sibling (index in the parent) with the most free bytes, or -1. */
+static int roomiest_sibling(ct_txn *t, const uint8_t *parent, uint32_t pidx, uint32_t *used)
+{
+    uint32_t pn = ct__ph_count(parent);
+    int best = -1;
+    *used = UINT32_MAX;
+    for (int d = -1; d <= 1; d += 2) {
+        if ((d < 0 && pidx == 0) || (d > 0 && pidx + 1 >= pn)) {
+            continue;
+        }
+        uint32_t i = pidx + (uint32_t)d;
+        const uint8_t *c = ct__node_cell(parent, i);
+        const uint8_t *p = NULL;
+        if (ct__page_get(t, ct__branch_child(c), ct__branch_gen(c), CT_PT_LEAF, &p) != CT_OK) {
+            continue; /* a damaged sibling is left to the split path and ct_check */
+        }
+        uint32_t u = ct__node_used_bytes(p);
+        if (u < *used) {
+            *used = u;
+            best = (int)i;
+        }
+    }
+    return best;
+}
+
+/* B*-style spill: a full leaf (pt's, with the new cell at idx) shares its
+   cells with its roomiest sibling instead of splitting, when the two then
+   fit with room to spare. Random inserts then fill pages to ~3/4 instead
+   of ln 2 (docs/bench.md: space after fillrandom), at the price of one
+   more dirty page per spill. *done: the cell is in the tree; *split: the
+   parent split to take a longer separator (pt is stale). */
+static int spill_leaf(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uint8_t *cell,
+                      uint32_t len, int *done, int *split)
+{
+    ct_db *db = t->db;
+    uint32_t level = pt->depth - 1;
+    *done = 0;
+    if (level == 0) {
+        return CT_OK;
+    }
+    uint8_t *parent = pt->page[level - 1];
+    uint32_t pidx = pt->idx[level - 1];
+    uint8_t *page = pt->page[level];
+    uint32_t sib_used = 0;
+    int sib = roomiest_sibling(t, parent, pidx, &sib_used);
+    if (sib < 0 || (uint64_t)ct__node_used_bytes(page) + CT_SLOT_BYTES + len + sib_used >
+                       spill_limit(db)) {
+        return CT_OK;
+    }
+    uint8_t *sc = (uint8_t *)ct__node_cell(parent, (uint32_t)sib);
+    uint64_t sp = ct__branch_child(sc);
+    uint64_t sg = ct__branch_gen(sc);
+    uint8_t *sibpage = NULL;
+    int rc = ct__page_touch(t, &sp, &sg, CT_PT_LEAF, &sibpage);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__branch_set_child((uint8_t *)ct__node_cell(parent, (uint32_t)sib), sp, sg);
+    int left_sib = (uint32_t)sib < pidx;
+    uint8_t *L = left_sib ? sibpage : page;
+    uint8_t *R = left_sib ? page : sibpage;
+    uint32_t ri = left_sib ? pidx : pidx + 1;
+    uint32_t ln = ct__ph_count(L);
+    uint32_t rn = ct__ph_count(R);
+    ct__node_refs(L, t->refs);
+    ct__node_refs(R, t->refs + ln);
+    uint32_t at = left_sib ? ln + idx : idx; /* the new cell's place among L+R */
+    memmove(&t->refs[at + 1], &t->refs[at], (ln + rn - at) * sizeof(*t->refs));
+    memset(&t->refs[at], 0, sizeof(*t->refs));
+    t->refs[at].raw = cell;
+    t->refs[at].len = len;
+    uint32_t n = ln + rn + 1;
+    uint32_t s = choose_split(db, CT_PT_LEAF, t->refs, n, 0);
+    uint8_t *sepbuf = t->sepbuf;
+    uint32_t seplen = ct__leaf_klen(t->refs[s].raw);
+    memmove(sepbuf, ct__leaf_key(t->refs[s].raw), seplen);
+    uint8_t *lbuf = t->scratch;
+    uint8_t *rbuf = t->scratch + db->page_size;
+    ct__node_build(lbuf, db->page_size, CT_PT_LEAF, ct__ph_pgno(L), t->id, t->refs, s);
+    ct__node_build(rbuf, db->page_size, CT_PT_LEAF, ct__ph_pgno(R), t->id, t->refs + s, n - s);
+    memcpy(L, lbuf, db->page_size);
+    memcpy(R, rbuf, db->page_size);
+    *done = 1;
+    if (replace_sep(t, parent, ri, sepbuf, seplen) == 0) {
+        /* A shorter separator may leave the parent under the fill bound. */
+        return fix_underflow_from(t, tr, pt, level - 1);
+    }
+    /* A longer separator than the parent can take: as in rebalance. */
+    const uint8_t *old = ct__node_cell(parent, ri);
+    uint64_t child = ct__branch_child(old);
+    uint64_t gen = ct__branch_gen(old);
+    ct__node_delete(parent, ri);
+    *split = 1;
+    return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
+}
+
+/* Inserts the encoded cell at pt's leaf; spills into a sibling or splits
+   upward as needed. *split: pt no longer describes the tree's shape. */
 static int insert_cell(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uint8_t *cell,
                        uint32_t len, int append, int *split)
 {
@@ -263,6 +372,13 @@ static int insert_cell(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const ui
         return CT_OK;
     }
     *split = 1;
+    if (!append) {
+        int done = 0;
+        int rc = spill_leaf(t, tr, pt, idx, cell, len, &done, split);
+        if (rc != CT_OK || done) {
+            return rc;
+        }
+    }
     uint32_t n = ct__ph_count(page);
     ct__node_refs(page, t->refs);
     memmove(&t->refs[idx + 1], &t->refs[idx], (n - idx) * sizeof(*t->refs));
@@ -558,12 +674,12 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
     }
 }
 
-/* Restores the fill bound bottom-up along pt after its leaf shrank, then
-   drops root levels left with a single child. A split of a parent stops
-   the walk: split halves hold at least min_fill bytes. */
-static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
+/* Restores the fill bound bottom-up along pt from `level` after that node
+   shrank, then drops root levels left with a single child. A split of a
+   parent stops the walk: split halves hold at least min_fill bytes. */
+static int fix_underflow_from(ct_txn *t, ct__tree *tr, path *pt, uint32_t from)
 {
-    for (uint32_t level = pt->depth - 1; level > 0; level--) {
+    for (uint32_t level = from; level > 0; level--) {
         if (ct__node_used_bytes(pt->page[level]) >= min_fill(t->db)) {
             break;
         }
@@ -577,6 +693,12 @@ static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
         }
     }
     return collapse_root(t, tr);
+}
+
+/* fix_underflow_from pt's leaf. */
+static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
+{
+    return fix_underflow_from(t, tr, pt, pt->depth - 1);
 }
 
 int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
