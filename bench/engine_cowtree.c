@@ -55,6 +55,12 @@ static int ctb_open(const char *dir, enum bench_durability durability, bench_db 
         opt.durability = CT_SYNC_NONE;
         break;
     }
+    /* Trade-off experiments only (bench/README.md): the default is what
+       ships; COWTREE_BENCH_AUTOSYNC=N sets ct_options.autosync_pages. */
+    const char *autosync = getenv("COWTREE_BENCH_AUTOSYNC");
+    if (autosync != NULL) {
+        opt.autosync_pages = (size_t)strtoull(autosync, NULL, 10);
+    }
     int rc = ct_open_path(path, &opt, &h->db);
     if (rc != CT_OK) {
         free(h);

@@ -107,6 +107,17 @@ static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
     }
 }
 
+/* ct_options.autosync_pages, or a quarter of the pages in use: the file
+   then settles at most a quarter above the tree under steady overwrites. */
+static size_t autosync_limit(const ct_db *db, const ct__freeset *fs)
+{
+    if (db->autosync_pages != 0) {
+        return db->autosync_pages;
+    }
+    uint64_t live = db->meta.hwm > fs->count ? db->meta.hwm - fs->count : 0;
+    return live / 4 > CT_AUTOSYNC_PAGES_MIN ? (size_t)(live / 4) : CT_AUTOSYNC_PAGES_MIN;
+}
+
 static int write_dirty(ct_txn *t)
 {
     ct_db *db = t->db;
@@ -197,9 +208,12 @@ int ct__commit(ct_txn *t)
     if (rc != CT_OK) {
         return rc;
     }
-    /* CT_SYNC_NONE commits sync once every half window (limits.h). */
+    /* CT_SYNC_NONE commits sync once every half window (limits.h), and
+       when too many freed pages wait for a sync to be reused. */
     int full = db->durability == CT_SYNC_FULL ||
-               t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2;
+               t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2 ||
+               (db->durability == CT_SYNC_NONE &&
+                ct__freeset_sync_held(db, &fs) >= autosync_limit(db, &fs));
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);

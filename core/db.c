@@ -62,6 +62,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     db->page_size = ps->page_size;
     db->flags = o.flags;
     db->durability = o.durability;
+    db->autosync_pages = o.autosync_pages;
     db->cell_max = ct__cell_max_bytes(db->page_size);
     db->key_max = ct__key_max_bytes(db->page_size);
     pthread_mutex_init(&db->mu, NULL);
@@ -248,6 +249,8 @@ int ct_stat(ct_db *db, struct ct_stat *out)
             out->pages_held_by_readers++;
         }
     }
+    out->durable_txnid = db->durable_txnid;
+    out->pages_held_by_sync = ct__freeset_sync_held(db, &db->free);
     pthread_mutex_unlock(&db->mu);
     out->key_max = db->key_max;
     out->rejected_txnid = db->rejected_txnid;

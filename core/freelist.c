@@ -73,6 +73,16 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
     return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid;
 }
 
+size_t ct__freeset_sync_held(const ct_db *db, const ct__freeset *fs)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fs->count; i++) {
+        const ct__free_entry *e = &fs->v[i];
+        n += e->chain_of == 0 && e->freed_txn > db->durable_txnid && e->born <= db->durable_txnid;
+    }
+    return n;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
     const ct__free_entry *x = a;

@@ -190,6 +190,7 @@ struct ct_db {
     uint32_t page_size;
     unsigned flags;
     int durability;
+    size_t autosync_pages; /* ct_options.autosync_pages (0 = automatic) */
     size_t key_max;
     uint32_t cell_max;
     pthread_mutex_t mu; /* meta, free set, readers, poisoned, write-txn owner */
@@ -305,6 +306,9 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out);
 /* Whether a write txn may overwrite the entry's page (db->mu not needed:
    only the writer changes the fields read). */
 int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader);
+/* Entries of fs that only the next sync makes reusable: tree pages the
+   last durable commit holds, freed since (CT_SYNC_NONE's cost in space). */
+size_t ct__freeset_sync_held(const ct_db *db, const ct__freeset *fs);
 void ct__freeset_free(ct_db *db, ct__freeset *fs);
 uint32_t ct__freelist_per_page(uint32_t page_size);
 

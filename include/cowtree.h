@@ -102,7 +102,15 @@ typedef struct ct_options {
                            0 = 2048 (docs/embedding.md) */
     /* Fields below are additions to the original contract. */
     const ct_allocator *alloc; /* borrowed, must outlive the db; NULL = libc */
+    /* CT_SYNC_NONE only: a commit also syncs once this many pages of the
+       last synced tree were freed and wait for a sync to be reused, so
+       steady overwrites reach a plateau instead of growing the file.
+       0 = a quarter of the live pages, at least CT_AUTOSYNC_PAGES_MIN;
+       SIZE_MAX = never (the file may then grow by the whole tree). */
+    size_t autosync_pages;
 } ct_options;
+
+#define CT_AUTOSYNC_PAGES_MIN 1024u
 
 /* Fills defaults. opt must not be NULL. */
 CT_API void ct_options_init(ct_options *opt);
@@ -347,6 +355,10 @@ struct ct_stat {
     uint64_t rejected_txnid;
     uint64_t rejected_pgno;   /* the first page that failed, when known */
     uint32_t meta_slot;       /* meta page (0 or 1) holding the last commit */
+    uint64_t durable_txnid;   /* last commit known durable (synced) */
+    /* CT_SYNC_NONE: free pages of the last synced tree that only the next
+       sync makes reusable (see ct_options.autosync_pages). */
+    uint64_t pages_held_by_sync;
 };
 typedef struct ct_stat ct_stat_info;
 

@@ -79,6 +79,7 @@ ct_options sim_world_options(const sim_world *w)
     ct_options_init(&o);
     o.durability = w->cfg->durability;
     o.cache_pages = w->cfg->cache_pages;
+    o.autosync_pages = w->cfg->autosync_pages;
     o.alloc = w->alloc ? &w->alloc->a : NULL;
     return o;
 }
@@ -423,7 +424,10 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         if (w->cfg->verbose) {
             fprintf(stderr, "  op %zu: commit #%zu acknowledged\n", i, w->acked);
         }
-        if (w->cfg->durability != CT_SYNC_NONE) { /* FULL and GROUP: acked = durable */
+        struct ct_stat st;
+        int synced = w->cfg->durability != CT_SYNC_NONE || /* FULL and GROUP: acked = durable */
+                     (ct_stat(w->db, &st) == CT_OK && st.durable_txnid == st.txnid);
+        if (synced) { /* CT_SYNC_NONE: an autosync made this commit durable */
             w->floor = w->acked;
             w->n_inflight = 0;
         }

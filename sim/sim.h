@@ -99,6 +99,7 @@ typedef struct sim_config {
     int durability;         /* CT_SYNC_FULL / CT_SYNC_NONE */
     int enable_map;
     uint32_t cache_pages;
+    uint32_t autosync_pages; /* ct_options.autosync_pages (CT_SYNC_NONE) */
     int swarm;
     int crash_all;          /* every crash point */
     uint32_t crash_n;       /* else this many sampled crash points */

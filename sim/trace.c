@@ -148,10 +148,11 @@ void sim_replay_format(const sim_config *cfg, const sim_workload *wl, const sim_
     char oc[64];
     sim_faults_format(cfg->faults, faults, sizeof(faults));
     size_t o = add(out, cap, 0,
-                   "seed=0x%" PRIx64 " txns=%u dur=%s ps=%u map=%d cache=%u swarm=%d subset=%u "
-                   "faults=%s rounds=%u sweep-txns=%u stable=%d phase=%s",
+                   "seed=0x%" PRIx64 " txns=%u dur=%s ps=%u map=%d cache=%u autosync=%u "
+                   "swarm=%d subset=%u faults=%s rounds=%u sweep-txns=%u stable=%d phase=%s",
                    cfg->seed, cfg->txns, sim_durability_name(cfg->durability),
-                   cfg->page_size, cfg->enable_map, cfg->cache_pages, cfg->swarm, cfg->subset_max,
+                   cfg->page_size, cfg->enable_map, cfg->cache_pages, cfg->autosync_pages,
+                   cfg->swarm, cfg->subset_max,
                    faults, cfg->fault_rounds, cfg->sweep_txns, cfg->stable_cursor_pct,
                    phase_names[c->phase]);
     if (c->phase == SIM_PHASE_CRASH || c->phase == SIM_PHASE_SWEEP ||
@@ -200,6 +201,8 @@ static int parse_token(const char *k, const char *v, sim_config *cfg, sim_case *
         cfg->enable_map = atoi(v);
     } else if (strcmp(k, "cache") == 0) {
         cfg->cache_pages = (uint32_t)strtoul(v, &end, 0);
+    } else if (strcmp(k, "autosync") == 0) {
+        cfg->autosync_pages = (uint32_t)strtoul(v, &end, 0);
     } else if (strcmp(k, "swarm") == 0) {
         cfg->swarm = atoi(v);
     } else if (strcmp(k, "subset") == 0) {

@@ -698,6 +698,7 @@ int th_env_open(th_env *e)
     ct_options_init(&o);
     o.page_size = e->page_size;
     o.durability = e->durability;
+    o.autosync_pages = e->autosync_pages;
     e->db = NULL;
     if (e->kind == TH_STORE_FILE) {
         return ct_open_path(e->path, &o, &e->db);

@@ -149,6 +149,7 @@ typedef struct th_env {
     th_store_kind kind;
     uint32_t page_size;
     int durability;
+    size_t autosync_pages; /* ct_options.autosync_pages */
     ct_pagestore *ps; /* RAM and memory stores: owned by the env */
     char dir[512];    /* file store: temp dir */
     char path[600];   /* file store: the database file */

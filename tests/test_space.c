@@ -698,6 +698,96 @@ static void test_sync_none_space(void **state)
     th_env_destroy(&e);
 }
 
+/* Overwrites every key of a synced tree under CT_SYNC_NONE, never calling
+   ct_sync, in txns of 100; returns the largest store size seen and how
+   many commits ended durable (an autosync). */
+static uint64_t overwrite_all_unsynced(th_env *e, uint64_t nkeys, uint32_t *ver,
+                                       uint64_t *autosyncs, uint64_t *max_held)
+{
+    uint64_t max_store = th_env_store_pages(e);
+    *autosyncs = 0;
+    *max_held = 0;
+    for (uint64_t base = 0; base < nkeys; base += 100) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+        for (uint64_t i = base; i < base + 100 && i < nkeys; i++) {
+            uint64_t k_i = (i * 7919u) % nkeys; /* every key once (7919 is prime) */
+            uint8_t k[24];
+            size_t kl = space_key(k_i, k);
+            uint8_t v[VALUE_BYTES_MAX];
+            ver[k_i]++;
+            size_t vl = value_of(k_i, ver[k_i], v);
+            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e->db, &st), CT_OK);
+        *autosyncs += st.durable_txnid == st.txnid;
+        *max_held = st.pages_held_by_sync > *max_held ? st.pages_held_by_sync : *max_held;
+        uint64_t sp = th_env_store_pages(e);
+        max_store = sp > max_store ? sp : max_store;
+    }
+    return max_store;
+}
+
+/* CT_SYNC_NONE without ct_sync: ct_options.autosync_pages bounds the pages
+   that wait for a sync, so repeated full overwrites reach a plateau; with
+   autosync off (SIZE_MAX) one overwrite grows the store by most of the
+   tree, which is what the bound prevents. */
+static void test_sync_none_autosync(void **state)
+{
+    (void)state;
+    const uint64_t nkeys = 4000;
+    uint64_t grown[2] = {0, 0};
+    for (int off = 0; off < 2; off++) {
+        th_env e;
+        th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
+        e.durability = CT_SYNC_NONE;
+        e.autosync_pages = off ? SIZE_MAX : 200;
+        th_env_reopen(&e);
+        uint32_t *ver = calloc(nkeys, sizeof(*ver));
+        assert_non_null(ver);
+        th_rng r;
+        th_rng_seed(&r, 33);
+        build_keys(&e, nkeys, &r, ver);
+        th_assert_rc(ct_sync(e.db), CT_OK);
+        figures built = fig(&e);
+        uint64_t syncs = 0;
+        uint64_t held = 0;
+        uint64_t max1 = overwrite_all_unsynced(&e, nkeys, ver, &syncs, &held);
+        uint64_t syncs2 = 0;
+        uint64_t max2 = overwrite_all_unsynced(&e, nkeys, ver, &syncs2, &held);
+        uint64_t max3 = overwrite_all_unsynced(&e, nkeys, ver, &syncs2, &held);
+        print_message("  CT_SYNC_NONE, autosync %s: built %llu pages; max after 1/2/3 overwrite "
+                      "passes %llu/%llu/%llu; autosyncs in pass 1: %llu; most pages held: %llu\n",
+                      off ? "off" : "200", (unsigned long long)built.store_pages,
+                      (unsigned long long)max1, (unsigned long long)max2,
+                      (unsigned long long)max3, (unsigned long long)syncs,
+                      (unsigned long long)held);
+        grown[off] = max3 - built.store_pages;
+        if (off) {
+            th_assert_true(syncs == 0); /* nothing but ct_sync makes commits durable */
+        } else {
+            th_assert_true(syncs > 0);
+            /* A commit can free about a txn's worth past the bound before
+               its sync: 100 puts touch at most 100 leaves + paths. */
+            th_assert_true(held < 200 + 200);
+            /* A plateau: the store grows by about the bound once, and
+               later passes stay under the first one's high point. */
+            th_assert_true(max1 <= built.store_pages + 2 * 200);
+            th_assert_true(max2 <= max1 && max3 <= max1);
+        }
+        ct_txn *rt = NULL;
+        th_assert_rc(ct_begin(e.db, CT_RDONLY, &rt), CT_OK);
+        check_keys(rt, nkeys, ver);
+        ct_abort(rt);
+        th_check_clean(e.db);
+        free(ver);
+        th_env_destroy(&e);
+    }
+    th_assert_true(grown[0] * 2 < grown[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -707,6 +797,7 @@ int main(void)
         cmocka_unit_test(test_steady_state_memstore),
         cmocka_unit_test(test_steady_state_overflow_values),
         cmocka_unit_test(test_sync_none_space),
+        cmocka_unit_test(test_sync_none_autosync),
         cmocka_unit_test(test_rebalance_fill_after_deletes),
         cmocka_unit_test(test_rebalance_fill_long_keys),
         cmocka_unit_test(test_long_reader_across_commits),
