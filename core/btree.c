@@ -75,9 +75,11 @@ int ct__cell_value(ct_txn *t, const uint8_t *cell, const uint8_t **val, size_t *
     return CT_OK;
 }
 
-/* Copy-on-write descent: every page on the path to key becomes dirty. */
+/* Copy-on-write descent: every page on the path to key becomes dirty.
+   at != NULL: the child indices are at[0..depth-2], found by a read-only
+   descent (copying a page keeps its cells' order), and key is unused. */
 static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, int rightmost,
-                    path *pt)
+                    const uint32_t *at, path *pt)
 {
     if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
         return CT__CORRUPT(tr->root, "tree depth");
@@ -90,7 +92,9 @@ static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, in
     pt->pgno[0] = tr->root;
     for (uint32_t level = 0; level + 1 < tr->depth; level++) {
         uint8_t *p = pt->page[level];
-        uint32_t i = rightmost ? ct__ph_count(p) - 1u : ct__branch_search(p, key, klen);
+        uint32_t i = at          ? at[level]
+                     : rightmost ? ct__ph_count(p) - 1u
+                                 : ct__branch_search(p, key, klen);
         uint8_t *c = (uint8_t *)ct__node_cell(p, i);
         uint64_t child = ct__branch_child(c);
         uint64_t gen = ct__branch_gen(c);
@@ -515,7 +519,7 @@ int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const
         }
     }
     path pt;
-    rc = cow_path(t, tr, key, klen, append, &pt);
+    rc = cow_path(t, tr, key, klen, append, NULL, &pt);
     if (rc != CT_OK) {
         return rc;
     }
@@ -701,22 +705,51 @@ static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
     return fix_underflow_from(t, tr, pt, pt->depth - 1);
 }
 
+/* Read-only descent to key: the child index taken at each branch level, and
+   the key's index in its leaf. CT_NOTFOUND dirties nothing. */
+static int find_path(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
+                     uint32_t *at, uint32_t *leaf_idx)
+{
+    if (tr->root == 0) {
+        return CT_NOTFOUND;
+    }
+    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
+        return CT__CORRUPT(tr->root, "tree depth");
+    }
+    uint64_t pgno = tr->root;
+    uint64_t gen = tr->gen;
+    for (uint32_t level = 0;; level++) {
+        const uint8_t *p = NULL;
+        int rc = ct__page_get(t, pgno, gen, level_type(tr, level), &p);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (level + 1 == tr->depth) {
+            int found = 0;
+            *leaf_idx = ct__leaf_search(p, key, klen, &found);
+            return found ? CT_OK : CT_NOTFOUND;
+        }
+        at[level] = ct__branch_search(p, key, klen);
+        const uint8_t *c = ct__node_cell(p, at[level]);
+        pgno = ct__branch_child(c);
+        gen = ct__branch_gen(c);
+    }
+}
+
 int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
 {
-    const uint8_t *c = NULL;
-    int rc = ct__tree_get(t, tr, key, klen, &c);
+    uint32_t at[CT_DEPTH_MAX];
+    uint32_t idx = 0;
+    int rc = find_path(t, tr, key, klen, at, &idx);
     if (rc != CT_OK) {
         return rc;
     }
     path pt;
-    rc = cow_path(t, tr, key, klen, 0, &pt);
+    rc = cow_path(t, tr, key, klen, 0, at, &pt);
     if (rc != CT_OK) {
         return rc;
     }
     uint8_t *leaf = pt.page[pt.depth - 1];
-    int found = 0;
-    uint32_t idx = ct__leaf_search(leaf, key, klen, &found);
-    CT_ASSERT(found);
     rc = free_value(t, ct__node_cell(leaf, idx));
     if (rc != CT_OK) {
         return rc;

@@ -107,15 +107,17 @@ static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
     }
 }
 
-/* ct_options.autosync_pages, or a quarter of the pages in use: the file
-   then settles at most a quarter above the tree under steady overwrites. */
-static size_t autosync_limit(const ct_db *db, const ct__freeset *fs)
+/* ct_options.autosync_pages, or a quarter of the store: steady overwrites
+   then settle the file at most about a quarter above its size, and
+   deletes, which shrink the tree but not the store, do not sync ever more
+   often as they proceed. */
+static size_t autosync_limit(const ct_db *db)
 {
     if (db->autosync_pages != 0) {
         return db->autosync_pages;
     }
-    uint64_t live = db->meta.hwm > fs->count ? db->meta.hwm - fs->count : 0;
-    return live / 4 > CT_AUTOSYNC_PAGES_MIN ? (size_t)(live / 4) : CT_AUTOSYNC_PAGES_MIN;
+    uint64_t quarter = db->meta.hwm / 4;
+    return quarter > CT_AUTOSYNC_PAGES_MIN ? (size_t)quarter : CT_AUTOSYNC_PAGES_MIN;
 }
 
 static int write_dirty(ct_txn *t)
@@ -213,7 +215,7 @@ int ct__commit(ct_txn *t)
     int full = db->durability == CT_SYNC_FULL ||
                t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2 ||
                (db->durability == CT_SYNC_NONE &&
-                ct__freeset_sync_held(db, &fs) >= autosync_limit(db, &fs));
+                ct__freeset_sync_held(db, &fs) >= autosync_limit(db));
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);

@@ -105,7 +105,7 @@ typedef struct ct_options {
     /* CT_SYNC_NONE only: a commit also syncs once this many pages of the
        last synced tree were freed and wait for a sync to be reused, so
        steady overwrites reach a plateau instead of growing the file.
-       0 = a quarter of the live pages, at least CT_AUTOSYNC_PAGES_MIN;
+       0 = a quarter of the store's pages, at least CT_AUTOSYNC_PAGES_MIN;
        SIZE_MAX = never (the file may then grow by the whole tree). */
     size_t autosync_pages;
 } ct_options;
