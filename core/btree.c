@@ -4,8 +4,11 @@
  *
  * Invariants kept for every tree: all leaves at depth `depth`; keys ascend
  * within and across pages; a branch separator k[i] bounds child i from
- * below; non-root nodes hold at least one cell; after a delete, a node
- * under a quarter full borrows from or merges with a sibling. Walks use a
+ * below; non-root nodes hold at least one cell; non-root nodes off the
+ * right spine hold at least a quarter page (min_fill): after a delete, such
+ * a node borrows from or merges with a sibling. The right spine is exempt
+ * so CT_APPEND can fill pages completely, like LMDB's MDB_APPEND: its
+ * splits leave the new last node short, and only appends grow it. Walks use a
  * fixed-depth path (CT_DEPTH_MAX), never recursion.
  */
 #include <string.h>
@@ -117,9 +120,9 @@ static uint32_t min_fill(const ct_db *db)
 }
 
 /* Split point for n refs: both halves fit and, when possible, both hold at
-   least min_fill bytes; among those, balanced bytes, or as full a left
-   page as possible when appending in order (the right page still gets a
-   quarter, so bulk loads keep the fill bound ct_check verifies). */
+   least min_fill bytes; among those, balanced bytes. Appending in order (on
+   the right spine, which the fill bound exempts): as full a left page as
+   possible, the right one may hold just the new cell. */
 static uint32_t choose_split(const ct_db *db, uint8_t type, const ct__cellref *refs, uint32_t n,
                              int append)
 {
@@ -140,7 +143,7 @@ static uint32_t choose_split(const ct_db *db, uint8_t type, const ct__cellref *r
         if (left > cap || right > cap) {
             continue;
         }
-        int filled = left >= min && right >= min;
+        int filled = left >= min && (append || right >= min);
         uint64_t cost = append ? cap - left : (left > right ? left - right : right - left);
         if ((filled && !best_filled) || (filled == best_filled && cost < best_cost)) {
             best_cost = cost;
@@ -653,8 +656,8 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
             return rc;
         }
         uint32_t n = ct__ph_count(root);
-        if (tr->depth == 1) {
-            if (n == 0) {
+        if (tr->depth == 1 || n == 0) {
+            if (n == 0) { /* a branch root too, once its last child went */
                 rc = ct__page_free(t, tr->root, 1, tr->gen);
                 tr->root = 0;
                 tr->gen = 0;
@@ -678,14 +681,38 @@ static int collapse_root(ct_txn *t, ct__tree *tr)
     }
 }
 
+/* pt's node at level is the last child of the last child ... of the root. */
+static int on_right_spine(const path *pt, uint32_t level)
+{
+    for (uint32_t l = 0; l < level; l++) {
+        if (pt->idx[l] + 1u != ct__ph_count(pt->page[l])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Restores the fill bound bottom-up along pt from `level` after that node
    shrank, then drops root levels left with a single child. A split of a
    parent stops the walk: split halves hold at least min_fill bytes. */
 static int fix_underflow_from(ct_txn *t, ct__tree *tr, path *pt, uint32_t from)
 {
     for (uint32_t level = from; level > 0; level--) {
-        if (ct__node_used_bytes(pt->page[level]) >= min_fill(t->db)) {
+        uint32_t n = ct__ph_count(pt->page[level]);
+        if (n > 0 && (ct__node_used_bytes(pt->page[level]) >= min_fill(t->db) ||
+                      on_right_spine(pt, level))) {
             break;
+        }
+        uint8_t *parent = pt->page[level - 1];
+        if (n == 0 && ct__ph_count(parent) == 1) {
+            /* An emptied only child (the right spine allows single-child
+               branches): drop it; the parent, empty now, is next. */
+            int rc = ct__page_free(t, pt->pgno[level], 1, t->id); /* touched: dirty */
+            if (rc != CT_OK) {
+                return rc;
+            }
+            ct__node_delete(parent, 0);
+            continue;
         }
         int split = 0;
         int rc = rebalance(t, tr, pt, level, &split);

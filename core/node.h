@@ -83,8 +83,9 @@ uint32_t ct__branch_search(const uint8_t *p, const uint8_t *key, size_t klen);
 
 /* Bytes used by cells and slots (header excluded). */
 uint32_t ct__node_used_bytes(const uint8_t *p);
-/* Fill bound: a non-root node holds at least this many used bytes once an
-   operation completes (a quarter of the cell area; the largest cell and
+/* Fill bound: a non-root node off the tree's right spine (the last child
+   of the last child ... of the root) holds at least this many used bytes
+   once an operation completes (a quarter of the cell area; the largest cell and
    its slot take at most a quarter, so splits and borrows can keep it). */
 static inline uint32_t ct__node_min_fill(uint32_t page_size)
 {

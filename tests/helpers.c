@@ -931,11 +931,13 @@ uint32_t th_walk_tree(ct_db *db, const char *bucket, th_page_fn fn, void *ctx)
         uint64_t gen;
         uint32_t idx;
         const uint8_t *page;
+        int rightmost;
     } st[CT_DEPTH_MAX];
     uint32_t top = 0;
     st[0].pgno = tr->root;
     st[0].gen = tr->gen;
     st[0].idx = UINT32_MAX;
+    st[0].rightmost = 1;
     for (;;) {
         int leaf = top + 1 == depth;
         if (st[top].idx == UINT32_MAX) {
@@ -951,12 +953,15 @@ uint32_t th_walk_tree(ct_db *db, const char *bucket, th_page_fn fn, void *ctx)
             pi.page = st[top].page;
             pi.parent_pgno = top ? st[top - 1].pgno : 0;
             pi.parent_idx = top ? st[top - 1].idx - 1 : 0;
+            pi.rightmost = st[top].rightmost;
             fn(&pi, ctx);
             st[top].idx = 0;
         }
         if (!leaf && st[top].idx < ct__ph_count(st[top].page)) {
             const uint8_t *c = ct__node_cell(st[top].page, st[top].idx++);
+            int last = st[top].idx == ct__ph_count(st[top].page);
             top++;
+            st[top].rightmost = st[top - 1].rightmost && last;
             st[top].pgno = ct__branch_child(c);
             st[top].gen = ct__branch_gen(c);
             st[top].idx = UINT32_MAX;

@@ -243,6 +243,7 @@ typedef struct th_page_info {
     const uint8_t *page;
     uint64_t parent_pgno; /* 0 for the root */
     uint32_t parent_idx;  /* index of the branch cell pointing here */
+    int rightmost;        /* on the tree's right spine (exempt from the fill bound) */
 } th_page_info;
 typedef void (*th_page_fn)(const th_page_info *pi, void *ctx);
 

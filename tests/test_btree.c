@@ -828,6 +828,71 @@ static void test_append_then_delete_tail(void **state)
     th_ctx[0] = '\0';
 }
 
+typedef struct append_fill {
+    uint64_t leaves;
+    uint64_t short_leaves; /* off the right spine, with room for another cell */
+    uint32_t cell_bytes;
+} append_fill;
+
+static void note_append_fill(const th_page_info *pi, void *ctx)
+{
+    append_fill *f = ctx;
+    if (!pi->leaf || pi->rightmost) {
+        return;
+    }
+    f->leaves++;
+    f->short_leaves += ct__node_used_bytes(pi->page) + f->cell_bytes <= 512u - CT_PAGE_HDR_BYTES;
+}
+
+/* CT_APPEND fills every leaf off the right spine completely (the right
+   spine is exempt from the fill bound, as with LMDB's MDB_APPEND); then
+   deleting everything from the right end, one key per txn, empties the
+   single-child right-spine branches that leaves behind and ends with an
+   empty tree, with ct_check clean throughout. */
+static void test_append_fills_pages(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 512);
+    th_model *m = th_model_new();
+    const uint32_t n = 3000;
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    uint8_t k[16];
+    for (uint32_t i = 0; i < n; i++) {
+        snprintf((char *)k, sizeof(k), "key%012u", i);
+        th_assert_rc(ct_put(t, NULL, k, 15, "value-20-bytes-long!", 20, CT_APPEND), CT_OK);
+        th_model_put(m, k, 15, "value-20-bytes-long!", 20);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_check_clean(e.db);
+    append_fill f = {0, 0, ct__leaf_cell_size(15, 20, 0) + CT_SLOT_BYTES};
+    th_walk_tree(e.db, NULL, note_append_fill, &f);
+    print_message("  CT_APPEND of %u keys: %llu leaves off the right spine, %llu with room "
+                  "for another cell\n",
+                  n, (unsigned long long)f.leaves, (unsigned long long)f.short_leaves);
+    th_assert_true(f.leaves > 100);
+    th_assert_true(f.short_leaves == 0);
+    for (uint32_t i = n; i-- > 0;) {
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        snprintf((char *)k, sizeof(k), "key%012u", i);
+        th_assert_rc(ct_del(t, NULL, k, 15), CT_OK);
+        th_model_del(m, k, 15);
+        th_assert_rc(ct_commit(t), CT_OK);
+        if (i % 97 == 0) {
+            th_set_ctx("deleting from the right end: %u keys left", i);
+            th_verify_db(e.db, NULL, m);
+            th_check_clean(e.db);
+        }
+    }
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    th_assert_true(st.entries == 0 && st.depth == 0);
+    th_ctx[0] = '\0';
+    th_model_free(m);
+    th_env_destroy(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_txn_visibility),
         cmocka_unit_test(test_cursor_stable_across_writes),
         cmocka_unit_test(test_append_then_delete_tail),
+        cmocka_unit_test(test_append_fills_pages),
         cmocka_unit_test(test_fill_and_drain_shapes),
         cmocka_unit_test(test_random_ram),
         cmocka_unit_test(test_random_ram_nomap),

@@ -370,8 +370,8 @@ typedef struct fill_stats {
 static void fill_page(const th_page_info *pi, void *ctx)
 {
     fill_stats *f = ctx;
-    if (pi->level == 0) {
-        return; /* the root may hold anything */
+    if (pi->level == 0 || pi->rightmost) {
+        return; /* the root and the right spine may hold anything */
     }
     uint32_t used = ct__node_used_bytes(pi->page);
     f->pages++;
