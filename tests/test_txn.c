@@ -619,7 +619,7 @@ static void fl_close(ct_pagestore *ps)
 }
 
 static const ct_pagestore_ops flaky_ops = {fl_read, fl_write, fl_sync, fl_size,
-                                           fl_resize, fl_close, NULL};
+                                           fl_resize, fl_close, NULL, NULL};
 
 /* A write op that fails with CT_IO puts the txn in the sticky FAILED
    state: every later call returns CT_IO, commit returns it and aborts
@@ -930,7 +930,7 @@ static void ss_close(ct_pagestore *ps)
     free(ps);
 }
 static const ct_pagestore_ops ss_ops = {ss_read, ss_write, ss_sync, ss_size, ss_resize,
-                                        ss_close, NULL};
+                                        ss_close, NULL, NULL};
 
 static slow_sync_store *slow_sync_create(void)
 {
