@@ -60,13 +60,14 @@ static void seal(ct_db *db, dirty_ref *d)
 /* Where a coalesced run's bytes go: copied into staging for write(), or
    one pointer per page into vec for writev() (no copy). */
 typedef struct run_sink {
-    uint8_t *staging;   /* CT_WRITE_RUN_PAGES_MAX pages, or NULL */
-    const void **vec;   /* CT_WRITE_RUN_PAGES_MAX pointers, or NULL */
+    uint8_t *staging; /* CT_WRITE_RUN_PAGES_MAX pages, or NULL */
+    const void **vec; /* CT_WRITE_RUN_PAGES_MAX pointers, or NULL */
 } run_sink;
 
 /* Adds entry d (npages pages) at page offset `at` of the run. */
 static void sink_add(const ct_db *db, run_sink *k, uint32_t at, const dirty_ref *d)
 {
+    CT_ASSERT(at <= CT_WRITE_RUN_PAGES_MAX && d->npages <= CT_WRITE_RUN_PAGES_MAX - at);
     if (k->vec) {
         /* An overflow run is one buffer of several pages: one pointer each. */
         for (uint32_t p = 0; p < d->npages; p++) {

@@ -23,8 +23,8 @@
 
 /* writev of npages pages at pgno in version v; page i lives in slot
    npages-1-i of buf (reverse order). Reports a failure; returns rc. */
-static int writev_pattern(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages,
-                          uint32_t v, uint8_t *buf)
+static int writev_pattern(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages, uint32_t v,
+                          uint8_t *buf)
 {
     const void *vec[WV_PAGES_MAX];
     for (uint32_t i = 0; i < npages; i++) {
@@ -46,8 +46,7 @@ static void bad_calls(ct__sc *c, ct_pagestore *ps, uint8_t *buf, uint64_t size)
     const void *vec[1] = {buf};
     int rc = ct__sc_writev(c, ps, 0, 0, vec);
     if (rc != CT_INVALID) {
-        ct__sc_violation(c, "a 0-page writev returned %s, expected CT_INVALID",
-                         ct__sc_rcname(rc));
+        ct__sc_violation(c, "a 0-page writev returned %s, expected CT_INVALID", ct__sc_rcname(rc));
     }
     rc = ct__sc_writev(c, ps, 0, 1, NULL);
     if (rc != CT_INVALID) {

@@ -49,7 +49,7 @@ typedef struct fs_store {
     _Atomic uint64_t file_bytes;
     uint64_t page_max; /* pages addressable through off_t */
     ct_filestore_syscalls sys;
-    ct__fs_map map;         /* the zero-copy read path (map.c) */
+    ct__fs_map map;           /* the zero-copy read path (map.c) */
     ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
 } fs_store;
 

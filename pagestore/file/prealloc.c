@@ -29,8 +29,7 @@
 /* Largest offset + length fallocate may be asked for (off_t is signed). */
 #define PREALLOC_END_MAX ((uint64_t)INT64_MAX)
 
-void ct__fs_prealloc_init(ct__fs_prealloc *p, int enabled, uint64_t max_bytes,
-                          uint64_t file_bytes)
+void ct__fs_prealloc_init(ct__fs_prealloc *p, int enabled, uint64_t max_bytes, uint64_t file_bytes)
 {
     p->enabled = enabled;
     p->max_bytes = max_bytes ? max_bytes : CT_FS_PREALLOC_MAX_DEFAULT;
