@@ -4,7 +4,8 @@
  *   1. bucket descriptors into the catalog, then the free list (whose
  *      chain pages are this commit's last allocations);
  *   2. every dirty page sealed (crc) and written, sorted by page number,
- *      adjacent pages coalesced into one store write;
+ *      adjacent pages coalesced into one store write (writev() from the
+ *      page buffers when the store has it, else write() of a copy);
  *   3. the meta page written to the slot NOT holding the last durable meta;
  *   4. CT_SYNC_FULL: ONE sync; the commit is durable; reusable pages at the
  *      end of the store are given back (resize).
@@ -56,8 +57,41 @@ static void seal(ct_db *db, dirty_ref *d)
     ct__page_seal(d->buf, (uint64_t)d->npages * db->page_size);
 }
 
-/* Writes sorted dirty runs, coalescing adjacent ones through staging. */
-static int write_sorted(ct_db *db, dirty_ref *d, size_t n, uint8_t *staging)
+/* Where a coalesced run's bytes go: copied into staging for write(), or
+   one pointer per page into vec for writev() (no copy). */
+typedef struct run_sink {
+    uint8_t *staging; /* CT_WRITE_RUN_PAGES_MAX pages, or NULL */
+    const void **vec; /* CT_WRITE_RUN_PAGES_MAX pointers, or NULL */
+} run_sink;
+
+/* Adds entry d (npages pages) at page offset `at` of the run. */
+static void sink_add(const ct_db *db, run_sink *k, uint32_t at, const dirty_ref *d)
+{
+    CT_ASSERT(at <= CT_WRITE_RUN_PAGES_MAX && d->npages <= CT_WRITE_RUN_PAGES_MAX - at);
+    if (k->vec) {
+        /* An overflow run is one buffer of several pages: one pointer each. */
+        for (uint32_t p = 0; p < d->npages; p++) {
+            k->vec[at + p] = d->buf + (size_t)p * db->page_size;
+        }
+        return;
+    }
+    memcpy(k->staging + (size_t)at * db->page_size, d->buf, (size_t)d->npages * db->page_size);
+}
+
+static int sink_write(ct_db *db, run_sink *k, uint64_t start, uint32_t pages)
+{
+    ct_pagestore *ps = db->ps;
+    if (k->vec) {
+        return ps->ops->writev(ps, start, pages, k->vec);
+    }
+    return ps->ops->write(ps, start, pages, k->staging);
+}
+
+/* Writes sorted dirty runs, coalescing adjacent ones (at most
+   CT_WRITE_RUN_PAGES_MAX pages) into one store write. The runs and their
+   order are the same whichever sink is used: a store's writev is one write
+   of the run to the device model, so the store sees the same writes. */
+static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
 {
     ct_pagestore *ps = db->ps;
     size_t i = 0;
@@ -75,12 +109,11 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, uint8_t *staging)
         uint32_t pages = 0;
         while (i < n && d[i].pgno == start + pages &&
                pages + d[i].npages <= CT_WRITE_RUN_PAGES_MAX) {
-            memcpy(staging + (size_t)pages * db->page_size, d[i].buf,
-                   (size_t)d[i].npages * db->page_size);
+            sink_add(db, k, pages, &d[i]);
             pages += d[i].npages;
             i++;
         }
-        int rc = ps->ops->write(ps, start, pages, staging);
+        int rc = sink_write(db, k, start, pages);
         if (rc != CT_OK) {
             return rc;
         }
@@ -89,11 +122,11 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, uint8_t *staging)
 }
 
 /* A page this handle just sealed and wrote is as verified as one it read
-   and checked (memo.c, rule 5): noting it spares the
-   next txn a crc and node validation of bytes this process produced. Only
-   with a map, the one path that consults the memo; a write the device
-   lost or misdirected still fails the header comparison every memo hit
-   makes, and an id whose commit later fails is never referenced. */
+   and checked (memo.c, rule 5): noting it spares the next txn a crc and
+   node validation of bytes this process produced. Only with a map, the
+   one path that consults the memo; a write the device lost or misdirected
+   still fails the header comparison every memo hit makes, and an id whose
+   commit later fails is never referenced. */
 static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
 {
     if (!db->ps->ops->map) {
@@ -125,28 +158,34 @@ static int write_dirty(ct_txn *t)
     ct_db *db = t->db;
     size_t n = t->dirty.count;
     dirty_ref *d = ct__malloc(&db->alloc, (n + 1) * sizeof(*d));
-    uint8_t *staging = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * db->page_size);
-    int rc = (d && staging) ? CT_OK : CT_NOMEM;
+    run_sink k = {NULL, NULL};
+    if (db->ps->ops->writev) {
+        k.vec = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * sizeof(*k.vec));
+    } else {
+        k.staging = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * db->page_size);
+    }
+    int rc = (d && (k.vec || k.staging)) ? CT_OK : CT_NOMEM;
     if (rc == CT_OK) {
-        size_t k = 0;
+        size_t m = 0;
         for (size_t i = 0; i < t->dirty.cap; i++) {
             const ct__pent *e = &t->dirty.slots[i];
             if (e->pgno != UINT64_MAX) {
-                d[k].pgno = e->pgno;
-                d[k].buf = e->buf;
-                d[k].npages = e->npages;
-                seal(db, &d[k]);
-                k++;
+                d[m].pgno = e->pgno;
+                d[m].buf = e->buf;
+                d[m].npages = e->npages;
+                seal(db, &d[m]);
+                m++;
             }
         }
-        qsort(d, k, sizeof(*d), cmp_dirty);
-        rc = write_sorted(db, d, k, staging);
+        qsort(d, m, sizeof(*d), cmp_dirty);
+        rc = write_sorted(db, d, m, &k);
         if (rc == CT_OK) {
-            memo_own_writes(db, d, k);
+            memo_own_writes(db, d, m);
         }
     }
     ct__free(&db->alloc, d);
-    ct__free(&db->alloc, staging);
+    ct__free(&db->alloc, k.staging);
+    ct__free(&db->alloc, k.vec);
     return rc;
 }
 

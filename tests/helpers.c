@@ -611,9 +611,9 @@ static const void *ram_map(ct_pagestore *ps, uint64_t pgno)
 }
 
 static const ct_pagestore_ops ram_ops_map = {ram_read, ram_write, ram_sync, ram_size,
-                                             ram_resize, ram_close, ram_map};
+                                             ram_resize, ram_close, ram_map, NULL};
 static const ct_pagestore_ops ram_ops_nomap = {ram_read, ram_write, ram_sync, ram_size,
-                                               ram_resize, ram_close, NULL};
+                                               ram_resize, ram_close, NULL, NULL};
 
 ct_pagestore *th_ram_create(uint32_t page_size, int with_map)
 {

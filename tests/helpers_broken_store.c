@@ -27,7 +27,7 @@ typedef struct bs_store {
 
 static const char *const mode_names[BS_MODES] = {
     "correct", "drop-last-page", "garbage-unwritten", "read-beyond", "shrink-keeps",
-    "errno",   "map-moves",      "sync-noop",         "no-grow"};
+    "errno",   "map-moves",      "sync-noop",         "no-grow",      "writev-first"};
 
 const char *bs_mode_name(bs_mode mode)
 {
@@ -103,12 +103,12 @@ static int bs_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
     return CT_OK;
 }
 
-static int bs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+/* Stores npages pages at pgno, page i from buf or, when buf is NULL, from
+   vec[i] (vec[0] for every page in BS_WRITEV_FIRST). */
+static int put_pages(bs_store *s, uint64_t pgno, uint32_t npages, const uint8_t *buf,
+                     const void *const *vec)
 {
-    bs_store *s = (bs_store *)ps;
-    if (!buf || npages == 0 || pgno > (1u << 20) || npages > (1u << 20)) {
-        return pgno > (1u << 20) ? CT_NOSPACE : bs_bad_args(s);
-    }
+    uint32_t page_size = s->base.page_size;
     int rc = reserve(s, pgno + npages);
     if (rc != CT_OK) {
         return rc;
@@ -118,11 +118,13 @@ static int bs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         n--;
     }
     for (uint32_t i = 0; i < n; i++) {
-        uint8_t *page = malloc(ps->page_size);
+        uint8_t *page = malloc(page_size);
         if (!page) {
             return CT_NOMEM;
         }
-        memcpy(page, (const uint8_t *)buf + (size_t)i * ps->page_size, ps->page_size);
+        const void *src = buf ? buf + (size_t)i * page_size
+                              : vec[s->disk->mode == BS_WRITEV_FIRST ? 0u : i];
+        memcpy(page, src, page_size);
         drop_page(s, pgno + i);
         s->pages[pgno + i] = page;
     }
@@ -130,6 +132,29 @@ static int bs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         s->npages = pgno + npages;
     }
     return CT_OK;
+}
+
+static int bs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    bs_store *s = (bs_store *)ps;
+    if (!buf || npages == 0 || pgno > (1u << 20) || npages > (1u << 20)) {
+        return pgno > (1u << 20) ? CT_NOSPACE : bs_bad_args(s);
+    }
+    return put_pages(s, pgno, npages, buf, NULL);
+}
+
+static int bs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
+{
+    bs_store *s = (bs_store *)ps;
+    if (!pages || npages == 0 || pgno > (1u << 20) || npages > (1u << 20)) {
+        return pgno > (1u << 20) ? CT_NOSPACE : bs_bad_args(s);
+    }
+    for (uint32_t i = 0; i < npages; i++) {
+        if (!pages[i]) {
+            return bs_bad_args(s);
+        }
+    }
+    return put_pages(s, pgno, npages, NULL, pages);
 }
 
 /* Copies the store's pages to the disk (the disk's old pages are freed). */
@@ -239,6 +264,7 @@ static const ct_pagestore_ops bs_ops = {
     .resize = bs_resize,
     .close = bs_close,
     .map = bs_map,
+    .writev = bs_writev,
 };
 
 /* Loads the disk's pages into a new store. */

@@ -21,7 +21,8 @@ typedef enum bs_mode {
     BS_MAP_MOVES = 6,         /* map() returns one scratch buffer, rewritten on each call */
     BS_SYNC_NOOP = 7,         /* sync() returns CT_OK and persists nothing */
     BS_NO_GROW = 8,           /* size() ignores writes beyond the end (only resize grows) */
-    BS_MODES = 9
+    BS_WRITEV_FIRST = 9,      /* writev() writes pages[0] to every page of the run */
+    BS_MODES = 10
 } bs_mode;
 
 /* The "disk" a broken store persists to; zero-initialize, set mode, and

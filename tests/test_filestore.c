@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,14 +36,16 @@ static int path_seq;
 
 /* ---- Fault-injecting syscalls -------------------------------------------- */
 
-/* One faked call: counts calls, fails the next fail_left calls with
-   fail_errno, turns every odd call into EINTR, caps transfers. */
+/* One faked call: counts calls, fails the next fail_left calls (after the
+   first ok_first) with fail_errno, turns every odd call into EINTR, caps
+   transfers. */
 typedef struct fake_call {
     int calls;
     int fail_errno;
     int fail_left;
     int eintr_odd;
     size_t chunk_bytes;
+    int ok_first; /* calls 1..ok_first succeed before fail_left applies */
 } fake_call;
 
 static fake_call f_pread;
@@ -50,6 +53,13 @@ static fake_call f_pwrite;
 static fake_call f_fsync;
 static fake_call f_fdatasync;
 static fake_call f_ftruncate;
+static fake_call f_pwritev;
+static fake_call f_fallocate;
+/* The last fallocate the store asked for, and what the real call said. */
+static int falloc_mode;
+static off_t falloc_off;
+static off_t falloc_len;
+static int falloc_real_rc;
 
 /* Returns the errno this call must fail with, or 0 to perform it. */
 static int fake_begin(fake_call *f)
@@ -58,7 +68,7 @@ static int fake_begin(fake_call *f)
     if (f->eintr_odd && (f->calls & 1)) {
         return EINTR;
     }
-    if (f->fail_left > 0) {
+    if (f->fail_left > 0 && f->calls > f->ok_first) {
         f->fail_left--;
         return f->fail_errno;
     }
@@ -120,12 +130,57 @@ static int fake_ftruncate(int fd, off_t len)
     return ftruncate(fd, len);
 }
 
+/* Iovecs the fake copies when it caps a transfer (the store sends at most
+   IOV_MAX = 1024 per call). */
+#define FAKE_IOV_MAX 1024
+
+static ssize_t fake_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+    int e = fake_begin(&f_pwritev);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    if (cnt > FAKE_IOV_MAX) {
+        errno = EINVAL; /* what the kernel says past IOV_MAX */
+        return -1;
+    }
+    /* Cap the transfer at chunk_bytes, cutting inside an iovec. */
+    struct iovec cut[FAKE_IOV_MAX];
+    size_t left = f_pwritev.chunk_bytes ? f_pwritev.chunk_bytes : SIZE_MAX;
+    int n = 0;
+    for (; n < cnt && left > 0; n++) {
+        cut[n] = iov[n];
+        if (cut[n].iov_len > left) {
+            cut[n].iov_len = left;
+        }
+        left -= cut[n].iov_len;
+    }
+    return pwritev(fd, cut, n, off);
+}
+
+static int fake_fallocate(int fd, int mode, off_t off, off_t len)
+{
+    int e = fake_begin(&f_fallocate);
+    falloc_mode = mode;
+    falloc_off = off;
+    falloc_len = len;
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    falloc_real_rc = fallocate(fd, mode, off, len);
+    return falloc_real_rc;
+}
+
 static const ct_filestore_syscalls fake_syscalls = {
     .pread = fake_pread,
     .pwrite = fake_pwrite,
     .fsync = fake_fsync,
     .fdatasync = fake_fdatasync,
     .ftruncate = fake_ftruncate,
+    .pwritev = fake_pwritev,
+    .fallocate = fake_fallocate,
 };
 
 /* ---- Fixtures and helpers ------------------------------------------------ */
@@ -163,6 +218,12 @@ static int test_setup(void **state)
     memset(&f_fsync, 0, sizeof(f_fsync));
     memset(&f_fdatasync, 0, sizeof(f_fdatasync));
     memset(&f_ftruncate, 0, sizeof(f_ftruncate));
+    memset(&f_pwritev, 0, sizeof(f_pwritev));
+    memset(&f_fallocate, 0, sizeof(f_fallocate));
+    falloc_mode = -1;
+    falloc_off = -1;
+    falloc_len = -1;
+    falloc_real_rc = -1;
     return 0;
 }
 
@@ -1032,6 +1093,303 @@ static void test_map_db_overflow(void **state)
     }
 }
 
+/* ---- writev ------------------------------------------------------------- */
+
+/* npages pages tagged salt, page i at slot npages-1-i of buf (reverse order
+   in memory, so a store that treats the run as one buffer reads wrong);
+   vec[i] points at page i. */
+static void gather_pages(unsigned char *buf, const void **vec, uint64_t pgno, uint32_t npages,
+                         unsigned salt)
+{
+    for (uint32_t i = 0; i < npages; i++) {
+        unsigned char *slot = buf + (size_t)(npages - 1u - i) * PS_SMALL;
+        fill_page(slot, PS_SMALL, pgno + i, salt);
+        vec[i] = slot;
+    }
+}
+
+/* writev writes each page from its own pointer in one pwritev, grows the
+   store, and reads back like write(). */
+static void test_writev_round_trip(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL * 5];
+    unsigned char out[PS_SMALL * 7];
+    const void *vec[5];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_non_null(ps->ops->writev);
+    gather_pages(buf, vec, 2, 5, 21);
+    assert_int_equal(ps->ops->writev(ps, 2, 5, vec), CT_OK);
+    assert_int_equal(f_pwritev.calls, 1);
+    assert_int_equal(f_pwrite.calls, 0);
+    assert_int_equal(store_size(ps), 7);
+    assert_int_equal(ps->ops->read(ps, 0, 7, out), CT_OK);
+    assert_all_zero(out, PS_SMALL * 2);
+    for (uint64_t p = 2; p < 7; p++) {
+        assert_pattern(ps, p, 21);
+    }
+    /* Inside the store: no growth. */
+    gather_pages(buf, vec, 0, 2, 22);
+    assert_int_equal(ps->ops->writev(ps, 0, 2, vec), CT_OK);
+    assert_int_equal(store_size(ps), 7);
+    assert_pattern(ps, 0, 22);
+    assert_pattern(ps, 1, 22);
+    assert_pattern(ps, 2, 21);
+    /* Bad arguments change nothing and reach no syscall. */
+    vec[1] = NULL;
+    assert_int_equal(ps->ops->writev(ps, 0, 2, vec), CT_INVALID);
+    assert_int_equal(ps->ops->writev(ps, 0, 0, vec), CT_INVALID);
+    assert_int_equal(ps->ops->writev(ps, 0, 1, NULL), CT_INVALID);
+    assert_int_equal(ps->ops->writev(ps, UINT64_MAX, 1, vec), CT_NOSPACE);
+    assert_int_equal(f_pwritev.calls, 2);
+    ps->ops->close(ps);
+
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_int_equal(ps->ops->writev(ps, 0, 1, vec), CT_READONLY);
+    assert_pattern(ps, 6, 21);
+    ps->ops->close(ps);
+}
+
+/* A run longer than IOV_MAX pages is split into several pwritev calls
+   (the fake rejects more than 1024 iovecs, as the kernel does). */
+static void test_writev_splits_at_iov_max(void **state)
+{
+    (void)state;
+    enum { N = 1500 };
+    char path[600];
+    unsigned char *buf = malloc((size_t)PS_SMALL * N);
+    unsigned char *out = malloc((size_t)PS_SMALL * N);
+    const void **vec = malloc(sizeof(*vec) * N);
+    assert_non_null(buf);
+    assert_non_null(out);
+    assert_non_null(vec);
+    gather_pages(buf, vec, 0, N, 23);
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(ps->ops->writev(ps, 0, N, vec), CT_OK);
+    assert_int_equal(f_pwritev.calls, 2); /* 1024 + 476 */
+    assert_int_equal(store_size(ps), N);
+    assert_int_equal(ps->ops->read(ps, 0, N, out), CT_OK);
+    for (uint32_t p = 0; p < N; p++) {
+        assert_memory_equal(out + (size_t)p * PS_SMALL, vec[p], PS_SMALL);
+    }
+    ps->ops->close(ps);
+    free(vec);
+    free(out);
+    free(buf);
+}
+
+/* Short transfers that stop inside an iovec, interleaved with EINTR on
+   every other call, are resumed at the right byte, invisibly. */
+static void test_writev_short_and_eintr(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL * 3];
+    const void *vec[3];
+    gather_pages(buf, vec, 0, 3, 24);
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    f_pwritev.chunk_bytes = 100;
+    f_pwritev.eintr_odd = 1;
+    assert_int_equal(ps->ops->writev(ps, 0, 3, vec), CT_OK);
+    /* 1536 bytes in 100-byte pieces: 16 transfers, each after an EINTR. */
+    assert_int_equal(f_pwritev.calls, 32);
+    for (uint64_t p = 0; p < 3; p++) {
+        assert_pattern(ps, p, 24);
+    }
+    /* A pwritev stuck in EINTR gives up with CT_IO. */
+    f_pwritev.chunk_bytes = 0;
+    f_pwritev.eintr_odd = 0;
+    f_pwritev.fail_errno = EINTR;
+    f_pwritev.fail_left = 1 << 30;
+    assert_int_equal(ps->ops->writev(ps, 0, 1, vec), CT_IO);
+    assert_true(f_pwritev.calls < 100000);
+    ps->ops->close(ps);
+}
+
+/* ENOSPC, EDQUOT and EFBIG are CT_NOSPACE; EIO is CT_IO. A failed writev
+   does not poison the store (only a failed sync does), and the size
+   reflects what reached the file. */
+static void test_writev_errors(void **state)
+{
+    (void)state;
+    static const int errs[] = {ENOSPC, EDQUOT, EFBIG};
+    char path[600];
+    unsigned char buf[PS_SMALL * 2];
+    const void *vec[2];
+    gather_pages(buf, vec, 2, 2, 25);
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        f_pwritev.fail_errno = errs[i];
+        f_pwritev.fail_left = 1;
+        assert_int_equal(ps->ops->writev(ps, 2, 2, vec), CT_NOSPACE);
+    }
+    assert_int_equal(store_size(ps), 0);
+    f_pwritev.fail_errno = EIO;
+    f_pwritev.fail_left = 1;
+    assert_int_equal(ps->ops->writev(ps, 2, 2, vec), CT_IO);
+    assert_int_equal(ps->ops->writev(ps, 2, 2, vec), CT_OK);
+    assert_int_equal(store_size(ps), 4);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_pattern(ps, 3, 25);
+    /* One page moves, then ENOSPC: the size follows the file. */
+    gather_pages(buf, vec, 4, 2, 26);
+    f_pwritev.chunk_bytes = PS_SMALL;
+    f_pwritev.ok_first = f_pwritev.calls + 1;
+    f_pwritev.fail_errno = ENOSPC;
+    f_pwritev.fail_left = 1;
+    assert_int_equal(ps->ops->writev(ps, 4, 2, vec), CT_NOSPACE);
+    assert_int_equal(store_size(ps), 5);
+    assert_pattern(ps, 4, 26);
+    ps->ops->close(ps);
+}
+
+/* A failed sync poisons writev like write: CT_IO without a syscall. */
+static void test_writev_poisoned(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    const void *vec[1];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    gather_pages(buf, vec, 0, 1, 27);
+    assert_int_equal(ps->ops->writev(ps, 0, 1, vec), CT_OK);
+    f_fdatasync.fail_errno = EIO;
+    f_fdatasync.fail_left = 1;
+    assert_int_equal(ps->ops->sync(ps), CT_IO);
+    int calls = f_pwritev.calls;
+    assert_int_equal(ps->ops->writev(ps, 1, 1, vec), CT_IO);
+    assert_int_equal(f_pwritev.calls, calls);
+    assert_int_equal(store_size(ps), 1);
+    ps->ops->close(ps);
+}
+
+/* ---- Preallocation ------------------------------------------------------- */
+
+static ct_pagestore *open_prealloc(const char *path, unsigned flags, uint64_t max_bytes)
+{
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS_SMALL;
+    o.flags = flags;
+    o.syscalls = &fake_syscalls;
+    o.prealloc_max_bytes = max_bytes;
+    ct_pagestore *ps = NULL;
+    assert_int_equal(ct_filestore_open(path, &o, &ps), CT_OK);
+    return ps;
+}
+
+static struct stat stat_of(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return st;
+}
+
+#define MIB ((off_t)1 << 20)
+
+/* A growing write reserves blocks past the end with KEEP_SIZE: st_blocks
+   runs ahead of st_size, size() does not move; the chunk doubles with the
+   file; writes inside the reservation do not call fallocate again; and a
+   shrink drops the reserved blocks. */
+static void test_prealloc_ahead_of_size(void **state)
+{
+    (void)state;
+    char path[600];
+    new_path(path, sizeof(path));
+    ct_pagestore *ps = open_prealloc(path, 0, 0);
+    write_pattern(ps, 0, 31);
+    assert_int_equal(f_fallocate.calls, 1);
+    assert_int_equal(falloc_mode, FALLOC_FL_KEEP_SIZE);
+    assert_int_equal(falloc_off, 0);
+    assert_int_equal(falloc_len, PS_SMALL + MIB); /* the 1 MiB minimum chunk */
+    assert_int_equal(store_size(ps), 1);
+    struct stat st = stat_of(path);
+    assert_int_equal(st.st_size, PS_SMALL);
+    if (falloc_real_rc == 0) { /* the test directory's filesystem has fallocate */
+        assert_true((off_t)st.st_blocks * 512 >= MIB);
+    }
+    for (uint64_t p = 1; p < 100; p++) {
+        write_pattern(ps, p, 31);
+    }
+    assert_int_equal(f_fallocate.calls, 1);
+    /* 4 MiB out: the chunk is the file's new end (it doubles). */
+    uint64_t far = (uint64_t)(4 * MIB) / PS_SMALL;
+    write_pattern(ps, far, 32);
+    assert_int_equal(f_fallocate.calls, 2);
+    assert_int_equal(falloc_off, 4 * MIB);
+    assert_int_equal(falloc_len, PS_SMALL + 4 * MIB + PS_SMALL);
+    assert_int_equal(stat_of(path).st_size, 4 * MIB + PS_SMALL);
+    assert_pattern(ps, far, 32);
+    assert_int_equal(ps->ops->resize(ps, 1), CT_OK);
+    assert_true((off_t)stat_of(path).st_blocks * 512 < MIB);
+    /* After the shrink the next growing write reserves again. */
+    write_pattern(ps, 1, 33);
+    assert_int_equal(f_fallocate.calls, 3);
+    assert_pattern(ps, 0, 31);
+    ps->ops->close(ps);
+}
+
+/* prealloc_max_bytes caps the chunk. */
+static void test_prealloc_cap(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 2 * MIB);
+    uint64_t far = (uint64_t)(8 * MIB) / PS_SMALL;
+    write_pattern(ps, far, 34);
+    assert_int_equal(f_fallocate.calls, 1);
+    assert_int_equal(falloc_len, PS_SMALL + 2 * MIB);
+    ps->ops->close(ps);
+}
+
+/* CT_FS_NOPREALLOC: no fallocate, and the file holds only what was written. */
+static void test_prealloc_disabled(void **state)
+{
+    (void)state;
+    char path[600];
+    new_path(path, sizeof(path));
+    ct_pagestore *ps = open_prealloc(path, CT_FS_NOPREALLOC, 0);
+    for (uint64_t p = 0; p < 4; p++) {
+        write_pattern(ps, p, 35);
+    }
+    assert_int_equal(f_fallocate.calls, 0);
+    assert_true((off_t)stat_of(path).st_blocks * 512 < 64 * 1024);
+    ps->ops->close(ps);
+}
+
+/* A filesystem without fallocate (EOPNOTSUPP, ENOSYS) turns preallocation
+   off for the store's life; any other failure is skipped and retried by
+   the next growing write. The writes themselves succeed either way. */
+static void test_prealloc_failures_tolerated(void **state)
+{
+    (void)state;
+    static const int off_errs[] = {EOPNOTSUPP, ENOSYS};
+    for (size_t i = 0; i < sizeof(off_errs) / sizeof(off_errs[0]); i++) {
+        char path[600];
+        test_setup(NULL);
+        ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 0);
+        f_fallocate.fail_errno = off_errs[i];
+        f_fallocate.fail_left = 1;
+        write_pattern(ps, 0, 36);
+        write_pattern(ps, (uint64_t)(8 * MIB) / PS_SMALL, 36);
+        assert_int_equal(f_fallocate.calls, 1);
+        assert_pattern(ps, 0, 36);
+        ps->ops->close(ps);
+    }
+    char path[600];
+    test_setup(NULL);
+    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 0);
+    f_fallocate.fail_errno = ENOSPC;
+    f_fallocate.fail_left = 1;
+    write_pattern(ps, 0, 37);
+    write_pattern(ps, 1, 37);
+    assert_int_equal(f_fallocate.calls, 2);
+    assert_pattern(ps, 0, 37);
+    assert_pattern(ps, 1, 37);
+    ps->ops->close(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1061,6 +1419,15 @@ int main(void)
         cmocka_unit_test_setup(test_map_disabled, test_setup),
         cmocka_unit_test_setup(test_map_db_both_paths, test_setup),
         cmocka_unit_test_setup(test_map_db_overflow, test_setup),
+        cmocka_unit_test_setup(test_writev_round_trip, test_setup),
+        cmocka_unit_test_setup(test_writev_splits_at_iov_max, test_setup),
+        cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),
+        cmocka_unit_test_setup(test_writev_errors, test_setup),
+        cmocka_unit_test_setup(test_writev_poisoned, test_setup),
+        cmocka_unit_test_setup(test_prealloc_ahead_of_size, test_setup),
+        cmocka_unit_test_setup(test_prealloc_cap, test_setup),
+        cmocka_unit_test_setup(test_prealloc_disabled, test_setup),
+        cmocka_unit_test_setup(test_prealloc_failures_tolerated, test_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -486,7 +486,7 @@ static void io_close(ct_pagestore *ps)
 }
 
 static const ct_pagestore_ops io_ops = {io_read, io_write, io_sync, io_size,
-                                        io_resize, io_close, NULL};
+                                        io_resize, io_close, NULL, NULL};
 
 /* An I/O error while recovery validates the newest commit is returned as
    CT_IO: recovery must not fall back to the previous commit (that could

@@ -250,6 +250,9 @@ static void test_broken_modes_are_caught(void **state)
         {BS_DROP_LAST_PAGE, "power-cut", "does not hold what the power cut left there"},
         {BS_SYNC_NOOP, "power-cut", "after the power cuts, close and reopen"},
         {BS_GARBAGE_UNWRITTEN, "power-cut", "page 4 does not hold what the power cut left"},
+        {BS_WRITEV_FIRST, "writev",
+         "read after a 5-page writev: page 4 (page 1 of a 5-page read at 3) reads back different"},
+        {BS_DROP_LAST_PAGE, "writev", "writev mixed with write"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         seen s;

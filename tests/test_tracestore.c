@@ -303,6 +303,39 @@ static void test_database_over_wrapper(void **state)
     t->ops->close(t);
 }
 
+/* writev is offered exactly when the inner store has it, forwarded
+   unchanged, and counted (and hooked) as a write. */
+static void test_writev_forwarded(void **state)
+{
+    (void)state;
+    ct_pagestore *t = traced(0, NULL);
+    th_assert_true(t->ops->writev != NULL);
+    uint8_t a[PS];
+    uint8_t b[PS];
+    uint8_t out[2 * PS];
+    memset(a, 0x11, sizeof(a));
+    memset(b, 0x22, sizeof(b));
+    const void *vec[2] = {b, a}; /* page 3 from b, page 4 from a */
+    th_assert_rc(t->ops->writev(t, 3, 2, vec), CT_OK);
+    th_assert_rc(t->ops->read(t, 3, 2, out), CT_OK);
+    th_assert_true(memcmp(out, b, PS) == 0 && memcmp(out + PS, a, PS) == 0);
+    th_assert_rc(t->ops->writev(t, 0, 0, vec), CT_INVALID);
+    ct_tracestore_stats s = stats(t);
+    th_assert_eq(s.op[CT_TRACE_WRITE].calls, 2);
+    th_assert_eq(s.op[CT_TRACE_WRITE].errors, 1);
+    th_assert_eq(s.op[CT_TRACE_WRITE].pages, 2);
+    th_assert_eq(s.op[CT_TRACE_WRITE].bytes, 2u * PS);
+    t->ops->close(t);
+
+    ct_pagestore *ram = th_ram_create(PS, 1);
+    ct_pagestore *w = NULL;
+    th_assert_rc(ct_tracestore_wrap(ram, NULL, &w), CT_OK);
+    th_assert_true(w->ops->writev == NULL);
+    th_assert_true(w->ops->map != NULL);
+    th_assert_true(ct_tracestore_inner(w) == ram);
+    w->ops->close(w);
+}
+
 static int open_traced_memory(void *ctx, uint32_t page_size, unsigned flags, ct_pagestore **out)
 {
     (void)ctx;
@@ -348,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_counts),
         cmocka_unit_test(test_database_over_wrapper),
         cmocka_unit_test(test_wrapper_passes_the_kit),
+        cmocka_unit_test(test_writev_forwarded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

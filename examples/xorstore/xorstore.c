@@ -122,7 +122,8 @@ static const ct_pagestore_ops xor_ops = {
     .size = xor_size,
     .resize = xor_resize,
     .close = xor_close,
-    .map = NULL, /* the stored bytes are ciphertext */
+    .map = NULL,    /* the stored bytes are ciphertext */
+    .writev = NULL, /* write() encrypts into one buffer anyway */
 };
 
 int xorstore_wrap(ct_pagestore *inner, const void *key, size_t key_len, ct_pagestore **out)

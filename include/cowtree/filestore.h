@@ -2,7 +2,10 @@
  * cowtree/filestore.h - the production page store: a regular file written
  * with pwrite, read with pread or in place through read-only shared
  * mappings (the vtable's map slot, enable_map), and made durable with
- * fdatasync/fsync.
+ * fdatasync/fsync. The vtable's writev slot is pwritev: the engine's
+ * coalesced runs go to the kernel from the page buffers, without a copy.
+ * A file that grows by writes is preallocated ahead of its end in chunks
+ * (fallocate with FALLOC_FL_KEEP_SIZE; see prealloc_max_bytes).
  *
  * The file is locked with an exclusive advisory lock (flock) for the life
  * of the store: a second opener, in this or another process, gets CT_BUSY.
@@ -13,6 +16,7 @@
 #define COWTREE_FILESTORE_H
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "cowtree/pagestore.h"
 
@@ -31,14 +35,27 @@ typedef struct ct_filestore_syscalls {
     int (*fsync)(int fd);
     int (*fdatasync)(int fd);
     int (*ftruncate)(int fd, off_t length);
+    /* writev: at most IOV_MAX entries per call; a short transfer resumes
+       where it stopped, inside an iovec if need be. */
+    ssize_t (*pwritev)(int fd, const struct iovec *iov, int iovcnt, off_t offset);
+    /* Preallocation only, always with FALLOC_FL_KEEP_SIZE. Any failure is
+       ignored (the write that follows reports a full disk); EOPNOTSUPP and
+       ENOSYS turn preallocation off for the life of the store. Where the
+       system has no fallocate the default fails with EOPNOTSUPP. */
+    int (*fallocate)(int fd, int mode, off_t offset, off_t len);
 } ct_filestore_syscalls;
 
-#define CT_FS_RDONLY 0x1u   /* open read-only (O_RDONLY, shared lock) */
-#define CT_FS_NOCREATE 0x2u /* a missing file is CT_NOTFOUND */
+#define CT_FS_RDONLY 0x1u     /* open read-only (O_RDONLY, shared lock) */
+#define CT_FS_NOCREATE 0x2u   /* a missing file is CT_NOTFOUND */
+#define CT_FS_NOPREALLOC 0x4u /* never preallocate (see prealloc_max_bytes) */
+
+/* Default and first preallocation chunk (see prealloc_max_bytes). */
+#define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)
+#define CT_FS_PREALLOC_MIN_BYTES ((uint64_t)1 << 20)
 
 typedef struct ct_filestore_options {
     uint32_t page_size; /* 0 = 4096 */
-    unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE */
+    unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE, CT_FS_NOPREALLOC */
     int full_fsync;     /* 1: fsync; 0 (default): fdatasync where enough */
     const ct_filestore_syscalls *syscalls; /* borrowed; NULL in production */
     /* 1 (default): provide the vtable's map slot, zero-copy reads through
@@ -57,9 +74,26 @@ typedef struct ct_filestore_options {
        all). The mappings take address space up to about twice the file.
        0: map is NULL, every read goes through pread. */
     int enable_map;
+    /* Preallocation cap in bytes; 0 = CT_FS_PREALLOC_MAX_DEFAULT (64 MiB).
+       When a write reaches past the end of what the store has allocated,
+       it first reserves disk blocks from the write's offset to the write's
+       end plus a chunk: the file's size after the write, at least
+       CT_FS_PREALLOC_MIN_BYTES (1 MiB) and at most this cap. So the
+       reservation doubles as the file grows (about log2(size / 1 MiB)
+       calls, then one per cap) and what lies reserved past the end stays
+       below max(file size, 1 MiB) and the cap. Why: blocks allocated in
+       large chunks ahead of the data give fewer, longer extents and keep
+       block allocation out of most writes. 1 MiB is the first map chunk,
+       a few hundred pages, cheap for a tiny database; 64 MiB bounds the
+       disk a database that stopped growing holds in reserve. KEEP_SIZE
+       leaves size() and st_size alone (only st_blocks shows it); shrinking
+       (resize) truncates, which frees the blocks past the new end.
+       Disabled by CT_FS_NOPREALLOC, and for read-only stores. */
+    uint64_t prealloc_max_bytes;
 } ct_filestore_options;
 
-/* Sets the defaults: page_size 4096, enable_map 1, everything else 0. */
+/* Sets the defaults: page_size 4096, enable_map 1, everything else 0
+   (preallocation on, capped at CT_FS_PREALLOC_MAX_DEFAULT). */
 CT_API void ct_filestore_options_init(ct_filestore_options *opt);
 
 /* Opens or creates the file at path. opt NULL = defaults.

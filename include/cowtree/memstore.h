@@ -11,6 +11,11 @@
  * outcome (each write dropped, kept whole or torn per 512-byte sector, in
  * any order), drops the log and resets the view to the new durable image.
  *
+ * writev() (the vtable's optional slot) is the same op as a write() of the
+ * gathered pages: one log entry, one op number, the same fault decisions,
+ * counters and trace record, so the trace hash does not depend on which
+ * of the two the engine calls.
+ *
  * I/O ops (write, sync, resize; reads are not counted) are numbered from 0
  * in issue order over the store's life (ct_memstore_info.ops). With
  * ct_memstore_set_power_cut(ps, k), op number k and everything after it
@@ -185,9 +190,9 @@ CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
 
 /*
  * Semantic details (the contract above, made exact):
- *  - Calls rejected with CT_INVALID (NULL buffer, npages 0, a range that
- *    wraps, a read at or beyond size) are not counted, not numbered, not
- *    traced and draw no fault decision. Every other write, sync and resize
+ *  - Calls rejected with CT_INVALID (NULL buffer or page pointer, npages
+ *    0, a range that wraps, a read at or beyond size) are not counted, not
+ *    numbered, not traced and draw no fault decision. Every other write, sync and resize
  *    gets the next op number, failed ones included (power cut, faults).
  *  - Fault decisions, in this order per op (each drawn from the store PRNG
  *    only when its ratio's den != 0, and only if the op got that far):

@@ -71,6 +71,17 @@ typedef struct ct_pagestore_ops {
        reach) and until close(); it may return NULL, and the engine then
        falls back to read(). */
     const void *(*map)(ct_pagestore *ps, uint64_t pgno);
+    /* OPTIONAL (may be NULL): write() gathered from separate buffers. Writes
+       npages consecutive pages starting at pgno, page i taken from pages[i]
+       (page_size bytes each; the buffers are borrowed for the call and may
+       be anywhere). Same contract as write(): not durable until sync()
+       returns CT_OK, the store grows itself to cover the write, and it
+       fails with CT_IO or CT_NOSPACE, the pages then in an unknown state.
+       To the device model it is ONE write of the whole run (it persists,
+       drops or tears like a write() of the same bytes), so the engine may
+       use either. When NULL, the engine copies runs into one buffer and
+       calls write(). */
+    int (*writev)(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages);
 } ct_pagestore_ops;
 
 struct ct_pagestore {

@@ -41,6 +41,11 @@
  *                   while the page is not rewritten, across writes to other
  *                   pages and growth of the store. Not applicable without
  *                   map();
+ *   writev          when writev() is non-NULL: pages gathered from separate
+ *                   buffers read back exactly, alone and mixed with write()
+ *                   overwrites; a writev past the end grows the store, one
+ *                   inside does not; npages 0 and a NULL array are
+ *                   CT_INVALID. Not applicable without writev();
  *   power-cut       under the fault store (cowtree/faultstore.h): writes
  *                   reach the store only at a sync or a simulated power
  *                   cut, and the store then holds exactly what the device

@@ -81,8 +81,8 @@ typedef struct ct_tracestore_options {
 /* Fills defaults (no clock, no hook). opt NULL is a no-op. */
 CT_API void ct_tracestore_options_init(ct_tracestore_options *opt);
 
-/* Wraps inner (same page size; map() is offered exactly when inner has
-   one). Takes ownership of inner on success: closing the wrapper closes
+/* Wraps inner (same page size; map() and writev() are offered exactly
+   when inner has them; a writev is counted, and hooked, as a write). Takes ownership of inner on success: closing the wrapper closes
    inner. On failure inner is untouched and still the caller's.
    opt NULL = defaults (copied; the contexts are borrowed and must outlive
    the wrapper). Errors: CT_INVALID (NULL inner/out, inner without ops),

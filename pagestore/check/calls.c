@@ -94,6 +94,12 @@ int ct__sc_write(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages, co
     return record(c, "write", ps->ops->write(ps, pgno, npages, buf));
 }
 
+int ct__sc_writev(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages,
+                  const void *const *pages)
+{
+    return record(c, "writev", ps->ops->writev(ps, pgno, npages, pages));
+}
+
 int ct__sc_sync(ct__sc *c, ct_pagestore *ps)
 {
     return record(c, "sync", ps->ops->sync(ps));

@@ -59,6 +59,8 @@ const char *ct__sc_rcname(int rc);
 int ct__sc_open(ct__sc *c, unsigned flags, ct_pagestore **out);
 int ct__sc_read(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf);
 int ct__sc_write(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf);
+int ct__sc_writev(ct__sc *c, ct_pagestore *ps, uint64_t pgno, uint32_t npages,
+                  const void *const *pages);
 int ct__sc_sync(ct__sc *c, ct_pagestore *ps);
 int ct__sc_resize(ct__sc *c, ct_pagestore *ps, uint64_t npages);
 /* size(); on failure reports a violation and returns UINT64_MAX. */
@@ -95,7 +97,7 @@ int ct__sc_open_fresh(ct__sc *c, uint32_t npages, ct_pagestore **ps, uint8_t **b
 /* malloc of npages pages (NULL on failure). */
 uint8_t *ct__sc_pages(const ct__sc *c, uint32_t npages);
 
-/* The check groups (data.c, shape.c, durable.c, map.c). */
+/* The check groups (data.c, shape.c, durable.c, map.c, writev.c). */
 int ct__sc_check_open(ct__sc *c);
 int ct__sc_check_read_after_write(ct__sc *c);
 int ct__sc_check_zero_fill(ct__sc *c);
@@ -106,6 +108,7 @@ int ct__sc_check_boundaries(ct__sc *c);
 int ct__sc_check_sync(ct__sc *c);
 int ct__sc_check_durability(ct__sc *c);
 int ct__sc_check_map(ct__sc *c);
+int ct__sc_check_writev(ct__sc *c); /* writev.c */
 int ct__sc_check_power_cut(ct__sc *c); /* powercut.c */
 int ct__sc_check_return_codes(ct__sc *c);
 

@@ -37,6 +37,7 @@ static const sc_check checks[] = {
     {"sync", ct__sc_check_sync, ""},
     {"durability", ct__sc_check_durability, "the store is volatile (reopen: CT_NOTSUP)"},
     {"map", ct__sc_check_map, "the store has no map()"},
+    {"writev", ct__sc_check_writev, "the store has no writev()"},
     {"power-cut", ct__sc_check_power_cut, ""},
     {"return-codes", ct__sc_check_return_codes, ""},
 };

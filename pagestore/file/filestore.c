@@ -1,6 +1,8 @@
 /*
  * filestore.c - the production page store: the ct_pagestore vtable over
  * one regular file, opened O_CLOEXEC and locked (lock.c) for its life.
+ * write and writev share every check and all bookkeeping; only the
+ * syscall loop differs (io.c). Both preallocate first (prealloc.c).
  *
  * Invariants:
  *   - page p lives at byte offset p * page_size; size() is the file length
@@ -36,7 +38,7 @@
 #define FS_CREATE_MODE 0644
 /* Largest byte offset a file can address: off_t is signed. */
 #define FS_OFF_MAX ((uint64_t)(((uint64_t)1 << (sizeof(off_t) * 8u - 1u)) - 1u))
-#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE)
+#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE | CT_FS_NOPREALLOC)
 
 typedef struct fs_store {
     ct_pagestore base; /* first: the engine only ever sees this */
@@ -47,7 +49,8 @@ typedef struct fs_store {
     _Atomic uint64_t file_bytes;
     uint64_t page_max; /* pages addressable through off_t */
     ct_filestore_syscalls sys;
-    ct__fs_map map; /* the zero-copy read path (map.c) */
+    ct__fs_map map;           /* the zero-copy read path (map.c) */
+    ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
 } fs_store;
 
 static fs_store *store_of(ct_pagestore *ps)
@@ -94,14 +97,10 @@ static int fs_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
     return ct__fs_pread_full(&fs->sys, fs->fd, buf, len, pgno * ps->page_size);
 }
 
-static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+/* What write and writev check before touching the file; *off_bytes gets
+   the write's byte offset. */
+static int write_allowed(fs_store *fs, uint64_t pgno, uint32_t npages, uint64_t *off_bytes)
 {
-    fs_store *fs = store_of(ps);
-    size_t len = 0;
-    int rc = io_args(fs, buf, npages, &len);
-    if (rc != CT_OK) {
-        return rc;
-    }
     if (fs->flags & CT_FS_RDONLY) {
         return CT_READONLY;
     }
@@ -111,8 +110,13 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
     if (pgno > fs->page_max || npages > fs->page_max - pgno) {
         return CT_NOSPACE; /* beyond what a file offset can address */
     }
-    uint64_t off = pgno * ps->page_size;
-    rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
+    *off_bytes = pgno * fs->base.page_size;
+    return CT_OK;
+}
+
+/* Bookkeeping after a write of len bytes at off returned rc. */
+static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
+{
     if (rc != CT_OK) {
         refresh_size(fs); /* a partial write may have grown the file */
         return rc;
@@ -122,6 +126,43 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         atomic_store(&fs->file_bytes, off + len);
     }
     return CT_OK;
+}
+
+static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    fs_store *fs = store_of(ps);
+    size_t len = 0;
+    uint64_t off = 0;
+    int rc = io_args(fs, buf, npages, &len);
+    if (rc == CT_OK) {
+        rc = write_allowed(fs, pgno, npages, &off);
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
+    rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
+    return write_done(fs, off, len, rc);
+}
+
+static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
+{
+    fs_store *fs = store_of(ps);
+    size_t len = 0;
+    uint64_t off = 0;
+    int rc = io_args(fs, pages, npages, &len);
+    for (uint32_t k = 0; rc == CT_OK && k < npages; k++) {
+        rc = pages[k] ? CT_OK : CT_INVALID;
+    }
+    if (rc == CT_OK) {
+        rc = write_allowed(fs, pgno, npages, &off);
+    }
+    if (rc != CT_OK) {
+        return rc;
+    }
+    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
+    rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off);
+    return write_done(fs, off, len, rc);
 }
 
 static int fs_sync(ct_pagestore *ps)
@@ -176,6 +217,7 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
     for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
         if (fs->sys.ftruncate(fs->fd, (off_t)bytes) == 0) {
             atomic_store(&fs->file_bytes, bytes);
+            ct__fs_prealloc_truncated(&fs->prealloc, bytes);
             return CT_OK;
         }
         if (errno != EINTR) {
@@ -184,6 +226,8 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
     }
     int rc = ct__fs_errno_rc(errno);
     refresh_size(fs);
+    /* The truncate may have happened in part: reserve again from there. */
+    ct__fs_prealloc_truncated(&fs->prealloc, atomic_load(&fs->file_bytes));
     return rc;
 }
 
@@ -214,6 +258,7 @@ static const ct_pagestore_ops fs_ops_map = {
     .resize = fs_resize,
     .close = fs_close,
     .map = fs_map,
+    .writev = fs_writev,
 };
 
 /* enable_map = 0: no map slot, every read goes through pread. */
@@ -225,6 +270,7 @@ static const ct_pagestore_ops fs_ops_nomap = {
     .resize = fs_resize,
     .close = fs_close,
     .map = NULL,
+    .writev = fs_writev,
 };
 
 void ct_filestore_options_init(ct_filestore_options *opt)
@@ -383,6 +429,9 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
         free(fs);
         return rc;
     }
+    int prealloc = !(o.flags & (CT_FS_RDONLY | CT_FS_NOPREALLOC));
+    ct__fs_prealloc_init(&fs->prealloc, prealloc, o.prealloc_max_bytes,
+                         atomic_load(&fs->file_bytes));
     rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0);
     if (rc != CT_OK) {
         (void)close(fs->fd);

@@ -7,6 +7,7 @@
 #ifndef CT_PAGESTORE_FILE_FS_H
 #define CT_PAGESTORE_FILE_FS_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -14,6 +15,14 @@
 
 #include "cowtree.h"
 #include "cowtree/filestore.h"
+
+/* iovecs per pwritev call: IOV_MAX (the kernel rejects more with EINVAL),
+   at most 1024 so the array fits on the stack (16 KiB). */
+#if defined(IOV_MAX) && IOV_MAX < 1024
+#define CT_FS_IOV_BATCH IOV_MAX
+#else
+#define CT_FS_IOV_BATCH 1024
+#endif
 
 /* Consecutive EINTRs (or zero-byte writes) tolerated before an I/O loop
    gives up with CT_IO: a loop must end even against a broken syscall. */
@@ -37,10 +46,35 @@ int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off);
 
+/* Writes npages pages of page_size bytes, page i from pages[i], at off
+   with pwritev: at most CT_FS_IOV_BATCH iovecs per call, retrying EINTR
+   and short writes (resuming inside a page). CT_OK, CT_IO or CT_NOSPACE. */
+int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
+                        uint32_t npages, uint32_t page_size, uint64_t off);
+
 /* Takes the advisory lock for the life of fd: shared for a read-only
    store, exclusive otherwise; never waits. CT_OK, CT_BUSY, CT_NOMEM or
    CT_IO. */
 int ct__fs_lock(int fd, int shared);
+
+/* ---- prealloc.c: disk blocks reserved ahead of a growing file ---------- */
+
+/* Only the writer (write, writev, resize) touches it: no lock. */
+typedef struct ct__fs_prealloc {
+    int enabled;        /* 0: off (option, read-only, or no fallocate) */
+    uint64_t max_bytes; /* cap of one chunk */
+    uint64_t end_bytes; /* blocks below this are believed allocated */
+} ct__fs_prealloc;
+
+/* Sets p up for a file of file_bytes bytes; max_bytes 0 = the default. */
+void ct__fs_prealloc_init(ct__fs_prealloc *p, int enabled, uint64_t max_bytes,
+                          uint64_t file_bytes);
+/* Called before a write of [off, end): reserves [off, end + chunk) when end
+   lies past p->end_bytes. Never fails: preallocation is only a hint. */
+void ct__fs_prealloc_write(ct__fs_prealloc *p, const ct_filestore_syscalls *sys, int fd,
+                           uint64_t off, uint64_t end);
+/* The file was truncated to bytes (which drops blocks past it). */
+void ct__fs_prealloc_truncated(ct__fs_prealloc *p, uint64_t bytes);
 
 /* ---- map.c: the zero-copy read path ------------------------------------- */
 

@@ -1,7 +1,7 @@
 /*
- * io.c - whole-buffer positional I/O for the file store: pread/pwrite
- * loops that retry EINTR and short transfers, zero-fill reads past the end
- * of the file, and turn errno into a CT_* code. Stateless; every loop is
+ * io.c - whole-buffer positional I/O for the file store: pread, pwrite and
+ * pwritev loops that retry EINTR and short transfers, zero-fill reads past
+ * the end of the file, and turn errno into a CT_* code. Stateless; every loop is
  * bounded (progress or CT_FS_RETRY_MAX consecutive non-progress retries).
  */
 #ifndef _GNU_SOURCE
@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "fs.h"
 
@@ -71,6 +72,65 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
             stalls = 0;
         } else if (n == 0 || errno == EINTR) {
             /* Nothing written but no error: retry, but not forever. */
+            if (++stalls >= CT_FS_RETRY_MAX) {
+                return CT_IO;
+            }
+        } else {
+            return ct__fs_errno_rc(errno);
+        }
+    }
+    return CT_OK;
+}
+
+/* Fills iov from page k, byte skip of that page on: at most
+   CT_FS_IOV_BATCH entries. Returns the count; *bytes gets their total. */
+static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages,
+                    uint32_t page_size, uint32_t k, size_t skip, size_t *bytes)
+{
+    int cnt = 0;
+    *bytes = 0;
+    for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
+        /* pwritev reads through iov_base only: the cast drops no promise. */
+        iov[cnt].iov_base = (void *)((const unsigned char *)pages[k] + skip);
+        iov[cnt].iov_len = page_size - skip;
+        *bytes += iov[cnt].iov_len;
+        skip = 0;
+        cnt++;
+    }
+    return cnt;
+}
+
+int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
+                        uint32_t npages, uint32_t page_size, uint64_t off)
+{
+    struct iovec iov[CT_FS_IOV_BATCH];
+    uint32_t k = 0;   /* first page not wholly written */
+    size_t skip = 0;  /* bytes of page k already written */
+    uint64_t done = 0;
+    int stalls = 0;
+    while (k < npages) {
+        size_t want = 0;
+        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, &want);
+        ssize_t n = sys->pwritev(fd, iov, cnt, (off_t)(off + done));
+        if (n > 0) {
+            if ((size_t)n > want) {
+                return CT_IO; /* never trust the syscall to stay in bounds */
+            }
+            done += (uint64_t)n;
+            /* Advance (k, skip) by n bytes: a short write resumes mid-page. */
+            size_t left = (size_t)n;
+            while (left > 0) {
+                size_t rest = page_size - skip;
+                if (left < rest) {
+                    skip += left;
+                    break;
+                }
+                left -= rest;
+                skip = 0;
+                k++;
+            }
+            stalls = 0;
+        } else if (n == 0 || errno == EINTR) {
             if (++stalls >= CT_FS_RETRY_MAX) {
                 return CT_IO;
             }

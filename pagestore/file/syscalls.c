@@ -8,9 +8,26 @@
 #define _GNU_SOURCE
 #endif
 
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "fs.h"
+
+#if !defined(__linux__)
+/* No fallocate here: preallocation turns itself off (filestore.h). */
+static int no_fallocate(int fd, int mode, off_t offset, off_t len)
+{
+    (void)fd;
+    (void)mode;
+    (void)offset;
+    (void)len;
+    errno = EOPNOTSUPP;
+    return -1;
+}
+#define fallocate no_fallocate
+#endif
 
 static const ct_filestore_syscalls default_syscalls = {
     .pread = pread,
@@ -18,6 +35,8 @@ static const ct_filestore_syscalls default_syscalls = {
     .fsync = fsync,
     .fdatasync = fdatasync,
     .ftruncate = ftruncate,
+    .pwritev = pwritev,
+    .fallocate = fallocate,
 };
 
 void ct__fs_syscalls_resolve(const ct_filestore_syscalls *user, ct_filestore_syscalls *out)
@@ -41,5 +60,11 @@ void ct__fs_syscalls_resolve(const ct_filestore_syscalls *user, ct_filestore_sys
     }
     if (user->ftruncate) {
         out->ftruncate = user->ftruncate;
+    }
+    if (user->pwritev) {
+        out->pwritev = user->pwritev;
+    }
+    if (user->fallocate) {
+        out->fallocate = user->fallocate;
     }
 }

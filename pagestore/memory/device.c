@@ -261,10 +261,9 @@ static uint64_t log_max_end(const ct__mem_log *log, uint64_t npages)
 
 /* ---- Device operations ---------------------------------------------------- */
 
-int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const void *buf)
+int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src)
 {
     uint32_t page_size = s->base.page_size;
-    const unsigned char *src = buf;
     ct__mem_page **pages = calloc(proto->npages, sizeof *pages);
     if (!pages) {
         return CT_NOMEM;
@@ -274,7 +273,7 @@ int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const void
         if (!pages[k]) {
             goto out_nomem;
         }
-        memcpy(pages[k]->data, src + (size_t)k * page_size, page_size);
+        memcpy(pages[k]->data, ct__mem_src_page(src, k, page_size), page_size);
     }
     uint64_t end = proto->pgno + proto->npages;
     if (ct__mem_image_reserve(&s->view, end) != CT_OK || log_reserve(&s->log) != CT_OK) {

@@ -166,8 +166,22 @@ void ct__mem_image_read(const ct__mem_image *img, uint32_t page_size, uint64_t p
 int ct__mem_log_copy(ct__mem_log *dst, const ct__mem_log *src);
 void ct__mem_log_release(ct__mem_log *log);
 
+/* The bytes of one write: a single buffer (write) or one pointer per page
+   (writev). Either way the device sees one write of the run. */
+typedef struct ct__mem_src {
+    const unsigned char *buf; /* npages * page_size bytes, or NULL */
+    const void *const *pages; /* used when buf is NULL */
+} ct__mem_src;
+
+/* Page k of src (page_size bytes). */
+static inline const unsigned char *ct__mem_src_page(const ct__mem_src *src, uint32_t k,
+                                                    uint32_t page_size)
+{
+    return src->buf ? src->buf + (size_t)k * page_size : (const unsigned char *)src->pages[k];
+}
+
 /* device.c: the device operations (store locked, op already numbered). */
-int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const void *buf);
+int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src);
 int ct__mem_device_resize(ct__memstore *s, uint64_t npages);
 int ct__mem_device_sync(ct__memstore *s);
 int ct__mem_device_sync_failed(ct__memstore *s);
@@ -182,6 +196,8 @@ void ct__mem_pgset_release(ct__mem_pgset *set);
 
 /* trace.c */
 uint64_t ct__mem_content_hash(const void *buf, size_t len);
+/* ct__mem_content_hash of the npages pages of src laid end to end. */
+uint64_t ct__mem_content_hash_src(const ct__mem_src *src, uint32_t npages, uint32_t page_size);
 void ct__mem_trace(ct__mem_state *st, uint32_t kind, uint64_t pgno, uint64_t npages,
                    uint64_t content, int rc);
 

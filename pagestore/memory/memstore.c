@@ -1,6 +1,6 @@
 /*
  * memstore.c - the memory store's face: the page-store vtable (read, write,
- * sync, size, resize, close, map), options, create, info, the pending-log
+ * sync, size, resize, close, map, writev), options, create, info, the pending-log
  * query, and the pins that keep map() pointers valid.
  *
  * Owns: the store's lifetime, its mutex, op numbering, the power-cut check
@@ -25,6 +25,8 @@ static _Atomic uint64_t next_store_id = 1;
 
 static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf);
 static int mem_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf);
+static int mem_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages,
+                      const void *const *pages);
 static int mem_sync(ct_pagestore *ps);
 static int mem_size(ct_pagestore *ps, uint64_t *npages);
 static int mem_resize(ct_pagestore *ps, uint64_t npages);
@@ -32,10 +34,10 @@ static void mem_close(ct_pagestore *ps);
 static const void *mem_map(ct_pagestore *ps, uint64_t pgno);
 
 static const ct_pagestore_ops ops_map = {
-    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, mem_map,
+    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, mem_map, mem_writev,
 };
 static const ct_pagestore_ops ops_nomap = {
-    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL,
+    mem_read, mem_write, mem_sync, mem_size, mem_resize, mem_close, NULL, mem_writev,
 };
 
 ct__memstore *ct__mem_from(ct_pagestore *ps)
@@ -109,7 +111,7 @@ static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
 
 /* ---- write ---------------------------------------------------------------- */
 
-static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const void *buf)
+static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const ct__mem_src *src)
 {
     ct__mem_state *st = &s->st;
     st->writes++;
@@ -141,20 +143,22 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const v
         uint64_t r = ct__mem_prng_below(&st->prng, size - npages);
         e.mis_pgno = r < pgno ? r : r + npages;
     }
-    return ct__mem_device_write(s, &e, buf);
+    return ct__mem_device_write(s, &e, src);
 }
 
-static int mem_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+/* write and writev: the same op to the device model, the fault decisions
+   and the trace (a writev records as a write of the gathered bytes), so a
+   run gives the same trace hash whichever the engine calls. */
+static int write_src(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const ct__mem_src *src)
 {
     ct__memstore *s = ct__mem_from(ps);
-    if (!s || !buf || npages == 0 || pgno > UINT64_MAX - npages ||
-        npages > SIZE_MAX / ps->page_size) {
+    if (!s || npages == 0 || pgno > UINT64_MAX - npages || npages > SIZE_MAX / ps->page_size) {
         return CT_INVALID;
     }
-    uint64_t content = ct__mem_content_hash(buf, (size_t)npages * ps->page_size);
+    uint64_t content = ct__mem_content_hash_src(src, npages, ps->page_size);
     pthread_mutex_lock(&s->lock);
     ct__mem_state saved = s->st;
-    int rc = write_locked(s, pgno, npages, buf);
+    int rc = write_locked(s, pgno, npages, src);
     if (rc == CT_NOMEM) {
         s->st = saved;
     } else {
@@ -162,6 +166,29 @@ static int mem_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
+}
+
+static int mem_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    if (!buf) {
+        return CT_INVALID;
+    }
+    ct__mem_src src = {buf, NULL};
+    return write_src(ps, pgno, npages, &src);
+}
+
+static int mem_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
+{
+    if (!pages) {
+        return CT_INVALID;
+    }
+    for (uint32_t k = 0; k < npages; k++) {
+        if (!pages[k]) {
+            return CT_INVALID;
+        }
+    }
+    ct__mem_src src = {NULL, pages};
+    return write_src(ps, pgno, npages, &src);
 }
 
 /* ---- sync, size, resize ------------------------------------------------------ */

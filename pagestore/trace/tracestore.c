@@ -34,15 +34,23 @@ typedef struct trace_store {
     trace_counters op[CT_TRACE_OPS];
 } trace_store;
 
-static const ct_pagestore_ops trace_ops;
-static const ct_pagestore_ops trace_ops_map;
+/* Indexed [inner has map][inner has writev]: the wrapper offers an
+   optional slot exactly when inner does. */
+static const ct_pagestore_ops trace_tables[2][2];
 
 static trace_store *trace_of(ct_pagestore *ps)
 {
-    if (!ps || (ps->ops != &trace_ops && ps->ops != &trace_ops_map)) {
+    if (!ps || !ps->ops) {
         return NULL;
     }
-    return (trace_store *)ps;
+    for (int m = 0; m < 2; m++) {
+        for (int v = 0; v < 2; v++) {
+            if (ps->ops == &trace_tables[m][v]) {
+                return (trace_store *)ps;
+            }
+        }
+    }
+    return NULL;
 }
 
 static uint64_t clock_now(const trace_store *t)
@@ -117,6 +125,17 @@ static int trace_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const v
     return rc;
 }
 
+/* Counted as a write: to every store it is one (pagestore.h). */
+static int trace_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
+{
+    trace_store *t = (trace_store *)ps;
+    uint64_t start_ns = clock_now(t);
+    int rc = t->inner->ops->writev(t->inner, pgno, npages, pages);
+    ct_trace_event ev = {.pgno = pgno, .npages = npages, .rc = rc};
+    account(t, CT_TRACE_WRITE, start_ns, rc != CT_OK, rc == CT_OK ? npages : 0u, &ev);
+    return rc;
+}
+
 static int trace_sync(ct_pagestore *ps)
 {
     trace_store *t = (trace_store *)ps;
@@ -173,24 +192,15 @@ static void trace_close(ct_pagestore *ps)
     free(t);
 }
 
-static const ct_pagestore_ops trace_ops = {
-    .read = trace_read,
-    .write = trace_write,
-    .sync = trace_sync,
-    .size = trace_size,
-    .resize = trace_resize,
-    .close = trace_close,
-    .map = NULL,
-};
+#define TRACE_OPS(map_fn, writev_fn)                                                            \
+    {                                                                                              \
+        .read = trace_read, .write = trace_write, .sync = trace_sync, .size = trace_size,          \
+        .resize = trace_resize, .close = trace_close, .map = map_fn, .writev = writev_fn,          \
+    }
 
-static const ct_pagestore_ops trace_ops_map = {
-    .read = trace_read,
-    .write = trace_write,
-    .sync = trace_sync,
-    .size = trace_size,
-    .resize = trace_resize,
-    .close = trace_close,
-    .map = trace_map,
+static const ct_pagestore_ops trace_tables[2][2] = {
+    {TRACE_OPS(NULL, NULL), TRACE_OPS(NULL, trace_writev)},
+    {TRACE_OPS(trace_map, NULL), TRACE_OPS(trace_map, trace_writev)},
 };
 
 void ct_tracestore_options_init(ct_tracestore_options *opt)
@@ -229,7 +239,7 @@ int ct_tracestore_wrap(ct_pagestore *inner, const ct_tracestore_options *opt, ct
     if (!t) {
         return CT_NOMEM;
     }
-    t->base.ops = inner->ops->map ? &trace_ops_map : &trace_ops;
+    t->base.ops = &trace_tables[inner->ops->map != NULL][inner->ops->writev != NULL];
     t->base.page_size = inner->page_size;
     t->inner = inner;
     ct_tracestore_options_init(&t->opt);

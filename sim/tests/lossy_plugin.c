@@ -61,7 +61,7 @@ static void lossy_close(ct_pagestore *ps)
 }
 
 static const ct_pagestore_ops lossy_ops = {
-    lossy_read, lossy_write, lossy_sync, lossy_size, lossy_resize, lossy_close, NULL,
+    lossy_read, lossy_write, lossy_sync, lossy_size, lossy_resize, lossy_close, NULL, NULL,
 };
 
 CT_API int ct_store_plugin_open(const char *arg, uint32_t page_size, unsigned flags,
