@@ -15,12 +15,7 @@
 
 #include "internal.h"
 
-typedef struct path {
-    uint8_t *page[CT_DEPTH_MAX];
-    uint64_t pgno[CT_DEPTH_MAX];
-    uint32_t idx[CT_DEPTH_MAX];
-    uint32_t depth;
-} path;
+typedef ct__path path;
 
 static uint8_t level_type(const ct__tree *tr, uint32_t level)
 {
@@ -488,10 +483,51 @@ static int new_root_leaf(ct_txn *t, ct__tree *tr)
 
 static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt);
 
+/* Keeps pt as the txn's append path when it still describes the tree. */
+static void note_append_path(ct_txn *t, const ct__tree *tr, const path *pt, int split)
+{
+    t->append_tree = split ? NULL : tr;
+    if (!split) {
+        t->append_path = *pt;
+        t->append_seq = t->mod_seq;
+    }
+}
+
+/* CT_APPEND right after another CT_APPEND to the same tree, with nothing in
+   between (mod_seq): the right spine is still dirty and in
+   t->append_path, so no descent is needed (LMDB keeps its cursor on the
+   last page for MDB_APPEND the same way). */
+static int append_on_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen,
+                          const uint8_t *val, size_t vlen)
+{
+    path *pt = &t->append_path;
+    uint8_t *leaf = pt->page[pt->depth - 1];
+    uint32_t n = ct__ph_count(leaf);
+    CT_ASSERT(n > 0); /* the previous append left its cell there */
+    const uint8_t *last = ct__node_cell(leaf, n - 1);
+    if (ct__key_cmp(key, klen, ct__leaf_key(last), ct__leaf_klen(last)) <= 0) {
+        return CT_EXISTS;
+    }
+    uint32_t len = 0;
+    int rc = make_leaf_cell(t, key, klen, val, vlen, &len);
+    int split = 0;
+    if (rc == CT_OK) {
+        rc = insert_cell(t, tr, pt, n, t->scratch + 2u * t->db->page_size, len, 1, &split);
+    }
+    if (rc == CT_OK) {
+        tr->entries++;
+        note_append_path(t, tr, pt, split);
+    }
+    return rc;
+}
+
 int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const uint8_t *val,
                  size_t vlen, unsigned flags)
 {
     int append = (flags & CT_APPEND) != 0;
+    if (append && tr->root != 0 && t->append_tree == tr && t->append_seq + 1u == t->mod_seq) {
+        return append_on_path(t, tr, key, klen, val, vlen);
+    }
     if (tr->root != 0 && append) {
         /* A key above the last one cannot exist: one descent answers both
            questions. Equal or lower: LMDB's MDB_APPEND answer. */
@@ -545,6 +581,9 @@ int ct__tree_put(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, const
     }
     if (rc == CT_OK && !found) {
         tr->entries++;
+    }
+    if (rc == CT_OK && append) {
+        note_append_path(t, tr, &pt, split);
     }
     if (rc == CT_OK && found && !split) {
         rc = fix_underflow(t, tr, &pt); /* a smaller value may leave the leaf underfull */

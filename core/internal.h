@@ -149,6 +149,15 @@ typedef struct ct__ownbuf {
     struct ct__ownbuf *next;
 } ct__ownbuf;
 
+/* A root-to-leaf path of dirty (copied) pages: page[l] at pgno[l], and the
+   child index idx[l] taken at each branch level (btree.c). */
+typedef struct ct__path {
+    uint8_t *page[CT_DEPTH_MAX];
+    uint64_t pgno[CT_DEPTH_MAX];
+    uint32_t idx[CT_DEPTH_MAX];
+    uint32_t depth;
+} ct__path;
+
 struct ct_txn {
     ct_db *db;
     int rdonly;
@@ -165,6 +174,11 @@ struct ct_txn {
     ct_cursor *cursors;
     ct__ownbuf *ownbufs;
     uint64_t mod_seq;
+    /* The dirty right-spine path the last CT_APPEND put left (btree.c):
+       valid while mod_seq == append_seq and the tree is append_tree. */
+    ct__path append_path;
+    const void *append_tree;
+    uint64_t append_seq;
     struct ct_txn *next_reader; /* db's list of live read txns */
     struct ct_txn *prev_reader;
     /* write txn state */
