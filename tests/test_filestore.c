@@ -1297,7 +1297,7 @@ static void test_prealloc_ahead_of_size(void **state)
     (void)state;
     char path[600];
     new_path(path, sizeof(path));
-    ct_pagestore *ps = open_prealloc(path, 0, 0);
+    ct_pagestore *ps = open_prealloc(path, CT_FS_PREALLOC, 0);
     write_pattern(ps, 0, 31);
     assert_int_equal(f_fallocate.calls, 1);
     assert_int_equal(falloc_mode, FALLOC_FL_KEEP_SIZE);
@@ -1335,7 +1335,7 @@ static void test_prealloc_cap(void **state)
 {
     (void)state;
     char path[600];
-    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 2 * MIB);
+    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), CT_FS_PREALLOC, 2 * MIB);
     uint64_t far = (uint64_t)(8 * MIB) / PS_SMALL;
     write_pattern(ps, far, 34);
     assert_int_equal(f_fallocate.calls, 1);
@@ -1343,13 +1343,14 @@ static void test_prealloc_cap(void **state)
     ps->ops->close(ps);
 }
 
-/* CT_FS_NOPREALLOC: no fallocate, and the file holds only what was written. */
+/* Without CT_FS_PREALLOC (the default): no fallocate, and the file holds
+   only what was written. */
 static void test_prealloc_disabled(void **state)
 {
     (void)state;
     char path[600];
     new_path(path, sizeof(path));
-    ct_pagestore *ps = open_prealloc(path, CT_FS_NOPREALLOC, 0);
+    ct_pagestore *ps = open_prealloc(path, 0, 0);
     for (uint64_t p = 0; p < 4; p++) {
         write_pattern(ps, p, 35);
     }
@@ -1368,7 +1369,7 @@ static void test_prealloc_failures_tolerated(void **state)
     for (size_t i = 0; i < sizeof(off_errs) / sizeof(off_errs[0]); i++) {
         char path[600];
         test_setup(NULL);
-        ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 0);
+        ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), CT_FS_PREALLOC, 0);
         f_fallocate.fail_errno = off_errs[i];
         f_fallocate.fail_left = 1;
         write_pattern(ps, 0, 36);
@@ -1379,7 +1380,7 @@ static void test_prealloc_failures_tolerated(void **state)
     }
     char path[600];
     test_setup(NULL);
-    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), 0, 0);
+    ct_pagestore *ps = open_prealloc(new_path(path, sizeof(path)), CT_FS_PREALLOC, 0);
     f_fallocate.fail_errno = ENOSPC;
     f_fallocate.fail_left = 1;
     write_pattern(ps, 0, 37);

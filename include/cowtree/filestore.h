@@ -4,8 +4,9 @@
  * mappings (the vtable's map slot, enable_map), and made durable with
  * fdatasync/fsync. The vtable's writev slot is pwritev: the engine's
  * coalesced runs go to the kernel from the page buffers, without a copy.
- * A file that grows by writes is preallocated ahead of its end in chunks
- * (fallocate with FALLOC_FL_KEEP_SIZE; see prealloc_max_bytes).
+ * With CT_FS_PREALLOC, a file that grows by writes is preallocated ahead
+ * of its end in chunks (fallocate with FALLOC_FL_KEEP_SIZE; see
+ * prealloc_max_bytes).
  *
  * The file is locked with an exclusive advisory lock (flock) for the life
  * of the store: a second opener, in this or another process, gets CT_BUSY.
@@ -47,7 +48,11 @@ typedef struct ct_filestore_syscalls {
 
 #define CT_FS_RDONLY 0x1u     /* open read-only (O_RDONLY, shared lock) */
 #define CT_FS_NOCREATE 0x2u   /* a missing file is CT_NOTFOUND */
-#define CT_FS_NOPREALLOC 0x4u /* never preallocate (see prealloc_max_bytes) */
+/* Preallocate ahead of the end (see prealloc_max_bytes). Off by default:
+   on ext4, writes into preallocated (unwritten) extents made the bench's
+   fillrandom 2.5x slower (bench/README.md); worth it where extents matter
+   more than write speed (a nearly full or fragmenting file system). */
+#define CT_FS_PREALLOC 0x4u
 
 /* Default and first preallocation chunk (see prealloc_max_bytes). */
 #define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)
@@ -55,7 +60,7 @@ typedef struct ct_filestore_syscalls {
 
 typedef struct ct_filestore_options {
     uint32_t page_size; /* 0 = 4096 */
-    unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE, CT_FS_NOPREALLOC */
+    unsigned flags;     /* CT_FS_RDONLY, CT_FS_NOCREATE, CT_FS_PREALLOC */
     int full_fsync;     /* 1: fsync; 0 (default): fdatasync where enough */
     const ct_filestore_syscalls *syscalls; /* borrowed; NULL in production */
     /* 1 (default): provide the vtable's map slot, zero-copy reads through
@@ -88,12 +93,12 @@ typedef struct ct_filestore_options {
        disk a database that stopped growing holds in reserve. KEEP_SIZE
        leaves size() and st_size alone (only st_blocks shows it); shrinking
        (resize) truncates, which frees the blocks past the new end.
-       Disabled by CT_FS_NOPREALLOC, and for read-only stores. */
+       Only with CT_FS_PREALLOC, never for read-only stores. */
     uint64_t prealloc_max_bytes;
 } ct_filestore_options;
 
 /* Sets the defaults: page_size 4096, enable_map 1, everything else 0
-   (preallocation on, capped at CT_FS_PREALLOC_MAX_DEFAULT). */
+   (no preallocation). */
 CT_API void ct_filestore_options_init(ct_filestore_options *opt);
 
 /* Opens or creates the file at path. opt NULL = defaults.

@@ -38,7 +38,7 @@
 #define FS_CREATE_MODE 0644
 /* Largest byte offset a file can address: off_t is signed. */
 #define FS_OFF_MAX ((uint64_t)(((uint64_t)1 << (sizeof(off_t) * 8u - 1u)) - 1u))
-#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE | CT_FS_NOPREALLOC)
+#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE | CT_FS_PREALLOC)
 
 typedef struct fs_store {
     ct_pagestore base; /* first: the engine only ever sees this */
@@ -429,7 +429,7 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
         free(fs);
         return rc;
     }
-    int prealloc = !(o.flags & (CT_FS_RDONLY | CT_FS_NOPREALLOC));
+    int prealloc = (o.flags & CT_FS_PREALLOC) && !(o.flags & CT_FS_RDONLY);
     ct__fs_prealloc_init(&fs->prealloc, prealloc, o.prealloc_max_bytes,
                          atomic_load(&fs->file_bytes));
     rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0);
