@@ -140,17 +140,10 @@ static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
     }
 }
 
-/* ct_options.autosync_pages, or a quarter of the store: steady overwrites
-   then settle the file at most about a quarter above its size, and
-   deletes, which shrink the tree but not the store, do not sync ever more
-   often as they proceed. */
+/* ct_options.autosync_pages; 0 = never. */
 static size_t autosync_limit(const ct_db *db)
 {
-    if (db->autosync_pages != 0) {
-        return db->autosync_pages;
-    }
-    uint64_t quarter = db->meta.hwm / 4;
-    return quarter > CT_AUTOSYNC_PAGES_MIN ? (size_t)quarter : CT_AUTOSYNC_PAGES_MIN;
+    return db->autosync_pages != 0 ? db->autosync_pages : SIZE_MAX;
 }
 
 static int write_dirty(ct_txn *t)

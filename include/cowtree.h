@@ -103,14 +103,14 @@ typedef struct ct_options {
     /* Fields below are additions to the original contract. */
     const ct_allocator *alloc; /* borrowed, must outlive the db; NULL = libc */
     /* CT_SYNC_NONE only: a commit also syncs once this many pages of the
-       last synced tree were freed and wait for a sync to be reused, so
-       steady overwrites reach a plateau instead of growing the file.
-       0 = a quarter of the store's pages, at least CT_AUTOSYNC_PAGES_MIN;
-       SIZE_MAX = never (the file may then grow by the whole tree). */
+       last synced tree were freed and wait for a sync to be reused, so the
+       file stays within about this many pages above the tree. 0 (default)
+       = never: between ct_sync calls the file may grow by up to the whole
+       last synced tree (each of its pages is held once). The price of a
+       bound is write bandwidth: every autosync flushes what was written
+       since the last one (bench/README.md measures both). */
     size_t autosync_pages;
 } ct_options;
-
-#define CT_AUTOSYNC_PAGES_MIN 1024u
 
 /* Fills defaults. opt must not be NULL. */
 CT_API void ct_options_init(ct_options *opt);

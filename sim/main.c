@@ -253,7 +253,7 @@ static sim_config seed_config(const flags *f, uint64_t seed)
     c.enable_map = f->map_mode >= 0 ? f->map_mode : (int)((r >> 1) & 1);
     static const uint32_t caches[4] = {0, 2, 8, 64};
     c.cache_pages = f->cache_mode >= 0 ? (uint32_t)f->cache_mode : caches[(r >> 2) & 3];
-    /* 0 = automatic (never reached by the simulator's small trees). */
+    /* 0 = never (the default). */
     static const uint32_t autosyncs[4] = {0, 3, 12, 48};
     c.autosync_pages = autosyncs[(r >> 4) & 3];
     return c;

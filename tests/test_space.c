@@ -732,7 +732,7 @@ static uint64_t overwrite_all_unsynced(th_env *e, uint64_t nkeys, uint32_t *ver,
 
 /* CT_SYNC_NONE without ct_sync: ct_options.autosync_pages bounds the pages
    that wait for a sync, so repeated full overwrites reach a plateau; with
-   autosync off (SIZE_MAX) one overwrite grows the store by most of the
+   autosync off (0, the default) one overwrite grows the store by most of the
    tree, which is what the bound prevents. */
 static void test_sync_none_autosync(void **state)
 {
@@ -743,7 +743,7 @@ static void test_sync_none_autosync(void **state)
         th_env e;
         th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
         e.durability = CT_SYNC_NONE;
-        e.autosync_pages = off ? SIZE_MAX : 200;
+        e.autosync_pages = off ? 0 : 200; /* 0: the default, never */
         th_env_reopen(&e);
         uint32_t *ver = calloc(nkeys, sizeof(*ver));
         assert_non_null(ver);
