@@ -230,21 +230,15 @@ int ct__freelist_begin(ct_txn *t)
 }
 
 /* The old set's entry for pgno, or a new one (a page this txn took from
-   the end of the store and gave back). */
-static ct__free_entry pool_entry(const ct__freeset *old, uint64_t pgno)
+   the end of the store and gave back). Calls come in ascending pgno, so
+   *at only moves forward: one pass over the old set per commit. */
+static ct__free_entry pool_entry(const ct__freeset *old, size_t *at, uint64_t pgno)
 {
-    size_t lo = 0;
-    size_t hi = old->count;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (old->v[mid].pgno < pgno) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
+    while (*at < old->count && old->v[*at].pgno < pgno) {
+        (*at)++;
     }
-    if (lo < old->count && old->v[lo].pgno == pgno) {
-        return old->v[lo];
+    if (*at < old->count && old->v[*at].pgno == pgno) {
+        return old->v[*at];
     }
     return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME, 0};
 }
@@ -273,6 +267,7 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
     size_t p = t->pool_count;
     size_t f = 0;
     size_t k = 0;
+    size_t old_at = 0;
     for (;;) {
         uint64_t hp = h < t->held_count ? t->held[h].pgno : UINT64_MAX;
         uint64_t pp = p > 0 ? t->pool[p - 1] : UINT64_MAX;
@@ -288,7 +283,7 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
         if (hp < pp && hp < fp) {
             out->v[k++] = t->held[h++];
         } else if (pp < fp) {
-            out->v[k++] = pool_entry(&db->free, pp);
+            out->v[k++] = pool_entry(&db->free, &old_at, pp);
             p--;
         } else {
             out->v[k++] = t->freed[f++];
