@@ -28,8 +28,11 @@ static uint32_t ovf_pages(uint32_t page_size, uint32_t vlen)
     return (uint32_t)((bytes + page_size - 1) / page_size);
 }
 
-int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
-                 const uint8_t **cell)
+/* Read-only descent to key: the child index taken at each branch level
+   (at may be NULL), the leaf and the key's index in it. CT_NOTFOUND
+   dirties nothing. */
+static int find_path(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
+                     uint32_t *at, const uint8_t **leaf, uint32_t *leaf_idx)
 {
     if (tr->root == 0) {
         return CT_NOTFOUND;
@@ -39,7 +42,7 @@ int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
     }
     uint64_t pgno = tr->root;
     uint64_t gen = tr->gen;
-    for (uint32_t level = 0; level < tr->depth; level++) {
+    for (uint32_t level = 0;; level++) {
         const uint8_t *p = NULL;
         int rc = ct__page_get(t, pgno, gen, level_type(tr, level), &p);
         if (rc != CT_OK) {
@@ -47,18 +50,30 @@ int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
         }
         if (level + 1 == tr->depth) {
             int found = 0;
-            uint32_t i = ct__leaf_search(p, key, klen, &found);
-            if (!found) {
-                return CT_NOTFOUND;
-            }
-            *cell = ct__node_cell(p, i);
-            return CT_OK;
+            *leaf = p;
+            *leaf_idx = ct__leaf_search(p, key, klen, &found);
+            return found ? CT_OK : CT_NOTFOUND;
         }
-        const uint8_t *c = ct__node_cell(p, ct__branch_search(p, key, klen));
+        uint32_t i = ct__branch_search(p, key, klen);
+        if (at) {
+            at[level] = i;
+        }
+        const uint8_t *c = ct__node_cell(p, i);
         pgno = ct__branch_child(c);
         gen = ct__branch_gen(c);
     }
-    return CT__CORRUPT(tr->root, "tree walk");
+}
+
+int ct__tree_get(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
+                 const uint8_t **cell)
+{
+    const uint8_t *leaf = NULL;
+    uint32_t i = 0;
+    int rc = find_path(t, tr, key, klen, NULL, &leaf, &i);
+    if (rc == CT_OK) {
+        *cell = ct__node_cell(leaf, i);
+    }
+    return rc;
 }
 
 int ct__cell_value(ct_txn *t, const uint8_t *cell, const uint8_t **val, size_t *vlen)
@@ -71,6 +86,20 @@ int ct__cell_value(ct_txn *t, const uint8_t *cell, const uint8_t **val, size_t *
     }
     *val = ct__leaf_val(cell);
     return CT_OK;
+}
+
+/* Copies child i of the dirty parent for writing (copy-on-write) and points
+   the parent's cell at the copy. */
+static int touch_child(ct_txn *t, uint8_t *parent, uint32_t i, uint8_t type, uint8_t **out)
+{
+    uint8_t *c = (uint8_t *)ct__node_cell(parent, i);
+    uint64_t child = ct__branch_child(c);
+    uint64_t gen = ct__branch_gen(c);
+    int rc = ct__page_touch(t, &child, &gen, type, out);
+    if (rc == CT_OK) {
+        ct__branch_set_child(c, child, gen);
+    }
+    return rc;
 }
 
 /* Copy-on-write descent: every page on the path to key becomes dirty.
@@ -93,16 +122,12 @@ static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, in
         uint32_t i = at          ? at[level]
                      : rightmost ? ct__ph_count(p) - 1u
                                  : ct__branch_search(p, key, klen);
-        uint8_t *c = (uint8_t *)ct__node_cell(p, i);
-        uint64_t child = ct__branch_child(c);
-        uint64_t gen = ct__branch_gen(c);
-        rc = ct__page_touch(t, &child, &gen, level_type(tr, level + 1), &pt->page[level + 1]);
+        rc = touch_child(t, p, i, level_type(tr, level + 1), &pt->page[level + 1]);
         if (rc != CT_OK) {
             return rc;
         }
-        ct__branch_set_child(c, child, gen);
         pt->idx[level] = i;
-        pt->pgno[level + 1] = child;
+        pt->pgno[level + 1] = ct__branch_child(ct__node_cell(p, i));
     }
     return CT_OK;
 }
@@ -314,15 +339,11 @@ static int spill_leaf(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uin
                        spill_limit(db)) {
         return CT_OK;
     }
-    uint8_t *sc = (uint8_t *)ct__node_cell(parent, (uint32_t)sib);
-    uint64_t sp = ct__branch_child(sc);
-    uint64_t sg = ct__branch_gen(sc);
     uint8_t *sibpage = NULL;
-    int rc = ct__page_touch(t, &sp, &sg, CT_PT_LEAF, &sibpage);
+    int rc = touch_child(t, parent, (uint32_t)sib, CT_PT_LEAF, &sibpage);
     if (rc != CT_OK) {
         return rc;
     }
-    ct__branch_set_child((uint8_t *)ct__node_cell(parent, (uint32_t)sib), sp, sg);
     int left_sib = (uint32_t)sib < pidx;
     uint8_t *L = left_sib ? sibpage : page;
     uint8_t *R = left_sib ? page : sibpage;
@@ -630,16 +651,11 @@ static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *spl
     uint32_t li = pidx > 0 ? pidx - 1 : 0;
     uint32_t ri = li + 1;
     uint32_t sib = pidx > 0 ? li : ri;
-    uint8_t *sc = (uint8_t *)ct__node_cell(parent, sib);
-    uint64_t sp = ct__branch_child(sc);
-    uint64_t sg = ct__branch_gen(sc);
     uint8_t *sibpage = NULL;
-    int rc = ct__page_touch(t, &sp, &sg, type, &sibpage);
+    int rc = touch_child(t, parent, sib, type, &sibpage);
     if (rc != CT_OK) {
         return rc;
     }
-    sc = (uint8_t *)ct__node_cell(parent, sib);
-    ct__branch_set_child(sc, sp, sg);
     uint8_t *L = pidx > 0 ? sibpage : pt->page[level];
     uint8_t *R = pidx > 0 ? pt->page[level] : sibpage;
     uint64_t rpgno = ct__ph_pgno(R);
@@ -771,42 +787,12 @@ static int fix_underflow(ct_txn *t, ct__tree *tr, path *pt)
     return fix_underflow_from(t, tr, pt, pt->depth - 1);
 }
 
-/* Read-only descent to key: the child index taken at each branch level, and
-   the key's index in its leaf. CT_NOTFOUND dirties nothing. */
-static int find_path(ct_txn *t, const ct__tree *tr, const uint8_t *key, size_t klen,
-                     uint32_t *at, uint32_t *leaf_idx)
-{
-    if (tr->root == 0) {
-        return CT_NOTFOUND;
-    }
-    if (tr->depth == 0 || tr->depth > CT_DEPTH_MAX) {
-        return CT__CORRUPT(tr->root, "tree depth");
-    }
-    uint64_t pgno = tr->root;
-    uint64_t gen = tr->gen;
-    for (uint32_t level = 0;; level++) {
-        const uint8_t *p = NULL;
-        int rc = ct__page_get(t, pgno, gen, level_type(tr, level), &p);
-        if (rc != CT_OK) {
-            return rc;
-        }
-        if (level + 1 == tr->depth) {
-            int found = 0;
-            *leaf_idx = ct__leaf_search(p, key, klen, &found);
-            return found ? CT_OK : CT_NOTFOUND;
-        }
-        at[level] = ct__branch_search(p, key, klen);
-        const uint8_t *c = ct__node_cell(p, at[level]);
-        pgno = ct__branch_child(c);
-        gen = ct__branch_gen(c);
-    }
-}
-
 int ct__tree_del(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen)
 {
     uint32_t at[CT_DEPTH_MAX];
+    const uint8_t *found_leaf = NULL;
     uint32_t idx = 0;
-    int rc = find_path(t, tr, key, klen, at, &idx);
+    int rc = find_path(t, tr, key, klen, at, &found_leaf, &idx);
     if (rc != CT_OK) {
         return rc;
     }

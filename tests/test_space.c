@@ -93,6 +93,17 @@ static size_t value_of(uint64_t i, uint32_t ver, uint8_t *v)
     return vl;
 }
 
+/* Puts the next version of key i. */
+static void put_next_version(ct_txn *t, uint64_t i, uint32_t *ver)
+{
+    uint8_t k[24];
+    size_t kl = space_key(i, k);
+    uint8_t v[VALUE_BYTES_MAX];
+    ver[i]++;
+    size_t vl = value_of(i, ver[i], v);
+    th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+}
+
 /* Every key i < n must read its current version (UINT32_MAX = absent). */
 static void check_keys(ct_txn *t, uint64_t n, const uint32_t *ver)
 {
@@ -112,6 +123,18 @@ static void check_keys(ct_txn *t, uint64_t n, const uint32_t *ver)
         th_assert_eq(vl, wl);
         th_assert_mem(v, want, wl);
     }
+}
+
+/* Every key reads its version, ct_check is clean; then frees ver and the env. */
+static void check_and_destroy(th_env *e, uint64_t nkeys, uint32_t *ver)
+{
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e->db, CT_TXN_RDONLY, &t), CT_OK);
+    check_keys(t, nkeys, ver);
+    ct_abort(t);
+    th_check_clean(e->db);
+    free(ver);
+    th_env_destroy(e);
 }
 
 /* Steady state: 20,000 keys built, then 200,000 random overwrites and
@@ -180,13 +203,7 @@ static void steady_case(th_store_kind kind, int big_values)
                   (unsigned long long)end.pages_total, (unsigned long long)end.pages_free,
                   (double)max_store / (double)built.store_pages);
     th_assert_true(max_store <= 2 * built.store_pages);
-    ct_txn *t = NULL;
-    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
-    check_keys(t, nkeys, ver);
-    ct_abort(t);
-    th_check_clean(e.db);
-    free(ver);
-    th_env_destroy(&e);
+    check_and_destroy(&e, nkeys, ver);
     g_big_values = 0;
     th_ctx[0] = '\0';
 }
@@ -452,12 +469,7 @@ static void test_rebalance_fill_after_deletes(void **state)
             if (ver[i] == UINT32_MAX) {
                 continue;
             }
-            uint8_t k[24];
-            size_t kl = space_key(i, k);
-            uint8_t v[VALUE_BYTES_MAX];
-            ver[i]++;
-            size_t vl = value_of(i, ver[i], v);
-            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+            put_next_version(t, i, ver);
             if (++in_txn == 1000) {
                 th_assert_rc(ct_commit(t), CT_OK);
                 th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
@@ -644,6 +656,23 @@ static void test_free_list_survives_reopen(void **state)
     th_env_destroy(&e);
 }
 
+/* A CT_SYNC_NONE database (memory store, autosync_pages as given) holding
+   keys 0..nkeys-1, synced; returns their versions (caller frees). */
+static uint32_t *build_synced_none(th_env *e, uint64_t nkeys, th_rng *r, uint64_t seed,
+                                   size_t autosync_pages)
+{
+    th_env_init(e, TH_STORE_MEM_NOMAP, PS);
+    e->durability = CT_SYNC_NONE;
+    e->autosync_pages = autosync_pages;
+    th_env_reopen(e);
+    uint32_t *ver = calloc(nkeys, sizeof(*ver));
+    assert_non_null(ver);
+    th_rng_seed(r, seed);
+    build_keys(e, nkeys, r, ver);
+    th_assert_rc(ct_sync(e->db), CT_OK);
+    return ver;
+}
+
 /* CT_SYNC_NONE: commits that are never synced do not reuse pages freed
    since the last durable commit (so a crash finds an intact tree), but
    ct_sync makes them reusable: a steady workload with a ct_sync every 10
@@ -652,29 +681,16 @@ static void test_sync_none_space(void **state)
 {
     (void)state;
     th_env e;
-    th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
-    e.durability = CT_SYNC_NONE;
-    th_env_reopen(&e);
     const uint64_t nkeys = 5000;
-    uint32_t *ver = calloc(nkeys, sizeof(*ver));
-    assert_non_null(ver);
     th_rng r;
-    th_rng_seed(&r, 21);
-    build_keys(&e, nkeys, &r, ver);
-    th_assert_rc(ct_sync(e.db), CT_OK);
+    uint32_t *ver = build_synced_none(&e, nkeys, &r, 21, 0);
     figures built = fig(&e);
     uint64_t max_store = built.store_pages;
     for (uint64_t c = 1; c <= th_scaled(3000); c++) {
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
         for (int j = 0; j < 10; j++) {
-            uint64_t i = th_below(&r, nkeys);
-            uint8_t k[24];
-            size_t kl = space_key(i, k);
-            uint8_t v[VALUE_BYTES_MAX];
-            ver[i]++;
-            size_t vl = value_of(i, ver[i], v);
-            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+            put_next_version(t, th_below(&r, nkeys), ver);
         }
         th_assert_rc(ct_commit(t), CT_OK);
         if (c % 10 == 0) {
@@ -711,13 +727,7 @@ static uint64_t overwrite_all_unsynced(th_env *e, uint64_t nkeys, uint32_t *ver,
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
         for (uint64_t i = base; i < base + 100 && i < nkeys; i++) {
-            uint64_t k_i = (i * 7919u) % nkeys; /* every key once (7919 is prime) */
-            uint8_t k[24];
-            size_t kl = space_key(k_i, k);
-            uint8_t v[VALUE_BYTES_MAX];
-            ver[k_i]++;
-            size_t vl = value_of(k_i, ver[k_i], v);
-            th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
+            put_next_version(t, (i * 7919u) % nkeys, ver); /* every key once (7919 is prime) */
         }
         th_assert_rc(ct_commit(t), CT_OK);
         struct ct_stat st;
@@ -741,16 +751,8 @@ static void test_sync_none_autosync(void **state)
     uint64_t grown[2] = {0, 0};
     for (int off = 0; off < 2; off++) {
         th_env e;
-        th_env_init(&e, TH_STORE_MEM_NOMAP, PS);
-        e.durability = CT_SYNC_NONE;
-        e.autosync_pages = off ? 0 : 200; /* 0: the default, never */
-        th_env_reopen(&e);
-        uint32_t *ver = calloc(nkeys, sizeof(*ver));
-        assert_non_null(ver);
         th_rng r;
-        th_rng_seed(&r, 33);
-        build_keys(&e, nkeys, &r, ver);
-        th_assert_rc(ct_sync(e.db), CT_OK);
+        uint32_t *ver = build_synced_none(&e, nkeys, &r, 33, off ? 0 : 200); /* 0: never */
         figures built = fig(&e);
         uint64_t syncs = 0;
         uint64_t held = 0;
@@ -777,13 +779,7 @@ static void test_sync_none_autosync(void **state)
             th_assert_true(max1 <= built.store_pages + 2 * 200);
             th_assert_true(max2 <= max1 && max3 <= max1);
         }
-        ct_txn *rt = NULL;
-        th_assert_rc(ct_begin(e.db, CT_RDONLY, &rt), CT_OK);
-        check_keys(rt, nkeys, ver);
-        ct_abort(rt);
-        th_check_clean(e.db);
-        free(ver);
-        th_env_destroy(&e);
+        check_and_destroy(&e, nkeys, ver);
     }
     th_assert_true(grown[0] * 2 < grown[1]);
 }

@@ -56,6 +56,22 @@ int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_
     return CT_OK;
 }
 
+/* One pwrite/pwritev result: the bytes moved (checked against want: never
+   trust the syscall to stay in bounds), 0 to retry (EINTR, or nothing
+   written and no error: retried, but at most CT_FS_RETRY_MAX times in a
+   row), or a CT_* error (negative). */
+static ssize_t write_result(ssize_t n, size_t want, int *stalls)
+{
+    if (n > 0) {
+        *stalls = 0;
+        return (size_t)n > want ? CT_IO : n;
+    }
+    if (n == 0 || errno == EINTR) {
+        return ++*stalls >= CT_FS_RETRY_MAX ? CT_IO : 0;
+    }
+    return ct__fs_errno_rc(errno);
+}
+
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off)
 {
@@ -63,21 +79,12 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     size_t done = 0;
     int stalls = 0;
     while (done < len) {
-        ssize_t n = sys->pwrite(fd, p + done, len - done, (off_t)(off + done));
-        if (n > 0) {
-            if ((size_t)n > len - done) {
-                return CT_IO;
-            }
-            done += (size_t)n;
-            stalls = 0;
-        } else if (n == 0 || errno == EINTR) {
-            /* Nothing written but no error: retry, but not forever. */
-            if (++stalls >= CT_FS_RETRY_MAX) {
-                return CT_IO;
-            }
-        } else {
-            return ct__fs_errno_rc(errno);
+        ssize_t n = write_result(sys->pwrite(fd, p + done, len - done, (off_t)(off + done)),
+                                 len - done, &stalls);
+        if (n < 0) {
+            return (int)n;
         }
+        done += (size_t)n;
     }
     return CT_OK;
 }
@@ -111,31 +118,22 @@ int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *co
     while (k < npages) {
         size_t want = 0;
         int cnt = fill_iov(iov, pages, npages, page_size, k, skip, &want);
-        ssize_t n = sys->pwritev(fd, iov, cnt, (off_t)(off + done));
-        if (n > 0) {
-            if ((size_t)n > want) {
-                return CT_IO; /* never trust the syscall to stay in bounds */
+        ssize_t n = write_result(sys->pwritev(fd, iov, cnt, (off_t)(off + done)), want, &stalls);
+        if (n < 0) {
+            return (int)n;
+        }
+        done += (uint64_t)n;
+        /* Advance (k, skip) by n bytes: a short write resumes mid-page. */
+        size_t left = (size_t)n;
+        while (left > 0) {
+            size_t rest = page_size - skip;
+            if (left < rest) {
+                skip += left;
+                break;
             }
-            done += (uint64_t)n;
-            /* Advance (k, skip) by n bytes: a short write resumes mid-page. */
-            size_t left = (size_t)n;
-            while (left > 0) {
-                size_t rest = page_size - skip;
-                if (left < rest) {
-                    skip += left;
-                    break;
-                }
-                left -= rest;
-                skip = 0;
-                k++;
-            }
-            stalls = 0;
-        } else if (n == 0 || errno == EINTR) {
-            if (++stalls >= CT_FS_RETRY_MAX) {
-                return CT_IO;
-            }
-        } else {
-            return ct__fs_errno_rc(errno);
+            left -= rest;
+            skip = 0;
+            k++;
         }
     }
     return CT_OK;
