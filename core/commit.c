@@ -132,8 +132,15 @@ static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
     if (!db->ps->ops->map) {
         return;
     }
+    ct_pagestore *ps = db->ps;
     for (size_t i = 0; i < n; i++) {
         uint8_t type = ct__ph_type(d[i].buf);
+        const uint8_t *m = NULL;
+        if (type == CT_PT_OVERFLOW && /* a run only where map() is contiguous (pager.c) */
+            !((m = ps->ops->map(ps, d[i].pgno)) != NULL &&
+              ct__overflow_mapped_contiguously(ps, d[i].pgno, d[i].npages, m))) {
+            continue;
+        }
         if (type == CT_PT_LEAF || type == CT_PT_BRANCH || type == CT_PT_OVERFLOW) {
             ct__memo_note(db, d[i].pgno, ct__ph_txnid(d[i].buf), type);
         }

@@ -257,6 +257,10 @@ int ct__memo_hit(ct_db *db, uint64_t pgno, uint64_t gen);
 /* Records that page pgno of generation gen and type passed verification.
    Never fails (no memory: nothing recorded). */
 void ct__memo_note(ct_db *db, uint64_t pgno, uint64_t gen, uint8_t type);
+/* 1 when map() gives pages pgno+1..pgno+np-1 right after first, the
+   pointer of pgno (pager.c: the memo notes an overflow run only then). */
+int ct__overflow_mapped_contiguously(ct_pagestore *ps, uint64_t pgno, uint32_t np,
+                                     const uint8_t *first);
 /* Frees the memo; only when no txn is live. */
 void ct__memo_free(ct_db *db);
 

@@ -35,6 +35,10 @@
  *      sealed those bytes itself, which is what a verification would
  *      have established; a write the device dropped or misdirected leaves
  *      another header behind map(pgno), which 2's comparison catches.
+ *   6. An overflow run is noted only where map() showed its pages
+ *      contiguous (pager.c, commit.c); map() pointers do not change while
+ *      their pages are not rewritten (pagestore.h), so a hit on a run a
+ *      snapshot reaches also vouches for the contiguity.
  * Entry 0 means "not verified"; no page has generation 0.
  * Concurrency: readers and the writer note and look up without a lock;
  * entries are atomics (a racing note of an older generation only costs a

@@ -146,6 +146,17 @@ static uint32_t run_pages(uint32_t page_size, uint32_t vlen)
     return (uint32_t)((bytes + page_size - 1) / page_size);
 }
 
+int ct__overflow_mapped_contiguously(ct_pagestore *ps, uint64_t pgno, uint32_t np,
+                                     const uint8_t *first)
+{
+    for (uint32_t i = 1; i < np; i++) {
+        if ((const uint8_t *)ps->ops->map(ps, pgno + i) != first + (size_t)i * ps->page_size) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Overflow run pgno..pgno+np-1 in place through map(), when the store maps
    every page of it exactly one page after the previous (a file mapping
    does inside one chunk; each pointer is checked, so the whole range is
@@ -164,14 +175,16 @@ static int overflow_map(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t np, con
     if (!m) {
         return CT_NOTFOUND;
     }
-    for (uint32_t i = 1; i < np; i++) {
-        if ((const uint8_t *)ps->ops->map(ps, pgno + i) != m + (size_t)i * db->page_size) {
-            return CT_NOTFOUND;
-        }
-    }
     int header_ok = ct__ph_type(m) == CT_PT_OVERFLOW && ct__ph_pgno(m) == pgno &&
                     ct__ph_txnid(m) == gen && ct__ph_upper(m) == np;
-    if (!(header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen))) {
+    int hit = header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen);
+    /* A run is noted only once map() showed it contiguous, and map()'s
+       pointers do not change while their pages are not rewritten, which a
+       run a snapshot reaches is not: a hit spares the per-page check. */
+    if (!hit && !ct__overflow_mapped_contiguously(ps, pgno, np, m)) {
+        return CT_NOTFOUND;
+    }
+    if (!hit) {
         int rc = ct__page_verify(m, (uint64_t)np * db->page_size, CT_PT_OVERFLOW, pgno, gen);
         if (rc != CT_OK) {
             return rc;

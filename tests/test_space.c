@@ -501,7 +501,9 @@ static void test_rebalance_fill_after_deletes(void **state)
     assert_int_equal(after.underfull, 0);
     assert_true(after.min_used >= after.quarter);
     assert_true(later.store_pages < deleted.store_pages);
-    assert_true(later.store_pages <= full.store_pages / 3);
+    /* The tree's extent (hwm) is down to a third; the store follows it as
+       the meta slots move on (test_free_tail_given_back). */
+    assert_true(later.pages_total <= full.store_pages / 3);
     th_check_clean(e.db);
     th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
     check_keys(t, nkeys, ver);
