@@ -281,6 +281,38 @@ static int replace_sep(ct_txn *t, uint8_t *parent, uint32_t i, const uint8_t *se
                        uint32_t seplen);
 static int fix_underflow_from(ct_txn *t, ct__tree *tr, path *pt, uint32_t level);
 
+/* Rebuilds the siblings L and R (R is child ri of pt's parent of `level`)
+   from t->refs[0..n), split where their bytes balance, and gives the parent
+   R's new first key as separator. *split: the parent split to take a
+   longer separator (pt is stale above `level`). */
+static int redistribute(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint8_t type,
+                        uint8_t *L, uint8_t *R, uint32_t ri, uint32_t n, int *split)
+{
+    ct_db *db = t->db;
+    uint8_t *parent = pt->page[level - 1];
+    uint32_t s = choose_split(db, type, t->refs, n, 0);
+    uint8_t *sepbuf = t->sepbuf;
+    uint32_t seplen = type == CT_PT_LEAF ? ct__leaf_klen(t->refs[s].raw) : t->refs[s].klen;
+    memmove(sepbuf, type == CT_PT_LEAF ? ct__leaf_key(t->refs[s].raw) : t->refs[s].key, seplen);
+    uint8_t *lbuf = t->scratch;
+    uint8_t *rbuf = t->scratch + db->page_size;
+    ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, s);
+    ct__node_build(rbuf, db->page_size, type, ct__ph_pgno(R), t->id, t->refs + s, n - s);
+    memcpy(L, lbuf, db->page_size);
+    memcpy(R, rbuf, db->page_size);
+    if (replace_sep(t, parent, ri, sepbuf, seplen) == 0) {
+        return CT_OK;
+    }
+    /* The new separator is longer and the parent is full: take the old
+       cell out and insert the new one, splitting upward like an insert. */
+    const uint8_t *old = ct__node_cell(parent, ri);
+    uint64_t child = ct__branch_child(old);
+    uint64_t gen = ct__branch_gen(old);
+    ct__node_delete(parent, ri);
+    *split = 1;
+    return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
+}
+
 /* Bytes a leaf sibling may hold at most for a spill into it to pay: after
    the spill both pages keep an eighth free, so the next inserts land
    without another spill. */
@@ -357,29 +389,15 @@ static int spill_leaf(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uin
     memset(&t->refs[at], 0, sizeof(*t->refs));
     t->refs[at].raw = cell;
     t->refs[at].len = len;
-    uint32_t n = ln + rn + 1;
-    uint32_t s = choose_split(db, CT_PT_LEAF, t->refs, n, 0);
-    uint8_t *sepbuf = t->sepbuf;
-    uint32_t seplen = ct__leaf_klen(t->refs[s].raw);
-    memmove(sepbuf, ct__leaf_key(t->refs[s].raw), seplen);
-    uint8_t *lbuf = t->scratch;
-    uint8_t *rbuf = t->scratch + db->page_size;
-    ct__node_build(lbuf, db->page_size, CT_PT_LEAF, ct__ph_pgno(L), t->id, t->refs, s);
-    ct__node_build(rbuf, db->page_size, CT_PT_LEAF, ct__ph_pgno(R), t->id, t->refs + s, n - s);
-    memcpy(L, lbuf, db->page_size);
-    memcpy(R, rbuf, db->page_size);
     *done = 1;
-    if (replace_sep(t, parent, ri, sepbuf, seplen) == 0) {
-        /* A shorter separator may leave the parent under the fill bound. */
-        return fix_underflow_from(t, tr, pt, level - 1);
-    }
-    /* A longer separator than the parent can take: as in rebalance. */
-    const uint8_t *old = ct__node_cell(parent, ri);
-    uint64_t child = ct__branch_child(old);
-    uint64_t gen = ct__branch_gen(old);
-    ct__node_delete(parent, ri);
+    int parent_split = 0;
+    rc = redistribute(t, tr, pt, level, CT_PT_LEAF, L, R, ri, ln + rn + 1, &parent_split);
     *split = 1;
-    return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
+    if (rc != CT_OK || parent_split) {
+        return rc;
+    }
+    /* A shorter separator may leave the parent under the fill bound. */
+    return fix_underflow_from(t, tr, pt, level - 1);
 }
 
 /* Inserts the encoded cell at pt's leaf; spills into a sibling or splits
@@ -680,26 +698,7 @@ static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *spl
         ct__node_delete(parent, ri);
         return ct__page_free(t, rpgno, 1, t->id); /* R was touched: dirty */
     }
-    uint32_t s = choose_split(db, type, t->refs, n, 0);
-    uint8_t *sepbuf = t->sepbuf;
-    uint32_t seplen = type == CT_PT_LEAF ? ct__leaf_klen(t->refs[s].raw) : t->refs[s].klen;
-    memmove(sepbuf, type == CT_PT_LEAF ? ct__leaf_key(t->refs[s].raw) : t->refs[s].key, seplen);
-    uint8_t *rbuf = t->scratch + db->page_size;
-    ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, s);
-    ct__node_build(rbuf, db->page_size, type, rpgno, t->id, t->refs + s, n - s);
-    memcpy(L, lbuf, db->page_size);
-    memcpy(R, rbuf, db->page_size);
-    if (replace_sep(t, parent, ri, sepbuf, seplen) == 0) {
-        return CT_OK;
-    }
-    /* The new separator is longer and the parent is full: take the old
-       cell out and insert the new one, splitting upward like an insert. */
-    const uint8_t *old = ct__node_cell(parent, ri);
-    uint64_t child = ct__branch_child(old);
-    uint64_t gen = ct__branch_gen(old);
-    ct__node_delete(parent, ri);
-    *split = 1;
-    return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
+    return redistribute(t, tr, pt, level, type, L, R, ri, n, split);
 }
 
 static int collapse_root(ct_txn *t, ct__tree *tr)

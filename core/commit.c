@@ -129,28 +129,22 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
    commit later fails is never referenced. */
 static void memo_own_writes(ct_db *db, const dirty_ref *d, size_t n)
 {
-    if (!db->ps->ops->map) {
+    ct_pagestore *ps = db->ps;
+    if (!ps->ops->map) {
         return;
     }
-    ct_pagestore *ps = db->ps;
     for (size_t i = 0; i < n; i++) {
         uint8_t type = ct__ph_type(d[i].buf);
-        const uint8_t *m = NULL;
-        if (type == CT_PT_OVERFLOW && /* a run only where map() is contiguous (pager.c) */
-            !((m = ps->ops->map(ps, d[i].pgno)) != NULL &&
-              ct__overflow_mapped_contiguously(ps, d[i].pgno, d[i].npages, m))) {
+        if (type == CT_PT_OVERFLOW) { /* a run only where map() is contiguous (memo.c, 6) */
+            const uint8_t *m = ps->ops->map(ps, d[i].pgno);
+            if (!m || !ct__overflow_mapped_contiguously(ps, d[i].pgno, d[i].npages, m)) {
+                continue;
+            }
+        } else if (type != CT_PT_LEAF && type != CT_PT_BRANCH) {
             continue;
         }
-        if (type == CT_PT_LEAF || type == CT_PT_BRANCH || type == CT_PT_OVERFLOW) {
-            ct__memo_note(db, d[i].pgno, ct__ph_txnid(d[i].buf), type);
-        }
+        ct__memo_note(db, d[i].pgno, ct__ph_txnid(d[i].buf), type);
     }
-}
-
-/* ct_options.autosync_pages; 0 = never. */
-static size_t autosync_limit(const ct_db *db)
-{
-    return db->autosync_pages != 0 ? db->autosync_pages : SIZE_MAX;
 }
 
 static int write_dirty(ct_txn *t)
@@ -253,8 +247,8 @@ int ct__commit(ct_txn *t)
        when too many freed pages wait for a sync to be reused. */
     int full = db->durability == CT_SYNC_FULL ||
                t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2 ||
-               (db->durability == CT_SYNC_NONE &&
-                ct__freeset_sync_held(db, &fs) >= autosync_limit(db));
+               (db->durability == CT_SYNC_NONE && db->autosync_pages != 0 &&
+                ct__freeset_sync_held(db, &fs) >= db->autosync_pages);
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);

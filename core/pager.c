@@ -177,14 +177,13 @@ static int overflow_map(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t np, con
     }
     int header_ok = ct__ph_type(m) == CT_PT_OVERFLOW && ct__ph_pgno(m) == pgno &&
                     ct__ph_txnid(m) == gen && ct__ph_upper(m) == np;
-    int hit = header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen);
     /* A run is noted only once map() showed it contiguous, and map()'s
        pointers do not change while their pages are not rewritten, which a
        run a snapshot reaches is not: a hit spares the per-page check. */
-    if (!hit && !ct__overflow_mapped_contiguously(ps, pgno, np, m)) {
-        return CT_NOTFOUND;
-    }
-    if (!hit) {
+    if (!(header_ok && !t->verify_all && ct__memo_hit(db, pgno, gen))) {
+        if (!ct__overflow_mapped_contiguously(ps, pgno, np, m)) {
+            return CT_NOTFOUND;
+        }
         int rc = ct__page_verify(m, (uint64_t)np * db->page_size, CT_PT_OVERFLOW, pgno, gen);
         if (rc != CT_OK) {
             return rc;
