@@ -251,6 +251,7 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     }
     out->durable_txnid = db->durable_txnid;
     out->pages_held_by_sync = ct__freeset_sync_held(db, &db->free);
+    out->free_list_pages = db->free.chain_count;
     pthread_mutex_unlock(&db->mu);
     out->key_max = db->key_max;
     out->rejected_txnid = db->rejected_txnid;

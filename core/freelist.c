@@ -73,12 +73,24 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
     return e->freed_txn <= keep && e->freed_txn <= db->durable_txnid;
 }
 
+/* In the last durable tree and freed after it: held until the next sync. */
+static int sync_held(const ct_db *db, const ct__free_entry *e)
+{
+    return e->chain_of == 0 && e->freed_txn > db->durable_txnid && e->born <= db->durable_txnid;
+}
+
+/* Not reusable, and stays so until a sync or a reader's end: a snapshot
+   older than the free may read it, or the last durable tree holds it. */
+static int stays_held(const ct_db *db, const ct__free_entry *e, uint64_t oldest)
+{
+    return e->chain_of == 0 && (e->freed_txn > oldest || sync_held(db, e));
+}
+
 size_t ct__freeset_sync_held(const ct_db *db, const ct__freeset *fs)
 {
     size_t n = 0;
     for (size_t i = 0; i < fs->count; i++) {
-        const ct__free_entry *e = &fs->v[i];
-        n += e->chain_of == 0 && e->freed_txn > db->durable_txnid && e->born <= db->durable_txnid;
+        n += (size_t)sync_held(db, &fs->v[i]);
     }
     return n;
 }
@@ -306,27 +318,90 @@ static void trim_tail(ct_txn *t, ct__freeset *fs, uint64_t oldest)
     }
 }
 
-/* Index of the first old chain page of the longest suffix whose pages
-   still list exactly the entries that are free. */
-static int kept_suffix(ct_db *db, const ct__freeset *fs, size_t *first)
+/* Entries that stay held (until a sync, or a reader's end) belong at the
+   tail of the chain, entries about to be reused at the front: a reuse
+   rewrites its page and every page in front of it. New held entries are
+   written in front of the kept pages, so they pile up in front of pages
+   still listing soon-reused entries, and each later reuse there rewrites
+   them again (a CT_SYNC_NONE workload rewrote nearly its whole chain
+   every commit). When the kept pages up to the last one listing any
+   soon-reused entry hold at least as many held entries as others, drop
+   them too: the rewrite lays the soon-reused entries first and the held
+   ones last, so the kept suffix is then held entries only. Each such
+   rewrite costs at most twice the held entries it moves. */
+static size_t settle_held(const ct__freeset *old, const uint32_t *left, const uint32_t *held,
+                          size_t first)
+{
+    size_t last_mixed = first;
+    uint64_t nheld = 0;
+    uint64_t nother = 0;
+    uint64_t nheld_upto = 0;
+    uint64_t nother_upto = 0;
+    for (size_t c = first; c < old->chain_count; c++) {
+        nheld += held[c];
+        nother += left[c] - held[c];
+        if (left[c] != held[c]) {
+            last_mixed = c + 1;
+            nheld_upto = nheld;
+            nother_upto = nother;
+        }
+    }
+    return nheld_upto > 0 && nheld_upto >= nother_upto ? last_mixed : first;
+}
+
+/* Kept pages never merge, and a commit's last new page is partly full:
+   many small commits would leave a chain of nearly empty pages. When the
+   kept pages are more than twice as many as their entries need, keep only
+   the longest suffix that is at least half full on average and rewrite
+   the rest compactly. */
+static size_t compact_kept(const ct__freeset *old, uint32_t per, size_t first)
+{
+    uint64_t entries = 0;
+    for (size_t c = first; c < old->chain_count; c++) {
+        entries += old->chain_n[c];
+    }
+    uint64_t pages = old->chain_count - first;
+    if (pages <= 2 * ((entries + per - 1) / per) + 1) {
+        return first;
+    }
+    size_t keep_from = old->chain_count;
+    uint64_t sum = 0;
+    for (size_t c = old->chain_count; c-- > first;) {
+        sum += old->chain_n[c];
+        if (2 * sum >= (uint64_t)(old->chain_count - c) * per) {
+            keep_from = c;
+        }
+    }
+    return keep_from;
+}
+
+/* Index of the first old chain page of the suffix to keep: the longest
+   whose pages still list exactly the entries that are free, shortened
+   (see settle_held) so that held entries settle behind the rest. */
+static int kept_suffix(ct_db *db, const ct__freeset *fs, uint64_t oldest, size_t *first)
 {
     const ct__freeset *old = &db->free;
     *first = old->chain_count;
     if (old->chain_count == 0) {
         return CT_OK;
     }
-    uint32_t *left = ct__calloc(&db->alloc, old->chain_count, sizeof(*left));
+    uint32_t *left = ct__calloc(&db->alloc, 2 * old->chain_count, sizeof(*left));
     if (!left) {
         return CT_NOMEM;
     }
+    uint32_t *held = left + old->chain_count;
     for (size_t i = 0; i < fs->count; i++) {
-        if (fs->v[i].home != CT__NO_HOME) {
-            left[fs->v[i].home]++;
+        const ct__free_entry *e = &fs->v[i];
+        if (e->home != CT__NO_HOME) {
+            left[e->home]++;
+            held[e->home] += (uint32_t)stays_held(db, e, oldest);
         }
     }
     while (*first > 0 && left[*first - 1] == old->chain_n[*first - 1]) {
         (*first)--;
     }
+    *first = settle_held(old, left, held, *first);
+    *first = compact_kept(old, ct__freelist_per_page(db->page_size), *first);
     ct__free(&db->alloc, left);
     return CT_OK;
 }
@@ -368,13 +443,18 @@ static int drop_old_pages(ct_txn *t, ct__freeset *fs, size_t first)
 }
 
 /* Order of entries on the new pages: what the next txns reuse first goes
-   first, pages held by readers last, so those pages stay unchanged. */
+   first, entries held until a sync or a reader's end last, so those pages
+   stay unchanged (settle_held). */
+#define WRITE_RANKS 4
 static int write_rank(const ct_db *db, const ct__free_entry *e, uint64_t oldest)
 {
     if (ct__freeset_reusable(db, e, oldest)) {
         return 0;
     }
-    return e->chain_of != 0 ? 1 : 2;
+    if (e->chain_of != 0) {
+        return 1;
+    }
+    return stays_held(db, e, oldest) ? 3 : 2;
 }
 
 static int fill_new_pages(ct_txn *t, ct__freeset *fs, size_t nnew, const size_t *order,
@@ -471,7 +551,7 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
     }
     /* Counting sort by rank, stable in pgno, in one classifying pass;
        kept pages' entries move behind the new pages. */
-    size_t at[3] = {0, 0, 0};
+    size_t at[WRITE_RANKS] = {0};
     uint8_t *rank = ct__malloc(&db->alloc, fs->count + 1);
     if (!rank) {
         ct__free(&db->alloc, order);
@@ -483,16 +563,18 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
             rank[i] = (uint8_t)write_rank(db, e, oldest);
             at[rank[i]]++;
         } else {
-            rank[i] = 3; /* on a kept page */
+            rank[i] = WRITE_RANKS; /* on a kept page */
             e->home = (uint32_t)(e->home - first + nnew);
         }
     }
-    at[2] = at[0] + at[1];
-    at[1] = at[0];
-    at[0] = 0;
+    for (size_t r = 0, start = 0; r < WRITE_RANKS; r++) {
+        size_t n = at[r];
+        at[r] = start;
+        start += n;
+    }
     size_t norder = written;
     for (size_t i = 0; i < fs->count; i++) {
-        if (rank[i] < 3) {
+        if (rank[i] < WRITE_RANKS) {
             order[at[rank[i]]++] = i;
         }
     }
@@ -527,7 +609,7 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
     int rc = merge_sets(t, out);
     if (rc == CT_OK) {
         trim_tail(t, out, oldest);
-        rc = kept_suffix(t->db, out, &first);
+        rc = kept_suffix(t->db, out, oldest, &first);
     }
     /* A kept page at the end of the store would stop the tail from ever
        shrinking: drop it (and the pages before it) to the free list. */

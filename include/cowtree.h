@@ -359,6 +359,9 @@ struct ct_stat {
     /* CT_SYNC_NONE: free pages of the last synced tree that only the next
        sync makes reusable (see ct_options.autosync_pages). */
     uint64_t pages_held_by_sync;
+    /* Pages of the persistent free list itself (its chain), counted in
+       pages_in_use. */
+    uint64_t free_list_pages;
 };
 typedef struct ct_stat ct_stat_info;
 

@@ -7,6 +7,8 @@
 
 #include "helpers.h"
 
+#include "cowtree/tracestore.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -732,8 +734,10 @@ void th_env_close(th_env *e)
     ct_close(e->db);
     e->db = NULL;
     if (is_mem(e->kind)) {
-        /* No engine is open: release buffers kept alive for map() pointers. */
-        th_assert_rc(ct_memstore_unmap_all(e->ps), CT_OK);
+        /* No engine is open: release buffers kept alive for map() pointers
+           (of the memory store under a trace store a test put on top). */
+        ct_pagestore *traced = ct_tracestore_inner(e->ps);
+        th_assert_rc(ct_memstore_unmap_all(traced ? traced : e->ps), CT_OK);
     }
 }
 

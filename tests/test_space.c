@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cowtree/tracestore.h"
 #include "internal.h"
 
 #define PS 512u
@@ -716,6 +717,80 @@ static void test_sync_none_space(void **state)
     th_env_destroy(&e);
 }
 
+/* Puts a trace store between the env's store and the db, to count the
+   pages each commit writes. */
+static ct_pagestore *trace_env_store(th_env *e)
+{
+    th_env_close(e);
+    ct_pagestore *traced = NULL;
+    th_assert_rc(ct_tracestore_wrap(e->ps, NULL, &traced), CT_OK);
+    e->ps = traced;
+    th_assert_rc(th_env_open(e), CT_OK);
+    return traced;
+}
+
+static uint64_t pages_written(ct_pagestore *traced)
+{
+    ct_tracestore_stats st;
+    th_assert_rc(ct_tracestore_get_stats(traced, &st), CT_OK);
+    return st.op[CT_TRACE_WRITE].pages;
+}
+
+/* CT_SYNC_NONE, never synced: every page of the synced tree a commit frees
+   stays on the free list until a sync, so that list only grows. A commit
+   must write its own changes, not the list again: the held entries settle
+   on chain pages that later commits keep (they used to be rewritten by
+   nearly every commit). Many small commits must not leave a chain of
+   nearly empty pages either. */
+static void test_sync_none_held_entries_settle(void **state)
+{
+    (void)state;
+    th_env e;
+    const uint64_t nkeys = 20000;
+    th_rng r;
+    uint32_t *ver = build_synced_none(&e, nkeys, &r, 45, 0);
+    ct_pagestore *traced = trace_env_store(&e);
+    const uint64_t per = ct__freelist_per_page(PS);
+    const uint64_t commits = th_scaled(1200);
+    uint64_t late_written = 0;
+    uint64_t late_commits = 0;
+    uint64_t most_written = 0;
+    for (uint64_t c = 1; c <= commits; c++) {
+        uint64_t before = pages_written(traced);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (int j = 0; j < 4; j++) {
+            put_next_version(t, th_below(&r, nkeys), ver);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        uint64_t w = pages_written(traced) - before;
+        if (c > commits / 2) {
+            late_written += w;
+            late_commits++;
+            most_written = w > most_written ? w : most_written;
+        }
+    }
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    uint64_t held_pages = (st.pages_held_by_sync + per - 1) / per;
+    print_message("  CT_SYNC_NONE, %llu commits of 4 puts, no sync: %llu entries held by sync "
+                  "(%llu chain pages' worth), chain %llu pages, depth %u; late commits wrote %.1f "
+                  "pages on average, at most %llu\n",
+                  (unsigned long long)commits, (unsigned long long)st.pages_held_by_sync,
+                  (unsigned long long)held_pages, (unsigned long long)st.free_list_pages,
+                  st.depth, (double)late_written / (double)late_commits, (unsigned long long)most_written);
+    /* Rewriting the held entries would cost held_pages per commit. */
+    /* 4 puts touch at most 4 root-to-leaf paths, then the meta, the
+       free-list pages for this commit's changes, and a few pages of
+       entries that turned reusable. */
+    th_assert_true(held_pages > 2 * (4 * st.depth + 1 + 8));
+    th_assert_true(late_written <= late_commits * (4 * st.depth + 1 + 8));
+    /* Compact enough: at most twice the pages the entries need, plus the
+       pages of the last commit. */
+    th_assert_true(st.free_list_pages <= 2 * ((st.pages_free + per - 1) / per) + 3);
+    check_and_destroy(&e, nkeys, ver);
+}
+
 /* Overwrites every key of a synced tree under CT_SYNC_NONE, never calling
    ct_sync, in txns of 100; returns the largest store size seen and how
    many commits ended durable (an autosync). */
@@ -796,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_steady_state_overflow_values),
         cmocka_unit_test(test_sync_none_space),
         cmocka_unit_test(test_sync_none_autosync),
+        cmocka_unit_test(test_sync_none_held_entries_settle),
         cmocka_unit_test(test_rebalance_fill_after_deletes),
         cmocka_unit_test(test_rebalance_fill_long_keys),
         cmocka_unit_test(test_long_reader_across_commits),
