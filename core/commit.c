@@ -27,23 +27,18 @@
  * poisons the db (the state of the unsynced writes is unknown).
  * Must never: write a page a durable meta or a live reader can reach.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "sort.h"
 
 typedef struct dirty_ref {
     uint64_t pgno;
     uint8_t *buf;
     uint32_t npages;
 } dirty_ref;
-
-static int cmp_dirty(const void *a, const void *b)
-{
-    const dirty_ref *x = a;
-    const dirty_ref *y = b;
-    return (x->pgno > y->pgno) - (x->pgno < y->pgno);
-}
 
 static void seal(ct_db *db, dirty_ref *d)
 {
@@ -151,7 +146,7 @@ static int write_dirty(ct_txn *t)
 {
     ct_db *db = t->db;
     size_t n = t->dirty.count;
-    dirty_ref *d = ct__malloc(&db->alloc, (n + 1) * sizeof(*d));
+    dirty_ref *d = ct__malloc(&db->alloc, 2 * (n + 1) * sizeof(*d)); /* + sort space */
     run_sink k = {NULL, NULL};
     if (db->ps->ops->writev) {
         k.vec = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * sizeof(*k.vec));
@@ -171,7 +166,7 @@ static int write_dirty(ct_txn *t)
                 m++;
             }
         }
-        qsort(d, m, sizeof(*d), cmp_dirty);
+        ct__sort_by_u64(d, m, sizeof(*d), offsetof(dirty_ref, pgno), d + n + 1);
         rc = write_sorted(db, d, m, &k);
         if (rc == CT_OK) {
             memo_own_writes(db, d, m);

@@ -22,10 +22,12 @@
  * slot describes a commit that referenced it: readers never read
  * free-list pages. Entry freed_txn 0 means "reusable by anyone".
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "sort.h"
 
 #define FL_BODY CT_PAGE_HDR_BYTES
 #define FL_ENTRIES (FL_BODY + 16u)
@@ -267,7 +269,9 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
     }
     out->cap = n + 1;
     if (t->freed_count > 1) {
-        qsort(t->freed, t->freed_count, sizeof(*t->freed), cmp_entry);
+        /* out->v has room for them all: it is the sort's scratch here. */
+        ct__sort_by_u64(t->freed, t->freed_count, sizeof(*t->freed),
+                        offsetof(ct__free_entry, pgno), out->v);
     }
     for (size_t i = 1; i < t->freed_count; i++) {
         if (t->freed[i].pgno == t->freed[i - 1].pgno) {

@@ -239,6 +239,11 @@ struct ct_db {
     _Atomic(_Atomic uint64_t *) memo[CT_MEMO_CHUNKS_MAX];
     /* Shared page cache (cache.c) for pages map() does not serve. */
     ct__cache cache;
+    /* One-page buffers of ended write txns, for the next one's dirty pages
+       (pager.c): only the writer (holding the writer lock) touches them. */
+    uint8_t **spare;
+    size_t spare_count;
+    size_t spare_cap;
 };
 
 /* ---- meta.c ---- */
@@ -297,6 +302,10 @@ int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen,
 int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8_t **out);
 /* New zeroed dirty run of npages (header initialised for type). */
 int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out);
+/* A dirty page's buffer goes back to the db's spares (kept up to a few MiB)
+   when its txn ends or frees it; ct__page_spares_free at close. */
+void ct__page_buf_release(ct_db *db, uint8_t *buf, uint32_t npages);
+void ct__page_spares_free(ct_db *db);
 /* Frees a run: dirty ones go back to the pool, durable ones to freed. */
 /* Frees pages pgno..+npages written by txn gen (their generation). */
 int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen);

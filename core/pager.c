@@ -286,6 +286,48 @@ static int pool_put(ct_txn *t, uint64_t pgno)
     return CT_OK;
 }
 
+/* Spare one-page buffers: a random fill dirties a thousand pages per
+   commit, and malloc/free of each (with the heap growing and shrinking
+   under it) cost about 5% of its time. */
+#define SPARE_BYTES_MAX (4u << 20)
+
+static uint8_t *page_buf_take(ct_db *db, uint32_t npages, int zero)
+{
+    size_t bytes = (size_t)npages * db->page_size;
+    if (npages == 1 && db->spare_count > 0) {
+        uint8_t *buf = db->spare[--db->spare_count];
+        if (zero) {
+            memset(buf, 0, bytes);
+        }
+        return buf;
+    }
+    return zero ? ct__calloc(&db->alloc, 1, bytes) : ct__malloc(&db->alloc, bytes);
+}
+
+void ct__page_buf_release(ct_db *db, uint8_t *buf, uint32_t npages)
+{
+    if (npages == 1 && db->spare_count == db->spare_cap && db->spare_cap == 0) {
+        size_t cap = SPARE_BYTES_MAX / db->page_size;
+        db->spare = ct__malloc(&db->alloc, (cap > 16 ? cap : 16) * sizeof(*db->spare));
+        db->spare_cap = db->spare ? (cap > 16 ? cap : 16) : 0;
+    }
+    if (npages == 1 && db->spare_count < db->spare_cap) {
+        db->spare[db->spare_count++] = buf;
+        return;
+    }
+    ct__free(&db->alloc, buf);
+}
+
+void ct__page_spares_free(ct_db *db)
+{
+    while (db->spare_count > 0) {
+        ct__free(&db->alloc, db->spare[--db->spare_count]);
+    }
+    ct__free(&db->alloc, db->spare);
+    db->spare = NULL;
+    db->spare_cap = 0;
+}
+
 /* ct__page_new; zero = 0 leaves the body uninitialised for a caller that
    overwrites every byte (copy-on-write), saving a page-sized memset. */
 static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64_t *pgno,
@@ -296,8 +338,7 @@ static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64
     if (bytes > SIZE_MAX) {
         return CT_NOMEM;
     }
-    uint8_t *buf = zero ? ct__calloc(&db->alloc, 1, (size_t)bytes)
-                        : ct__malloc(&db->alloc, (size_t)bytes);
+    uint8_t *buf = page_buf_take(db, npages, zero);
     if (!buf) {
         return CT_NOMEM;
     }
@@ -321,7 +362,7 @@ static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64
                 (void)pool_put(t, p + i); /* room exists: these slots were just freed */
             }
         }
-        ct__free(&db->alloc, buf);
+        ct__page_buf_release(db, buf, npages);
         return rc;
     }
     ct__page_init(buf, type, p, t->id);
@@ -341,7 +382,7 @@ int ct__page_free(ct_txn *t, uint64_t pgno, uint32_t npages, uint64_t gen)
     uint8_t *buf = ct__pmap_remove(&t->dirty, pgno);
     if (buf) {
         /* Allocated by this txn, never durable: reusable at once. */
-        ct__free(&db->alloc, buf);
+        ct__page_buf_release(db, buf, npages);
         for (uint32_t i = 0; i < npages; i++) {
             int rc = pool_put(t, pgno + i);
             if (rc != CT_OK) {

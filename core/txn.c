@@ -43,7 +43,12 @@ void ct__txn_free(ct_txn *t)
     }
     ct__pmap_free(&t->pins, &db->alloc);
     free_pmap_buffers(db, &t->cache);
-    free_pmap_buffers(db, &t->dirty);
+    for (size_t i = 0; i < t->dirty.cap; i++) {
+        if (t->dirty.slots[i].pgno != UINT64_MAX) {
+            ct__page_buf_release(db, t->dirty.slots[i].buf, t->dirty.slots[i].npages);
+        }
+    }
+    ct__pmap_free(&t->dirty, &db->alloc);
     ct__free(&db->alloc, t->pool);
     ct__free(&db->alloc, t->held);
     ct__free(&db->alloc, t->freed);
