@@ -278,8 +278,8 @@ int ct__commit(ct_txn *t)
         db->durable_txnid = t->id;
         db->durable_meta = t->meta;
     }
-    ct__freeset old = db->free;
-    db->free = fs;
+    ct__freeset old;
+    ct__freelist_adopt(db, &fs, &old);
     pthread_mutex_unlock(&db->mu);
     ct__freeset_free(db, &old);
     if (full) {

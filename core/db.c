@@ -236,8 +236,8 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     out->txnid = db->meta.txnid;
     out->page_size = db->page_size;
     out->pages_total = db->meta.hwm;
-    out->pages_free = db->free.count;
-    out->pages_in_use = db->meta.hwm - db->free.count;
+    out->pages_free = ct__freeset_total(&db->free);
+    out->pages_in_use = db->meta.hwm - out->pages_free;
     out->depth = db->meta.main.depth;
     out->entries = db->meta.main.entries;
     out->buckets = db->meta.buckets;
@@ -245,10 +245,14 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     out->readers = db->reader_count;
     uint64_t oldest = ct__readers_oldest(db);
     out->oldest_reader_txnid = oldest == UINT64_MAX ? 0 : oldest;
-    for (size_t i = 0; i < db->free.count; i++) {
-        uint64_t f = db->free.v[i].freed_txn;
-        if (f != 0 && db->free.v[i].chain_of == 0 && oldest != UINT64_MAX && f > oldest) {
-            out->pages_held_by_readers++;
+    const ct__free_entry *sets[2] = {db->free.v, db->free.frozen};
+    size_t counts[2] = {db->free.count, db->free.frozen_count};
+    for (int s = 0; s < 2; s++) {
+        for (size_t i = 0; i < counts[s]; i++) {
+            uint64_t f = sets[s][i].freed_txn;
+            if (f != 0 && sets[s][i].chain_of == 0 && oldest != UINT64_MAX && f > oldest) {
+                out->pages_held_by_readers++;
+            }
         }
     }
     out->durable_txnid = db->durable_txnid;

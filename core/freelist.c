@@ -44,7 +44,14 @@ void ct__freeset_free(ct_db *db, ct__freeset *fs)
     ct__free(&db->alloc, fs->chain);
     ct__free(&db->alloc, fs->chain_gen);
     ct__free(&db->alloc, fs->chain_n);
+    ct__free(&db->alloc, fs->frozen);
+    ct__free(&db->alloc, fs->newly_frozen);
     memset(fs, 0, sizeof(*fs));
+}
+
+size_t ct__freeset_total(const ct__freeset *fs)
+{
+    return fs->count + fs->frozen_count;
 }
 
 int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader)
@@ -88,11 +95,22 @@ static int stays_held(const ct_db *db, const ct__free_entry *e, uint64_t oldest)
     return e->chain_of == 0 && (e->freed_txn > oldest || sync_held(db, e));
 }
 
+static size_t count_sync_held(const ct_db *db, const ct__free_entry *v, size_t n)
+{
+    size_t held = 0;
+    for (size_t i = 0; i < n; i++) {
+        held += (size_t)sync_held(db, &v[i]);
+    }
+    return held;
+}
+
 size_t ct__freeset_sync_held(const ct_db *db, const ct__freeset *fs)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < fs->count; i++) {
-        n += (size_t)sync_held(db, &fs->v[i]);
+    size_t n = count_sync_held(db, fs->v, fs->count) +
+               count_sync_held(db, fs->frozen, fs->frozen_count) +
+               count_sync_held(db, fs->newly_frozen, fs->newly_count);
+    if (fs != &db->free && !fs->thawed) { /* a commit's set keeps db->free's frozen tail */
+        n += count_sync_held(db, db->free.frozen, db->free.frozen_count);
     }
     return n;
 }
@@ -212,27 +230,87 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out)
 
 /* ---- write txn ------------------------------------------------------------ */
 
-int ct__freelist_begin(ct_txn *t)
+/* The frozen entries with their homes counted from the chain's start,
+   sorted by pgno, into out (frozen_count entries); tmp as big. */
+static void thaw_into(const ct__freeset *fs, ct__free_entry *out, ct__free_entry *tmp)
+{
+    for (size_t i = 0; i < fs->frozen_count; i++) {
+        out[i] = fs->frozen[i];
+        out[i].home = (uint32_t)(fs->chain_count - 1 - fs->frozen[i].home);
+    }
+    ct__sort_by_u64(out, fs->frozen_count, sizeof(*out), offsetof(ct__free_entry, pgno), tmp);
+}
+
+/* Merges sorted a and b (distinct pgnos) into out. */
+static void merge_by_pgno(const ct__free_entry *a, size_t na, const ct__free_entry *b, size_t nb,
+                          ct__free_entry *out)
+{
+    size_t i = 0;
+    size_t j = 0;
+    while (i < na || j < nb) {
+        if (j == nb || (i < na && a[i].pgno < b[j].pgno)) {
+            *out++ = a[i++];
+        } else {
+            *out++ = b[j++];
+        }
+    }
+}
+
+/* The txn's view of the set it starts from: db->free.v, or, once a sync
+   may have made frozen entries reusable, v with them merged back. */
+static int old_view(ct_txn *t)
 {
     ct_db *db = t->db;
     const ct__freeset *fs = &db->free;
-    t->pool = ct__malloc(&db->alloc, (fs->count + 1) * sizeof(uint64_t));
-    t->held = ct__malloc(&db->alloc, (fs->count + 1) * sizeof(ct__free_entry));
+    t->fl_old = fs->v;
+    t->fl_old_count = fs->count;
+    if (fs->frozen_count == 0 || fs->frozen_durable == db->durable_txnid) {
+        return CT_OK;
+    }
+    size_t n = fs->count + fs->frozen_count;
+    ct__free_entry *thawed = ct__malloc(&db->alloc, (n + 1) * sizeof(*thawed));
+    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
+    if (!thawed || !tmp) {
+        ct__free(&db->alloc, thawed);
+        ct__free(&db->alloc, tmp);
+        return CT_NOMEM;
+    }
+    thaw_into(fs, tmp, tmp + fs->frozen_count);
+    merge_by_pgno(fs->v, fs->count, tmp, fs->frozen_count, thawed);
+    ct__free(&db->alloc, tmp);
+    t->fl_thawed = thawed;
+    t->fl_old = thawed;
+    t->fl_old_count = n;
+    return CT_OK;
+}
+
+int ct__freelist_begin(ct_txn *t)
+{
+    ct_db *db = t->db;
+    int rc = old_view(t);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    const ct__free_entry *v = t->fl_old;
+    size_t count = t->fl_old_count;
+    t->pool = ct__malloc(&db->alloc, (count + 1) * sizeof(uint64_t));
+    t->held = ct__malloc(&db->alloc, (count + 1) * sizeof(ct__free_entry));
     if (!t->pool || !t->held) {
         return CT_NOMEM;
     }
-    t->pool_cap = fs->count + 1;
+    t->pool_cap = count + 1;
     pthread_mutex_lock(&db->mu);
     uint64_t oldest = ct__readers_oldest(db);
     pthread_mutex_unlock(&db->mu);
     /* A reader that begins later reads the last commit, which no page
-       reusable now belongs to: `oldest` only needs to be a lower bound. */
+       reusable now belongs to: `oldest` only needs to be a lower bound.
+       Frozen entries (not in the view) are held until a sync. */
     /* One pass, descending: the pool wants that order, held ascending. */
-    for (size_t i = fs->count; i-- > 0;) {
-        if (ct__freeset_reusable(db, &fs->v[i], oldest)) {
-            t->pool[t->pool_count++] = fs->v[i].pgno;
+    for (size_t i = count; i-- > 0;) {
+        if (ct__freeset_reusable(db, &v[i], oldest)) {
+            t->pool[t->pool_count++] = v[i].pgno;
         } else {
-            t->held[t->held_count++] = fs->v[i];
+            t->held[t->held_count++] = v[i];
         }
     }
     for (size_t i = 0, j = t->held_count; i + 1 < j; i++, j--) {
@@ -246,13 +324,13 @@ int ct__freelist_begin(ct_txn *t)
 /* The old set's entry for pgno, or a new one (a page this txn took from
    the end of the store and gave back). Calls come in ascending pgno, so
    *at only moves forward: one pass over the old set per commit. */
-static ct__free_entry pool_entry(const ct__freeset *old, size_t *at, uint64_t pgno)
+static ct__free_entry pool_entry(const ct_txn *t, size_t *at, uint64_t pgno)
 {
-    while (*at < old->count && old->v[*at].pgno < pgno) {
+    while (*at < t->fl_old_count && t->fl_old[*at].pgno < pgno) {
         (*at)++;
     }
-    if (*at < old->count && old->v[*at].pgno == pgno) {
-        return old->v[*at];
+    if (*at < t->fl_old_count && t->fl_old[*at].pgno == pgno) {
+        return t->fl_old[*at];
     }
     return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME, 0};
 }
@@ -299,7 +377,7 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
         if (hp < pp && hp < fp) {
             out->v[k++] = t->held[h++];
         } else if (pp < fp) {
-            out->v[k++] = pool_entry(&db->free, &old_at, pp);
+            out->v[k++] = pool_entry(t, &old_at, pp);
             p--;
         } else {
             out->v[k++] = t->freed[f++];
@@ -382,7 +460,8 @@ static size_t compact_kept(const ct__freeset *old, uint32_t per, size_t first)
 /* Index of the first old chain page of the suffix to keep: the longest
    whose pages still list exactly the entries that are free, shortened
    (see settle_held) so that held entries settle behind the rest. */
-static int kept_suffix(ct_db *db, const ct__freeset *fs, uint64_t oldest, size_t *first)
+static int kept_suffix(ct_db *db, const ct__freeset *fs, uint64_t oldest, size_t frozen_pages,
+                       size_t *first)
 {
     const ct__freeset *old = &db->free;
     *first = old->chain_count;
@@ -400,6 +479,9 @@ static int kept_suffix(ct_db *db, const ct__freeset *fs, uint64_t oldest, size_t
             left[e->home]++;
             held[e->home] += (uint32_t)stays_held(db, e, oldest);
         }
+    }
+    for (size_t c = old->chain_count - frozen_pages; c < old->chain_count; c++) {
+        left[c] = held[c] = old->chain_n[c]; /* untouched until a sync */
     }
     while (*first > 0 && left[*first - 1] == old->chain_n[*first - 1]) {
         (*first)--;
@@ -595,32 +677,133 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
     for (size_t c = 0; c < fs->chain_count; c++) {
         listed += fs->chain_n[c];
     }
-    CT_ASSERT(listed == fs->count);
+    CT_ASSERT(listed == fs->count + (fs->thawed ? 0 : db->free.frozen_count));
 #endif
     t->meta.free_head = fs->chain_count ? fs->chain[0] : 0;
     t->meta.free_gen = fs->chain_count ? fs->chain_gen[0] : 0;
-    t->meta.free_count = fs->count;
+    t->meta.free_count = fs->count + (fs->thawed ? 0 : db->free.frozen_count);
+    return CT_OK;
+}
+
+/* The commit rewrites some frozen pages: their entries rejoin out->v. */
+static int thaw_at_commit(ct_db *db, ct__freeset *out)
+{
+    const ct__freeset *fs = &db->free;
+    size_t n = out->count + fs->frozen_count;
+    ct__free_entry *v = ct__malloc(&db->alloc, (n + 1) * sizeof(*v));
+    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
+    if (!v || !tmp) {
+        ct__free(&db->alloc, v);
+        ct__free(&db->alloc, tmp);
+        return CT_NOMEM;
+    }
+    thaw_into(fs, tmp, tmp + fs->frozen_count);
+    merge_by_pgno(out->v, out->count, tmp, fs->frozen_count, v);
+    ct__free(&db->alloc, tmp);
+    ct__free(&db->alloc, out->v);
+    out->v = v;
+    out->count = n;
+    out->cap = n + 1;
+    out->thawed = 1;
+    return CT_OK;
+}
+
+/* Moves the entries of the pages in front of the frozen tail that list
+   only entries held until the next sync out of v, into newly_frozen: later
+   commits skip them (every pass over v is per commit) until a sync. */
+static int freeze_more(ct_txn *t, ct__freeset *fs)
+{
+    ct_db *db = t->db;
+    const ct__freeset *cur = &db->free;
+    if (db->durability != CT_SYNC_NONE) {
+        return CT_OK; /* every commit (or group) syncs: the next would thaw */
+    }
+    if (!fs->thawed && cur->frozen_count > 0 && cur->frozen_durable != db->durable_txnid) {
+        return CT_OK; /* a sync during the txn: the next one thaws */
+    }
+    size_t zone = fs->thawed ? 0 : cur->frozen_pages;
+    size_t b = fs->chain_count - zone; /* first page of the frozen tail */
+    if (b == 0 || fs->count == 0) {
+        return CT_OK;
+    }
+    uint32_t *all = ct__calloc(&db->alloc, 2 * b, sizeof(*all));
+    if (!all) {
+        return CT_NOMEM;
+    }
+    uint32_t *held = all + b;
+    for (size_t i = 0; i < fs->count; i++) {
+        const ct__free_entry *e = &fs->v[i];
+        CT_ASSERT(e->home < b);
+        if (e->home < b) {
+            all[e->home]++;
+            held[e->home] += (uint32_t)sync_held(db, e);
+        }
+    }
+    size_t c0 = b;
+    size_t k = 0;
+    while (c0 > 0 && all[c0 - 1] > 0 && held[c0 - 1] == all[c0 - 1] &&
+           all[c0 - 1] == fs->chain_n[c0 - 1]) {
+        c0--;
+        k += all[c0];
+    }
+    ct__free(&db->alloc, all);
+    if (k == 0) {
+        return CT_OK;
+    }
+    if (!fs->thawed) { /* room for ct__freelist_adopt, which cannot fail */
+        pthread_mutex_lock(&db->mu);
+        int rc = ct__grow(&db->alloc, (void **)&db->free.frozen, &db->free.frozen_cap,
+                          cur->frozen_count + k, sizeof(*cur->frozen));
+        pthread_mutex_unlock(&db->mu);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    fs->newly_frozen = ct__malloc(&db->alloc, k * sizeof(*fs->newly_frozen));
+    if (!fs->newly_frozen) {
+        return CT_NOMEM;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < fs->count; i++) {
+        ct__free_entry e = fs->v[i];
+        if (e.home >= c0 && e.home < b) {
+            e.home = (uint32_t)(fs->chain_count - 1 - e.home);
+            fs->newly_frozen[fs->newly_count++] = e;
+        } else {
+            fs->v[kept++] = e;
+        }
+    }
+    CT_ASSERT(fs->newly_count == k);
+    fs->count = kept;
+    fs->newly_pages = b - c0;
+    fs->frozen_durable = db->durable_txnid;
     return CT_OK;
 }
 
 int ct__freelist_commit(ct_txn *t, ct__freeset *out)
 {
+    ct_db *db = t->db;
     memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&t->db->mu);
-    uint64_t oldest = ct__readers_oldest(t->db);
-    pthread_mutex_unlock(&t->db->mu);
+    out->thawed = t->fl_thawed != NULL;
+    pthread_mutex_lock(&db->mu);
+    uint64_t oldest = ct__readers_oldest(db);
+    pthread_mutex_unlock(&db->mu);
+    size_t zone = out->thawed ? 0 : db->free.frozen_pages;
     size_t first = 0;
     int rc = merge_sets(t, out);
     if (rc == CT_OK) {
         trim_tail(t, out, oldest);
-        rc = kept_suffix(t->db, out, oldest, &first);
+        rc = kept_suffix(db, out, oldest, zone, &first);
     }
     /* A kept page at the end of the store would stop the tail from ever
        shrinking: drop it (and the pages before it) to the free list. */
-    for (size_t c = first; rc == CT_OK && c < t->db->free.chain_count; c++) {
-        if (t->db->free.chain[c] + 1 == t->meta.hwm) {
+    for (size_t c = first; rc == CT_OK && c < db->free.chain_count; c++) {
+        if (db->free.chain[c] + 1 == t->meta.hwm) {
             first = c + 1;
         }
+    }
+    if (rc == CT_OK && first > db->free.chain_count - zone) {
+        rc = thaw_at_commit(db, out);
     }
     if (rc == CT_OK) {
         rc = drop_old_pages(t, out, first);
@@ -628,8 +811,43 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
     if (rc == CT_OK) {
         rc = write_chain(t, out, first, oldest);
     }
+    if (rc == CT_OK) {
+        rc = freeze_more(t, out);
+    }
     if (rc != CT_OK) {
-        ct__freeset_free(t->db, out);
+        ct__freeset_free(db, out);
     }
     return rc;
+}
+
+void ct__freelist_adopt(ct_db *db, ct__freeset *fs, ct__freeset *old)
+{
+    *old = db->free;
+    if (fs->thawed) {
+        fs->frozen = fs->newly_frozen;
+        fs->frozen_count = fs->newly_count;
+        fs->frozen_cap = fs->newly_count;
+        fs->frozen_pages = fs->newly_pages;
+    } else {
+        uint64_t durable = fs->newly_count ? fs->frozen_durable : old->frozen_durable;
+        fs->frozen = old->frozen;
+        fs->frozen_count = old->frozen_count;
+        fs->frozen_cap = old->frozen_cap;
+        fs->frozen_pages = old->frozen_pages;
+        fs->frozen_durable = durable;
+        old->frozen = NULL;
+        CT_ASSERT(fs->frozen_count + fs->newly_count <= fs->frozen_cap);
+        if (fs->newly_count > 0) {
+            memcpy(fs->frozen + fs->frozen_count, fs->newly_frozen,
+                   fs->newly_count * sizeof(*fs->frozen));
+            fs->frozen_count += fs->newly_count;
+            fs->frozen_pages += fs->newly_pages;
+        }
+        ct__free(&db->alloc, fs->newly_frozen);
+    }
+    fs->newly_frozen = NULL;
+    fs->newly_count = 0;
+    fs->newly_pages = 0;
+    fs->thawed = 0;
+    db->free = *fs;
 }

@@ -110,6 +110,21 @@ typedef struct ct__freeset {
     uint64_t *chain_gen; /* the commit that wrote each (kept pages keep theirs) */
     uint32_t *chain_n;   /* entries each lists */
     size_t chain_count;
+    /* The frozen tail (freelist.c): the last frozen_pages chain pages list
+       exactly these entries (any order; home counts from the chain's end,
+       0 = last page), each held until a sync after frozen_durable. Not in
+       v: commits leave them alone until that sync. */
+    ct__free_entry *frozen;
+    size_t frozen_count;
+    size_t frozen_cap;
+    size_t frozen_pages;
+    uint64_t frozen_durable;
+    /* A commit's new set until ct__freelist_adopt: whether it took the old
+       frozen entries back into v, and the entries it freezes. */
+    int thawed;
+    ct__free_entry *newly_frozen;
+    size_t newly_count;
+    size_t newly_pages;
 } ct__freeset;
 
 struct ct_bucket {
@@ -188,6 +203,11 @@ struct ct_txn {
     size_t pool_cap;
     ct__free_entry *held; /* free pages not reusable yet (kept on the list) */
     size_t held_count;
+    /* The free set this txn started from, by pgno: db->free.v, or with the
+       frozen entries merged in (owned) when a sync thawed them. */
+    const ct__free_entry *fl_old;
+    size_t fl_old_count;
+    ct__free_entry *fl_thawed; /* owned copy behind fl_old, or NULL */
     ct__free_entry *freed; /* durable pages this txn freed (with their writers) */
     size_t freed_count;
     size_t freed_cap;
@@ -330,6 +350,12 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out);
 int ct__freelist_begin(ct_txn *t);
 /* Merges the txn's changes into a new free set and writes its chain. */
 int ct__freelist_commit(ct_txn *t, ct__freeset *out);
+/* Makes a committed set db->free (caller holds db->mu; cannot fail: the
+   room was reserved by ct__freelist_commit); *old gets the set it
+   replaces, for the caller to free after unlocking. */
+void ct__freelist_adopt(ct_db *db, ct__freeset *fs, ct__freeset *old);
+/* Entries in db->free (v and frozen). */
+size_t ct__freeset_total(const ct__freeset *fs);
 /* Whether a write txn may overwrite the entry's page (db->mu not needed:
    only the writer changes the fields read). */
 int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader);

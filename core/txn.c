@@ -51,6 +51,7 @@ void ct__txn_free(ct_txn *t)
     ct__pmap_free(&t->dirty, &db->alloc);
     ct__free(&db->alloc, t->pool);
     ct__free(&db->alloc, t->held);
+    ct__free(&db->alloc, t->fl_thawed);
     ct__free(&db->alloc, t->freed);
     ct__free(&db->alloc, t->scratch);
     ct__free(&db->alloc, t->sepbuf);

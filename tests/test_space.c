@@ -779,6 +779,9 @@ static void test_sync_none_held_entries_settle(void **state)
                   (unsigned long long)commits, (unsigned long long)st.pages_held_by_sync,
                   (unsigned long long)held_pages, (unsigned long long)st.free_list_pages,
                   st.depth, (double)late_written / (double)late_commits, (unsigned long long)most_written);
+    /* White box: those entries sit frozen, out of every commit's passes. */
+    th_assert_true(e.db->free.frozen_count > 0);
+    th_assert_true(e.db->free.frozen_count <= st.pages_held_by_sync);
     /* Rewriting the held entries would cost held_pages per commit. */
     /* 4 puts touch at most 4 root-to-leaf paths, then the meta, the
        free-list pages for this commit's changes, and a few pages of
@@ -788,6 +791,28 @@ static void test_sync_none_held_entries_settle(void **state)
     /* Compact enough: at most twice the pages the entries need, plus the
        pages of the last commit. */
     th_assert_true(st.free_list_pages <= 2 * ((st.pages_free + per - 1) / per) + 3);
+    /* A sync makes them reusable: the next commit thaws them, and later
+       commits reuse them instead of growing the store. */
+    th_assert_rc(ct_sync(e.db), CT_OK);
+    uint64_t hwm_synced = st.pages_total;
+    for (int c = 0; c < 50; c++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (int j = 0; j < 4; j++) {
+            put_next_version(t, th_below(&r, nkeys), ver);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    print_message("  after a sync and 50 commits: %zu of %llu free entries frozen, hwm %llu "
+                  "(%llu at the sync)\n",
+                  e.db->free.frozen_count, (unsigned long long)st.pages_free,
+                  (unsigned long long)st.pages_total, (unsigned long long)hwm_synced);
+    th_assert_true(e.db->free.frozen_count < st.pages_free);
+    /* Until the first commit after the sync overwrites the older meta slot,
+       that slot's tree still holds them: one or two commits' worth of
+       growth, not fifty. */
+    th_assert_true(st.pages_total <= hwm_synced + 2 * (4 * st.depth + 1 + 8));
     check_and_destroy(&e, nkeys, ver);
 }
 
