@@ -21,6 +21,15 @@
  * tree holds it, so unsynced batches do not grow the file). A dropped chain page is reusable as soon as no meta
  * slot describes a commit that referenced it: readers never read
  * free-list pages. Entry freed_txn 0 means "reusable by anyone".
+ *
+ * Placement: entries the next commits reuse go to the front of the chain,
+ * entries held until a sync or a reader's end to the back (settle_held),
+ * so the held ones sit on kept pages. Under CT_SYNC_NONE those pages form
+ * a frozen tail (freeze_more): their entries leave the in-memory set that
+ * every commit walks, until a sync makes them reusable (old_view thaws
+ * them) or a commit must rewrite one of those pages (thaw_at_commit). A
+ * long unsynced run then costs each commit its own changes, not a pass
+ * over every page the last synced tree gave up.
  */
 #include <stddef.h>
 #include <stdlib.h>
