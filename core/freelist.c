@@ -265,6 +265,24 @@ static void merge_by_pgno(const ct__free_entry *a, size_t na, const ct__free_ent
     }
 }
 
+/* A new array: v (n entries, by pgno) with db->free's frozen entries
+   merged in, their homes counted from the chain's start; NULL: no memory. */
+static ct__free_entry *with_frozen(ct_db *db, const ct__free_entry *v, size_t n)
+{
+    const ct__freeset *fs = &db->free;
+    ct__free_entry *all = ct__malloc(&db->alloc, (n + fs->frozen_count + 1) * sizeof(*all));
+    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
+    if (all && tmp) {
+        thaw_into(fs, tmp, tmp + fs->frozen_count);
+        merge_by_pgno(v, n, tmp, fs->frozen_count, all);
+    } else {
+        ct__free(&db->alloc, all);
+        all = NULL;
+    }
+    ct__free(&db->alloc, tmp);
+    return all;
+}
+
 /* The txn's view of the set it starts from: db->free.v, or, once a sync
    may have made frozen entries reusable, v with them merged back. */
 static int old_view(ct_txn *t)
@@ -276,20 +294,13 @@ static int old_view(ct_txn *t)
     if (fs->frozen_count == 0 || fs->frozen_durable == db->durable_txnid) {
         return CT_OK;
     }
-    size_t n = fs->count + fs->frozen_count;
-    ct__free_entry *thawed = ct__malloc(&db->alloc, (n + 1) * sizeof(*thawed));
-    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
-    if (!thawed || !tmp) {
-        ct__free(&db->alloc, thawed);
-        ct__free(&db->alloc, tmp);
+    ct__free_entry *thawed = with_frozen(db, fs->v, fs->count);
+    if (!thawed) {
         return CT_NOMEM;
     }
-    thaw_into(fs, tmp, tmp + fs->frozen_count);
-    merge_by_pgno(fs->v, fs->count, tmp, fs->frozen_count, thawed);
-    ct__free(&db->alloc, tmp);
     t->fl_thawed = thawed;
     t->fl_old = thawed;
-    t->fl_old_count = n;
+    t->fl_old_count = fs->count + fs->frozen_count;
     return CT_OK;
 }
 
@@ -697,22 +708,14 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
 /* The commit rewrites some frozen pages: their entries rejoin out->v. */
 static int thaw_at_commit(ct_db *db, ct__freeset *out)
 {
-    const ct__freeset *fs = &db->free;
-    size_t n = out->count + fs->frozen_count;
-    ct__free_entry *v = ct__malloc(&db->alloc, (n + 1) * sizeof(*v));
-    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
-    if (!v || !tmp) {
-        ct__free(&db->alloc, v);
-        ct__free(&db->alloc, tmp);
+    ct__free_entry *v = with_frozen(db, out->v, out->count);
+    if (!v) {
         return CT_NOMEM;
     }
-    thaw_into(fs, tmp, tmp + fs->frozen_count);
-    merge_by_pgno(out->v, out->count, tmp, fs->frozen_count, v);
-    ct__free(&db->alloc, tmp);
     ct__free(&db->alloc, out->v);
     out->v = v;
-    out->count = n;
-    out->cap = n + 1;
+    out->count += db->free.frozen_count;
+    out->cap = out->count + 1;
     out->thawed = 1;
     return CT_OK;
 }
