@@ -306,10 +306,11 @@ static uint8_t *page_buf_take(ct_db *db, uint32_t npages, int zero)
 
 void ct__page_buf_release(ct_db *db, uint8_t *buf, uint32_t npages)
 {
-    if (npages == 1 && db->spare_count == db->spare_cap && db->spare_cap == 0) {
+    if (npages == 1 && !db->spare) { /* first release: room for the spares */
         size_t cap = SPARE_BYTES_MAX / db->page_size;
-        db->spare = ct__malloc(&db->alloc, (cap > 16 ? cap : 16) * sizeof(*db->spare));
-        db->spare_cap = db->spare ? (cap > 16 ? cap : 16) : 0;
+        cap = cap > 16 ? cap : 16;
+        db->spare = ct__malloc(&db->alloc, cap * sizeof(*db->spare));
+        db->spare_cap = db->spare ? cap : 0;
     }
     if (npages == 1 && db->spare_count < db->spare_cap) {
         db->spare[db->spare_count++] = buf;
