@@ -16,8 +16,11 @@
 #include "engine.h"
 
 /* 64 GiB: room for 1M 64 KiB values with plenty to spare; costs nothing
-   but address space on a 64-bit system. */
+   but address space on a 64-bit system. Override it (-DBENCH_LMDB_MAP_BYTES=...)
+   to profile under valgrind, whose address space is smaller. */
+#ifndef BENCH_LMDB_MAP_BYTES
 #define BENCH_LMDB_MAP_BYTES ((size_t)64 << 30)
+#endif
 
 struct bench_db {
     MDB_env *env;

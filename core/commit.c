@@ -82,10 +82,13 @@ static int sink_write(ct_db *db, run_sink *k, uint64_t start, uint32_t pages)
     return ps->ops->write(ps, start, pages, k->staging);
 }
 
-/* Writes sorted dirty runs, coalescing adjacent ones (at most
+/* Seals and writes sorted dirty runs, coalescing adjacent ones (at most
    CT_WRITE_RUN_PAGES_MAX pages) into one store write. The runs and their
    order are the same whichever sink is used: a store's writev is one write
-   of the run to the device model, so the store sees the same writes. */
+   of the run to the device model, so the store sees the same writes. Each
+   page is sealed just before its write, so the store's copy finds it in
+   cache (sealing them all first read a large commit's pages from memory
+   twice). */
 static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
 {
     ct_pagestore *ps = db->ps;
@@ -93,6 +96,7 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
     while (i < n) {
         if (d[i].npages >= CT_WRITE_RUN_PAGES_MAX || i + 1 == n ||
             d[i + 1].pgno != d[i].pgno + d[i].npages) {
+            seal(db, &d[i]);
             int rc = ps->ops->write(ps, d[i].pgno, d[i].npages, d[i].buf);
             if (rc != CT_OK) {
                 return rc;
@@ -104,6 +108,7 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
         uint32_t pages = 0;
         while (i < n && d[i].pgno == start + pages &&
                pages + d[i].npages <= CT_WRITE_RUN_PAGES_MAX) {
+            seal(db, &d[i]);
             sink_add(db, k, pages, &d[i]);
             pages += d[i].npages;
             i++;
@@ -162,7 +167,6 @@ static int write_dirty(ct_txn *t)
                 d[m].pgno = e->pgno;
                 d[m].buf = e->buf;
                 d[m].npages = e->npages;
-                seal(db, &d[m]);
                 m++;
             }
         }

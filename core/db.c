@@ -82,6 +82,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
         ct__freeset_free(db, &db->free);
         ct__memo_free(db);
         ct__page_spares_free(db);
+        ct__txn_spares_free(db);
         ct__cache_free(db);
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
@@ -209,6 +210,7 @@ void ct_close(ct_db *db)
     ct__freeset_free(db, &db->free);
     ct__memo_free(db);
     ct__page_spares_free(db);
+    ct__txn_spares_free(db);
     ct__cache_free(db); /* every txn ended above: nothing is pinned */
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->write_cv);

@@ -264,6 +264,20 @@ struct ct_db {
     uint8_t **spare;
     size_t spare_count;
     size_t spare_cap;
+    /* Multi-page run buffers (overflow values) kept the same way, matched
+       by length; their bytes together stay under the same cap. */
+    struct {
+        uint8_t *buf;
+        uint32_t npages;
+    } spare_run[CT_SPARE_RUNS_MAX];
+    size_t spare_run_count;
+    uint64_t spare_run_bytes;
+    /* The last write txn's scratch, sepbuf and refs (txn.c), for the next
+       one: refs alone is about 200 KiB at 4 KiB pages, which calloc zeroed
+       (or mapped and faulted in) on every write txn. Writer only. */
+    uint8_t *spare_scratch;
+    uint8_t *spare_sepbuf;
+    ct__cellref *spare_refs;
 };
 
 /* ---- meta.c ---- */
@@ -322,6 +336,10 @@ int ct__overflow_get(ct_txn *t, uint64_t pgno, uint64_t gen, uint32_t vlen,
 int ct__page_touch(ct_txn *t, uint64_t *pgno, uint64_t *gen, uint8_t type, uint8_t **out);
 /* New zeroed dirty run of npages (header initialised for type). */
 int ct__page_new(ct_txn *t, uint32_t npages, uint8_t type, uint64_t *pgno, uint8_t **out);
+/* New dirty run of npages holding body (blen bytes) right after the header
+   (type's header initialised); the bytes after body are zeroed. */
+int ct__page_new_with(ct_txn *t, uint32_t npages, uint8_t type, const void *body, size_t blen,
+                      uint64_t *pgno, uint8_t **out);
 /* A dirty page's buffer goes back to the db's spares (kept up to a few MiB)
    when its txn ends or frees it; ct__page_spares_free at close. */
 void ct__page_buf_release(ct_db *db, uint8_t *buf, uint32_t npages);
@@ -398,6 +416,8 @@ int ct__validate_commit(ct_db *db, const ct__meta *m);
 
 /* ---- txn.c ---- */
 void ct__txn_free(ct_txn *t);
+/* Frees the write buffers a db keeps between write txns (at close). */
+void ct__txn_spares_free(ct_db *db);
 
 /* ---- cursor.c ---- */
 void ct__cursor_free(ct_cursor *c);

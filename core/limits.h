@@ -43,6 +43,11 @@
 /* Pages gathered into one coalesced store write at commit. */
 #define CT_WRITE_RUN_PAGES_MAX 256u
 
+/* Run buffers (overflow values) a db keeps for its next write txns
+   (pager.c): enough for a batch of 16 big puts, matched by length with a
+   linear scan that stays short. */
+#define CT_SPARE_RUNS_MAX 32u
+
 /* Verified-page memo (memo.c): the first chunk holds 4096 pages (32 KiB of
    entries), chunk k 4096 << k, and 24 chunks cover 4096 * (2^24 - 1)
    pages, 2^36 pages less a little (256 TiB at 4 KiB pages): past that a

@@ -53,9 +53,29 @@ void ct__txn_free(ct_txn *t)
     ct__free(&db->alloc, t->held);
     ct__free(&db->alloc, t->fl_thawed);
     ct__free(&db->alloc, t->freed);
-    ct__free(&db->alloc, t->scratch);
-    ct__free(&db->alloc, t->sepbuf);
-    ct__free(&db->alloc, t->refs);
+    if (t->scratch && t->sepbuf && t->refs && !db->spare_scratch) {
+        /* Only a write txn has them, and it ends under the writer lock. */
+        db->spare_scratch = t->scratch;
+        db->spare_sepbuf = t->sepbuf;
+        db->spare_refs = t->refs;
+    } else {
+        ct__free(&db->alloc, t->scratch);
+        ct__free(&db->alloc, t->sepbuf);
+        ct__free(&db->alloc, t->refs);
+    }
+    t->scratch = NULL;
+    t->sepbuf = NULL;
+    t->refs = NULL;
+}
+
+void ct__txn_spares_free(ct_db *db)
+{
+    ct__free(&db->alloc, db->spare_scratch);
+    ct__free(&db->alloc, db->spare_sepbuf);
+    ct__free(&db->alloc, db->spare_refs);
+    db->spare_scratch = NULL;
+    db->spare_sepbuf = NULL;
+    db->spare_refs = NULL;
 }
 
 int ct__txn_temp_init(ct_db *db, const ct__meta *m, ct_txn *t)
@@ -76,6 +96,19 @@ int ct__txn_write_buffers(ct_txn *t)
 {
     ct_db *db = t->db;
     size_t max_cells = (db->page_size - CT_PAGE_HDR_BYTES) / CT_SLOT_BYTES + 2u;
+    if (db->spare_scratch) { /* the last write txn's (caller holds the writer lock) */
+        t->scratch = db->spare_scratch;
+        t->sepbuf = db->spare_sepbuf;
+        t->refs = db->spare_refs;
+        db->spare_scratch = NULL;
+        db->spare_sepbuf = NULL;
+        db->spare_refs = NULL;
+        /* Zeroed again, as calloc had them: see below. refs need not be,
+           every user fills the entries it reads. */
+        memset(t->scratch, 0, 3u * (size_t)db->page_size);
+        memset(t->sepbuf, 0, 2u * (size_t)db->page_size);
+        return CT_OK;
+    }
     /* Zeroed: page gaps built from scratch reach the store, and a trace
        must not depend on what malloc left there. */
     t->scratch = ct__calloc(&db->alloc, 3u, (size_t)db->page_size);

@@ -49,6 +49,7 @@ int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable)
 {
     m->fd = fd;
     m->page_size = page_size;
+    m->page_shift = page_size ? (unsigned)__builtin_ctz(page_size) : 0u;
     m->enabled = 0;
     for (unsigned k = 0; k < CT_FS_MAP_CHUNKS_MAX; k++) {
         atomic_init(&m->chunk[k], (uintptr_t)0);
@@ -57,7 +58,8 @@ int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable)
         return CT_NOMEM;
     }
     long sys_page = sysconf(_SC_PAGESIZE);
-    /* Invariant 4; otherwise every page goes through read(). */
+    /* Invariant 4; otherwise every page goes through read(). C0 is a power
+       of two, so a page size dividing it is one too (page_shift is exact). */
     m->enabled = enable && sys_page > 0 &&
                  CT_FS_MAP_CHUNK0_BYTES % (uint64_t)sys_page == 0 &&
                  CT_FS_MAP_CHUNK0_BYTES % page_size == 0;
@@ -85,10 +87,12 @@ static uintptr_t map_chunk(ct__fs_map *m, unsigned k)
 
 const void *ct__fs_map_page(ct__fs_map *m, uint64_t pgno, uint64_t file_bytes)
 {
-    if (!m->enabled || pgno >= file_bytes / m->page_size) {
+    /* Shifts, not divisions: this runs for every page a read descends
+       through, and a 64-bit divide is tens of cycles. */
+    if (!m->enabled || pgno >= file_bytes >> m->page_shift) {
         return NULL; /* disabled, past the end, or the partial last page */
     }
-    uint64_t off = pgno * m->page_size; /* < file_bytes: cannot wrap */
+    uint64_t off = pgno << m->page_shift; /* < file_bytes: cannot wrap */
     uint64_t q = off / CT_FS_MAP_CHUNK0_BYTES + 1u;
     unsigned k = 63u - (unsigned)__builtin_clzll(q); /* floor(log2(q)), q >= 1 */
     if (k >= CT_FS_MAP_CHUNKS_MAX) {
