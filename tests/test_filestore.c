@@ -46,6 +46,7 @@ typedef struct fake_call {
     int eintr_odd;
     size_t chunk_bytes;
     int ok_first; /* calls 1..ok_first succeed before fail_left applies */
+    size_t max_asked; /* the most bytes one call asked to transfer */
 } fake_call;
 
 static fake_call f_pread;
@@ -92,6 +93,7 @@ static ssize_t fake_pread(int fd, void *buf, size_t n, off_t off)
 
 static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
+    f_pwrite.max_asked = n > f_pwrite.max_asked ? n : f_pwrite.max_asked;
     int e = fake_begin(&f_pwrite);
     if (e) {
         errno = e;
@@ -136,6 +138,11 @@ static int fake_ftruncate(int fd, off_t len)
 
 static ssize_t fake_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
+    size_t asked = 0;
+    for (int i = 0; i < cnt; i++) {
+        asked += iov[i].iov_len;
+    }
+    f_pwritev.max_asked = asked > f_pwritev.max_asked ? asked : f_pwritev.max_asked;
     int e = fake_begin(&f_pwritev);
     if (e) {
         errno = e;
@@ -1151,9 +1158,10 @@ static void test_writev_round_trip(void **state)
     ps->ops->close(ps);
 }
 
-/* A run longer than IOV_MAX pages is split into several pwritev calls
-   (the fake rejects more than 1024 iovecs, as the kernel does). */
-static void test_writev_splits_at_iov_max(void **state)
+/* A long run is split into pwritev calls of CT_FS_WRITE_PIECE_BYTES
+   (never past IOV_MAX iovecs: the fake rejects more than 1024, as the
+   kernel does), and write() into pwrite calls of the same size. */
+static void test_writes_split_into_pieces(void **state)
 {
     (void)state;
     enum { N = 1500 };
@@ -1167,11 +1175,23 @@ static void test_writev_splits_at_iov_max(void **state)
     gather_pages(buf, vec, 0, N, 23);
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
     assert_int_equal(ps->ops->writev(ps, 0, N, vec), CT_OK);
-    assert_int_equal(f_pwritev.calls, 2); /* 1024 + 476 */
+    size_t piece_pages = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
+    assert_int_equal(f_pwritev.calls, (N + piece_pages - 1) / piece_pages);
+    assert_int_equal(f_pwritev.max_asked, CT_FS_WRITE_PIECE_BYTES);
     assert_int_equal(store_size(ps), N);
     assert_int_equal(ps->ops->read(ps, 0, N, out), CT_OK);
     for (uint32_t p = 0; p < N; p++) {
         assert_memory_equal(out + (size_t)p * PS_SMALL, vec[p], PS_SMALL);
+    }
+    /* write(): the same run from one buffer, in pieces too. */
+    for (uint32_t p = 0; p < N; p++) {
+        fill_page(buf + (size_t)p * PS_SMALL, PS_SMALL, p, 25);
+    }
+    assert_int_equal(ps->ops->write(ps, 0, N, buf), CT_OK);
+    assert_int_equal(f_pwrite.calls, (N + piece_pages - 1) / piece_pages);
+    assert_int_equal(f_pwrite.max_asked, CT_FS_WRITE_PIECE_BYTES);
+    for (uint64_t p = 0; p < N; p += 97) {
+        assert_pattern(ps, p, 25);
     }
     ps->ops->close(ps);
     free(vec);
@@ -1421,7 +1441,7 @@ int main(void)
         cmocka_unit_test_setup(test_map_db_both_paths, test_setup),
         cmocka_unit_test_setup(test_map_db_overflow, test_setup),
         cmocka_unit_test_setup(test_writev_round_trip, test_setup),
-        cmocka_unit_test_setup(test_writev_splits_at_iov_max, test_setup),
+        cmocka_unit_test_setup(test_writes_split_into_pieces, test_setup),
         cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),
         cmocka_unit_test_setup(test_writev_errors, test_setup),
         cmocka_unit_test_setup(test_writev_poisoned, test_setup),

@@ -3,7 +3,8 @@
  * with pwrite, read with pread or in place through read-only shared
  * mappings (the vtable's map slot, enable_map), and made durable with
  * fdatasync/fsync. The vtable's writev slot is pwritev: the engine's
- * coalesced runs go to the kernel from the page buffers, without a copy.
+ * coalesced runs go to the kernel from the page buffers, without a copy,
+ * in calls of at most CT_FS_WRITE_PIECE_BYTES.
  * With CT_FS_PREALLOC, a file that grows by writes is preallocated ahead
  * of its end in chunks (fallocate with FALLOC_FL_KEEP_SIZE; see
  * prealloc_max_bytes).
@@ -53,6 +54,16 @@ typedef struct ct_filestore_syscalls {
    fillrandom 2.5x slower (bench/README.md); worth it where extents matter
    more than write speed (a nearly full or fragmenting file system). */
 #define CT_FS_PREALLOC 0x4u
+
+/* Bytes at most per pwrite or pwritev call (a pwritev call still takes a
+   whole page when a page is larger).
+   The page cache gives a buffered write a folio as large as the write
+   (Linux 6.x, ext4), and every later write into part of a large folio
+   walks all its blocks: with whole 1 MiB runs in one call, that walk
+   (ext4_block_write_begin) was 26% of a random fill's time; with 16 KiB
+   it was under 3%, for a few more calls. Coalesced runs still cost the
+   engine one store write each. */
+#define CT_FS_WRITE_PIECE_BYTES ((size_t)16 << 10)
 
 /* Default and first preallocation chunk (see prealloc_max_bytes). */
 #define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)

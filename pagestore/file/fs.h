@@ -41,13 +41,14 @@ int ct__fs_errno_rc(int err);
 int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_t len,
                       uint64_t off);
 
-/* Writes len bytes at off, retrying EINTR and short writes.
-   CT_OK, CT_IO or CT_NOSPACE. */
+/* Writes len bytes at off in calls of at most CT_FS_WRITE_PIECE_BYTES,
+   retrying EINTR and short writes. CT_OK, CT_IO or CT_NOSPACE. */
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off);
 
 /* Writes npages pages of page_size bytes, page i from pages[i], at off
-   with pwritev: at most CT_FS_IOV_BATCH iovecs per call, retrying EINTR
+   with pwritev: at most CT_FS_IOV_BATCH iovecs and (unless one page is
+   more) CT_FS_WRITE_PIECE_BYTES per call, retrying EINTR
    and short writes (resuming inside a page). CT_OK, CT_IO or CT_NOSPACE. */
 int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
                         uint32_t npages, uint32_t page_size, uint64_t off);
@@ -91,6 +92,7 @@ typedef struct ct__fs_map {
     int enabled; /* 0: map() always returns NULL */
     int fd;      /* the store's: borrowed */
     uint32_t page_size;
+    unsigned page_shift; /* log2(page_size): enabled implies a power of two */
     pthread_mutex_t mu;                            /* serialises mapping a chunk */
     _Atomic uintptr_t chunk[CT_FS_MAP_CHUNKS_MAX]; /* 0, an address or MAP_FAIL */
 } ct__fs_map;

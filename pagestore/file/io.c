@@ -79,8 +79,9 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     size_t done = 0;
     int stalls = 0;
     while (done < len) {
-        ssize_t n = write_result(sys->pwrite(fd, p + done, len - done, (off_t)(off + done)),
-                                 len - done, &stalls);
+        size_t want = len - done < CT_FS_WRITE_PIECE_BYTES ? len - done : CT_FS_WRITE_PIECE_BYTES;
+        ssize_t n = write_result(sys->pwrite(fd, p + done, want, (off_t)(off + done)), want,
+                                 &stalls);
         if (n < 0) {
             return (int)n;
         }
@@ -90,13 +91,17 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
 }
 
 /* Fills iov from page k, byte skip of that page on: at most
-   CT_FS_IOV_BATCH entries. Returns the count; *bytes gets their total. */
+   CT_FS_IOV_BATCH entries and CT_FS_WRITE_PIECE_BYTES (but at least one
+   entry). Returns the count; *bytes gets their total. */
 static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages,
                     uint32_t page_size, uint32_t k, size_t skip, size_t *bytes)
 {
     int cnt = 0;
     *bytes = 0;
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
+        if (cnt > 0 && *bytes + (page_size - skip) > CT_FS_WRITE_PIECE_BYTES) {
+            break;
+        }
         /* pwritev reads through iov_base only: the cast drops no promise. */
         iov[cnt].iov_base = (void *)((const unsigned char *)pages[k] + skip);
         iov[cnt].iov_len = page_size - skip;
