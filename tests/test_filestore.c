@@ -1193,6 +1193,10 @@ static void test_writes_split_into_pieces(void **state)
     for (uint64_t p = 0; p < N; p += 97) {
         assert_pattern(ps, p, 25);
     }
+    /* A piece never crosses a multiple of the piece size in the file. */
+    int before = f_pwritev.calls;
+    assert_int_equal(ps->ops->writev(ps, piece_pages - 1, 2, vec), CT_OK);
+    assert_int_equal(f_pwritev.calls, before + 2);
     ps->ops->close(ps);
     free(vec);
     free(out);

@@ -55,15 +55,17 @@ typedef struct ct_filestore_syscalls {
    more than write speed (a nearly full or fragmenting file system). */
 #define CT_FS_PREALLOC 0x4u
 
-/* Bytes at most per pwrite or pwritev call (a pwritev call still takes a
-   whole page when a page is larger).
-   The page cache gives a buffered write a folio as large as the write
-   (Linux 6.x, ext4), and every later write into part of a large folio
-   walks all its blocks: with whole 1 MiB runs in one call, that walk
-   (ext4_block_write_begin) was 26% of a random fill's time; with 16 KiB
-   it was under 3%, for a few more calls. Coalesced runs still cost the
-   engine one store write each. */
-#define CT_FS_WRITE_PIECE_BYTES ((size_t)16 << 10)
+/* Bytes at most per pwrite or pwritev call, which never crosses a
+   multiple of it in the file (a pwritev call still takes a whole page when
+   a page is larger). The page cache gives a buffered write a folio as
+   large as the write (Linux 6.x, ext4). Every later write into part of a
+   folio walks all its blocks: with whole 1 MiB runs per call, that walk
+   (ext4_block_write_begin) was 26% of a random fill's time. But a fault
+   on a mapped read maps a whole folio at once, so small folios slow reads:
+   with 16 KiB pieces, 64-KiB values read 2-3x slower. 256 KiB, aligned,
+   kept reads as fast as 1 MiB runs and most of the write gain (overwrite
+   at 1M keys: 99.6k -> 119.6-123.4k ops/s; docs/bench.md). */
+#define CT_FS_WRITE_PIECE_BYTES ((size_t)256 << 10)
 
 /* Default and first preallocation chunk (see prealloc_max_bytes). */
 #define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)

@@ -72,6 +72,15 @@ static ssize_t write_result(ssize_t n, size_t want, int *stalls)
     return ct__fs_errno_rc(errno);
 }
 
+/* Bytes of the next write call at off with left bytes to go: up to the
+   next multiple of CT_FS_WRITE_PIECE_BYTES, so pieces (and the page-cache
+   folios they create) are aligned, as fault-around windows are. */
+static size_t piece_bytes(uint64_t off, size_t left)
+{
+    size_t to_edge = CT_FS_WRITE_PIECE_BYTES - (size_t)(off % CT_FS_WRITE_PIECE_BYTES);
+    return left < to_edge ? left : to_edge;
+}
+
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off)
 {
@@ -79,7 +88,7 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     size_t done = 0;
     int stalls = 0;
     while (done < len) {
-        size_t want = len - done < CT_FS_WRITE_PIECE_BYTES ? len - done : CT_FS_WRITE_PIECE_BYTES;
+        size_t want = piece_bytes(off + done, len - done);
         ssize_t n = write_result(sys->pwrite(fd, p + done, want, (off_t)(off + done)), want,
                                  &stalls);
         if (n < 0) {
@@ -90,16 +99,17 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     return CT_OK;
 }
 
-/* Fills iov from page k, byte skip of that page on: at most
-   CT_FS_IOV_BATCH entries and CT_FS_WRITE_PIECE_BYTES (but at least one
-   entry). Returns the count; *bytes gets their total. */
+/* Fills iov from page k, byte skip of that page on, for a write at off:
+   at most CT_FS_IOV_BATCH entries, and no further than piece_bytes allows
+   (but at least one entry). Returns the count; *bytes gets their total. */
 static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages,
-                    uint32_t page_size, uint32_t k, size_t skip, size_t *bytes)
+                    uint32_t page_size, uint32_t k, size_t skip, uint64_t off, size_t *bytes)
 {
     int cnt = 0;
     *bytes = 0;
+    size_t room = piece_bytes(off, SIZE_MAX);
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
-        if (cnt > 0 && *bytes + (page_size - skip) > CT_FS_WRITE_PIECE_BYTES) {
+        if (cnt > 0 && *bytes + (page_size - skip) > room) {
             break;
         }
         /* pwritev reads through iov_base only: the cast drops no promise. */
@@ -122,7 +132,7 @@ int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *co
     int stalls = 0;
     while (k < npages) {
         size_t want = 0;
-        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, &want);
+        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, off + done, &want);
         ssize_t n = write_result(sys->pwritev(fd, iov, cnt, (off_t)(off + done)), want, &stalls);
         if (n < 0) {
             return (int)n;
