@@ -18,6 +18,8 @@
    far more than the cores, enough to show how a sync is shared). */
 #define BENCH_SYNC_THREADS_DEFAULT 4
 #define BENCH_SYNC_THREADS_MAX 64
+/* Rounds --repeat may ask for (each is a full run of every engine). */
+#define BENCH_REPEAT_MAX 15
 
 typedef struct bench_config {
     uint64_t num;            /* keys in the database */
@@ -36,6 +38,7 @@ typedef struct bench_config {
     const char *dir;  /* parent of the per-engine temp directories */
     int keep;         /* do not delete the directories */
     int bulk_durable; /* bulk workloads commit durably too (--bulk-durable) */
+    uint64_t repeat;  /* rounds of every engine; each row reports its median */
 } bench_config;
 
 /* One row of output: a workload (or half of one: bigvalue_put/_get) on one engine. */

@@ -72,9 +72,13 @@ static void usage(FILE *f)
             "  --bulk-durable     bulk workloads make every txn durable (default: no sync\n"
             "                     per txn, one sync at the end of each write workload)\n"
             "  --keep             keep the database directories\n"
+            "  --repeat N         N rounds of every engine, interleaved (engine A, B, ..., A,\n"
+            "                     B, ...); each row reports the round with its median ops/s\n"
+            "                     (default 1, max %d)\n"
             "  --quick            --num 100000 --sync-ops 200 --big-count 200 (CI smoke run)\n"
             "engines compiled in:",
-            BENCH_SYNC_THREADS_DEFAULT, BENCH_SYNC_THREADS_MAX, default_benchmarks);
+            BENCH_SYNC_THREADS_DEFAULT, BENCH_SYNC_THREADS_MAX, default_benchmarks,
+            BENCH_REPEAT_MAX);
     for (size_t i = 0; i < ENGINE_COUNT; i++) {
         fprintf(f, " %s", all_engines[i]->name);
     }
@@ -189,6 +193,7 @@ static const num_opt num_opts[] = {
     NUM_OPT("--big-size", 1, big_size_bytes, 1),
     NUM_OPT("--big-batch", 1, big_batch, 0),
     NUM_OPT("--seed", 0, seed, 0),
+    NUM_OPT("--repeat", 1, repeat, 0),
 };
 
 /* Parses argv into cfg and sel; returns 0, 1 (--help) or -1. */
@@ -283,6 +288,10 @@ static int check_config(const bench_config *cfg)
                 (unsigned long long)digits, (unsigned long long)cfg->num);
         return -1;
     }
+    if (cfg->repeat > BENCH_REPEAT_MAX) {
+        fprintf(stderr, "cowtree-bench: --repeat is at most %d\n", BENCH_REPEAT_MAX);
+        return -1;
+    }
     if (cfg->sync_threads > BENCH_SYNC_THREADS_MAX) {
         fprintf(stderr, "cowtree-bench: --sync-threads is at most %d\n", BENCH_SYNC_THREADS_MAX);
         return -1;
@@ -325,6 +334,29 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0 && WEXITSTATUS(wstatus) != 2) {
         snprintf(run->status, sizeof run->status, "exited with status %d", WEXITSTATUS(wstatus));
     }
+}
+
+/* ops/s of a result, or -1 when it did not run successfully. */
+static double result_rate(const bench_result *res)
+{
+    return res->ok && res->seconds > 0 ? (double)res->ops / res->seconds : -1.0;
+}
+
+/* Copies into dst the result of row among rounds[0..n) with the median
+   ops/s (the lower middle one for even n). A round that failed the row
+   ranks below every success, so the median is a failure only when at
+   least half of the rounds failed. */
+static void median_result(bench_result *dst, const bench_result *const *rounds, size_t n)
+{
+    const bench_result *sorted[BENCH_REPEAT_MAX];
+    for (size_t i = 0; i < n; i++) {
+        size_t j = i;
+        for (; j > 0 && result_rate(sorted[j - 1]) > result_rate(rounds[i]); j--) {
+            sorted[j] = sorted[j - 1];
+        }
+        sorted[j] = rounds[i];
+    }
+    *dst = *sorted[(n - 1) / 2];
 }
 
 /* ---- reporting ---------------------------------------------------------- */
@@ -539,6 +571,7 @@ int main(int argc, char **argv)
         .big_size_bytes = 65536,
         .big_batch = 16,
         .seed = 301,
+        .repeat = 1,
         .dir = tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp",
     };
     static selection sel;
@@ -570,7 +603,11 @@ int main(int argc, char **argv)
     printf("\n");
 
     engine_run runs[ENGINE_COUNT];
-    size_t shared_bytes = sizeof(bench_result) * BENCH_ROW_COUNT * ENGINE_COUNT;
+    size_t rounds = (size_t)cfg.repeat;
+    /* Round k of engine i writes rows at shared + (k * ENGINE_COUNT + i) *
+       BENCH_ROW_COUNT; the medians go to the last block, which runs[]
+       reports. */
+    size_t shared_bytes = sizeof(bench_result) * BENCH_ROW_COUNT * ENGINE_COUNT * (rounds + 1);
     bench_result *shared =
         mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (shared == MAP_FAILED) {
@@ -579,15 +616,41 @@ int main(int argc, char **argv)
     }
     memset(shared, 0, shared_bytes);
     int failed = 0;
-    for (size_t i = 0; i < sel.engine_count; i++) {
-        runs[i] = (engine_run){.eng = sel.engines[i], .results = shared + i * BENCH_ROW_COUNT};
-        fprintf(stderr, "cowtree-bench: %s\n", runs[i].eng->name);
-        run_engine(&runs[i], &cfg, &sel);
-        failed |= runs[i].status[0] != '\0';
-        for (size_t r = 0; r < row_count; r++) {
-            const bench_result *res = &runs[i].results[rows[r]];
-            failed |= !res->ok && !res->unsupported;
+    long peak_rss_kb[ENGINE_COUNT] = {0};
+    for (size_t k = 0; k < rounds; k++) {
+        for (size_t i = 0; i < sel.engine_count; i++) {
+            runs[i] = (engine_run){.eng = sel.engines[i],
+                                   .results = shared + (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT};
+            if (rounds > 1) {
+                fprintf(stderr, "cowtree-bench: %s (round %zu of %zu)\n", runs[i].eng->name,
+                        k + 1, rounds);
+            } else {
+                fprintf(stderr, "cowtree-bench: %s\n", runs[i].eng->name);
+            }
+            run_engine(&runs[i], &cfg, &sel);
+            failed |= runs[i].status[0] != '\0';
+            for (size_t r = 0; r < row_count; r++) {
+                const bench_result *res = &runs[i].results[rows[r]];
+                failed |= !res->ok && !res->unsupported;
+            }
+            peak_rss_kb[i] =
+                runs[i].peak_rss_kb > peak_rss_kb[i] ? runs[i].peak_rss_kb : peak_rss_kb[i];
         }
+    }
+    if (rounds > 1) {
+        bench_result *medians = shared + rounds * ENGINE_COUNT * BENCH_ROW_COUNT;
+        for (size_t i = 0; i < sel.engine_count; i++) {
+            for (size_t row = 0; row < BENCH_ROW_COUNT; row++) {
+                const bench_result *each[BENCH_REPEAT_MAX];
+                for (size_t k = 0; k < rounds; k++) {
+                    each[k] = shared + (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT + row;
+                }
+                median_result(&medians[i * BENCH_ROW_COUNT + row], each, rounds);
+            }
+            runs[i].results = medians + i * BENCH_ROW_COUNT;
+            runs[i].peak_rss_kb = peak_rss_kb[i];
+        }
+        printf("each row: the median of %zu rounds (peak RSS: the largest)\n", rounds);
     }
     print_table(runs, sel.engine_count, rows, row_count);
     print_space(runs, sel.engine_count);
