@@ -754,7 +754,7 @@ static int fix_underflow_from(ct_txn *t, ct__tree *tr, path *pt, uint32_t from)
 {
     for (uint32_t level = from; level > 0; level--) {
         uint32_t n = ct__ph_count(pt->page[level]);
-        if (n > 0 && (ct__node_used_bytes(pt->page[level]) >= min_fill(t->db) ||
+        if (n > 0 && (ct__node_used_at_least(pt->page[level], min_fill(t->db)) ||
                       on_right_spine(pt, level))) {
             break;
         }

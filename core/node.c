@@ -102,16 +102,28 @@ uint32_t ct__branch_search(const uint8_t *p, const uint8_t *key, size_t klen)
     return lo - 1;
 }
 
-uint32_t ct__node_used_bytes(const uint8_t *p)
+/* Slot and cell bytes of p's cells, summed until the total reaches limit
+   (the exact total when it stays below). */
+static uint32_t used_bytes_upto(const uint8_t *p, uint32_t limit)
 {
     uint32_t n = ct__ph_count(p);
     uint32_t used = n * CT_SLOT_BYTES;
     int leaf = ct__ph_type(p) == CT_PT_LEAF;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < n && used < limit; i++) {
         const uint8_t *c = ct__node_cell(p, i);
         used += leaf ? ct__leaf_cell_bytes(c) : branch_cell_bytes(c);
     }
     return used;
+}
+
+uint32_t ct__node_used_bytes(const uint8_t *p)
+{
+    return used_bytes_upto(p, UINT32_MAX);
+}
+
+int ct__node_used_at_least(const uint8_t *p, uint32_t bytes)
+{
+    return used_bytes_upto(p, bytes) >= bytes;
 }
 
 uint32_t ct__leaf_cell_size(size_t klen, size_t inline_vlen, int overflow)

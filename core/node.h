@@ -83,6 +83,9 @@ uint32_t ct__branch_search(const uint8_t *p, const uint8_t *key, size_t klen);
 
 /* Bytes used by cells and slots (header excluded). */
 uint32_t ct__node_used_bytes(const uint8_t *p);
+/* ct__node_used_bytes(p) >= bytes, reading only as many cells as it takes
+   (a delete checks every leaf it touches for underflow). */
+int ct__node_used_at_least(const uint8_t *p, uint32_t bytes);
 /* Fill bound: a non-root node off the tree's right spine (the last child
    of the last child ... of the root) holds at least this many used bytes
    once an operation completes (a quarter of the cell area; the largest cell and
