@@ -464,6 +464,35 @@ static void print_table(const engine_run *runs, size_t n, const int *rows, size_
     }
 }
 
+/* With --repeat: each row's lowest and highest ops/s over the rounds, so
+   a median is read with its spread ("-" for a round that failed). */
+static void print_round_ranges(const bench_result *shared, size_t rounds, const selection *sel,
+                               const int *rows, size_t row_count)
+{
+    printf("\nops/s range over the %zu rounds:\n", rounds);
+    for (size_t r = 0; r < row_count; r++) {
+        printf("  %-17s", bench_row_names[rows[r]]);
+        for (size_t i = 0; i < sel->engine_count; i++) {
+            double lo = -1;
+            double hi = -1;
+            for (size_t k = 0; k < rounds; k++) {
+                size_t at = (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT + (size_t)rows[r];
+                double v = result_rate(&shared[at]);
+                if (v >= 0) {
+                    lo = lo < 0 || v < lo ? v : lo;
+                    hi = v > hi ? v : hi;
+                }
+            }
+            if (lo < 0) {
+                printf(" %s -", sel->engines[i]->name);
+            } else {
+                printf(" %s %.0f-%.0f", sel->engines[i]->name, lo, hi);
+            }
+        }
+        printf("\n");
+    }
+}
+
 static double amp(const bench_result *res)
 {
     return res->done && res->ok && res->raw_bytes > 0
@@ -653,6 +682,9 @@ int main(int argc, char **argv)
         printf("each row: the median of %zu rounds (peak RSS: the largest)\n", rounds);
     }
     print_table(runs, sel.engine_count, rows, row_count);
+    if (rounds > 1) {
+        print_round_ranges(shared, rounds, &sel, rows, row_count);
+    }
     print_space(runs, sel.engine_count);
     if (csv_path != NULL && write_csv(csv_path, runs, sel.engine_count, rows, row_count) != 0) {
         failed = 1;
