@@ -339,7 +339,10 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
 /* ops/s of a result, or -1 when it did not run successfully. */
 static double result_rate(const bench_result *res)
 {
-    return res->ok && res->seconds > 0 ? (double)res->ops / res->seconds : -1.0;
+    if (!res->done || !res->ok || res->seconds <= 0) {
+        return -1;
+    }
+    return (double)res->ops / res->seconds;
 }
 
 /* Copies into dst the result of row among rounds[0..n) with the median
@@ -364,11 +367,7 @@ static void median_result(bench_result *dst, const bench_result *const *rounds, 
 /* ops/s of row on run, or -1 when it did not run successfully. */
 static double rate(const engine_run *run, int row)
 {
-    const bench_result *res = &run->results[row];
-    if (!res->done || !res->ok || res->seconds <= 0) {
-        return -1;
-    }
-    return (double)res->ops / res->seconds;
+    return result_rate(&run->results[row]);
 }
 
 /* The rows to report, in benchmark order (bigvalue gives two). */

@@ -164,6 +164,14 @@ typedef struct ct__ownbuf {
     struct ct__ownbuf *next;
 } ct__ownbuf;
 
+/* A write txn's work buffers (txn.c): scratch is 3 pages, sepbuf 2,
+   refs room for the cells of two pages. */
+typedef struct ct__write_bufs {
+    uint8_t *scratch;
+    uint8_t *sepbuf;
+    ct__cellref *refs;
+} ct__write_bufs;
+
 /* A root-to-leaf path of dirty (copied) pages: page[l] at pgno[l], and the
    child index idx[l] taken at each branch level (btree.c). */
 typedef struct ct__path {
@@ -275,9 +283,7 @@ struct ct_db {
     /* The last write txn's scratch, sepbuf and refs (txn.c), for the next
        one: refs alone is about 200 KiB at 4 KiB pages, which calloc zeroed
        (or mapped and faulted in) on every write txn. Writer only. */
-    uint8_t *spare_scratch;
-    uint8_t *spare_sepbuf;
-    ct__cellref *spare_refs;
+    ct__write_bufs spare_wbufs;
 };
 
 /* ---- meta.c ---- */

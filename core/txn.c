@@ -23,6 +23,14 @@ static void free_pmap_buffers(ct_db *db, ct__pmap *m)
     ct__pmap_free(m, &db->alloc);
 }
 
+static void write_bufs_free(ct_db *db, ct__write_bufs *w)
+{
+    ct__free(&db->alloc, w->scratch);
+    ct__free(&db->alloc, w->sepbuf);
+    ct__free(&db->alloc, w->refs);
+    *w = (ct__write_bufs){NULL, NULL, NULL};
+}
+
 void ct__txn_free(ct_txn *t)
 {
     ct_db *db = t->db;
@@ -53,29 +61,20 @@ void ct__txn_free(ct_txn *t)
     ct__free(&db->alloc, t->held);
     ct__free(&db->alloc, t->fl_thawed);
     ct__free(&db->alloc, t->freed);
-    if (t->scratch && t->sepbuf && t->refs && !db->spare_scratch) {
-        /* Only a write txn has them, and it ends under the writer lock. */
-        db->spare_scratch = t->scratch;
-        db->spare_sepbuf = t->sepbuf;
-        db->spare_refs = t->refs;
-    } else {
-        ct__free(&db->alloc, t->scratch);
-        ct__free(&db->alloc, t->sepbuf);
-        ct__free(&db->alloc, t->refs);
-    }
+    ct__write_bufs w = {t->scratch, t->sepbuf, t->refs};
     t->scratch = NULL;
     t->sepbuf = NULL;
     t->refs = NULL;
+    if (w.scratch && w.sepbuf && w.refs && !db->spare_wbufs.scratch) {
+        db->spare_wbufs = w; /* only a write txn has them; it ends under the writer lock */
+    } else {
+        write_bufs_free(db, &w);
+    }
 }
 
 void ct__txn_spares_free(ct_db *db)
 {
-    ct__free(&db->alloc, db->spare_scratch);
-    ct__free(&db->alloc, db->spare_sepbuf);
-    ct__free(&db->alloc, db->spare_refs);
-    db->spare_scratch = NULL;
-    db->spare_sepbuf = NULL;
-    db->spare_refs = NULL;
+    write_bufs_free(db, &db->spare_wbufs);
 }
 
 int ct__txn_temp_init(ct_db *db, const ct__meta *m, ct_txn *t)
@@ -96,13 +95,11 @@ int ct__txn_write_buffers(ct_txn *t)
 {
     ct_db *db = t->db;
     size_t max_cells = (db->page_size - CT_PAGE_HDR_BYTES) / CT_SLOT_BYTES + 2u;
-    if (db->spare_scratch) { /* the last write txn's (caller holds the writer lock) */
-        t->scratch = db->spare_scratch;
-        t->sepbuf = db->spare_sepbuf;
-        t->refs = db->spare_refs;
-        db->spare_scratch = NULL;
-        db->spare_sepbuf = NULL;
-        db->spare_refs = NULL;
+    if (db->spare_wbufs.scratch) { /* the last write txn's (caller holds the writer lock) */
+        t->scratch = db->spare_wbufs.scratch;
+        t->sepbuf = db->spare_wbufs.sepbuf;
+        t->refs = db->spare_wbufs.refs;
+        db->spare_wbufs = (ct__write_bufs){NULL, NULL, NULL};
         /* Zeroed again, as calloc had them: see below. refs need not be,
            every user fills the entries it reads. */
         memset(t->scratch, 0, 3u * (size_t)db->page_size);
