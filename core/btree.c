@@ -132,6 +132,56 @@ static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, in
     return CT_OK;
 }
 
+/* A corrupt image can hold a key in a page its parent's separators do not
+   lead to. Each page is validated alone when read, so order across pages
+   is checked where they meet: cells of two siblings joined into refs, and
+   a separator set among its parent's. Without these checks a commit would
+   write a page whose keys are out of order. */
+static const uint8_t *ref_key(uint8_t type, const ct__cellref *r, uint32_t *klen)
+{
+    if (type == CT_PT_LEAF) {
+        *klen = ct__leaf_klen(r->raw);
+        return ct__leaf_key(r->raw);
+    }
+    *klen = r->klen;
+    return r->key;
+}
+
+/* refs[0..n) in strictly ascending key order (a branch's refs[0] has no key). */
+static int refs_ordered(uint8_t type, const ct__cellref *refs, uint32_t n, uint64_t pgno)
+{
+    for (uint32_t i = type == CT_PT_LEAF ? 1u : 2u; i < n; i++) {
+        uint32_t al = 0;
+        uint32_t bl = 0;
+        const uint8_t *a = ref_key(type, &refs[i - 1], &al);
+        const uint8_t *b = ref_key(type, &refs[i], &bl);
+        if (ct__key_cmp(a, al, b, bl) >= 0) {
+            return CT__CORRUPT(pgno, "sibling keys out of order");
+        }
+    }
+    return CT_OK;
+}
+
+/* sep lies strictly between branch cells lo and hi (cell 0 has no key, and
+   hi may be one past the last cell). */
+static int sep_between(const uint8_t *branch, uint32_t lo, uint32_t hi, const uint8_t *sep,
+                       uint32_t seplen)
+{
+    if (lo >= 1 && lo < hi) {
+        const uint8_t *c = ct__node_cell(branch, lo);
+        if (ct__key_cmp(ct__branch_key(c), ct__branch_klen(c), sep, seplen) >= 0) {
+            return CT__CORRUPT(ct__ph_pgno(branch), "separator below its left neighbour");
+        }
+    }
+    if (hi < ct__ph_count(branch)) {
+        const uint8_t *c = ct__node_cell(branch, hi);
+        if (ct__key_cmp(sep, seplen, ct__branch_key(c), ct__branch_klen(c)) >= 0) {
+            return CT__CORRUPT(ct__ph_pgno(branch), "separator above its right neighbour");
+        }
+    }
+    return CT_OK;
+}
+
 /* Fewest bytes (cells and slots) a non-root node holds once an operation
    completes; ct_check verifies it. */
 static uint32_t min_fill(const ct_db *db)
@@ -242,6 +292,10 @@ static int insert_branch(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint
     int flip = 0;
     for (;;) {
         uint8_t *page = pt->page[level];
+        int rc = at >= 1 ? sep_between(page, at - 1u, at, sep, seplen) : CT_OK;
+        if (rc != CT_OK) {
+            return rc;
+        }
         uint8_t *bcell = t->scratch + 2u * db->page_size;
         ct__put64(bcell, child);
         ct__put64(bcell + 8, gen);
@@ -262,8 +316,8 @@ static int insert_branch(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint
         flip ^= 1;
         uint8_t *sepbuf = t->sepbuf + (size_t)flip * db->page_size;
         uint64_t right = 0;
-        int rc = split_build(t, CT_PT_BRANCH, page, t->refs, n + 1, append && at == n, &right,
-                             &sep, &seplen, sepbuf);
+        rc = split_build(t, CT_PT_BRANCH, page, t->refs, n + 1, append && at == n, &right, &sep,
+                         &seplen, sepbuf);
         if (rc != CT_OK) {
             return rc;
         }
@@ -294,6 +348,10 @@ static int redistribute(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint8
     uint8_t *sepbuf = t->sepbuf;
     uint32_t seplen = type == CT_PT_LEAF ? ct__leaf_klen(t->refs[s].raw) : t->refs[s].klen;
     memmove(sepbuf, type == CT_PT_LEAF ? ct__leaf_key(t->refs[s].raw) : t->refs[s].key, seplen);
+    int rc = sep_between(parent, ri - 1u, ri + 1u, sepbuf, seplen);
+    if (rc != CT_OK) {
+        return rc;
+    }
     uint8_t *lbuf = t->scratch;
     uint8_t *rbuf = t->scratch + db->page_size;
     ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(L), t->id, t->refs, s);
@@ -389,6 +447,10 @@ static int spill_leaf(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uin
     memset(&t->refs[at], 0, sizeof(*t->refs));
     t->refs[at].raw = cell;
     t->refs[at].len = len;
+    rc = refs_ordered(CT_PT_LEAF, t->refs, ln + rn + 1, ct__ph_pgno(R));
+    if (rc != CT_OK) {
+        return rc;
+    }
     *done = 1;
     int parent_split = 0;
     rc = redistribute(t, tr, pt, level, CT_PT_LEAF, L, R, ri, ln + rn + 1, &parent_split);
@@ -688,6 +750,10 @@ static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *spl
         t->refs[ln].klen = ct__branch_klen(pc);
     }
     uint32_t n = ln + rn;
+    rc = refs_ordered(type, t->refs, n, rpgno);
+    if (rc != CT_OK) {
+        return rc;
+    }
     uint64_t total = 0;
     for (uint32_t i = 0; i < n; i++) {
         total += ct__ref_bytes(type, &t->refs[i], i == 0);

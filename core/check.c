@@ -46,6 +46,29 @@ static int claim(checker *k, uint64_t pgno, uint64_t npages, const char *what)
     return CT_OK;
 }
 
+/* The catalog's buckets, found while walking it. Grown as they are found:
+   the meta's bucket count is only compared, never used as a size (a
+   corrupt count would size the allocation). */
+typedef struct bucket_list {
+    ct__tree *v;
+    size_t n;
+    size_t cap;
+} bucket_list;
+
+static int bucket_list_add(checker *k, bucket_list *bl, const uint8_t *desc, size_t len,
+                           uint64_t pgno)
+{
+    int rc = ct__grow(&k->t->db->alloc, (void **)&bl->v, &bl->cap, bl->n + 1u, sizeof(*bl->v));
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (ct__bucket_desc_decode(desc, len, &bl->v[bl->n]) != CT_OK) {
+        return problem(k, pgno, "bad bucket descriptor");
+    }
+    bl->n++;
+    return CT_OK;
+}
+
 typedef struct frame {
     uint64_t pgno;
     uint64_t gen;
@@ -57,8 +80,7 @@ typedef struct frame {
     uint32_t hilen;
 } frame;
 
-static int check_leaf(checker *k, const frame *f, uint64_t *entries, int catalog,
-                      ct__tree *subtrees, uint64_t *nsub, uint64_t maxsub)
+static int check_leaf(checker *k, const frame *f, uint64_t *entries, bucket_list *catalog)
 {
     uint32_t n = ct__ph_count(f->page);
     for (uint32_t i = 0; i < n; i++) {
@@ -88,18 +110,18 @@ static int check_leaf(checker *k, const frame *f, uint64_t *entries, int catalog
             k->r->pages_overflow += np;
         }
         if (catalog) {
-            if (*nsub >= maxsub || ct__bucket_desc_decode(v, vlen, &subtrees[*nsub]) != CT_OK) {
-                return problem(k, f->pgno, "bad bucket descriptor");
+            rc = bucket_list_add(k, catalog, v, vlen, f->pgno);
+            if (rc != CT_OK) {
+                return rc;
             }
-            (*nsub)++;
         }
         (*entries)++;
     }
     return CT_OK;
 }
 
-static int check_tree(checker *k, const ct__tree *tr, int catalog, ct__tree *subtrees,
-                      uint64_t *nsub, uint64_t maxsub)
+/* catalog: the tree is the catalog, its buckets go there (else NULL). */
+static int check_tree(checker *k, const ct__tree *tr, bucket_list *catalog)
 {
     if (tr->root == 0) {
         return CT_OK;
@@ -141,7 +163,7 @@ static int check_tree(checker *k, const ct__tree *tr, int catalog, ct__tree *sub
             f->idx = 0;
             if (leaf) {
                 k->r->pages_leaf++;
-                rc = check_leaf(k, f, &entries, catalog, subtrees, nsub, maxsub);
+                rc = check_leaf(k, f, &entries, catalog);
                 if (rc != CT_OK) {
                     return rc;
                 }
@@ -182,7 +204,7 @@ static int check_tree(checker *k, const ct__tree *tr, int catalog, ct__tree *sub
     if (entries != tr->entries) {
         return problem(k, tr->root, "entry count differs from the tree's descriptor");
     }
-    k->r->entries += catalog ? 0 : entries;
+    k->r->entries += catalog ? 0u : entries;
     return CT_OK;
 }
 
@@ -213,26 +235,20 @@ static int check_all(checker *k, const ct__meta *m)
     int rc = claim(k, 0, 2, "meta");
     k->r->pages_meta = 2;
     if (rc == CT_OK) {
-        rc = check_tree(k, &m->main, 0, NULL, NULL, 0);
+        rc = check_tree(k, &m->main, NULL);
     }
-    uint64_t maxsub = m->buckets;
-    ct__tree *subs = NULL;
-    uint64_t nsub = 0;
-    if (rc == CT_OK && maxsub > 0) {
-        subs = ct__calloc(&k->t->db->alloc, (size_t)maxsub, sizeof(*subs));
-        rc = subs ? CT_OK : CT_NOMEM;
-    }
+    bucket_list buckets = {NULL, 0, 0};
     if (rc == CT_OK) {
-        rc = check_tree(k, &m->catalog, 1, subs, &nsub, maxsub);
+        rc = check_tree(k, &m->catalog, &buckets);
     }
-    if (rc == CT_OK && nsub != m->buckets) {
+    if (rc == CT_OK && buckets.n != m->buckets) {
         rc = problem(k, m->catalog.root, "bucket count differs from the meta");
     }
-    for (uint64_t i = 0; i < nsub && rc == CT_OK; i++) {
-        rc = check_tree(k, &subs[i], 0, NULL, NULL, 0);
+    for (size_t i = 0; i < buckets.n && rc == CT_OK; i++) {
+        rc = check_tree(k, &buckets.v[i], NULL);
     }
-    ct__free(&k->t->db->alloc, subs);
-    k->r->buckets = nsub;
+    ct__free(&k->t->db->alloc, buckets.v);
+    k->r->buckets = buckets.n;
     if (rc == CT_OK) {
         rc = check_free(k, m);
     }
