@@ -7,14 +7,20 @@
 #      its corpus into a scratch dir (the checked-in corpus is never
 #      written). A crash, leak, timeout or OOM fails; the reproducer stays
 #      in $FUZZ_SCRATCH/<target>/artifacts/ and is printed (base64) below.
+#      The seed is fixed (FUZZ_SEED, default 1), so a run explores the same
+#      inputs each time, up to where its time ends: a submission's CI run
+#      repeats what was run before it, and a failure replays exactly.
+#      Campaigns that search for new bugs set FUZZ_SEED=0 (random seeds)
+#      and a long FUZZ_SECONDS (docs/fuzzing.md).
 # Total with defaults on 2 cores: see docs/fuzzing.md (under 6 minutes).
-# Env: FUZZ_SECONDS, FUZZ_JOBS, FUZZ_SCRATCH (default build/fuzz-scratch),
+# Env: FUZZ_SECONDS, FUZZ_JOBS, FUZZ_SEED, FUZZ_SCRATCH (default build/fuzz-scratch),
 #      FUZZ_TARGETS (default "ops open crash page").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
+FUZZ_SEED=${FUZZ_SEED:-1}
 FUZZ_SCRATCH=${FUZZ_SCRATCH:-build/fuzz-scratch}
 read -r -a targets <<<"${FUZZ_TARGETS:-ops open crash page}"
 replay_build=build/fuzz-replay
@@ -53,7 +59,7 @@ fi
 if ! command -v clang-14 >/dev/null 2>&1; then
     echo "==> fuzz: clang-14 not found: libFuzzer runs SKIPPED (replay only)"
 else
-    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target, $FUZZ_JOBS at a time"
+    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target, $FUZZ_JOBS at a time, seed $FUZZ_SEED"
     if cmake -S . -B "$fuzz_build" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
             -DCOWTREE_FUZZ=ON -DCOWTREE_TESTS=OFF -DCOWTREE_BENCH=OFF >/dev/null &&
         cmake --build "$fuzz_build" -j2 --target "${targets[@]/#/fuzz_}" >/dev/null; then
@@ -62,7 +68,7 @@ else
             rm -rf "$dir"
             mkdir -p "$dir/new" "$dir/artifacts"
             [ -f "fuzz/dict/$t.dict" ] && dict=("-dict=fuzz/dict/$t.dict")
-            "$fuzz_build/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+            "$fuzz_build/fuzz/fuzz_$t" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
                 -rss_limit_mb=2048 -max_len="$(max_len "$t")" -print_final_stats=1 \
                 "${dict[@]}" -artifact_prefix="$dir/artifacts/" "$dir/new" "fuzz/corpus/$t" \
                 >"$dir/log" 2>&1
