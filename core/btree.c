@@ -147,10 +147,15 @@ static const uint8_t *ref_key(uint8_t type, const ct__cellref *r, uint32_t *klen
     return r->key;
 }
 
-/* refs[0..n) in strictly ascending key order (a branch's refs[0] has no key). */
-static int refs_ordered(uint8_t type, const ct__cellref *refs, uint32_t n, uint64_t pgno)
+/* refs[i - 1] < refs[i] for every i in [from, to] that has both (a
+   branch's refs[0] has no key). Callers pass where two pages' cells meet:
+   inside each page the order was validated when it was read, and every
+   write keeps it. */
+static int refs_ordered_at(uint8_t type, const ct__cellref *refs, uint32_t n, uint32_t from,
+                           uint32_t to, uint64_t pgno)
 {
-    for (uint32_t i = type == CT_PT_LEAF ? 1u : 2u; i < n; i++) {
+    uint32_t first = type == CT_PT_LEAF ? 1u : 2u;
+    for (uint32_t i = from < first ? first : from; i <= to && i < n; i++) {
         uint32_t al = 0;
         uint32_t bl = 0;
         const uint8_t *a = ref_key(type, &refs[i - 1], &al);
@@ -447,7 +452,8 @@ static int spill_leaf(ct_txn *t, ct__tree *tr, path *pt, uint32_t idx, const uin
     memset(&t->refs[at], 0, sizeof(*t->refs));
     t->refs[at].raw = cell;
     t->refs[at].len = len;
-    rc = refs_ordered(CT_PT_LEAF, t->refs, ln + rn + 1, ct__ph_pgno(R));
+    uint32_t meet = left_sib ? ln : ln + 1u; /* R's first cell among L+R */
+    rc = refs_ordered_at(CT_PT_LEAF, t->refs, ln + rn + 1, meet, meet, ct__ph_pgno(R));
     if (rc != CT_OK) {
         return rc;
     }
@@ -750,7 +756,8 @@ static int rebalance(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, int *spl
         t->refs[ln].klen = ct__branch_klen(pc);
     }
     uint32_t n = ln + rn;
-    rc = refs_ordered(type, t->refs, n, rpgno);
+    /* Where L meets R; a branch also has the parent's separator there. */
+    rc = refs_ordered_at(type, t->refs, n, ln, type == CT_PT_BRANCH ? ln + 1u : ln, rpgno);
     if (rc != CT_OK) {
         return rc;
     }
