@@ -336,6 +336,13 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
     }
 }
 
+/* Round k of engine i writes its rows at shared + (k * ENGINE_COUNT + i) *
+   BENCH_ROW_COUNT; with --repeat the medians go to block k = rounds. */
+static bench_result *round_rows(bench_result *shared, size_t k, size_t i)
+{
+    return shared + (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT;
+}
+
 /* ops/s of a result, or -1 when it did not run successfully. */
 static double result_rate(const bench_result *res)
 {
@@ -465,7 +472,7 @@ static void print_table(const engine_run *runs, size_t n, const int *rows, size_
 
 /* With --repeat: each row's lowest and highest ops/s over the rounds, so
    a median is read with its spread ("-" for a round that failed). */
-static void print_round_ranges(const bench_result *shared, size_t rounds, const selection *sel,
+static void print_round_ranges(bench_result *shared, size_t rounds, const selection *sel,
                                const int *rows, size_t row_count)
 {
     printf("\nops/s range over the %zu rounds:\n", rounds);
@@ -475,8 +482,7 @@ static void print_round_ranges(const bench_result *shared, size_t rounds, const 
             double lo = -1;
             double hi = -1;
             for (size_t k = 0; k < rounds; k++) {
-                size_t at = (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT + (size_t)rows[r];
-                double v = result_rate(&shared[at]);
+                double v = result_rate(&round_rows(shared, k, i)[rows[r]]);
                 if (v >= 0) {
                     lo = lo < 0 || v < lo ? v : lo;
                     hi = v > hi ? v : hi;
@@ -632,9 +638,7 @@ int main(int argc, char **argv)
 
     engine_run runs[ENGINE_COUNT];
     size_t rounds = (size_t)cfg.repeat;
-    /* Round k of engine i writes rows at shared + (k * ENGINE_COUNT + i) *
-       BENCH_ROW_COUNT; the medians go to the last block, which runs[]
-       reports. */
+    /* One block per round (round_rows), then one for the medians. */
     size_t shared_bytes = sizeof(bench_result) * BENCH_ROW_COUNT * ENGINE_COUNT * (rounds + 1);
     bench_result *shared =
         mmap(NULL, shared_bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -647,8 +651,7 @@ int main(int argc, char **argv)
     long peak_rss_kb[ENGINE_COUNT] = {0};
     for (size_t k = 0; k < rounds; k++) {
         for (size_t i = 0; i < sel.engine_count; i++) {
-            runs[i] = (engine_run){.eng = sel.engines[i],
-                                   .results = shared + (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT};
+            runs[i] = (engine_run){.eng = sel.engines[i], .results = round_rows(shared, k, i)};
             if (rounds > 1) {
                 fprintf(stderr, "cowtree-bench: %s (round %zu of %zu)\n", runs[i].eng->name,
                         k + 1, rounds);
@@ -666,16 +669,16 @@ int main(int argc, char **argv)
         }
     }
     if (rounds > 1) {
-        bench_result *medians = shared + rounds * ENGINE_COUNT * BENCH_ROW_COUNT;
         for (size_t i = 0; i < sel.engine_count; i++) {
+            bench_result *medians = round_rows(shared, rounds, i);
             for (size_t row = 0; row < BENCH_ROW_COUNT; row++) {
                 const bench_result *each[BENCH_REPEAT_MAX];
                 for (size_t k = 0; k < rounds; k++) {
-                    each[k] = shared + (k * ENGINE_COUNT + i) * BENCH_ROW_COUNT + row;
+                    each[k] = &round_rows(shared, k, i)[row];
                 }
-                median_result(&medians[i * BENCH_ROW_COUNT + row], each, rounds);
+                median_result(&medians[row], each, rounds);
             }
-            runs[i].results = medians + i * BENCH_ROW_COUNT;
+            runs[i].results = medians;
             runs[i].peak_rss_kb = peak_rss_kb[i];
         }
         printf("each row: the median of %zu rounds (peak RSS: the largest)\n", rounds);

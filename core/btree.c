@@ -132,11 +132,7 @@ static int cow_path(ct_txn *t, ct__tree *tr, const uint8_t *key, size_t klen, in
     return CT_OK;
 }
 
-/* A corrupt image can hold a key in a page its parent's separators do not
-   lead to. Each page is validated alone when read, so order across pages
-   is checked where they meet: cells of two siblings joined into refs, and
-   a separator set among its parent's. Without these checks a commit would
-   write a page whose keys are out of order. */
+/* The key of a leaf or branch ref (*klen its length). */
 static const uint8_t *ref_key(uint8_t type, const ct__cellref *r, uint32_t *klen)
 {
     if (type == CT_PT_LEAF) {
@@ -146,6 +142,12 @@ static const uint8_t *ref_key(uint8_t type, const ct__cellref *r, uint32_t *klen
     *klen = r->klen;
     return r->key;
 }
+
+/* A corrupt image can hold a key in a page its parent's separators do not
+   lead to. Each page is validated alone when read, so order across pages
+   is checked where they meet: cells of two siblings joined into refs, and
+   a separator set among its parent's. Without these checks a commit would
+   write a page whose keys are out of order. */
 
 /* refs[i - 1] < refs[i] for every i in [from, to] that has both (a
    branch's refs[0] has no key). Callers pass where two pages' cells meet:
@@ -244,14 +246,8 @@ static int split_build(ct_txn *t, uint8_t type, uint8_t *page, ct__cellref *refs
     if (rc != CT_OK) {
         return rc;
     }
-    if (type == CT_PT_LEAF) {
-        const uint8_t *c = refs[s].raw;
-        *seplen = ct__leaf_klen(c);
-        memcpy(sepbuf, ct__leaf_key(c), *seplen);
-    } else {
-        *seplen = refs[s].klen;
-        memmove(sepbuf, refs[s].key, *seplen);
-    }
+    const uint8_t *first = ref_key(type, &refs[s], seplen); /* the right side's first key */
+    memmove(sepbuf, first, *seplen);
     uint8_t *lbuf = t->scratch;
     ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(page), t->id, refs, s);
     ct__node_build(right, db->page_size, type, rp, t->id, refs + s, n - s);
@@ -351,8 +347,9 @@ static int redistribute(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint8
     uint8_t *parent = pt->page[level - 1];
     uint32_t s = choose_split(db, type, t->refs, n, 0);
     uint8_t *sepbuf = t->sepbuf;
-    uint32_t seplen = type == CT_PT_LEAF ? ct__leaf_klen(t->refs[s].raw) : t->refs[s].klen;
-    memmove(sepbuf, type == CT_PT_LEAF ? ct__leaf_key(t->refs[s].raw) : t->refs[s].key, seplen);
+    uint32_t seplen = 0;
+    const uint8_t *first = ref_key(type, &t->refs[s], &seplen); /* R's new first key */
+    memmove(sepbuf, first, seplen);
     int rc = sep_between(parent, ri - 1u, ri + 1u, sepbuf, seplen);
     if (rc != CT_OK) {
         return rc;
