@@ -14,9 +14,15 @@
  * newest commit (generation > its durable base) and its free list before
  * accepting it, and the other slot still describes an intact commit
  * (DESIGN.md's generation walk; cowtree-sim checks every crash point).
- * CT_SYNC_GROUP commits as CT_SYNC_NONE, then (txn ended, writer lock
- * released) waits in ct__group_wait until a ct_sync covers it: one
- * committer syncs for all that committed before it, the others wait.
+ * CT_SYNC_GROUP commits write their pages but no meta, then (txn ended,
+ * writer lock released) wait in ct__group_wait until a sync covers them:
+ * one committer syncs for all that committed before it, the others wait.
+ * That sync writes the newest meta to the non-durable slot under the
+ * writer lock, then flushes WITHOUT it, so the next commits write their
+ * pages meanwhile (pipelining). Safe because those commits write no meta
+ * and reuse no page any meta slot or the newest commit holds (freelist.c
+ * checks keep_txnid of the slot being flushed); the durable slot and id
+ * they read change only under the writer lock (ct__group_adopt).
  * CT_SYNC_NONE skips 4: every unsynced commit's meta goes to the same
  * non-durable slot, and pages freed after the last durable commit are not
  * reused (freelist.c), so a crash always finds an intact earlier commit.
@@ -182,6 +188,15 @@ static int write_dirty(ct_txn *t)
     return rc;
 }
 
+/* db->mu held. */
+static void set_durable(ct_db *db, int slot, const ct__meta *m)
+{
+    db->durable_slot = slot;
+    db->durable_txnid = m->txnid;
+    db->durable_meta = *m;
+    db->synced_txnid = m->txnid;
+}
+
 static int sync_or_poison(ct_db *db)
 {
     int rc = db->ps->ops->sync(db->ps);
@@ -201,6 +216,9 @@ static void shrink_store(ct_db *db)
 {
     pthread_mutex_lock(&db->mu);
     uint64_t hwm = db->slot_hwm[0] > db->slot_hwm[1] ? db->slot_hwm[0] : db->slot_hwm[1];
+    if (db->meta.hwm > hwm) {
+        hwm = db->meta.hwm; /* CT_SYNC_GROUP: newest commit, meta not yet written */
+    }
     pthread_mutex_unlock(&db->mu);
     uint64_t size = 0;
     if (db->ps->ops->size(db->ps, &size) == CT_OK && size > hwm) {
@@ -244,15 +262,19 @@ int ct__commit(ct_txn *t)
     }
     /* CT_SYNC_NONE commits sync once every half window (limits.h), and
        when too many freed pages wait for a sync to be reused. */
+    int group = db->durability == CT_SYNC_GROUP;
+    /* (A group commit never syncs itself: a group sync may be flushing the
+       non-durable slot. Its committer waits for a sync right after.) */
     int full = db->durability == CT_SYNC_FULL ||
-               t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2 ||
-               (db->durability == CT_SYNC_NONE && db->autosync_pages != 0 &&
-                ct__freeset_sync_held(db, &fs) >= db->autosync_pages);
+               (db->durability == CT_SYNC_NONE &&
+                (t->id - db->durable_txnid >= CT_TXNID_WINDOW / 2 ||
+                 (db->autosync_pages != 0 &&
+                  ct__freeset_sync_held(db, &fs) >= db->autosync_pages)));
     t->meta.txnid = t->id;
     t->meta.durable_base = db->durable_txnid;
     rc = write_dirty(t);
     int slot = 1 - db->durable_slot;
-    if (rc == CT_OK) {
+    if (rc == CT_OK && !group) {
         uint8_t *mp = t->scratch;
         ct__meta_encode(&t->meta, mp, db->page_size, slot);
         rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, mp);
@@ -274,13 +296,13 @@ int ct__commit(ct_txn *t)
     }
     pthread_mutex_lock(&db->mu);
     db->meta = t->meta;
-    db->meta_slot = slot;
-    db->keep_txnid[slot] = t->id;
-    db->slot_hwm[slot] = t->meta.hwm;
+    if (!group) {
+        db->meta_slot = slot;
+        db->keep_txnid[slot] = t->id;
+        db->slot_hwm[slot] = t->meta.hwm;
+    }
     if (full) {
-        db->durable_slot = slot;
-        db->durable_txnid = t->id;
-        db->durable_meta = t->meta;
+        set_durable(db, slot, &t->meta);
     }
     ct__freeset old;
     ct__freelist_adopt(db, &fs, &old);
@@ -290,6 +312,80 @@ int ct__commit(ct_txn *t)
         shrink_store(db);
     }
     return CT_OK;
+}
+
+void ct__group_adopt(ct_db *db)
+{
+    pthread_mutex_lock(&db->mu);
+    int adopt = db->pending_durable;
+    if (adopt) {
+        db->pending_durable = 0;
+        db->durable_slot = db->pending_slot;
+        db->durable_txnid = db->durable_meta.txnid;
+    }
+    pthread_mutex_unlock(&db->mu);
+    if (adopt) {
+        shrink_store(db);
+    }
+}
+
+/* CT_SYNC_GROUP: writes the newest commit's meta to the non-durable slot
+   under the writer lock (own: the caller's write txn holds it), then
+   flushes without it. One such sync at a time (sync_busy): a second one
+   would write the slot the first is flushing. */
+static int group_sync(ct_db *db, int own)
+{
+    if (!own) {
+        int rc = ct__writer_acquire(db);
+        if (rc != CT_OK) {
+            return rc;
+        }
+    }
+    pthread_mutex_lock(&db->mu);
+    while (db->sync_busy) {
+        pthread_cond_wait(&db->group_cv, &db->mu);
+    }
+    db->sync_busy = 1;
+    pthread_mutex_unlock(&db->mu);
+    ct__group_adopt(db); /* the slot the last sync made durable */
+    pthread_mutex_lock(&db->mu);
+    int rc = db->poisoned ? CT_POISONED : CT_OK;
+    ct__meta m = db->meta;
+    int slot = 1 - db->durable_slot;
+    int needed = m.txnid > db->synced_txnid;
+    pthread_mutex_unlock(&db->mu);
+    if (rc == CT_OK && needed) {
+        ct__meta_encode(&m, db->sync_page, db->page_size, slot);
+        rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, db->sync_page);
+        pthread_mutex_lock(&db->mu);
+        if (rc != CT_OK) {
+            db->poisoned = 1; /* the slot may hold garbage now */
+        } else {
+            db->meta_slot = slot;
+            db->keep_txnid[slot] = m.txnid;
+            db->slot_hwm[slot] = m.hwm;
+        }
+        pthread_mutex_unlock(&db->mu);
+    }
+    if (!own) {
+        ct__writer_release(db);
+    }
+    if (rc == CT_OK && needed) {
+        rc = sync_or_poison(db);
+    }
+    pthread_mutex_lock(&db->mu);
+    if (rc == CT_OK && needed) {
+        /* Readers and waiters see it now; the writer adopts the slot and
+           id at its next begin (ct__group_adopt). */
+        db->durable_meta = m;
+        db->synced_txnid = m.txnid;
+        db->pending_durable = 1;
+        db->pending_slot = slot;
+    }
+    db->sync_busy = 0;
+    pthread_cond_broadcast(&db->group_cv);
+    pthread_mutex_unlock(&db->mu);
+    return rc;
 }
 
 int ct_sync(ct_db *db)
@@ -306,6 +402,9 @@ int ct_sync(ct_db *db)
     pthread_mutex_lock(&db->mu);
     int own = db->writer_active && pthread_equal(db->writer_thread, pthread_self());
     pthread_mutex_unlock(&db->mu);
+    if (db->durability == CT_SYNC_GROUP) {
+        return group_sync(db, own);
+    }
     if (!own) {
         int rc = ct__writer_acquire(db);
         if (rc != CT_OK) {
@@ -322,9 +421,7 @@ int ct_sync(ct_db *db)
         rc = sync_or_poison(db);
         if (rc == CT_OK) {
             pthread_mutex_lock(&db->mu);
-            db->durable_slot = slot;
-            db->durable_txnid = synced.txnid;
-            db->durable_meta = synced;
+            set_durable(db, slot, &synced);
             pthread_mutex_unlock(&db->mu);
             shrink_store(db);
         }
@@ -339,7 +436,7 @@ int ct__group_wait(ct_db *db, uint64_t id)
 {
     int rc = CT_OK;
     pthread_mutex_lock(&db->mu);
-    while (db->durable_txnid < id) {
+    while (db->synced_txnid < id) {
         if (db->poisoned) {
             rc = CT_IO; /* a sync or write failed: this commit's fate is unknown */
             break;
@@ -348,23 +445,15 @@ int ct__group_wait(ct_db *db, uint64_t id)
             pthread_cond_wait(&db->group_cv, &db->mu);
             continue;
         }
+        /* Lead: one sync covers every commit made so far. Commits made
+           while it flushes wait for the next one. */
         db->group_syncing = 1;
-        /* Let every committer already queued for the writer lock commit
-           first: they will wait for this sync too, so one sync covers all
-           of them instead of one or two (the sync takes the writer lock,
-           and nobody can commit while it runs). Bounded: each of those
-           threads commits once and then waits here. */
-        while (db->writer_active || db->writers_waiting) {
-            pthread_cond_wait(&db->group_cv, &db->mu);
-        }
         pthread_mutex_unlock(&db->mu);
-        /* Covers every commit so far (it takes the writer lock, so no
-           commit is half written meanwhile). */
         int src = ct_sync(db);
         pthread_mutex_lock(&db->mu);
         db->group_syncing = 0;
         pthread_cond_broadcast(&db->group_cv);
-        if (src != CT_OK && db->durable_txnid < id) {
+        if (src != CT_OK && db->synced_txnid < id) {
             rc = src == CT_NOSPACE ? CT_NOSPACE : CT_IO;
             break;
         }

@@ -69,6 +69,12 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     pthread_cond_init(&db->write_cv, NULL);
     pthread_cond_init(&db->group_cv, NULL);
     rc = ct__cache_init(db, o.cache_pages);
+    if (rc == CT_OK && db->durability == CT_SYNC_GROUP && !(db->flags & CT_RDONLY)) {
+        /* Allocated now: a group sync runs after its commits are visible,
+           so it must not fail for memory. */
+        db->sync_page = ct__malloc(&db->alloc, db->page_size);
+        rc = db->sync_page ? CT_OK : CT_NOMEM;
+    }
     if (rc == CT_OK) {
         rc = ct__recover(db);
     }
@@ -78,12 +84,14 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
            build on. */
         rc = db->needs_fence ? ct__recover_fence(db) : ps->ops->sync(ps);
     }
+    db->synced_txnid = db->durable_txnid;
     if (rc != CT_OK) {
         ct__freeset_free(db, &db->free);
         ct__memo_free(db);
         ct__page_spares_free(db);
         ct__txn_spares_free(db);
         ct__cache_free(db);
+        ct__free(&db->alloc, db->sync_page);
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
         pthread_cond_destroy(&db->group_cv);
@@ -212,6 +220,7 @@ void ct_close(ct_db *db)
     ct__page_spares_free(db);
     ct__txn_spares_free(db);
     ct__cache_free(db); /* every txn ended above: nothing is pinned */
+    ct__free(&db->alloc, db->sync_page);
     pthread_mutex_destroy(&db->mu);
     pthread_cond_destroy(&db->write_cv);
     pthread_cond_destroy(&db->group_cv);
@@ -257,7 +266,7 @@ int ct_stat(ct_db *db, struct ct_stat *out)
             }
         }
     }
-    out->durable_txnid = db->durable_txnid;
+    out->durable_txnid = db->synced_txnid;
     out->pages_held_by_sync = ct__freeset_sync_held(db, &db->free);
     out->free_list_pages = db->free.chain_count;
     pthread_mutex_unlock(&db->mu);

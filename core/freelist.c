@@ -17,8 +17,10 @@
  * holds a snapshot older than F (a reader of snapshot S < F may still see
  * it), and F <= the last durable commit (CT_SYNC_NONE: the last synced
  * tree stays intact), unless the page was written after the last durable
- * commit and freed by a commit already made (CT_SYNC_NONE: then no slot's
- * tree holds it, so unsynced batches do not grow the file). A dropped chain page is reusable as soon as no meta
+ * commit and freed by a commit already made, and the other slot's commit
+ * does not hold it (CT_SYNC_NONE: that slot holds the newest commit, so
+ * unsynced batches do not grow the file; CT_SYNC_GROUP: a sync may be
+ * flushing an older commit there while the next ones commit). A dropped chain page is reusable as soon as no meta
  * slot describes a commit that referenced it: readers never read
  * free-list pages. Entry freed_txn 0 means "reusable by anyone".
  *
@@ -79,12 +81,16 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
     if (e->freed_txn > oldest_reader) {
         return 0; /* a live snapshot may still read it */
     }
-    if (e->born > db->durable_txnid && e->freed_txn <= db->meta.txnid) {
+    uint64_t other = db->keep_txnid[1 - db->durable_slot];
+    if (e->born > db->durable_txnid && e->freed_txn <= db->meta.txnid &&
+        !(e->born <= other && other < e->freed_txn)) {
         /* Written after the last durable commit and freed by a commit
-           already made (CT_SYNC_NONE): in neither slot's tree. The durable
-           one predates it; the other is the newest commit, which freed or
-           outlived it. (Pages the committing txn frees itself are still in
-           the newest commit's tree: F <= newest excludes them.) */
+           already made (CT_SYNC_NONE, CT_SYNC_GROUP): in neither slot's
+           tree. The durable one predates it; the other holds the newest
+           commit (CT_SYNC_NONE), which freed or outlived it, or (a group
+           sync flushing it) an older one, whose tree must not hold it.
+           (Pages the committing txn frees itself are still in the newest
+           commit's tree: F <= newest excludes them.) */
         return 1;
     }
     uint64_t keep = db->keep_txnid[0] < db->keep_txnid[1] ? db->keep_txnid[0] : db->keep_txnid[1];

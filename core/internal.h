@@ -239,6 +239,14 @@ struct ct_db {
     pthread_cond_t write_cv;
     pthread_cond_t group_cv; /* CT_SYNC_GROUP: a group sync finished */
     int group_syncing;       /* CT_SYNC_GROUP: a committer is syncing for all */
+    /* CT_SYNC_GROUP pipelining (commit.c): a sync writes the newest meta
+       under the writer lock, then flushes without it while the next
+       commits write their pages. */
+    int sync_busy;          /* a sync is writing or flushing a meta: one at a time */
+    uint64_t synced_txnid;  /* newest commit a sync made durable (ct_commit waits for it) */
+    int pending_durable;    /* a finished sync the writer has not adopted yet */
+    int pending_slot;       /* its slot; its meta is durable_meta */
+    uint8_t *sync_page;     /* the meta page a group sync encodes */
     uint32_t writers_waiting; /* threads blocked in ct__writer_acquire */
     int writer_active;
     pthread_t writer_thread;
@@ -247,7 +255,9 @@ struct ct_db {
     int meta_slot;      /* slot holding the last commit's meta */
     int durable_slot;   /* slot holding the last meta known durable */
     uint64_t durable_txnid;
-    ct__meta durable_meta; /* that meta (CT_SYNC_GROUP readers after a failure) */
+    ct__meta durable_meta; /* newest durable meta (CT_SYNC_GROUP readers after a
+                              failure); may be ahead of durable_slot/_txnid while
+                              pending_durable is set */
     /* Per meta slot: the id of the commit whose tree (and free list) must
        stay intact because the slot describes it; UINT64_MAX when the slot
        holds nothing recovery could use. */
@@ -413,6 +423,10 @@ int ct__commit(ct_txn *t);
 /* CT_SYNC_GROUP, after the txn ended: waits until commit id is durable,
    syncing for every committer so far unless another thread already is. */
 int ct__group_wait(ct_db *db, uint64_t id);
+/* CT_SYNC_GROUP, writer lock held: adopts the durable slot and id of a
+   sync that finished since (the free list reads them only under the
+   writer lock, so a sync never changes them under a running commit). */
+void ct__group_adopt(ct_db *db);
 int ct__recover(ct_db *db);
 /* Read-write open of a recovered store: makes a meta durable whose id lies
    a window above every id a crashed predecessor may have used. */

@@ -67,6 +67,5 @@ void ct__writer_release(ct_db *db)
     pthread_mutex_lock(&db->mu);
     db->writer_active = 0;
     pthread_cond_signal(&db->write_cv);
-    pthread_cond_broadcast(&db->group_cv); /* a group sync may be waiting for us */
     pthread_mutex_unlock(&db->mu);
 }

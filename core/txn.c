@@ -138,6 +138,9 @@ static int begin_write(ct_db *db, ct_txn *t)
     if (rc != CT_OK) {
         return rc;
     }
+    if (db->durability == CT_SYNC_GROUP) {
+        ct__group_adopt(db);
+    }
     pthread_mutex_lock(&db->mu);
     int poisoned = db->poisoned;
     t->meta = db->meta;

@@ -78,7 +78,9 @@ typedef struct ct_cursor ct_cursor;
    CT_OK, but commits of concurrent threads share one sync: a commit's
    writes reach the store when its txn ends (the next write txn may then
    begin, and sees it), and ct_commit then waits until a sync covers it,
-   issuing that sync itself unless another committer already is. A commit
+   issuing that sync itself unless another committer already is (which
+   holds the writer lock only while it writes the meta page, so the next
+   commits are written while it flushes). A commit
    is visible to later txns before it is durable; if the sync fails,
    ct_commit returns CT_IO (the db is poisoned) and the commit may or may
    not have persisted, as when a CT_SYNC_FULL commit's sync fails. */

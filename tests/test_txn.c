@@ -1038,6 +1038,9 @@ typedef struct slow_sync_store {
     ct_pagestore *inner;
     atomic_uint syncs;
     atomic_int fail_syncs; /* 1: every sync returns CT_IO */
+    atomic_int hold_syncs; /* 1: a sync waits until it is 0 again */
+    atomic_int in_sync;    /* syncs running now */
+    atomic_uint fail_from; /* nonzero: syncs numbered from it on (1 = the first) fail */
 } slow_sync_store;
 
 static ct_pagestore *ssin(ct_pagestore *ps)
@@ -1055,10 +1058,27 @@ static int ss_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
 static int ss_sync(ct_pagestore *ps)
 {
     slow_sync_store *s = (slow_sync_store *)ps;
-    atomic_fetch_add(&s->syncs, 1u);
+    unsigned number = atomic_fetch_add(&s->syncs, 1u) + 1u;
+    unsigned fail_from = atomic_load(&s->fail_from);
+    atomic_fetch_add(&s->in_sync, 1);
     struct timespec ts = {0, 2000000};
-    nanosleep(&ts, NULL);
-    return atomic_load(&s->fail_syncs) ? CT_IO : s->inner->ops->sync(s->inner);
+    do {
+        nanosleep(&ts, NULL);
+    } while (atomic_load(&s->hold_syncs));
+    int fail = atomic_load(&s->fail_syncs) || (fail_from != 0 && number >= fail_from);
+    int rc = fail ? CT_IO : s->inner->ops->sync(s->inner);
+    atomic_fetch_sub(&s->in_sync, 1);
+    return rc;
+}
+
+/* Polls flag every millisecond for up to 5 s; returns its last value. */
+static int wait_for_flag(atomic_int *flag)
+{
+    struct timespec ms = {0, 1000000};
+    for (int i = 0; i < 5000 && !atomic_load(flag); i++) {
+        nanosleep(&ms, NULL);
+    }
+    return atomic_load(flag);
 }
 static int ss_size(ct_pagestore *ps, uint64_t *n)
 {
@@ -1167,6 +1187,127 @@ static void test_group_commit_shares_syncs(void **state)
     s->base.ops->close(&s->base);
 }
 
+typedef struct pipelined_arg {
+    ct_db *db;
+    const char *key;     /* NULL: "second" */
+    atomic_int put_done; /* its txn got the writer lock and put its key */
+    int rc;
+} pipelined_arg;
+
+static void *pipelined_committer(void *p)
+{
+    pipelined_arg *a = p;
+    const char *k = a->key ? a->key : "second";
+    ct_txn *t = NULL;
+    a->rc = ct_begin(a->db, 0, &t);
+    if (a->rc == CT_OK) {
+        a->rc = ct_put(t, NULL, k, strlen(k), "2", 1, 0);
+        atomic_store(&a->put_done, 1);
+        a->rc = a->rc == CT_OK ? ct_commit(t) : (ct_abort(t), a->rc);
+    }
+    return NULL;
+}
+
+/* While a group sync flushes, the next committer gets the writer lock and
+   writes its txn (the sync holds the lock only to write the meta); it then
+   waits for the next sync, and after a crash that drops every unsynced
+   write both commits are there. */
+static void test_group_commit_pipelines(void **state)
+{
+    (void)state;
+    slow_sync_store *s = slow_sync_create();
+    ct_db *db = open_group(s);
+    atomic_store(&s->hold_syncs, 1);
+    pthread_t first;
+    group_arg a = {db, 0, 1, 0};
+    assert_int_equal(pthread_create(&first, NULL, group_committer, &a), 0);
+    int flushing = wait_for_flag(&s->in_sync);
+    pipelined_arg b = {.db = db};
+    pthread_t second;
+    assert_int_equal(pthread_create(&second, NULL, pipelined_committer, &b), 0);
+    int overlapped = flushing && wait_for_flag(&b.put_done) && atomic_load(&s->in_sync) == 1;
+    atomic_store(&s->hold_syncs, 0); /* before asserting: nobody stays blocked */
+    assert_int_equal(pthread_join(first, NULL), 0);
+    assert_int_equal(pthread_join(second, NULL), 0);
+    assert_true(flushing);
+    assert_true(overlapped);
+    assert_int_equal(a.failures, 0);
+    assert_int_equal(b.rc, CT_OK);
+    ct_close(db);
+
+    ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
+    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    db = open_group(s);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(ct_get(t, NULL, "t0-0000", 7, &v, &vl), CT_OK);
+    assert_int_equal(ct_get(t, NULL, "second", 6, &v, &vl), CT_OK);
+    assert_memory_equal(v, "2", 1);
+    ct_abort(t);
+    th_check_clean(db);
+    ct_close(db);
+    s->base.ops->close(&s->base);
+}
+
+/* Commits made while a group sync flushes an older commit's meta must not
+   overwrite that commit's pages: B frees pages of A's tree (copy on
+   write) while A's sync runs, and C, committing before that sync
+   reaches the device, must not reuse them. Every later sync fails, so
+   after a crash A is the newest commit recovery may take, and it was
+   acknowledged: it must be there, whole. */
+static void test_group_commit_flush_keeps_its_tree(void **state)
+{
+    (void)state;
+    slow_sync_store *s = slow_sync_create();
+    ct_db *db = open_group(s);
+    for (int i = 0; i < 40; i++) { /* a few leaves for A, B and C to copy */
+        char k[16];
+        snprintf(k, sizeof(k), "base%03d", i);
+        th_put1(db, k, strlen(k), "v", 1);
+    }
+    atomic_store(&s->fail_from, atomic_load(&s->syncs) + 2u); /* A's sync passes */
+    atomic_store(&s->hold_syncs, 1);
+    pthread_t ta;
+    group_arg a = {db, 0, 1, 0};
+    assert_int_equal(pthread_create(&ta, NULL, group_committer, &a), 0);
+    int flushing = wait_for_flag(&s->in_sync);
+    pipelined_arg b = {.db = db, .key = "t0-0000"}; /* rewrites A's leaf */
+    pipelined_arg c = {.db = db, .key = "t0-0001"};
+    pthread_t tb;
+    pthread_t tc;
+    assert_int_equal(pthread_create(&tb, NULL, pipelined_committer, &b), 0);
+    int b_put = wait_for_flag(&b.put_done);
+    assert_int_equal(pthread_create(&tc, NULL, pipelined_committer, &c), 0);
+    int c_put = wait_for_flag(&c.put_done);
+    struct timespec settle = {0, 50000000}; /* C's commit writes its pages */
+    nanosleep(&settle, NULL);
+    atomic_store(&s->hold_syncs, 0);
+    assert_int_equal(pthread_join(ta, NULL), 0);
+    assert_int_equal(pthread_join(tb, NULL), 0);
+    assert_int_equal(pthread_join(tc, NULL), 0);
+    assert_true(flushing && b_put && c_put);
+    assert_int_equal(a.failures, 0);    /* A's sync passed: acknowledged */
+    assert_int_not_equal(c.rc, CT_OK); /* the later sync failed */
+    ct_close(db);
+
+    ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
+    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    atomic_store(&s->fail_from, 0u);
+    db = open_group(s);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    assert_int_equal(ct_get(t, NULL, "t0-0000", 7, &v, &vl), CT_OK);
+    assert_int_equal(ct_get(t, NULL, "base039", 7, &v, &vl), CT_OK);
+    ct_abort(t);
+    th_check_clean(db);
+    ct_close(db);
+    s->base.ops->close(&s->base);
+}
+
 /* A failed group sync: the commit fails with CT_IO, the db is poisoned, and
    a reader begun afterwards sees the last durable commit, not the commit
    whose ct_commit failed. */
@@ -1209,6 +1350,8 @@ int main(void)
         cmocka_unit_test(test_commit_uses_writev),
         cmocka_unit_test(test_commit_writev_failure),
         cmocka_unit_test(test_group_commit_shares_syncs),
+        cmocka_unit_test(test_group_commit_pipelines),
+        cmocka_unit_test(test_group_commit_flush_keeps_its_tree),
         cmocka_unit_test(test_group_commit_failed_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
