@@ -29,6 +29,11 @@ static uint32_t table[8][256];
 static uint32_t shift_block[4][256]; /* apply HW_BLOCK zero bytes to a crc register */
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static int have_hw;
+static int have_fold; /* crc32c_fold.c: carry-less folding of 64-byte blocks */
+
+/* Buffers this long go through the folding path first (when the CPU has
+   it): below it, the folding's fixed cost outweighs its speed. */
+#define FOLD_MIN_BYTES 256u
 
 /* mat (32 columns) times vec over GF(2). */
 static uint32_t gf2_times(const uint32_t *mat, uint32_t vec)
@@ -106,6 +111,7 @@ static void table_init(void)
     __builtin_cpu_init();
     have_hw = __builtin_cpu_supports("sse4.2");
 #endif
+    have_fold = ct__crc32c_fold_init() && have_hw;
 }
 
 uint32_t ct__crc32c_sw(uint32_t crc, const void *buf, size_t len)
@@ -139,10 +145,16 @@ static uint64_t shift(uint64_t c)
 }
 
 __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
-                                                              size_t len)
+                                                              size_t len, int fold)
 {
     const uint8_t *p = buf;
     uint64_t c = (uint32_t)~crc;
+    if (fold && len >= FOLD_MIN_BYTES) {
+        size_t n = len & ~(size_t)63;
+        c = ct__crc32c_fold((uint32_t)c, p, n);
+        p += n;
+        len -= n;
+    }
     while (len >= 3u * HW_BLOCK) {
         uint64_t c1 = 0;
         uint64_t c2 = 0;
@@ -182,7 +194,24 @@ uint32_t ct__crc32c(uint32_t crc, const void *buf, size_t len)
     pthread_once(&table_once, table_init);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
     if (have_hw) {
-        return crc32c_hw(crc, buf, len);
+        return crc32c_hw(crc, buf, len, have_fold);
+    }
+#endif
+    return ct__crc32c_sw(crc, buf, len);
+}
+
+int ct__crc32c_path_available(int path)
+{
+    pthread_once(&table_once, table_init);
+    return path == CT_CRC32C_TABLE || (path == CT_CRC32C_INSTRUCTION && have_hw) ||
+           (path == CT_CRC32C_FOLD && have_fold);
+}
+
+uint32_t ct__crc32c_path(int path, uint32_t crc, const void *buf, size_t len)
+{
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    if (ct__crc32c_path_available(path) && path != CT_CRC32C_TABLE) {
+        return crc32c_hw(crc, buf, len, path == CT_CRC32C_FOLD);
     }
 #endif
     return ct__crc32c_sw(crc, buf, len);
