@@ -76,7 +76,9 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
                 return 0;
             }
         }
-        return 1;
+        /* The newest commit too: under CT_SYNC_GROUP its meta is in no
+           slot yet, and a later sync writes it even if this txn fails. */
+        return !(db->meta.txnid >= e->chain_from && db->meta.txnid <= e->chain_of);
     }
     if (e->freed_txn > oldest_reader) {
         return 0; /* a live snapshot may still read it */

@@ -356,10 +356,13 @@ struct ct_stat {
      * was never acknowledged); otherwise the medium damaged a commit. */
     uint64_t rejected_txnid;
     uint64_t rejected_pgno;   /* the first page that failed, when known */
-    uint32_t meta_slot;       /* meta page (0 or 1) holding the last commit */
+    /* Meta page (0 or 1) holding the last commit; under CT_SYNC_GROUP the
+       last commit a sync wrote (a commit's meta waits for its sync). */
+    uint32_t meta_slot;
     uint64_t durable_txnid;   /* last commit known durable (synced) */
     /* CT_SYNC_NONE: free pages of the last synced tree that only the next
-       sync makes reusable (see ct_options.autosync_pages). */
+       sync makes reusable (see ct_options.autosync_pages). CT_SYNC_GROUP:
+       counted against the sync the writer last adopted (at its begin). */
     uint64_t pages_held_by_sync;
     /* Pages of the persistent free list itself (its chain), counted in
        pages_in_use. */

@@ -1308,6 +1308,207 @@ static void test_group_commit_flush_keeps_its_tree(void **state)
     s->base.ops->close(&s->base);
 }
 
+/* A memory store for the failed-txn case below: syncs can be held, and
+   the writes of one thread (the failing txn's) land but report CT_IO (the
+   store contract leaves a failed write's pages in any state). */
+typedef struct failing_txn_store {
+    ct_pagestore base;
+    ct_pagestore *inner;
+    atomic_int hold_syncs;
+    atomic_int in_sync;
+    atomic_int armed; /* the failing thread's writes count from now on */
+    atomic_int writes;
+} failing_txn_store;
+
+static _Thread_local int ft_failing_thread;
+
+static ct_pagestore *ftin(ct_pagestore *ps)
+{
+    return ((failing_txn_store *)ps)->inner;
+}
+static int ft_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
+{
+    return ftin(ps)->ops->read(ftin(ps), p, n, b);
+}
+static int ft_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
+{
+    failing_txn_store *s = (failing_txn_store *)ps;
+    int rc = ftin(ps)->ops->write(ftin(ps), p, n, b);
+    if (ft_failing_thread && atomic_load(&s->armed)) {
+        atomic_fetch_add(&s->writes, 1);
+        return CT_IO;
+    }
+    return rc;
+}
+static int ft_sync(ct_pagestore *ps)
+{
+    failing_txn_store *s = (failing_txn_store *)ps;
+    atomic_fetch_add(&s->in_sync, 1);
+    struct timespec ms = {0, 1000000};
+    while (atomic_load(&s->hold_syncs)) {
+        nanosleep(&ms, NULL);
+    }
+    int rc = s->inner->ops->sync(s->inner);
+    atomic_fetch_sub(&s->in_sync, 1);
+    return rc;
+}
+static int ft_size(ct_pagestore *ps, uint64_t *n)
+{
+    return ftin(ps)->ops->size(ftin(ps), n);
+}
+static int ft_resize(ct_pagestore *ps, uint64_t n)
+{
+    return ftin(ps)->ops->resize(ftin(ps), n);
+}
+static void ft_close(ct_pagestore *ps)
+{
+    (void)ps; /* the test closes inner itself, after the crash */
+}
+static const ct_pagestore_ops ft_ops = {ft_read, ft_write, ft_sync, ft_size, ft_resize,
+                                        ft_close, NULL, NULL};
+
+typedef struct failing_txn_arg {
+    ct_db *db;
+    failing_txn_store *s;
+    int updates;
+    unsigned seed;
+    atomic_int committing;
+    atomic_int done;
+    int rc;
+} failing_txn_arg;
+
+static void *failing_txn(void *p)
+{
+    failing_txn_arg *a = p;
+    ct_txn *t = NULL;
+    a->rc = ct_begin(a->db, 0, &t);
+    if (a->rc == CT_OK) {
+        unsigned r = a->seed;
+        for (int i = 0; i < a->updates; i++) {
+            r = r * 1103515245u + 12345u;
+            char k[16];
+            snprintf(k, sizeof(k), "base%04u", (r >> 8) % 300u);
+            assert_int_equal(ct_put(t, NULL, k, strlen(k), "w", 1, 0), CT_OK);
+        }
+        ft_failing_thread = 1;
+        atomic_store(&a->s->armed, 1);
+        atomic_store(&a->committing, 1);
+        a->rc = ct_commit(t);
+        ft_failing_thread = 0;
+    }
+    atomic_store(&a->done, 1);
+    return NULL;
+}
+
+static uint64_t last_txnid(ct_db *db)
+{
+    ct_stat_info st;
+    assert_int_equal(ct_stat(db, &st), CT_OK);
+    return st.txnid;
+}
+
+/* One case of the test below; returns 1 when the acknowledged commit C is
+   damaged (live ct_check) or lost after a crash. */
+static int failed_txn_case(int updates, unsigned seed, int *failed)
+{
+    failing_txn_store *s = calloc(1, sizeof(*s));
+    assert_non_null(s);
+    assert_int_equal(ct_memstore_create(NULL, &s->inner), CT_OK);
+    s->base.ops = &ft_ops;
+    s->base.page_size = s->inner->page_size;
+    ct_options o;
+    ct_options_init(&o);
+    o.durability = CT_SYNC_GROUP;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    char val[300];
+    memset(val, 'v', sizeof(val));
+    for (int i = 0; i < 300; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "base%04d", i);
+        th_put1(db, k, strlen(k), val, sizeof(val));
+    }
+    for (int i = 0; i < 300; i += 3) { /* a free list of some pages */
+        char k[16];
+        snprintf(k, sizeof(k), "base%04d", i);
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+        assert_int_equal(ct_del(t, NULL, k, strlen(k)), CT_OK);
+        assert_int_equal(ct_commit(t), CT_OK);
+    }
+    struct timespec ms = {0, 1000000};
+    atomic_store(&s->hold_syncs, 1);
+    uint64_t before = last_txnid(db);
+    pipelined_arg a = {.db = db, .key = "a0"};
+    pthread_t ta;
+    assert_int_equal(pthread_create(&ta, NULL, pipelined_committer, &a), 0);
+    assert_true(wait_for_flag(&s->in_sync)); /* A's sync is flushing */
+    pipelined_arg c = {.db = db, .key = "ckey"};
+    pthread_t tc;
+    assert_int_equal(pthread_create(&tc, NULL, pipelined_committer, &c), 0);
+    for (int i = 0; i < 5000 && last_txnid(db) < before + 2; i++) {
+        nanosleep(&ms, NULL); /* C committed; it waits behind A's sync */
+    }
+    uint64_t c_id = last_txnid(db);
+    assert_true(c_id == before + 2);
+    failing_txn_arg f = {.db = db, .s = s, .updates = updates, .seed = seed};
+    pthread_t tf;
+    assert_int_equal(pthread_create(&tf, NULL, failing_txn, &f), 0);
+    assert_true(wait_for_flag(&f.done)); /* its commit failed while A still flushes */
+    assert_int_equal(last_txnid(db), c_id);
+    atomic_store(&s->armed, 0);
+    atomic_store(&s->hold_syncs, 0);
+    assert_int_equal(pthread_join(ta, NULL), 0);
+    assert_int_equal(pthread_join(tc, NULL), 0);
+    assert_int_equal(pthread_join(tf, NULL), 0);
+    assert_int_equal(a.rc, CT_OK);
+    assert_int_equal(c.rc, CT_OK); /* acknowledged by the next sync */
+    *failed = f.rc == CT_IO && atomic_load(&s->writes) == 1;
+    ct_check_report r;
+    int damaged = ct_check(db, &r) != CT_OK || r.problems != 0;
+    ct_close(db);
+
+    ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
+    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    const void *v = NULL;
+    size_t vl = 0;
+    int lost = ct_get(t, NULL, "ckey", 4, &v, &vl) != CT_OK;
+    ct_abort(t);
+    ct_close(db);
+    s->inner->ops->close(s->inner);
+    free(s);
+    return damaged || lost;
+}
+
+/* A txn that begins while a group sync flushes A, after C committed (its
+   meta not written yet: C is in no meta slot), drops pages of C's free
+   list; its commit then fails on its first store write (which landed), so
+   C stays the newest commit, and the next sync writes C's meta and
+   acknowledges C. The failed txn must not have written over C's free-list
+   pages: C stays whole, live and after a crash. Several sizes of the
+   failing txn, so that its pages differ. */
+static void test_group_commit_failed_txn_keeps_newest(void **state)
+{
+    (void)state;
+    int bad = 0;
+    int failed_txns = 0;
+    for (unsigned seed = 1; seed <= 8; seed++) {
+        for (int updates = 1; updates <= 40; updates += 13) {
+            int failed = 0;
+            if (failed_txn_case(updates, seed, &failed)) {
+                printf("seed %u, %d updates: acknowledged commit damaged or lost\n", seed, updates);
+                bad++;
+            }
+            failed_txns += failed;
+        }
+    }
+    assert_int_equal(failed_txns, 32);
+    assert_int_equal(bad, 0);
+}
+
 /* A failed group sync: the commit fails with CT_IO, the db is poisoned, and
    a reader begun afterwards sees the last durable commit, not the commit
    whose ct_commit failed. */
@@ -1352,6 +1553,7 @@ int main(void)
         cmocka_unit_test(test_group_commit_shares_syncs),
         cmocka_unit_test(test_group_commit_pipelines),
         cmocka_unit_test(test_group_commit_flush_keeps_its_tree),
+        cmocka_unit_test(test_group_commit_failed_txn_keeps_newest),
         cmocka_unit_test(test_group_commit_failed_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

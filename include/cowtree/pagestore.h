@@ -18,6 +18,12 @@
  *      bytes: the engine verifies every page it reads.
  *   5. A sync can be lost (CT_OK, nothing persisted).
  * Stores return only CT_* codes (never errno values).
+ *
+ * Threads: read() and map() run on readers' threads while the writer
+ * writes. Under CT_SYNC_GROUP, sync() runs on one thread while write() or
+ * writev() of the next commits run on another (sync() vouches only for
+ * writes that returned before it began); never two sync() calls at once,
+ * and never resize() during a sync(). Everything else comes one at a time.
  */
 #ifndef COWTREE_PAGESTORE_H
 #define COWTREE_PAGESTORE_H
