@@ -1041,7 +1041,12 @@ typedef struct slow_sync_store {
     atomic_int hold_syncs; /* 1: a sync waits until it is 0 again */
     atomic_int in_sync;    /* syncs running now */
     atomic_uint fail_from; /* nonzero: syncs numbered from it on (1 = the first) fail */
+    long sync_delay_ns;    /* each sync sleeps this long first */
+    atomic_int fail_armed; /* writes of a thread marked failing land but return CT_IO */
+    atomic_int failed_writes;
 } slow_sync_store;
+
+static _Thread_local int failing_thread; /* this thread's writes may fail (fail_armed) */
 
 static ct_pagestore *ssin(ct_pagestore *ps)
 {
@@ -1053,7 +1058,13 @@ static int ss_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
 }
 static int ss_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
 {
-    return ssin(ps)->ops->write(ssin(ps), p, n, b);
+    slow_sync_store *s = (slow_sync_store *)ps;
+    int rc = ssin(ps)->ops->write(ssin(ps), p, n, b);
+    if (failing_thread && atomic_load(&s->fail_armed)) {
+        atomic_fetch_add(&s->failed_writes, 1);
+        return CT_IO; /* the store contract leaves a failed write's pages in any state */
+    }
+    return rc;
 }
 static int ss_sync(ct_pagestore *ps)
 {
@@ -1061,10 +1072,12 @@ static int ss_sync(ct_pagestore *ps)
     unsigned number = atomic_fetch_add(&s->syncs, 1u) + 1u;
     unsigned fail_from = atomic_load(&s->fail_from);
     atomic_fetch_add(&s->in_sync, 1);
-    struct timespec ts = {0, 2000000};
-    do {
-        nanosleep(&ts, NULL);
-    } while (atomic_load(&s->hold_syncs));
+    struct timespec delay = {0, s->sync_delay_ns};
+    struct timespec ms = {0, 1000000};
+    nanosleep(&delay, NULL);
+    while (atomic_load(&s->hold_syncs)) {
+        nanosleep(&ms, NULL);
+    }
     int fail = atomic_load(&s->fail_syncs) || (fail_from != 0 && number >= fail_from);
     int rc = fail ? CT_IO : s->inner->ops->sync(s->inner);
     atomic_fetch_sub(&s->in_sync, 1);
@@ -1103,6 +1116,7 @@ static slow_sync_store *slow_sync_create(void)
     assert_int_equal(ct_memstore_create(NULL, &s->inner), CT_OK);
     s->base.ops = &ss_ops;
     s->base.page_size = s->inner->page_size;
+    s->sync_delay_ns = 2000000;
     return s;
 }
 
@@ -1308,71 +1322,11 @@ static void test_group_commit_flush_keeps_its_tree(void **state)
     s->base.ops->close(&s->base);
 }
 
-/* A memory store for the failed-txn case below: syncs can be held, and
-   the writes of one thread (the failing txn's) land but report CT_IO (the
-   store contract leaves a failed write's pages in any state). */
-typedef struct failing_txn_store {
-    ct_pagestore base;
-    ct_pagestore *inner;
-    atomic_int hold_syncs;
-    atomic_int in_sync;
-    atomic_int armed; /* the failing thread's writes count from now on */
-    atomic_int writes;
-} failing_txn_store;
-
-static _Thread_local int ft_failing_thread;
-
-static ct_pagestore *ftin(ct_pagestore *ps)
-{
-    return ((failing_txn_store *)ps)->inner;
-}
-static int ft_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
-{
-    return ftin(ps)->ops->read(ftin(ps), p, n, b);
-}
-static int ft_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
-{
-    failing_txn_store *s = (failing_txn_store *)ps;
-    int rc = ftin(ps)->ops->write(ftin(ps), p, n, b);
-    if (ft_failing_thread && atomic_load(&s->armed)) {
-        atomic_fetch_add(&s->writes, 1);
-        return CT_IO;
-    }
-    return rc;
-}
-static int ft_sync(ct_pagestore *ps)
-{
-    failing_txn_store *s = (failing_txn_store *)ps;
-    atomic_fetch_add(&s->in_sync, 1);
-    struct timespec ms = {0, 1000000};
-    while (atomic_load(&s->hold_syncs)) {
-        nanosleep(&ms, NULL);
-    }
-    int rc = s->inner->ops->sync(s->inner);
-    atomic_fetch_sub(&s->in_sync, 1);
-    return rc;
-}
-static int ft_size(ct_pagestore *ps, uint64_t *n)
-{
-    return ftin(ps)->ops->size(ftin(ps), n);
-}
-static int ft_resize(ct_pagestore *ps, uint64_t n)
-{
-    return ftin(ps)->ops->resize(ftin(ps), n);
-}
-static void ft_close(ct_pagestore *ps)
-{
-    (void)ps; /* the test closes inner itself, after the crash */
-}
-static const ct_pagestore_ops ft_ops = {ft_read, ft_write, ft_sync, ft_size, ft_resize,
-                                        ft_close, NULL, NULL};
-
 typedef struct failing_txn_arg {
     ct_db *db;
-    failing_txn_store *s;
+    slow_sync_store *s;
     int updates;
     unsigned seed;
-    atomic_int committing;
     atomic_int done;
     int rc;
 } failing_txn_arg;
@@ -1390,11 +1344,10 @@ static void *failing_txn(void *p)
             snprintf(k, sizeof(k), "base%04u", (r >> 8) % 300u);
             assert_int_equal(ct_put(t, NULL, k, strlen(k), "w", 1, 0), CT_OK);
         }
-        ft_failing_thread = 1;
-        atomic_store(&a->s->armed, 1);
-        atomic_store(&a->committing, 1);
+        failing_thread = 1;
+        atomic_store(&a->s->fail_armed, 1);
         a->rc = ct_commit(t);
-        ft_failing_thread = 0;
+        failing_thread = 0;
     }
     atomic_store(&a->done, 1);
     return NULL;
@@ -1411,16 +1364,9 @@ static uint64_t last_txnid(ct_db *db)
    damaged (live ct_check) or lost after a crash. */
 static int failed_txn_case(int updates, unsigned seed, int *failed)
 {
-    failing_txn_store *s = calloc(1, sizeof(*s));
-    assert_non_null(s);
-    assert_int_equal(ct_memstore_create(NULL, &s->inner), CT_OK);
-    s->base.ops = &ft_ops;
-    s->base.page_size = s->inner->page_size;
-    ct_options o;
-    ct_options_init(&o);
-    o.durability = CT_SYNC_GROUP;
-    ct_db *db = NULL;
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    slow_sync_store *s = slow_sync_create();
+    s->sync_delay_ns = 0; /* 400 commits to set up */
+    ct_db *db = open_group(s);
     char val[300];
     memset(val, 'v', sizeof(val));
     for (int i = 0; i < 300; i++) {
@@ -1456,21 +1402,21 @@ static int failed_txn_case(int updates, unsigned seed, int *failed)
     assert_int_equal(pthread_create(&tf, NULL, failing_txn, &f), 0);
     assert_true(wait_for_flag(&f.done)); /* its commit failed while A still flushes */
     assert_int_equal(last_txnid(db), c_id);
-    atomic_store(&s->armed, 0);
+    atomic_store(&s->fail_armed, 0);
     atomic_store(&s->hold_syncs, 0);
     assert_int_equal(pthread_join(ta, NULL), 0);
     assert_int_equal(pthread_join(tc, NULL), 0);
     assert_int_equal(pthread_join(tf, NULL), 0);
     assert_int_equal(a.rc, CT_OK);
     assert_int_equal(c.rc, CT_OK); /* acknowledged by the next sync */
-    *failed = f.rc == CT_IO && atomic_load(&s->writes) == 1;
+    *failed = f.rc == CT_IO && atomic_load(&s->failed_writes) == 1;
     ct_check_report r;
     int damaged = ct_check(db, &r) != CT_OK || r.problems != 0;
     ct_close(db);
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
     assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    db = open_group(s);
     ct_txn *t = NULL;
     assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
     const void *v = NULL;
@@ -1478,8 +1424,7 @@ static int failed_txn_case(int updates, unsigned seed, int *failed)
     int lost = ct_get(t, NULL, "ckey", 4, &v, &vl) != CT_OK;
     ct_abort(t);
     ct_close(db);
-    s->inner->ops->close(s->inner);
-    free(s);
+    s->base.ops->close(&s->base);
     return damaged || lost;
 }
 
