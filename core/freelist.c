@@ -20,9 +20,13 @@
  * commit and freed by a commit already made, and the other slot's commit
  * does not hold it (CT_SYNC_NONE: that slot holds the newest commit, so
  * unsynced batches do not grow the file; CT_SYNC_GROUP: a sync may be
- * flushing an older commit there while the next ones commit). A dropped chain page is reusable as soon as no meta
- * slot describes a commit that referenced it: readers never read
- * free-list pages. Entry freed_txn 0 means "reusable by anyone".
+ * flushing an older commit there while the next ones commit).
+ * A dropped chain page is reusable as soon as no meta slot describes a
+ * commit that referenced it, nor the newest commit (CT_SYNC_GROUP writes
+ * its meta later), nor a live snapshot at or below the last commit that
+ * referenced it (ct_check reads its snapshot's free list; other reads
+ * never touch free-list pages). Entry freed_txn 0 means "reusable by
+ * anyone".
  *
  * Placement: entries the next commits reuse go to the front of the chain,
  * entries held until a sync or a reader's end to the back (settle_held),
@@ -71,6 +75,9 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
         return 1;
     }
     if (e->chain_of != 0) { /* referenced by the metas chain_from..chain_of */
+        if (e->chain_of >= oldest_reader) {
+            return 0; /* a snapshot's ct_check may still read its free list */
+        }
         for (int s = 0; s < 2; s++) {
             if (db->keep_txnid[s] >= e->chain_from && db->keep_txnid[s] <= e->chain_of) {
                 return 0;
