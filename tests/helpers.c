@@ -641,6 +641,50 @@ void th_ram_get_stats(ct_pagestore *ps, th_ram_stats *out)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- wrapping stores ------------------------------------------------------- */
+
+static ct_pagestore *fwd_inner(ct_pagestore *ps)
+{
+    return ((th_fwd_store *)ps)->inner;
+}
+
+void th_fwd_init(th_fwd_store *w, const ct_pagestore_ops *ops, ct_pagestore *inner)
+{
+    w->base.ops = ops;
+    w->base.page_size = inner->page_size;
+    w->inner = inner;
+}
+
+int th_fwd_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
+{
+    return fwd_inner(ps)->ops->read(fwd_inner(ps), pgno, npages, buf);
+}
+
+int th_fwd_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
+{
+    return fwd_inner(ps)->ops->write(fwd_inner(ps), pgno, npages, buf);
+}
+
+int th_fwd_sync(ct_pagestore *ps)
+{
+    return fwd_inner(ps)->ops->sync(fwd_inner(ps));
+}
+
+int th_fwd_size(ct_pagestore *ps, uint64_t *npages)
+{
+    return fwd_inner(ps)->ops->size(fwd_inner(ps), npages);
+}
+
+int th_fwd_resize(ct_pagestore *ps, uint64_t npages)
+{
+    return fwd_inner(ps)->ops->resize(fwd_inner(ps), npages);
+}
+
+void th_fwd_close(ct_pagestore *ps)
+{
+    (void)ps;
+}
+
 /* ---- temp dirs -------------------------------------------------------------- */
 
 void th_tmpdir_make(char *out, size_t cap)

@@ -126,6 +126,26 @@ typedef struct th_ram_stats {
 } th_ram_stats;
 void th_ram_get_stats(ct_pagestore *ps, th_ram_stats *out);
 
+/* ---- Wrapping stores -------------------------------------------------------- */
+
+/* A test store that wraps another starts with a th_fwd_store and fills its
+   ops table with its own functions for the ops it changes and th_fwd_*
+   for the rest, which forward to inner. th_fwd_close leaves inner open
+   (the test closes it, often after a crash and a reopen through the same
+   wrapper). */
+typedef struct th_fwd_store {
+    ct_pagestore base;
+    ct_pagestore *inner;
+} th_fwd_store;
+/* Points w at inner with ops; the page size is inner's. */
+void th_fwd_init(th_fwd_store *w, const ct_pagestore_ops *ops, ct_pagestore *inner);
+int th_fwd_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf);
+int th_fwd_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf);
+int th_fwd_sync(ct_pagestore *ps);
+int th_fwd_size(ct_pagestore *ps, uint64_t *npages);
+int th_fwd_resize(ct_pagestore *ps, uint64_t npages);
+void th_fwd_close(ct_pagestore *ps);
+
 /* ---- Temp dirs ------------------------------------------------------------ */
 
 /* Creates a fresh directory under COWTREE_TEST_TMPDIR; out holds >= 256 bytes. */

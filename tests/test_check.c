@@ -644,8 +644,7 @@ static void test_clean_report_counts(void **state)
 /* A memory store that parks one thread's first free-list read until
    released, so commits of another thread run while ct_check is mid-way. */
 typedef struct parking_store {
-    ct_pagestore base;
-    ct_pagestore *inner;
+    th_fwd_store fwd;
     atomic_int armed;
     atomic_int parked;
     atomic_int release;
@@ -653,14 +652,10 @@ typedef struct parking_store {
 
 static _Thread_local int parks_here;
 
-static ct_pagestore *pkin(ct_pagestore *ps)
-{
-    return ((parking_store *)ps)->inner;
-}
 static int pk_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
 {
     parking_store *s = (parking_store *)ps;
-    int rc = pkin(ps)->ops->read(pkin(ps), p, n, b);
+    int rc = th_fwd_read(ps, p, n, b);
     if (rc == CT_OK && parks_here && ct__ph_type(b) == CT_PT_FREELIST &&
         atomic_exchange(&s->armed, 0)) {
         atomic_store(&s->parked, 1);
@@ -668,33 +663,12 @@ static int pk_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
         while (!atomic_load(&s->release)) {
             nanosleep(&ms, NULL);
         }
-        rc = pkin(ps)->ops->read(pkin(ps), p, n, b); /* reads what is there now */
+        rc = th_fwd_read(ps, p, n, b); /* reads what is there now */
     }
     return rc;
 }
-static int pk_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
-{
-    return pkin(ps)->ops->write(pkin(ps), p, n, b);
-}
-static int pk_sync(ct_pagestore *ps)
-{
-    return pkin(ps)->ops->sync(pkin(ps));
-}
-static int pk_size(ct_pagestore *ps, uint64_t *n)
-{
-    return pkin(ps)->ops->size(pkin(ps), n);
-}
-static int pk_resize(ct_pagestore *ps, uint64_t n)
-{
-    return pkin(ps)->ops->resize(pkin(ps), n);
-}
-static void pk_close(ct_pagestore *ps)
-{
-    pkin(ps)->ops->close(pkin(ps));
-    free(ps);
-}
-static const ct_pagestore_ops pk_ops = {pk_read, pk_write, pk_sync, pk_size, pk_resize,
-                                        pk_close, NULL, NULL};
+static const ct_pagestore_ops pk_ops = {pk_read,       th_fwd_write, th_fwd_sync, th_fwd_size,
+                                        th_fwd_resize, th_fwd_close, NULL,        NULL};
 
 typedef struct check_arg {
     ct_db *db;
@@ -737,14 +711,14 @@ static void test_check_beside_commits(void **state)
         ct_memstore_options mo;
         ct_memstore_options_init(&mo);
         mo.enable_map = 0; /* every page through read(), where the store parks */
-        assert_int_equal(ct_memstore_create(&mo, &s->inner), CT_OK);
-        s->base.ops = &pk_ops;
-        s->base.page_size = s->inner->page_size;
+        ct_pagestore *inner = NULL;
+        assert_int_equal(ct_memstore_create(&mo, &inner), CT_OK);
+        th_fwd_init(&s->fwd, &pk_ops, inner);
         ct_options o;
         ct_options_init(&o);
         o.durability = modes[m];
         ct_db *db = NULL;
-        assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+        assert_int_equal(ct_open(&s->fwd.base, &o, &db), CT_OK);
         for (int i = 0; i < 400; i++) {
             put_or_del(db, i, 0);
         }
@@ -774,7 +748,8 @@ static void test_check_beside_commits(void **state)
         assert_int_equal(a.rep.problems, 0);
         th_check_clean(db);
         ct_close(db);
-        s->base.ops->close(&s->base);
+        inner->ops->close(inner);
+        free(s);
     }
 }
 

@@ -441,8 +441,7 @@ static void test_newer_version(void **state)
 /* ---- a store whose reads of one page fail with CT_IO ------------------- */
 
 typedef struct io_store {
-    ct_pagestore base;
-    ct_pagestore *inner;
+    th_fwd_store fwd;
     uint64_t bad_pgno;
     int armed;
 } io_store;
@@ -453,40 +452,11 @@ static int io_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
     if (s->armed && pgno <= s->bad_pgno && s->bad_pgno < pgno + npages) {
         return CT_IO;
     }
-    return s->inner->ops->read(s->inner, pgno, npages, buf);
+    return th_fwd_read(ps, pgno, npages, buf);
 }
 
-static int io_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
-{
-    io_store *s = (io_store *)ps;
-    return s->inner->ops->write(s->inner, pgno, npages, buf);
-}
-
-static int io_sync(ct_pagestore *ps)
-{
-    io_store *s = (io_store *)ps;
-    return s->inner->ops->sync(s->inner);
-}
-
-static int io_size(ct_pagestore *ps, uint64_t *n)
-{
-    io_store *s = (io_store *)ps;
-    return s->inner->ops->size(s->inner, n);
-}
-
-static int io_resize(ct_pagestore *ps, uint64_t n)
-{
-    io_store *s = (io_store *)ps;
-    return s->inner->ops->resize(s->inner, n);
-}
-
-static void io_close(ct_pagestore *ps)
-{
-    (void)ps;
-}
-
-static const ct_pagestore_ops io_ops = {io_read, io_write, io_sync, io_size,
-                                        io_resize, io_close, NULL, NULL};
+static const ct_pagestore_ops io_ops = {io_read,       th_fwd_write, th_fwd_sync, th_fwd_size,
+                                        th_fwd_resize, th_fwd_close, NULL,        NULL};
 
 /* An I/O error while recovery validates the newest commit is returned as
    CT_IO: recovery must not fall back to the previous commit (that could
@@ -496,11 +466,9 @@ static void test_io_error_during_recovery_is_returned(void **state)
     (void)state;
     io_store s;
     memset(&s, 0, sizeof(s));
-    s.base.ops = &io_ops;
-    s.base.page_size = 512;
-    s.inner = th_ram_create(512, 0);
+    th_fwd_init(&s.fwd, &io_ops, th_ram_create(512, 0));
     ct_db *db = NULL;
-    th_assert_rc(ct_open(&s.base, NULL, &db), CT_OK);
+    th_assert_rc(ct_open(&s.fwd.base, NULL, &db), CT_OK);
     th_put1(db, "a", 1, "1", 1);
     th_put1(db, "a", 1, "2", 1);
     ct_txn *t = NULL;
@@ -509,10 +477,10 @@ static void test_io_error_during_recovery_is_returned(void **state)
     ct_abort(t);
     ct_close(db);
     s.armed = 1;
-    th_assert_rc(ct_open(&s.base, NULL, &db), CT_IO);
+    th_assert_rc(ct_open(&s.fwd.base, NULL, &db), CT_IO);
     assert_null(db);
     s.armed = 0;
-    th_assert_rc(ct_open(&s.base, NULL, &db), CT_OK);
+    th_assert_rc(ct_open(&s.fwd.base, NULL, &db), CT_OK);
     th_assert_rc(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
     const void *v = NULL;
     size_t vl = 0;
@@ -520,7 +488,7 @@ static void test_io_error_during_recovery_is_returned(void **state)
     assert_memory_equal(v, "2", 1);
     ct_abort(t);
     ct_close(db);
-    s.inner->ops->close(s.inner);
+    s.fwd.inner->ops->close(s.fwd.inner);
 }
 
 /* A read-only open of a database sees its content and refuses writes

@@ -575,51 +575,20 @@ static void test_txn_ids(void **state)
 /* ---- a store whose reads can be made to fail -------------------------------- */
 
 typedef struct flaky {
-    ct_pagestore base;
-    ct_pagestore *inner;
+    th_fwd_store fwd;
     int fail_reads;
 } flaky;
 
 static int fl_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
 {
-    flaky *f = (flaky *)ps;
-    if (f->fail_reads) {
+    if (((flaky *)ps)->fail_reads) {
         return CT_IO;
     }
-    return f->inner->ops->read(f->inner, pgno, npages, buf);
+    return th_fwd_read(ps, pgno, npages, buf);
 }
 
-static int fl_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
-{
-    flaky *f = (flaky *)ps;
-    return f->inner->ops->write(f->inner, pgno, npages, buf);
-}
-
-static int fl_sync(ct_pagestore *ps)
-{
-    flaky *f = (flaky *)ps;
-    return f->inner->ops->sync(f->inner);
-}
-
-static int fl_size(ct_pagestore *ps, uint64_t *n)
-{
-    flaky *f = (flaky *)ps;
-    return f->inner->ops->size(f->inner, n);
-}
-
-static int fl_resize(ct_pagestore *ps, uint64_t n)
-{
-    flaky *f = (flaky *)ps;
-    return f->inner->ops->resize(f->inner, n);
-}
-
-static void fl_close(ct_pagestore *ps)
-{
-    (void)ps;
-}
-
-static const ct_pagestore_ops flaky_ops = {fl_read, fl_write, fl_sync, fl_size,
-                                           fl_resize, fl_close, NULL, NULL};
+static const ct_pagestore_ops flaky_ops = {fl_read,       th_fwd_write, th_fwd_sync, th_fwd_size,
+                                           th_fwd_resize, th_fwd_close, NULL,        NULL};
 
 /* A write op that fails with CT_IO puts the txn in the sticky FAILED
    state: every later call returns CT_IO, commit returns it and aborts
@@ -629,11 +598,9 @@ static void test_failed_txn_is_sticky(void **state)
     (void)state;
     flaky f;
     memset(&f, 0, sizeof(f));
-    f.base.ops = &flaky_ops;
-    f.base.page_size = 512;
-    f.inner = th_ram_create(512, 0);
+    th_fwd_init(&f.fwd, &flaky_ops, th_ram_create(512, 0));
     ct_db *db = NULL;
-    th_assert_rc(ct_open(&f.base, NULL, &db), CT_OK);
+    th_assert_rc(ct_open(&f.fwd.base, NULL, &db), CT_OK);
     ct_txn *t = NULL;
     th_assert_rc(ct_begin(db, 0, &t), CT_OK);
     for (uint32_t i = 0; i < 300; i++) {
@@ -663,7 +630,7 @@ static void test_failed_txn_is_sticky(void **state)
     th_assert_rc(ct_commit(t), CT_OK);
     th_check_clean(db);
     ct_close(db);
-    f.inner->ops->close(f.inner);
+    f.fwd.inner->ops->close(f.fwd.inner);
 }
 
 /* ---- allocation failures ---------------------------------------------------- */
@@ -890,25 +857,12 @@ static void test_second_process_gets_busy(void **state)
 /* A memory store behind a wrapper that offers writev (counting calls and
    pages, failing on demand) or, with the second table, no writev. */
 typedef struct wv_store {
-    ct_pagestore base;
-    ct_pagestore *inner;
+    th_fwd_store fwd;
     unsigned writev_calls;
     uint64_t writev_pages;
     int fail_writev; /* 1: writev returns CT_IO without writing */
 } wv_store;
 
-static ct_pagestore *wvin(ct_pagestore *ps)
-{
-    return ((wv_store *)ps)->inner;
-}
-static int wv_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
-{
-    return wvin(ps)->ops->read(wvin(ps), p, n, b);
-}
-static int wv_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
-{
-    return wvin(ps)->ops->write(wvin(ps), p, n, b);
-}
 static int wv_writev(ct_pagestore *ps, uint64_t p, uint32_t n, const void *const *v)
 {
     wv_store *s = (wv_store *)ps;
@@ -917,28 +871,14 @@ static int wv_writev(ct_pagestore *ps, uint64_t p, uint32_t n, const void *const
     }
     s->writev_calls++;
     s->writev_pages += n;
-    return s->inner->ops->writev(s->inner, p, n, v);
+    return s->fwd.inner->ops->writev(s->fwd.inner, p, n, v);
 }
-static int wv_sync(ct_pagestore *ps)
-{
-    return wvin(ps)->ops->sync(wvin(ps));
-}
-static int wv_size(ct_pagestore *ps, uint64_t *n)
-{
-    return wvin(ps)->ops->size(wvin(ps), n);
-}
-static int wv_resize(ct_pagestore *ps, uint64_t n)
-{
-    return wvin(ps)->ops->resize(wvin(ps), n);
-}
-static void wv_close(ct_pagestore *ps)
-{
-    (void)ps; /* the test closes inner itself, after reading its trace */
-}
-static const ct_pagestore_ops wv_ops = {wv_read, wv_write, wv_sync, wv_size, wv_resize,
-                                        wv_close, NULL, wv_writev};
-static const ct_pagestore_ops wv_ops_staging = {wv_read, wv_write, wv_sync, wv_size, wv_resize,
-                                                wv_close, NULL, NULL};
+/* th_fwd_close: the test closes inner itself, after reading its trace. */
+static const ct_pagestore_ops wv_ops = {th_fwd_read,   th_fwd_write, th_fwd_sync, th_fwd_size,
+                                        th_fwd_resize, th_fwd_close, NULL,        wv_writev};
+static const ct_pagestore_ops wv_ops_staging = {th_fwd_read,   th_fwd_write, th_fwd_sync,
+                                                th_fwd_size,   th_fwd_resize, th_fwd_close,
+                                                NULL,          NULL};
 
 static void wv_init(wv_store *s, int with_writev)
 {
@@ -947,9 +887,9 @@ static void wv_init(wv_store *s, int with_writev)
     ct_memstore_options_init(&o);
     o.page_size = 512;
     o.seed = 9;
-    assert_int_equal(ct_memstore_create(&o, &s->inner), CT_OK);
-    s->base.ops = with_writev ? &wv_ops : &wv_ops_staging;
-    s->base.page_size = 512;
+    ct_pagestore *inner = NULL;
+    assert_int_equal(ct_memstore_create(&o, &inner), CT_OK);
+    th_fwd_init(&s->fwd, with_writev ? &wv_ops : &wv_ops_staging, inner);
 }
 
 /* Commits of small and overflow values: adjacent dirty pages make runs. */
@@ -982,7 +922,7 @@ static void test_commit_uses_writev(void **state)
         wv_store s;
         wv_init(&s, with);
         ct_db *db = NULL;
-        assert_int_equal(ct_open(&s.base, NULL, &db), CT_OK);
+        assert_int_equal(ct_open(&s.fwd.base, NULL, &db), CT_OK);
         wv_workload(db);
         th_check_clean(db);
         ct_close(db);
@@ -993,9 +933,9 @@ static void test_commit_uses_writev(void **state)
             assert_int_equal(s.writev_calls, 0);
         }
         ct_memstore_info in;
-        assert_int_equal(ct_memstore_get_info(s.inner, &in), CT_OK);
+        assert_int_equal(ct_memstore_get_info(s.fwd.inner, &in), CT_OK);
         hash[with] = in.trace_hash;
-        s.inner->ops->close(s.inner);
+        s.fwd.inner->ops->close(s.fwd.inner);
     }
     assert_true(hash[0] == hash[1]);
 }
@@ -1008,7 +948,7 @@ static void test_commit_writev_failure(void **state)
     wv_store s;
     wv_init(&s, 1);
     ct_db *db = NULL;
-    assert_int_equal(ct_open(&s.base, NULL, &db), CT_OK);
+    assert_int_equal(ct_open(&s.fwd.base, NULL, &db), CT_OK);
     wv_workload(db);
     s.fail_writev = 1;
     ct_txn *t = NULL;
@@ -1026,7 +966,7 @@ static void test_commit_writev_failure(void **state)
     th_put1(db, "kept", 4, val, sizeof(val));
     th_check_clean(db);
     ct_close(db);
-    s.inner->ops->close(s.inner);
+    s.fwd.inner->ops->close(s.fwd.inner);
 }
 
 /* ---- CT_SYNC_GROUP ---------------------------------------------------------- */
@@ -1034,8 +974,7 @@ static void test_commit_writev_failure(void **state)
 /* A memory store whose sync takes 2 ms (so concurrent committers pile up
    behind it) and counts; everything else forwards. */
 typedef struct slow_sync_store {
-    ct_pagestore base;
-    ct_pagestore *inner;
+    th_fwd_store fwd;
     atomic_uint syncs;
     atomic_int fail_syncs; /* 1: every sync returns CT_IO */
     atomic_int hold_syncs; /* 1: a sync waits until it is 0 again */
@@ -1048,18 +987,10 @@ typedef struct slow_sync_store {
 
 static _Thread_local int failing_thread; /* this thread's writes may fail (fail_armed) */
 
-static ct_pagestore *ssin(ct_pagestore *ps)
-{
-    return ((slow_sync_store *)ps)->inner;
-}
-static int ss_read(ct_pagestore *ps, uint64_t p, uint32_t n, void *b)
-{
-    return ssin(ps)->ops->read(ssin(ps), p, n, b);
-}
 static int ss_write(ct_pagestore *ps, uint64_t p, uint32_t n, const void *b)
 {
     slow_sync_store *s = (slow_sync_store *)ps;
-    int rc = ssin(ps)->ops->write(ssin(ps), p, n, b);
+    int rc = th_fwd_write(ps, p, n, b);
     if (failing_thread && atomic_load(&s->fail_armed)) {
         atomic_fetch_add(&s->failed_writes, 1);
         return CT_IO; /* the store contract leaves a failed write's pages in any state */
@@ -1079,7 +1010,7 @@ static int ss_sync(ct_pagestore *ps)
         nanosleep(&ms, NULL);
     }
     int fail = atomic_load(&s->fail_syncs) || (fail_from != 0 && number >= fail_from);
-    int rc = fail ? CT_IO : s->inner->ops->sync(s->inner);
+    int rc = fail ? CT_IO : th_fwd_sync(ps);
     atomic_fetch_sub(&s->in_sync, 1);
     return rc;
 }
@@ -1093,29 +1024,22 @@ static int wait_for_flag(atomic_int *flag)
     }
     return atomic_load(flag);
 }
-static int ss_size(ct_pagestore *ps, uint64_t *n)
-{
-    return ssin(ps)->ops->size(ssin(ps), n);
-}
-static int ss_resize(ct_pagestore *ps, uint64_t n)
-{
-    return ssin(ps)->ops->resize(ssin(ps), n);
-}
 static void ss_close(ct_pagestore *ps)
 {
-    ssin(ps)->ops->close(ssin(ps));
+    ct_pagestore *inner = ((slow_sync_store *)ps)->fwd.inner;
+    inner->ops->close(inner);
     free(ps);
 }
-static const ct_pagestore_ops ss_ops = {ss_read, ss_write, ss_sync, ss_size, ss_resize,
-                                        ss_close, NULL, NULL};
+static const ct_pagestore_ops ss_ops = {th_fwd_read, ss_write,     ss_sync, th_fwd_size,
+                                        th_fwd_resize, ss_close, NULL,    NULL};
 
 static slow_sync_store *slow_sync_create(void)
 {
     slow_sync_store *s = calloc(1, sizeof(*s));
     assert_non_null(s);
-    assert_int_equal(ct_memstore_create(NULL, &s->inner), CT_OK);
-    s->base.ops = &ss_ops;
-    s->base.page_size = s->inner->page_size;
+    ct_pagestore *inner = NULL;
+    assert_int_equal(ct_memstore_create(NULL, &inner), CT_OK);
+    th_fwd_init(&s->fwd, &ss_ops, inner);
     s->sync_delay_ns = 2000000;
     return s;
 }
@@ -1126,7 +1050,7 @@ static ct_db *open_group(slow_sync_store *s)
     ct_options_init(&o);
     o.durability = CT_SYNC_GROUP;
     ct_db *db = NULL;
-    assert_int_equal(ct_open(&s->base, &o, &db), CT_OK);
+    assert_int_equal(ct_open(&s->fwd.base, &o, &db), CT_OK);
     return db;
 }
 
@@ -1182,7 +1106,7 @@ static void test_group_commit_shares_syncs(void **state)
     ct_close(db);
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
-    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_memstore_crash(s->fwd.inner, &drop), CT_OK);
     db = open_group(s);
     ct_txn *t = NULL;
     assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
@@ -1198,7 +1122,7 @@ static void test_group_commit_shares_syncs(void **state)
     ct_abort(t);
     th_check_clean(db);
     ct_close(db);
-    s->base.ops->close(&s->base);
+    s->fwd.base.ops->close(&s->fwd.base);
 }
 
 typedef struct pipelined_arg {
@@ -1250,7 +1174,7 @@ static void test_group_commit_pipelines(void **state)
     ct_close(db);
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
-    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_memstore_crash(s->fwd.inner, &drop), CT_OK);
     db = open_group(s);
     ct_txn *t = NULL;
     assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
@@ -1262,7 +1186,7 @@ static void test_group_commit_pipelines(void **state)
     ct_abort(t);
     th_check_clean(db);
     ct_close(db);
-    s->base.ops->close(&s->base);
+    s->fwd.base.ops->close(&s->fwd.base);
 }
 
 /* Commits made while a group sync flushes an older commit's meta must not
@@ -1307,7 +1231,7 @@ static void test_group_commit_flush_keeps_its_tree(void **state)
     ct_close(db);
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
-    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_memstore_crash(s->fwd.inner, &drop), CT_OK);
     atomic_store(&s->fail_from, 0u);
     db = open_group(s);
     ct_txn *t = NULL;
@@ -1319,7 +1243,7 @@ static void test_group_commit_flush_keeps_its_tree(void **state)
     ct_abort(t);
     th_check_clean(db);
     ct_close(db);
-    s->base.ops->close(&s->base);
+    s->fwd.base.ops->close(&s->fwd.base);
 }
 
 typedef struct failing_txn_arg {
@@ -1415,7 +1339,7 @@ static int failed_txn_case(int updates, unsigned seed, int *failed)
     ct_close(db);
 
     ct_crash_outcome drop = {.mode = CT_CRASH_DROP_ALL};
-    assert_int_equal(ct_memstore_crash(s->inner, &drop), CT_OK);
+    assert_int_equal(ct_memstore_crash(s->fwd.inner, &drop), CT_OK);
     db = open_group(s);
     ct_txn *t = NULL;
     assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
@@ -1424,7 +1348,7 @@ static int failed_txn_case(int updates, unsigned seed, int *failed)
     int lost = ct_get(t, NULL, "ckey", 4, &v, &vl) != CT_OK;
     ct_abort(t);
     ct_close(db);
-    s->base.ops->close(&s->base);
+    s->fwd.base.ops->close(&s->fwd.base);
     return damaged || lost;
 }
 
@@ -1476,7 +1400,7 @@ static void test_group_commit_failed_sync(void **state)
     assert_int_equal(ct_get(t, NULL, "b", 1, &v, &vl), CT_NOTFOUND);
     ct_abort(t);
     ct_close(db);
-    s->base.ops->close(&s->base);
+    s->fwd.base.ops->close(&s->fwd.base);
 }
 
 int main(void)
