@@ -188,6 +188,22 @@ static int write_dirty(ct_txn *t)
     return rc;
 }
 
+/* Writes meta m to slot through the page buffer buf. On failure the slot
+   may hold garbage; under CT_SYNC_NONE it also held the last acknowledged
+   commit, which a later ct_sync would then declare durable: the db is
+   poisoned (no more writes until reopen). */
+static int write_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
+{
+    ct__meta_encode(m, buf, db->page_size, slot);
+    int rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, buf);
+    if (rc != CT_OK) {
+        pthread_mutex_lock(&db->mu);
+        db->poisoned = 1;
+        pthread_mutex_unlock(&db->mu);
+    }
+    return rc;
+}
+
 /* db->mu held. */
 static void set_durable(ct_db *db, int slot, const ct__meta *m)
 {
@@ -275,17 +291,7 @@ int ct__commit(ct_txn *t)
     rc = write_dirty(t);
     int slot = 1 - db->durable_slot;
     if (rc == CT_OK && !group) {
-        uint8_t *mp = t->scratch;
-        ct__meta_encode(&t->meta, mp, db->page_size, slot);
-        rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, mp);
-        if (rc != CT_OK) {
-            /* The slot may now hold garbage; under CT_SYNC_NONE it also held
-               the last acknowledged commit, which a later ct_sync would then
-               declare durable. Refuse further writes until reopen. */
-            pthread_mutex_lock(&db->mu);
-            db->poisoned = 1;
-            pthread_mutex_unlock(&db->mu);
-        }
+        rc = write_meta(db, &t->meta, slot, t->scratch);
     }
     if (rc == CT_OK && full) {
         rc = sync_or_poison(db);
@@ -355,16 +361,13 @@ static int group_sync(ct_db *db, int own)
     int needed = m.txnid > db->synced_txnid;
     pthread_mutex_unlock(&db->mu);
     if (rc == CT_OK && needed) {
-        ct__meta_encode(&m, db->sync_page, db->page_size, slot);
-        rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, db->sync_page);
+        rc = write_meta(db, &m, slot, db->sync_page);
+    }
+    if (rc == CT_OK && needed) {
         pthread_mutex_lock(&db->mu);
-        if (rc != CT_OK) {
-            db->poisoned = 1; /* the slot may hold garbage now */
-        } else {
-            db->meta_slot = slot;
-            db->keep_txnid[slot] = m.txnid;
-            db->slot_hwm[slot] = m.hwm;
-        }
+        db->meta_slot = slot;
+        db->keep_txnid[slot] = m.txnid;
+        db->slot_hwm[slot] = m.hwm;
         pthread_mutex_unlock(&db->mu);
     }
     if (!own) {

@@ -69,6 +69,12 @@ size_t ct__freeset_total(const ct__freeset *fs)
     return fs->count + fs->frozen_count;
 }
 
+/* A dropped chain page e is in the free list of commit id. */
+static int chain_of_commit(const ct__free_entry *e, uint64_t id)
+{
+    return id >= e->chain_from && id <= e->chain_of;
+}
+
 int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t oldest_reader)
 {
     if (e->freed_txn == 0) {
@@ -78,14 +84,11 @@ int ct__freeset_reusable(const ct_db *db, const ct__free_entry *e, uint64_t olde
         if (e->chain_of >= oldest_reader) {
             return 0; /* a snapshot's ct_check may still read its free list */
         }
-        for (int s = 0; s < 2; s++) {
-            if (db->keep_txnid[s] >= e->chain_from && db->keep_txnid[s] <= e->chain_of) {
-                return 0;
-            }
-        }
-        /* The newest commit too: under CT_SYNC_GROUP its meta is in no
-           slot yet, and a later sync writes it even if this txn fails. */
-        return !(db->meta.txnid >= e->chain_from && db->meta.txnid <= e->chain_of);
+        /* Both slots' commits and the newest one: under CT_SYNC_GROUP its
+           meta is in no slot yet, and a later sync writes it even if this
+           txn fails. */
+        return !chain_of_commit(e, db->keep_txnid[0]) && !chain_of_commit(e, db->keep_txnid[1]) &&
+               !chain_of_commit(e, db->meta.txnid);
     }
     if (e->freed_txn > oldest_reader) {
         return 0; /* a live snapshot may still read it */
