@@ -27,6 +27,14 @@
 #include "page.h"
 #include "pmap.h"
 
+/* Keeps a rare path out of line, so the hot caller needs no stack frame
+   for it (a plain static function called once is inlined). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CT_NOINLINE __attribute__((noinline))
+#else
+#define CT_NOINLINE
+#endif
+
 /* ---- cache.c: the shared page cache (see cache.c for the design) ---- */
 typedef struct ct__centry ct__centry;
 typedef struct ct__clist {
