@@ -21,21 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "bench.h"
 
 #define PAGE 4096
 #define FILE_PAGES 64
 
 enum pattern { P_COWTREE, P_LMDB, P_CONTIGUOUS, P_ONE_WRITE, P_COUNT };
 static const char *const pattern_name[P_COUNT] = {"cowtree", "lmdb", "contiguous", "one-write"};
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 static int put(int fd, const unsigned char *buf, size_t pages, long pgno)
 {
@@ -131,11 +125,11 @@ int main(int argc, char **argv)
     }
     for (int r = 0; r < rounds && rc == 0; r++) {
         for (int p = 0; p < P_COUNT && rc == 0; p++) {
-            double t0 = now_s();
+            double t0 = bench_now_s();
             for (long i = 0; i < commits && rc == 0; i++) {
                 rc = commit((enum pattern)p, fd, dsync_fd, buf, i);
             }
-            us[p][r] = (now_s() - t0) / (double)commits * 1e6;
+            us[p][r] = (bench_now_s() - t0) / (double)commits * 1e6;
         }
     }
     if (rc != 0) {

@@ -160,15 +160,23 @@ int ct_cursor_last(ct_cursor *c)
     return edge(c, 1);
 }
 
+/* Moves frame f to its next (dir 1) or previous (dir -1) cell: 1, or 0
+   when f is at that end of its page. */
+static inline int frame_step(ct__cframe *f, int dir)
+{
+    if (dir > 0 ? f->idx + 1 >= ct__ph_count(f->page) : f->idx == 0) {
+        return 0;
+    }
+    f->idx = dir > 0 ? f->idx + 1 : f->idx - 1;
+    return 1;
+}
+
 /* Moves to the next (dir 1) or previous (dir -1) leaf entry. */
 static int step(ct_cursor *c, int dir)
 {
     uint32_t level = c->depth - 1;
     for (;;) {
-        ct__cframe *f = &c->stack[level];
-        uint32_t n = ct__ph_count(f->page);
-        if (dir > 0 ? f->idx + 1 < n : f->idx > 0) {
-            f->idx = dir > 0 ? f->idx + 1 : f->idx - 1;
+        if (frame_step(&c->stack[level], dir)) {
             break;
         }
         if (level == 0) {
@@ -267,15 +275,8 @@ CT_NOINLINE static int move(ct_cursor *c, int dir)
    spent about 80 instructions an entry in move() and its callees.) */
 static int step_in_leaf(ct_cursor *c, int dir)
 {
-    if (!c->positioned || !c->txn->rdonly || c->mod_seq != c->txn->mod_seq) {
-        return 0;
-    }
-    ct__cframe *f = &c->stack[c->depth - 1];
-    if (dir > 0 ? f->idx + 1 >= ct__ph_count(f->page) : f->idx == 0) {
-        return 0;
-    }
-    f->idx = dir > 0 ? f->idx + 1 : f->idx - 1;
-    return 1;
+    return c->positioned && c->txn->rdonly && c->mod_seq == c->txn->mod_seq &&
+           frame_step(&c->stack[c->depth - 1], dir);
 }
 
 int ct_cursor_next(ct_cursor *c)
@@ -339,16 +340,8 @@ CT_NOINLINE static int read_after_change(ct_cursor *c, const void **key, size_t 
                                          const void **val, size_t *vlen)
 {
     int moved = 0;
-    int rc = refresh(c, &moved);
-    if (rc == CT_OK) {
-        c->positioned = 1; /* start() cleared it for the re-seek */
-        rc = remember(c);
-    }
-    if (rc != CT_OK) {
-        c->positioned = 0;
-        return rc;
-    }
-    return read_entry(c, key, klen, val, vlen);
+    int rc = finish(c, refresh(c, &moved)); /* start() cleared positioned */
+    return rc != CT_OK ? rc : read_entry(c, key, klen, val, vlen);
 }
 
 int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val, size_t *vlen)
