@@ -136,8 +136,12 @@ size_t ct__freeset_sync_held(const ct_db *db, const ct__freeset *fs)
     size_t n = count_sync_held(db, fs->v, fs->count) +
                count_sync_held(db, fs->frozen, fs->frozen_count) +
                count_sync_held(db, fs->newly_frozen, fs->newly_count);
-    if (fs != &db->free && !fs->thawed) { /* a commit's set keeps db->free's frozen tail */
-        n += count_sync_held(db, db->free.frozen, db->free.frozen_count);
+    if (fs != &db->free) { /* a commit's set keeps part of db->free's frozen tail */
+        const ct__freeset *cur = &db->free;
+        for (size_t i = 0; i < cur->frozen_count; i++) {
+            n += (size_t)(cur->frozen[i].home < fs->frozen_left_pages &&
+                          sync_held(db, &cur->frozen[i]));
+        }
     }
     return n;
 }
@@ -257,15 +261,22 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out)
 
 /* ---- write txn ------------------------------------------------------------ */
 
-/* The frozen entries with their homes counted from the chain's start,
-   sorted by pgno, into out (frozen_count entries); tmp as big. */
-static void thaw_into(const ct__freeset *fs, ct__free_entry *out, ct__free_entry *tmp)
+/* The frozen entries on pages in front of the last keep_pages, with their
+   homes counted from the chain's start, sorted by pgno, into out; tmp as
+   big. Returns how many. */
+static size_t thaw_into(const ct__freeset *fs, size_t keep_pages, ct__free_entry *out,
+                        ct__free_entry *tmp)
 {
+    size_t n = 0;
     for (size_t i = 0; i < fs->frozen_count; i++) {
-        out[i] = fs->frozen[i];
-        out[i].home = (uint32_t)(fs->chain_count - 1 - fs->frozen[i].home);
+        if (fs->frozen[i].home >= keep_pages) {
+            out[n] = fs->frozen[i];
+            out[n].home = (uint32_t)(fs->chain_count - 1 - fs->frozen[i].home);
+            n++;
+        }
     }
-    ct__sort_by_u64(out, fs->frozen_count, sizeof(*out), offsetof(ct__free_entry, pgno), tmp);
+    ct__sort_by_u64(out, n, sizeof(*out), offsetof(ct__free_entry, pgno), tmp);
+    return n;
 }
 
 /* Merges sorted a and b (distinct pgnos) into out. */
@@ -283,16 +294,22 @@ static void merge_by_pgno(const ct__free_entry *a, size_t na, const ct__free_ent
     }
 }
 
-/* A new array: v (n entries, by pgno) with db->free's frozen entries
-   merged in, their homes counted from the chain's start; NULL: no memory. */
-static ct__free_entry *with_frozen(ct_db *db, const ct__free_entry *v, size_t n)
+/* A new array: v (n entries, by pgno) with the entries of db->free's
+   frozen pages in front of the last keep_pages merged in, their homes
+   counted from the chain's start; *thawed: how many. NULL: no memory. */
+static ct__free_entry *with_frozen(ct_db *db, const ct__free_entry *v, size_t n,
+                                   size_t keep_pages, size_t *thawed)
 {
     const ct__freeset *fs = &db->free;
-    ct__free_entry *all = ct__malloc(&db->alloc, (n + fs->frozen_count + 1) * sizeof(*all));
-    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
+    size_t most = 0;
+    for (size_t i = 0; i < fs->frozen_count; i++) {
+        most += fs->frozen[i].home >= keep_pages;
+    }
+    ct__free_entry *all = ct__malloc(&db->alloc, (n + most + 1) * sizeof(*all));
+    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * most + 1) * sizeof(*tmp));
     if (all && tmp) {
-        thaw_into(fs, tmp, tmp + fs->frozen_count);
-        merge_by_pgno(v, n, tmp, fs->frozen_count, all);
+        *thawed = thaw_into(fs, keep_pages, tmp, tmp + most);
+        merge_by_pgno(v, n, tmp, *thawed, all);
     } else {
         ct__free(&db->alloc, all);
         all = NULL;
@@ -312,13 +329,14 @@ static int old_view(ct_txn *t)
     if (fs->frozen_count == 0 || fs->frozen_durable == db->durable_txnid) {
         return CT_OK;
     }
-    ct__free_entry *thawed = with_frozen(db, fs->v, fs->count);
+    size_t n = 0;
+    ct__free_entry *thawed = with_frozen(db, fs->v, fs->count, 0, &n);
     if (!thawed) {
         return CT_NOMEM;
     }
     t->fl_thawed = thawed;
     t->fl_old = thawed;
-    t->fl_old_count = fs->count + fs->frozen_count;
+    t->fl_old_count = fs->count + n;
     return CT_OK;
 }
 
@@ -719,26 +737,31 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
     for (size_t c = 0; c < fs->chain_count; c++) {
         listed += fs->chain_n[c];
     }
-    CT_ASSERT(listed == fs->count + (fs->thawed ? 0 : db->free.frozen_count));
+    CT_ASSERT(listed == fs->count + fs->frozen_left);
 #endif
     t->meta.free_head = fs->chain_count ? fs->chain[0] : 0;
     t->meta.free_gen = fs->chain_count ? fs->chain_gen[0] : 0;
-    t->meta.free_count = fs->count + (fs->thawed ? 0 : db->free.frozen_count);
+    t->meta.free_count = fs->count + fs->frozen_left;
     return CT_OK;
 }
 
-/* The commit rewrites some frozen pages: their entries rejoin out->v. */
-static int thaw_at_commit(ct_db *db, ct__freeset *out)
+/* The commit drops the old chain pages [0, first), among them some frozen
+   ones: their entries rejoin out->v; those of the frozen pages it keeps
+   stay frozen. */
+static int thaw_at_commit(ct_db *db, ct__freeset *out, size_t first)
 {
-    ct__free_entry *v = with_frozen(db, out->v, out->count);
+    size_t keep_pages = db->free.chain_count - first;
+    size_t n = 0;
+    ct__free_entry *v = with_frozen(db, out->v, out->count, keep_pages, &n);
     if (!v) {
         return CT_NOMEM;
     }
     ct__free(&db->alloc, out->v);
     out->v = v;
-    out->count += db->free.frozen_count;
+    out->count += n;
     out->cap = out->count + 1;
-    out->thawed = 1;
+    out->frozen_left -= n;
+    out->frozen_left_pages = keep_pages;
     return CT_OK;
 }
 
@@ -752,11 +775,10 @@ static int freeze_more(ct_txn *t, ct__freeset *fs)
     if (db->durability != CT_SYNC_NONE) {
         return CT_OK; /* every commit (or group) syncs: the next would thaw */
     }
-    if (!fs->thawed && cur->frozen_count > 0 && cur->frozen_durable != db->durable_txnid) {
+    if (fs->frozen_left > 0 && cur->frozen_durable != db->durable_txnid) {
         return CT_OK; /* a sync during the txn: the next one thaws */
     }
-    size_t zone = fs->thawed ? 0 : cur->frozen_pages;
-    size_t b = fs->chain_count - zone; /* first page of the frozen tail */
+    size_t b = fs->chain_count - fs->frozen_left_pages; /* first page of the frozen tail */
     if (b == 0 || fs->count == 0) {
         return CT_OK;
     }
@@ -784,14 +806,13 @@ static int freeze_more(ct_txn *t, ct__freeset *fs)
     if (k == 0) {
         return CT_OK;
     }
-    if (!fs->thawed) { /* room for ct__freelist_adopt, which cannot fail */
-        pthread_mutex_lock(&db->mu);
-        int rc = ct__grow(&db->alloc, (void **)&db->free.frozen, &db->free.frozen_cap,
-                          cur->frozen_count + k, sizeof(*cur->frozen));
-        pthread_mutex_unlock(&db->mu);
-        if (rc != CT_OK) {
-            return rc;
-        }
+    /* Room for ct__freelist_adopt, which cannot fail. */
+    pthread_mutex_lock(&db->mu);
+    int rc = ct__grow(&db->alloc, (void **)&db->free.frozen, &db->free.frozen_cap,
+                      fs->frozen_left + k, sizeof(*cur->frozen));
+    pthread_mutex_unlock(&db->mu);
+    if (rc != CT_OK) {
+        return rc;
     }
     fs->newly_frozen = ct__malloc(&db->alloc, k * sizeof(*fs->newly_frozen));
     if (!fs->newly_frozen) {
@@ -818,11 +839,13 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
 {
     ct_db *db = t->db;
     memset(out, 0, sizeof(*out));
-    out->thawed = t->fl_thawed != NULL;
+    int thawed = t->fl_thawed != NULL; /* old_view took the frozen tail back */
+    out->frozen_left = thawed ? 0 : db->free.frozen_count;
+    out->frozen_left_pages = thawed ? 0 : db->free.frozen_pages;
     pthread_mutex_lock(&db->mu);
     uint64_t oldest = ct__readers_oldest(db);
     pthread_mutex_unlock(&db->mu);
-    size_t zone = out->thawed ? 0 : db->free.frozen_pages;
+    size_t zone = out->frozen_left_pages;
     size_t first = 0;
     int rc = merge_sets(t, out);
     if (rc == CT_OK) {
@@ -837,7 +860,7 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
         }
     }
     if (rc == CT_OK && first > db->free.chain_count - zone) {
-        rc = thaw_at_commit(db, out);
+        rc = thaw_at_commit(db, out, first);
     }
     if (rc == CT_OK) {
         rc = drop_old_pages(t, out, first);
@@ -857,31 +880,33 @@ int ct__freelist_commit(ct_txn *t, ct__freeset *out)
 void ct__freelist_adopt(ct_db *db, ct__freeset *fs, ct__freeset *old)
 {
     *old = db->free;
-    if (fs->thawed) {
-        fs->frozen = fs->newly_frozen;
-        fs->frozen_count = fs->newly_count;
-        fs->frozen_cap = fs->newly_count;
-        fs->frozen_pages = fs->newly_pages;
-    } else {
-        uint64_t durable = fs->newly_count ? fs->frozen_durable : old->frozen_durable;
-        fs->frozen = old->frozen;
-        fs->frozen_count = old->frozen_count;
-        fs->frozen_cap = old->frozen_cap;
-        fs->frozen_pages = old->frozen_pages;
-        fs->frozen_durable = durable;
-        old->frozen = NULL;
-        CT_ASSERT(fs->frozen_count + fs->newly_count <= fs->frozen_cap);
-        if (fs->newly_count > 0) {
-            memcpy(fs->frozen + fs->frozen_count, fs->newly_frozen,
-                   fs->newly_count * sizeof(*fs->frozen));
-            fs->frozen_count += fs->newly_count;
-            fs->frozen_pages += fs->newly_pages;
+    uint64_t durable = fs->newly_count ? fs->frozen_durable : old->frozen_durable;
+    /* The old frozen array keeps the entries still frozen (on the last
+       frozen_left_pages pages), then takes the newly frozen ones. */
+    fs->frozen = old->frozen;
+    fs->frozen_cap = old->frozen_cap;
+    fs->frozen_count = fs->frozen_left == old->frozen_count ? old->frozen_count : 0;
+    for (size_t i = 0; fs->frozen_count < fs->frozen_left && i < old->frozen_count; i++) {
+        if (old->frozen[i].home < fs->frozen_left_pages) {
+            fs->frozen[fs->frozen_count++] = old->frozen[i];
         }
-        ct__free(&db->alloc, fs->newly_frozen);
     }
+    CT_ASSERT(fs->frozen_count == fs->frozen_left);
+    fs->frozen_pages = fs->frozen_left_pages;
+    fs->frozen_durable = durable;
+    old->frozen = NULL;
+    CT_ASSERT(fs->frozen_count + fs->newly_count <= fs->frozen_cap);
+    if (fs->newly_count > 0) {
+        memcpy(fs->frozen + fs->frozen_count, fs->newly_frozen,
+               fs->newly_count * sizeof(*fs->frozen));
+        fs->frozen_count += fs->newly_count;
+        fs->frozen_pages += fs->newly_pages;
+    }
+    ct__free(&db->alloc, fs->newly_frozen);
     fs->newly_frozen = NULL;
     fs->newly_count = 0;
     fs->newly_pages = 0;
-    fs->thawed = 0;
+    fs->frozen_left = 0;
+    fs->frozen_left_pages = 0;
     db->free = *fs;
 }

@@ -127,9 +127,12 @@ typedef struct ct__freeset {
     size_t frozen_cap;
     size_t frozen_pages;
     uint64_t frozen_durable;
-    /* A commit's new set until ct__freelist_adopt: whether it took the old
-       frozen entries back into v, and the entries it freezes. */
-    int thawed;
+    /* A commit's new set until ct__freelist_adopt: how many of db->free's
+       frozen entries stay frozen (the rest rejoined v: a sync made them
+       reusable, or the commit rewrites their pages), on how many pages at
+       the chain's end, and the entries it freezes. */
+    size_t frozen_left;
+    size_t frozen_left_pages;
     ct__free_entry *newly_frozen;
     size_t newly_count;
     size_t newly_pages;

@@ -816,6 +816,79 @@ static void test_sync_none_held_entries_settle(void **state)
     check_and_destroy(&e, nkeys, ver);
 }
 
+/* White box: db->free's frozen tail lists only entries held until a sync,
+   each on one of its frozen_pages last chain pages. Returns frozen_pages. */
+static size_t check_frozen_tail(const ct_db *db)
+{
+    const ct__freeset *fs = &db->free;
+    th_assert_true(fs->frozen_pages <= fs->chain_count);
+    uint64_t listed = 0;
+    for (size_t c = fs->chain_count - fs->frozen_pages; c < fs->chain_count; c++) {
+        listed += fs->chain_n[c];
+    }
+    th_assert_eq(listed, fs->frozen_count);
+    for (size_t i = 0; i < fs->frozen_count; i++) {
+        const ct__free_entry *f = &fs->frozen[i];
+        th_assert_true(f->home < fs->frozen_pages);
+        th_assert_true(f->freed_txn > db->durable_txnid && f->chain_of == 0);
+    }
+    return fs->frozen_pages;
+}
+
+/* CT_SYNC_NONE deletes after overwrites: the pages the last synced tree
+   gave up pile up frozen, and as the tree shrinks the store's end recedes
+   onto frozen chain pages, which a commit must then rewrite lower down.
+   It thaws only the frozen pages in front of the one it drops (freelist.c,
+   thaw_at_commit); the ones behind stay frozen. The tail must stay
+   consistent through every such commit, the high-water mark must fall,
+   and content and ct_check must hold after it. */
+static void test_sync_none_deletes_cut_frozen_tail(void **state)
+{
+    (void)state;
+    th_env e;
+    const uint64_t nkeys = 20000;
+    th_rng r;
+    uint32_t *ver = build_synced_none(&e, nkeys, &r, 47, 0);
+    for (uint64_t c = 0; c < 200; c++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (int j = 0; j < 20; j++) {
+            put_next_version(t, th_below(&r, nkeys), ver);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    uint64_t cuts = 0;
+    uint64_t shrinks = 0;
+    size_t frozen_pages = check_frozen_tail(e.db);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    uint64_t hwm = st.pages_total;
+    for (uint64_t i = 0; i < nkeys; i += 25) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        for (uint64_t k = i; k < i + 25 && k < nkeys; k++) {
+            uint64_t victim = (k * 7919) % nkeys; /* 7919 is prime: a permutation */
+            uint8_t key[24];
+            size_t kl = space_key(victim, key);
+            th_assert_rc(ct_del(t, NULL, key, kl), CT_OK);
+            ver[victim] = UINT32_MAX;
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        size_t now = check_frozen_tail(e.db);
+        cuts += now > 0 && now < frozen_pages;
+        frozen_pages = now;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        shrinks += st.pages_total < hwm;
+        hwm = st.pages_total;
+    }
+    print_message("  CT_SYNC_NONE, 20,000 deletes after 4,000 overwrites, no sync: %llu commits "
+                  "cut the frozen tail and kept part of it, the high-water mark fell in %llu\n",
+                  (unsigned long long)cuts, (unsigned long long)shrinks);
+    th_assert_true(cuts > 0);
+    th_assert_true(shrinks > 0);
+    check_and_destroy(&e, nkeys, ver);
+}
+
 /* Overwrites every key of a synced tree under CT_SYNC_NONE, never calling
    ct_sync, in txns of 100; returns the largest store size seen and how
    many commits ended durable (an autosync). */
@@ -897,6 +970,7 @@ int main(void)
         cmocka_unit_test(test_sync_none_space),
         cmocka_unit_test(test_sync_none_autosync),
         cmocka_unit_test(test_sync_none_held_entries_settle),
+        cmocka_unit_test(test_sync_none_deletes_cut_frozen_tail),
         cmocka_unit_test(test_rebalance_fill_after_deletes),
         cmocka_unit_test(test_rebalance_fill_long_keys),
         cmocka_unit_test(test_long_reader_across_commits),
