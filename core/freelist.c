@@ -33,9 +33,10 @@
  * so the held ones sit on kept pages. Under CT_SYNC_NONE those pages form
  * a frozen tail (freeze_more): their entries leave the in-memory set that
  * every commit walks, until a sync makes them reusable (old_view thaws
- * them) or a commit must rewrite one of those pages (thaw_at_commit). A
- * long unsynced run then costs each commit its own changes, not a pass
- * over every page the last synced tree gave up.
+ * them) or a commit must rewrite some of those pages (thaw_at_commit
+ * thaws those pages' entries; the rest stay frozen). A long unsynced run
+ * then costs each commit its own changes, not a pass over every page the
+ * last synced tree gave up.
  */
 #include <stddef.h>
 #include <stdlib.h>
