@@ -105,6 +105,20 @@ static void put_next_version(ct_txn *t, uint64_t i, uint32_t *ver)
     th_assert_rc(ct_put(t, NULL, k, kl, v, vl, 0), CT_OK);
 }
 
+/* commits write txns of puts random overwrites each. */
+static void overwrite_random(th_env *e, th_rng *r, uint64_t nkeys, uint32_t *ver,
+                             uint64_t commits, int puts)
+{
+    for (uint64_t c = 0; c < commits; c++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e->db, 0, &t), CT_OK);
+        for (int j = 0; j < puts; j++) {
+            put_next_version(t, th_below(r, nkeys), ver);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+}
+
 /* Every key i < n must read its current version (UINT32_MAX = absent). */
 static void check_keys(ct_txn *t, uint64_t n, const uint32_t *ver)
 {
@@ -795,14 +809,7 @@ static void test_sync_none_held_entries_settle(void **state)
        commits reuse them instead of growing the store. */
     th_assert_rc(ct_sync(e.db), CT_OK);
     uint64_t hwm_synced = st.pages_total;
-    for (int c = 0; c < 50; c++) {
-        ct_txn *t = NULL;
-        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
-        for (int j = 0; j < 4; j++) {
-            put_next_version(t, th_below(&r, nkeys), ver);
-        }
-        th_assert_rc(ct_commit(t), CT_OK);
-    }
+    overwrite_random(&e, &r, nkeys, ver, 50, 4);
     th_assert_rc(ct_stat(e.db, &st), CT_OK);
     print_message("  after a sync and 50 commits: %zu of %llu free entries frozen, hwm %llu "
                   "(%llu at the sync)\n",
@@ -849,14 +856,7 @@ static void test_sync_none_deletes_cut_frozen_tail(void **state)
     const uint64_t nkeys = 20000;
     th_rng r;
     uint32_t *ver = build_synced_none(&e, nkeys, &r, 47, 0);
-    for (uint64_t c = 0; c < 200; c++) {
-        ct_txn *t = NULL;
-        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
-        for (int j = 0; j < 20; j++) {
-            put_next_version(t, th_below(&r, nkeys), ver);
-        }
-        th_assert_rc(ct_commit(t), CT_OK);
-    }
+    overwrite_random(&e, &r, nkeys, ver, 200, 20);
     uint64_t cuts = 0;
     uint64_t shrinks = 0;
     size_t frozen_pages = check_frozen_tail(e.db);
