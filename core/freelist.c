@@ -263,8 +263,8 @@ int ct__freelist_load(ct_db *db, const ct__meta *m, ct__freeset *out)
 /* ---- write txn ------------------------------------------------------------ */
 
 /* The frozen entries on pages in front of the last keep_pages, with their
-   homes counted from the chain's start, sorted by pgno, into out; tmp as
-   big. Returns how many. */
+   homes counted from the chain's start, sorted by pgno, into out; out and
+   tmp have room for every frozen entry. Returns how many. */
 static size_t thaw_into(const ct__freeset *fs, size_t keep_pages, ct__free_entry *out,
                         ct__free_entry *tmp)
 {
@@ -302,18 +302,14 @@ static ct__free_entry *with_frozen(ct_db *db, const ct__free_entry *v, size_t n,
                                    size_t keep_pages, size_t *thawed)
 {
     const ct__freeset *fs = &db->free;
-    size_t most = 0;
-    for (size_t i = 0; i < fs->frozen_count; i++) {
-        most += fs->frozen[i].home >= keep_pages;
+    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * fs->frozen_count + 1) * sizeof(*tmp));
+    if (!tmp) {
+        return NULL;
     }
-    ct__free_entry *all = ct__malloc(&db->alloc, (n + most + 1) * sizeof(*all));
-    ct__free_entry *tmp = ct__malloc(&db->alloc, (2 * most + 1) * sizeof(*tmp));
-    if (all && tmp) {
-        *thawed = thaw_into(fs, keep_pages, tmp, tmp + most);
+    *thawed = thaw_into(fs, keep_pages, tmp, tmp + fs->frozen_count);
+    ct__free_entry *all = ct__malloc(&db->alloc, (n + *thawed + 1) * sizeof(*all));
+    if (all) {
         merge_by_pgno(v, n, tmp, *thawed, all);
-    } else {
-        ct__free(&db->alloc, all);
-        all = NULL;
     }
     ct__free(&db->alloc, tmp);
     return all;
@@ -886,10 +882,13 @@ void ct__freelist_adopt(ct_db *db, ct__freeset *fs, ct__freeset *old)
        frozen_left_pages pages), then takes the newly frozen ones. */
     fs->frozen = old->frozen;
     fs->frozen_cap = old->frozen_cap;
-    fs->frozen_count = fs->frozen_left == old->frozen_count ? old->frozen_count : 0;
-    for (size_t i = 0; fs->frozen_count < fs->frozen_left && i < old->frozen_count; i++) {
-        if (old->frozen[i].home < fs->frozen_left_pages) {
-            fs->frozen[fs->frozen_count++] = old->frozen[i];
+    fs->frozen_count = old->frozen_count;
+    if (fs->frozen_left < old->frozen_count) { /* part of it thawed */
+        fs->frozen_count = 0;
+        for (size_t i = 0; i < old->frozen_count; i++) {
+            if (old->frozen[i].home < fs->frozen_left_pages) {
+                fs->frozen[fs->frozen_count++] = old->frozen[i];
+            }
         }
     }
     CT_ASSERT(fs->frozen_count == fs->frozen_left);
