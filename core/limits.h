@@ -40,6 +40,10 @@
    durable whose id lies a whole window above every meta it found. */
 #define CT_TXNID_WINDOW (1ull << 20)
 
+/* A commit gives the store's free tail back only once it is at least
+   1/CT_SHRINK_FRACTION of the store (commit.c's shrink_store says why). */
+#define CT_SHRINK_FRACTION 16u
+
 /* Pages gathered into one coalesced store write at commit. */
 #define CT_WRITE_RUN_PAGES_MAX 256u
 
