@@ -1,6 +1,6 @@
 /*
  * engine.h - the small interface every benchmarked engine implements
- * (cowtree, LMDB, SQLite, RocksDB), and what the benchmark shares between
+ * (cowtree, LMDB, SQLite, RocksDB, LevelDB), and what the benchmark shares between
  * its files.
  *
  * An adapter owns one database in one directory and exposes:
@@ -87,6 +87,9 @@ extern const bench_engine bench_engine_sqlite;
 #endif
 #ifdef BENCH_HAVE_ROCKSDB
 extern const bench_engine bench_engine_rocksdb;
+#endif
+#ifdef BENCH_HAVE_LEVELDB
+extern const bench_engine bench_engine_leveldb;
 #endif
 
 #endif /* COWTREE_BENCH_ENGINE_H */

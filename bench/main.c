@@ -32,6 +32,9 @@ static const bench_engine *const all_engines[] = {
 #ifdef BENCH_HAVE_ROCKSDB
     &bench_engine_rocksdb,
 #endif
+#ifdef BENCH_HAVE_LEVELDB
+    &bench_engine_leveldb,
+#endif
 };
 #define ENGINE_COUNT (sizeof all_engines / sizeof all_engines[0])
 

@@ -27,7 +27,7 @@ install_peer() { # package
 }
 
 for peer in "lmdb lmdb.h liblmdb-dev" "sqlite3 sqlite3.h libsqlite3-dev" \
-            "rocksdb rocksdb/c.h librocksdb-dev"; do
+            "rocksdb rocksdb/c.h librocksdb-dev" "leveldb leveldb/c.h libleveldb-dev"; do
     read -r module header package <<<"$peer"
     if ! have_peer "$module" "$header"; then
         echo "==> $package missing: installing"
