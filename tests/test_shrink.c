@@ -6,7 +6,7 @@
  * commits into a growing tree otherwise shrank the file by a few pages
  * and grew it again a few commits later, and on a real file system every
  * such size change makes the commit's fdatasync write metadata too.
- * test_space.c checks that large tails still come back.
+ * Large tails must still come back (test_space.c has more of that).
  */
 #include "helpers.h"
 
@@ -29,11 +29,59 @@ static uint64_t high_water(ct_db *db)
     return st.pages_total;
 }
 
+/* What the store did across the commits seen so far. */
+typedef struct store_track {
+    th_env *e;
+    uint64_t size; /* store pages after the last commit */
+    uint64_t hwm;  /* its high-water mark */
+    uint64_t commits;
+    uint64_t shrinks;
+    uint64_t changes;
+} store_track;
+
+static void track_init(store_track *s, th_env *e)
+{
+    s->e = e;
+    s->size = th_env_store_pages(e);
+    s->hwm = high_water(e->db);
+    s->commits = s->shrinks = s->changes = 0;
+}
+
+/* After a durable commit: the store holds both meta slots' high-water
+   marks (this commit's and the last one's) and less than
+   1/CT_SHRINK_FRACTION past them, and a shrink gave back at least that
+   fraction of the store. */
+static void track_commit(store_track *s)
+{
+    uint64_t now = th_env_store_pages(s->e);
+    uint64_t now_hwm = high_water(s->e->db);
+    uint64_t held = now_hwm > s->hwm ? now_hwm : s->hwm;
+    th_set_ctx("%s, commit %llu: store %llu -> %llu pages, high-water %llu -> %llu",
+               th_store_name(s->e->kind), (unsigned long long)s->commits,
+               (unsigned long long)s->size, (unsigned long long)now,
+               (unsigned long long)s->hwm, (unsigned long long)now_hwm);
+    th_assert_true(now >= held);
+    th_assert_true(now - held < div_up(now, CT_SHRINK_FRACTION));
+    if (now < s->size) {
+        th_assert_true(s->size - now >= div_up(s->size, CT_SHRINK_FRACTION));
+        s->shrinks++;
+    }
+    s->changes += now != s->size;
+    s->size = now;
+    s->hwm = now_hwm;
+    s->commits++;
+}
+
+static uint64_t key_of(uint64_t i)
+{
+    return i * 0x9e3779b97f4a7c15ull;
+}
+
 /* Single-put durable commits of random keys, half of them new: the tree
    grows, and every commit frees and takes a few pages, so the store's
-   free tail comes and goes. After each commit the store holds its two
-   slots' high-water marks and less than 1/CT_SHRINK_FRACTION past them;
-   a shrink gives back at least that fraction; and shrinks stay rare. */
+   free tail comes and goes; shrinks must stay rare. Then every key goes,
+   in commits of 500 deletes, and a few more single puts: the tail grows
+   large and the store must shrink, in steps of at least the fraction. */
 static void run_small_commits(th_store_kind kind)
 {
     th_env e;
@@ -45,45 +93,52 @@ static void run_small_commits(th_store_kind kind)
     ct_txn *t = NULL;
     th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
     for (uint64_t i = 0; i < keyspace; i += 2) {
-        uint64_t k = i * 0x9e3779b97f4a7c15ull;
+        uint64_t k = key_of(i);
         th_assert_rc(ct_put(t, NULL, &k, sizeof(k), &i, sizeof(i), 0), CT_OK);
     }
     th_assert_rc(ct_commit(t), CT_OK);
-    uint64_t size = th_env_store_pages(&e);
-    uint64_t hwm = high_water(e.db);
-    uint64_t shrinks = 0;
-    uint64_t changes = 0;
+    store_track s;
+    track_init(&s, &e);
     for (uint64_t c = 0; c < commits; c++) {
-        uint64_t i = th_below(&r, keyspace);
-        uint64_t k = i * 0x9e3779b97f4a7c15ull;
+        uint64_t k = key_of(th_below(&r, keyspace));
         uint8_t v[24] = {0};
         v[c % sizeof(v)] = (uint8_t)c;
         th_put1(e.db, &k, sizeof(k), v, sizeof(v));
-        uint64_t now = th_env_store_pages(&e);
-        uint64_t now_hwm = high_water(e.db);
-        uint64_t held = now_hwm > hwm ? now_hwm : hwm; /* both meta slots' marks */
-        th_set_ctx("%s, commit %llu: store %llu -> %llu pages, high-water %llu -> %llu",
-                   th_store_name(kind), (unsigned long long)c, (unsigned long long)size,
-                   (unsigned long long)now, (unsigned long long)hwm, (unsigned long long)now_hwm);
-        th_assert_true(now >= held);
-        th_assert_true(now - held < div_up(now, CT_SHRINK_FRACTION));
-        if (now < size) {
-            th_assert_true(size - now >= div_up(size, CT_SHRINK_FRACTION));
-            shrinks++;
-        }
-        changes += now != size;
-        size = now;
-        hwm = now_hwm;
+        track_commit(&s);
     }
-    th_ctx[0] = '\0';
     print_message("  %s: %llu durable single-put commits, store %llu pages at the end; its size "
                   "changed in %llu commits, shrank in %llu\n",
-                  th_store_name(kind), (unsigned long long)commits, (unsigned long long)size,
-                  (unsigned long long)changes, (unsigned long long)shrinks);
+                  th_store_name(kind), (unsigned long long)commits, (unsigned long long)s.size,
+                  (unsigned long long)s.changes, (unsigned long long)s.shrinks);
     /* The tree grows by single pages here, so growth changes the size in
        about 200 commits; giving back every free page at the end shrank it
        in 112 more (and regrew it in as many). */
-    th_assert_true(shrinks * 100 <= commits);
+    th_assert_true(s.shrinks * 100 <= commits);
+    uint64_t grown = s.size;
+    uint64_t small_shrinks = s.shrinks;
+    for (uint64_t i = 0; i < keyspace; i++) {
+        if (i % 500 == 0) {
+            th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        }
+        uint64_t k = key_of(i);
+        int rc = ct_del(t, NULL, &k, sizeof(k));
+        th_assert_true(rc == CT_OK || rc == CT_NOTFOUND);
+        if (i % 500 == 499) {
+            th_assert_rc(ct_commit(t), CT_OK);
+            track_commit(&s);
+        }
+    }
+    for (int c = 0; c < 12; c++) {
+        th_put1(e.db, "a", 1, &c, sizeof(c));
+        track_commit(&s);
+    }
+    th_ctx[0] = '\0';
+    print_message("  %s: deleting every key, then 12 single puts: store %llu -> %llu pages in "
+                  "%llu shrinks\n",
+                  th_store_name(kind), (unsigned long long)grown, (unsigned long long)s.size,
+                  (unsigned long long)(s.shrinks - small_shrinks));
+    th_assert_true(s.shrinks > small_shrinks);
+    th_assert_true(s.size * 10 < grown);
     th_check_clean(e.db);
     th_env_destroy(&e);
 }
