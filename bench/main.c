@@ -604,8 +604,7 @@ int main(int argc, char **argv)
         .seek_nexts = 100,
         /* Long enough to time: 1000 durable commits took 0.15-0.3 s and
            1000 big gets about 10 ms, and their ratios moved by 10% between
-           runs; at 4000 big values the gets ran 1.02x and 0.97x LMDB in two
-           runs where 1000 gave 0.84-0.89x. */
+           runs of one build. */
         .sync_ops = 3000,
         .sync_threads = BENCH_SYNC_THREADS_DEFAULT,
         .big_count = 4000,
