@@ -37,6 +37,17 @@ static int check_options(const ct_options *o, const ct_pagestore *ps)
     return CT_OK;
 }
 
+/* The db struct goes back through the allocator it came from, once every
+   other block went back through db->alloc. */
+static void free_db(ct_db *db)
+{
+    if (db->retains) {
+        ct__retain_destroy(&db->retain);
+    }
+    ct_allocator a = db->base_alloc;
+    ct__free(&a, db);
+}
+
 int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
 {
     if (!ps || !out || !ps->ops) {
@@ -57,7 +68,12 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     if (!db) {
         return CT_NOMEM;
     }
+    db->base_alloc = *a;
     db->alloc = *a;
+    if (!o.alloc) {
+        ct__retain_init(&db->retain, &db->alloc);
+        db->retains = 1;
+    }
     db->ps = ps;
     db->page_size = ps->page_size;
     db->flags = o.flags;
@@ -95,7 +111,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
         pthread_mutex_destroy(&db->mu);
         pthread_cond_destroy(&db->write_cv);
         pthread_cond_destroy(&db->group_cv);
-        ct__free(&db->alloc, db);
+        free_db(db);
         return rc;
     }
     *out = db;
@@ -225,8 +241,7 @@ void ct_close(ct_db *db)
     pthread_cond_destroy(&db->write_cv);
     pthread_cond_destroy(&db->group_cv);
     ct_pagestore *ps = db->owns_store ? db->ps : NULL;
-    ct_allocator a = db->alloc;
-    ct__free(&a, db);
+    free_db(db);
     if (ps) {
         ps->ops->close(ps);
     }

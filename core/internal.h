@@ -239,7 +239,10 @@ struct ct_txn {
 struct ct_db {
     ct_pagestore *ps;
     int owns_store;
-    ct_allocator alloc;
+    ct_allocator alloc;      /* what every allocation of the db goes through */
+    ct_allocator base_alloc; /* the embedder's (or libc's): the db struct itself */
+    int retains;             /* alloc is retain's, over libc (no embedder allocator) */
+    ct__retain retain;
     uint32_t page_size;
     unsigned flags;
     int durability;
