@@ -103,7 +103,10 @@ typedef struct ct_options {
     size_t cache_pages; /* shared page cache (pages) for reads map() does not serve;
                            0 = 2048 (docs/embedding.md) */
     /* Fields below are additions to the original contract. */
-    const ct_allocator *alloc; /* borrowed, must outlive the db; NULL = libc */
+    /* borrowed, must outlive the db, used for every allocation. NULL =
+       libc, with large freed blocks kept for the next commits (up to
+       64 MiB, freed by ct_close; docs/embedding.md). */
+    const ct_allocator *alloc;
     /* CT_SYNC_NONE only: a commit also syncs once this many pages of the
        last synced tree were freed and wait for a sync to be reused, so the
        file stays within about this many pages above the tree. 0 (default)
