@@ -25,14 +25,16 @@ int ct__grow(const ct_allocator *a, void **arr, size_t *cap, size_t need, size_t
    large freed blocks for the next commits. */
 typedef struct ct__retain {
     pthread_mutex_t mu;
+    size_t min_bytes; /* smallest block kept: CT_RETAIN_MIN_BYTES or 4 pages */
     size_t count;
     size_t bytes;
     uint8_t *block[CT_RETAIN_SLOTS]; /* kept blocks, header included */
     size_t cap[CT_RETAIN_SLOTS];
 } ct__retain;
 
-/* Points *a at r's allocator; r must stay in place while *a is used. */
-void ct__retain_init(ct__retain *r, ct_allocator *a);
+/* Points *a at r's allocator for a db of page_size pages; r must stay in
+   place while *a is used. */
+void ct__retain_init(ct__retain *r, ct_allocator *a, uint32_t page_size);
 /* Frees the kept blocks; no block of r may be in use any more. */
 void ct__retain_destroy(ct__retain *r);
 

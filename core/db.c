@@ -71,7 +71,7 @@ int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out)
     db->base_alloc = *a;
     db->alloc = *a;
     if (!o.alloc) {
-        ct__retain_init(&db->retain, &db->alloc);
+        ct__retain_init(&db->retain, &db->alloc, ps->page_size);
         db->retains = 1;
     }
     db->ps = ps;
