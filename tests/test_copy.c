@@ -9,6 +9,7 @@
 #include "helpers.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,7 +139,7 @@ static void test_copy_exact(void **state)
 
 typedef struct writer_arg {
     ct_db *db;
-    volatile int stop;
+    atomic_int stop; /* set by the main thread while the writer runs */
     uint64_t commits;
 } writer_arg;
 
@@ -146,7 +147,7 @@ typedef struct writer_arg {
 static void *writer(void *p)
 {
     writer_arg *a = p;
-    for (uint64_t i = 1; !a->stop && i < 100000; i++) {
+    for (uint64_t i = 1; !atomic_load(&a->stop) && i < 100000; i++) {
         ct_txn *t = NULL;
         if (ct_begin(a->db, 0, &t) != CT_OK) {
             break;
@@ -220,7 +221,7 @@ static void test_copy_while_writing(void **state)
         ct_close(c);
         dst->ops->close(dst);
     }
-    a.stop = 1;
+    atomic_store(&a.stop, 1);
     pthread_join(th, NULL);
     print_message("  20 copies during %llu commits; the last copy held %llu of them\n",
                   (unsigned long long)a.commits, (unsigned long long)last_count);
