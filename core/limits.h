@@ -76,8 +76,9 @@
 /* Large blocks the default allocator keeps for reuse (retain.c): a commit
    builds its free-list arrays anew, and on a virtual machine every page
    of a block glibc gave back and faulted in again cost far more than the
-   work done in it. Blocks of at least 32 KiB, at most 16 of them and 64 MiB
-   in all, matched only to requests of at least a quarter of their size. */
+   work done in it. Blocks of at least 32 KiB (four pages when pages are
+   larger than 8 KiB), at most 16 of them and 64 MiB in all, matched only
+   to requests of at least a quarter of their size. */
 #define CT_RETAIN_MIN_BYTES (32u << 10)
 #define CT_RETAIN_SLOTS 16u
 #define CT_RETAIN_TOTAL_MAX ((size_t)64 << 20)

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cowtree/memstore.h"
 #include "internal.h"
 
 typedef struct fixture {
@@ -81,7 +80,7 @@ static void test_small_and_ill_fitting_blocks_are_not_reused(void **state)
     ct__free(&f->a, r);
 }
 
-static void test_bounds_hold_and_smallest_is_evicted(void **state)
+static void test_bounds_hold_and_a_larger_block_takes_a_slot(void **state)
 {
     fixture *f = *state;
     void *p[CT_RETAIN_SLOTS + 4];
@@ -101,8 +100,8 @@ static void test_bounds_hold_and_smallest_is_evicted(void **state)
     assert_non_null(big);
     ct__free(&f->a, big);
     assert_int_equal(f->r.count, CT_RETAIN_SLOTS);
-    assert_int_equal(f->r.bytes,
-                     (size_t)(CT_RETAIN_SLOTS - 1) * CT_RETAIN_MIN_BYTES + 4u * CT_RETAIN_MIN_BYTES);
+    assert_int_equal(f->r.bytes, (size_t)(CT_RETAIN_SLOTS - 1) * CT_RETAIN_MIN_BYTES +
+                                     4u * CT_RETAIN_MIN_BYTES);
     assert_ptr_equal(ct__malloc(&f->a, 3u * CT_RETAIN_MIN_BYTES), big);
     ct__free(&f->a, big);
 
@@ -352,19 +351,10 @@ static void fill(ct_db *db, uint64_t n)
     assert_int_equal(ct_commit(t), CT_OK);
 }
 
-static ct_pagestore *memstore(void)
-{
-    ct_memstore_options mo;
-    ct_memstore_options_init(&mo);
-    ct_pagestore *ps = NULL;
-    assert_int_equal(ct_memstore_create(&mo, &ps), CT_OK);
-    return ps;
-}
-
 static void test_db_retains_only_without_embedder_allocator(void **state)
 {
     (void)state;
-    ct_pagestore *ps = memstore();
+    ct_pagestore *ps = th_ram_create(4096, 1);
     ct_db *db = NULL;
     assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
     assert_true(db->retains);
@@ -379,7 +369,7 @@ static void test_db_retains_only_without_embedder_allocator(void **state)
     ct_options o;
     ct_options_init(&o);
     o.alloc = &mine;
-    ps = memstore();
+    ps = th_ram_create(4096, 1);
     assert_int_equal(ct_open(ps, &o, &db), CT_OK);
     assert_false(db->retains);
     size_t before = c.calls;
@@ -395,10 +385,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_large_block_comes_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_small_and_ill_fitting_blocks_are_not_reused, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_bounds_hold_and_smallest_is_evicted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_full_slots_keep_the_larger_blocks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_smallest_block_is_evicted, setup,
+        cmocka_unit_test_setup_teardown(test_bounds_hold_and_a_larger_block_takes_a_slot, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_full_slots_keep_the_larger_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_smallest_block_is_evicted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_smallest_fitting_block_is_taken, setup, teardown),
         cmocka_unit_test(test_large_pages_raise_the_floor),
         cmocka_unit_test_setup_teardown(test_failed_realloc_keeps_the_block, setup, teardown),
