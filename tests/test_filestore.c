@@ -1158,9 +1158,21 @@ static void test_writev_round_trip(void **state)
     ps->ops->close(ps);
 }
 
-/* A long run is split into pwritev calls of CT_FS_WRITE_PIECE_BYTES
-   (never past IOV_MAX iovecs: the fake rejects more than 1024, as the
-   kernel does), and write() into pwrite calls of the same size. */
+/* vec[i] = page pgno + i, all from one buffer in ascending order: the
+   pages of one multi-page buffer (an overflow run). */
+static void run_pages(unsigned char *buf, const void **vec, uint64_t pgno, uint32_t npages,
+                      unsigned salt)
+{
+    for (uint32_t i = 0; i < npages; i++) {
+        fill_page(buf + (size_t)i * PS_SMALL, PS_SMALL, pgno + i, salt);
+        vec[i] = buf + (size_t)i * PS_SMALL;
+    }
+}
+
+/* A long run of one buffer's pages is split into pwritev calls of
+   CT_FS_WRITE_PIECE_BYTES (never past IOV_MAX iovecs: the fake rejects
+   more than 1024, as the kernel does), and write() into pwrite calls of
+   the same size. */
 static void test_writes_split_into_pieces(void **state)
 {
     (void)state;
@@ -1172,7 +1184,7 @@ static void test_writes_split_into_pieces(void **state)
     assert_non_null(buf);
     assert_non_null(out);
     assert_non_null(vec);
-    gather_pages(buf, vec, 0, N, 23);
+    run_pages(buf, vec, 0, N, 23);
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
     assert_int_equal(ps->ops->writev(ps, 0, N, vec), CT_OK);
     size_t piece_pages = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
@@ -1201,6 +1213,120 @@ static void test_writes_split_into_pieces(void **state)
     free(vec);
     free(out);
     free(buf);
+}
+
+/* Counts the pwritev calls of one writev and the most bytes one asked. */
+static void writev_calls(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void **vec,
+                         int *calls, size_t *max_asked)
+{
+    f_pwritev.calls = 0;
+    f_pwritev.max_asked = 0;
+    assert_int_equal(ps->ops->writev(ps, pgno, npages, vec), CT_OK);
+    *calls = f_pwritev.calls;
+    *max_asked = f_pwritev.max_asked;
+}
+
+/* Pages from separate buffers (node pages: each later rewritten alone)
+   go in calls of at most CT_FS_NODE_PIECE_BYTES, so the page-cache folios
+   a later one-page write walks stay small, except past the file's end
+   while most recent writes grew the file (a bulk load); a call never
+   mixes them with a multi-page buffer's pages, which keep the large
+   pieces. */
+static void test_node_pages_split_into_small_pieces(void **state)
+{
+    (void)state;
+    enum { N = 300, RUN = 600 };
+    char path[600];
+    unsigned char *nodes = malloc((size_t)PS_SMALL * RUN);
+    unsigned char *run = malloc((size_t)PS_SMALL * RUN);
+    const void **vec = malloc(sizeof(*vec) * (RUN + 1));
+    assert_non_null(nodes);
+    assert_non_null(run);
+    assert_non_null(vec);
+    int node_calls = (int)((N * PS_SMALL + CT_FS_NODE_PIECE_BYTES - 1) / CT_FS_NODE_PIECE_BYTES);
+    size_t run_piece = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
+    assert_true(node_calls > 1 && run_piece > N && run_piece < RUN);
+    int calls = 0;
+    size_t asked = 0;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    /* A fresh file grows: one call. (gather_pages lays page i + 1 before
+       page i: separate buffers.) */
+    gather_pages(nodes, vec, 0, N, 31);
+    writev_calls(ps, 0, N, vec, &calls, &asked);
+    assert_int_equal(calls, 1);
+    assert_int_equal(asked, (size_t)N * PS_SMALL);
+    /* Rewrites inside the file (twice: now most of what was written). */
+    gather_pages(nodes, vec, 0, N, 32);
+    for (int i = 0; i < 2; i++) {
+        writev_calls(ps, 0, N, vec, &calls, &asked);
+        assert_int_equal(calls, node_calls);
+        assert_int_equal(asked, CT_FS_NODE_PIECE_BYTES);
+    }
+    /* Growth amid rewrites is small too, until growth is most again. */
+    gather_pages(nodes, vec, N, N, 33);
+    writev_calls(ps, N, N, vec, &calls, &asked);
+    assert_int_equal(calls, node_calls);
+    gather_pages(nodes, vec, 2 * N, N, 34);
+    writev_calls(ps, 2 * N, N, vec, &calls, &asked);
+    assert_int_equal(calls, 1);
+    for (uint64_t p = 0; p < 3 * N; p += 7) {
+        assert_pattern(ps, p, p < N ? 32 : p < 2 * N ? 33 : 34);
+    }
+    /* Inside again: one node page, a run, one node page, at a piece edge;
+       the run's pages never share a call with the nodes around them. */
+    uint64_t at = run_piece;
+    gather_pages(nodes, vec, at, 1, 35);
+    run_pages(run, vec + 1, at + 1, RUN - 2, 35);
+    gather_pages(nodes + PS_SMALL, vec + RUN - 1, at + RUN - 1, 1, 35);
+    for (int i = 0; i < 3; i++) { /* make rewrites most of the recent writes */
+        writev_calls(ps, at, RUN, vec, &calls, &asked);
+    }
+    /* node | run up to the next piece edge | the run's rest | node */
+    int run_calls = 1 + (int)((RUN - 2 - (run_piece - 1) + run_piece - 1) / run_piece);
+    assert_int_equal(calls, 2 + run_calls);
+    assert_int_equal(asked, (run_piece - 1) * PS_SMALL);
+    for (uint64_t p = at; p < at + RUN; p += 11) {
+        assert_pattern(ps, p, 35);
+    }
+    assert_pattern(ps, at + RUN - 1, 35);
+    ps->ops->close(ps);
+    free(vec);
+    free(run);
+    free(nodes);
+}
+
+/* The growth/rewrite count forgets: a long bulk load followed by as many
+   rewrites leaves growth in small pieces again. */
+static void test_write_mix_forgets(void **state)
+{
+    (void)state;
+    enum { CHUNK = 512, TOTAL = 2 * CT_FS_WRITE_MIX_PAGES };
+    char path[600];
+    unsigned char *nodes = malloc((size_t)PS_SMALL * CHUNK);
+    const void **vec = malloc(sizeof(*vec) * CHUNK);
+    assert_non_null(nodes);
+    assert_non_null(vec);
+    int calls = 0;
+    size_t asked = 0;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    for (uint64_t p = 0; p < TOTAL; p += CHUNK) {
+        gather_pages(nodes, vec, p, CHUNK, 41);
+        writev_calls(ps, p, CHUNK, vec, &calls, &asked);
+        assert_int_equal(asked, (size_t)CHUNK * PS_SMALL); /* bulk: one call */
+    }
+    for (uint64_t p = 0; p < TOTAL; p += CHUNK) {
+        gather_pages(nodes, vec, p, CHUNK, 42);
+        writev_calls(ps, p, CHUNK, vec, &calls, &asked);
+        assert_int_equal(asked, CT_FS_NODE_PIECE_BYTES);
+    }
+    gather_pages(nodes, vec, TOTAL, CHUNK, 43);
+    writev_calls(ps, TOTAL, CHUNK, vec, &calls, &asked);
+    assert_int_equal(asked, CT_FS_NODE_PIECE_BYTES);
+    assert_pattern(ps, TOTAL - 1, 42);
+    assert_pattern(ps, TOTAL + CHUNK - 1, 43);
+    ps->ops->close(ps);
+    free(vec);
+    free(nodes);
 }
 
 /* Short transfers that stop inside an iovec, interleaved with EINTR on
@@ -1446,6 +1572,8 @@ int main(void)
         cmocka_unit_test_setup(test_map_db_overflow, test_setup),
         cmocka_unit_test_setup(test_writev_round_trip, test_setup),
         cmocka_unit_test_setup(test_writes_split_into_pieces, test_setup),
+        cmocka_unit_test_setup(test_node_pages_split_into_small_pieces, test_setup),
+        cmocka_unit_test_setup(test_write_mix_forgets, test_setup),
         cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),
         cmocka_unit_test_setup(test_writev_errors, test_setup),
         cmocka_unit_test_setup(test_writev_poisoned, test_setup),

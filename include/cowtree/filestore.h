@@ -58,14 +58,25 @@ typedef struct ct_filestore_syscalls {
 /* Bytes at most per pwrite or pwritev call, which never crosses a
    multiple of it in the file (a pwritev call still takes a whole page when
    a page is larger). The page cache gives a buffered write a folio as
-   large as the write (Linux 6.x, ext4). Every later write into part of a
-   folio walks all its blocks: with whole 1 MiB runs per call, that walk
-   (ext4_block_write_begin) was 26% of a random fill's time. But a fault
-   on a mapped read maps a whole folio at once, so small folios slow reads:
-   with 16 KiB pieces, 64-KiB values read 2-3x slower. 256 KiB, aligned,
-   kept reads as fast as 1 MiB runs and most of the write gain (overwrite
-   at 1M keys: 99.6k -> 119.6-123.4k ops/s; docs/bench.md). */
+   large as the write (Linux 6.x, ext4), and every later write into part
+   of a folio walks all its blocks: with 256-KiB pieces for everything,
+   that walk (ext4_block_write_begin) was 24% of a 1M-key deleterandom's
+   samples. But a fault on a mapped read maps a whole folio at once, so
+   small folios slow reads (64-KiB values read 2-3x slower from 16-KiB
+   folios), and creating four times the folios slows a bulk load. Hence:
+     - the pages of one multi-page buffer (an overflow run, read as a
+       whole) go in pieces of CT_FS_WRITE_PIECE_BYTES;
+     - pages from separate buffers (tree nodes, each rewritten alone
+       later) in pieces of CT_FS_NODE_PIECE_BYTES, except past the file's
+       end while most recent writes grew the file (counted over about
+       CT_FS_WRITE_MIX_PAGES pages): a bulk load, as a sequential fill,
+       whose pages are seldom rewritten soon, keeps the large pieces;
+     - one call never mixes a run's pages with other pages.
+   With it, at 1M keys, overwrite ran 13-33% and deleterandom 13-19%
+   faster, fillseq and reads as fast (docs/bench.md). */
 #define CT_FS_WRITE_PIECE_BYTES ((size_t)256 << 10)
+#define CT_FS_NODE_PIECE_BYTES ((size_t)16 << 10)
+#define CT_FS_WRITE_MIX_PAGES 8192u
 
 /* Default and first preallocation chunk (see prealloc_max_bytes). */
 #define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)

@@ -51,6 +51,10 @@ typedef struct fs_store {
     ct_filestore_syscalls sys;
     ct__fs_map map;           /* the zero-copy read path (map.c) */
     ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
+    /* Pages recently written past the file's end and inside it (writer
+       only; both halved once their sum passes CT_FS_WRITE_MIX_PAGES). */
+    uint64_t wrote_past;
+    uint64_t wrote_inside;
 } fs_store;
 
 static fs_store *store_of(ct_pagestore *ps)
@@ -128,6 +132,32 @@ static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
     return CT_OK;
 }
 
+/* The piece size for pages from separate buffers written at off
+   (filestore.h has why they are small). Pages past the end while most
+   recent writes grow the file are a bulk load, as a sequential fill: its
+   pages are written once and seldom rewritten soon, and four times the
+   folios and calls cost it more than the later walks save (fillseq at 3M
+   keys: 10-15% slower with 16-KiB pieces). */
+static size_t node_piece(const fs_store *fs, uint64_t off)
+{
+    int bulk = off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
+    return bulk ? CT_FS_WRITE_PIECE_BYTES : CT_FS_NODE_PIECE_BYTES;
+}
+
+/* Counts a write of len bytes at off, before write_done moves the end. */
+static void note_write(fs_store *fs, uint64_t off, size_t len)
+{
+    uint64_t end = off + len;
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    uint64_t past = end > eof ? end - (off > eof ? off : eof) : 0;
+    fs->wrote_past += past / fs->base.page_size;
+    fs->wrote_inside += (len - past) / fs->base.page_size;
+    if (fs->wrote_past + fs->wrote_inside > CT_FS_WRITE_MIX_PAGES) {
+        fs->wrote_past /= 2;
+        fs->wrote_inside /= 2;
+    }
+}
+
 static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
 {
     fs_store *fs = store_of(ps);
@@ -141,6 +171,7 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
+    note_write(fs, off, len);
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
     return write_done(fs, off, len, rc);
 }
@@ -161,7 +192,9 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off);
+    size_t piece = node_piece(fs, off);
+    note_write(fs, off, len);
+    rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off, piece);
     return write_done(fs, off, len, rc);
 }
 

@@ -73,12 +73,21 @@ static ssize_t write_result(ssize_t n, size_t want, int *stalls)
 }
 
 /* Bytes of the next write call at off with left bytes to go: up to the
-   next multiple of CT_FS_WRITE_PIECE_BYTES, so pieces (and the page-cache
-   folios they create) are aligned, as fault-around windows are. */
-static size_t piece_bytes(uint64_t off, size_t left)
+   next multiple of piece, so pieces (and the page-cache folios they
+   create) are aligned, as fault-around windows are. */
+static size_t piece_bytes(uint64_t off, size_t left, size_t piece)
 {
-    size_t to_edge = CT_FS_WRITE_PIECE_BYTES - (size_t)(off % CT_FS_WRITE_PIECE_BYTES);
+    size_t to_edge = piece - (size_t)(off % piece);
     return left < to_edge ? left : to_edge;
+}
+
+/* Page k of pages is part of a multi-page buffer (an overflow run) when
+   its memory continues into a neighbour's. */
+static int in_run(const void *const *pages, uint32_t npages, uint32_t page_size, uint32_t k)
+{
+    const unsigned char *p = pages[k];
+    return (k + 1 < npages && (const unsigned char *)pages[k + 1] == p + page_size) ||
+           (k > 0 && (const unsigned char *)pages[k - 1] + page_size == p);
 }
 
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
@@ -88,7 +97,7 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     size_t done = 0;
     int stalls = 0;
     while (done < len) {
-        size_t want = piece_bytes(off + done, len - done);
+        size_t want = piece_bytes(off + done, len - done, CT_FS_WRITE_PIECE_BYTES);
         ssize_t n = write_result(sys->pwrite(fd, p + done, want, (off_t)(off + done)), want,
                                  &stalls);
         if (n < 0) {
@@ -100,16 +109,22 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
 }
 
 /* Fills iov from page k, byte skip of that page on, for a write at off:
-   at most CT_FS_IOV_BATCH entries, and no further than piece_bytes allows
-   (but at least one entry). Returns the count; *bytes gets their total. */
+   at most CT_FS_IOV_BATCH entries of pages that are all or none part of a
+   multi-page buffer, and no further than the piece edge for their kind
+   (filestore.h has why), but at least one entry. Returns the count;
+   *bytes gets their total. */
 static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages,
-                    uint32_t page_size, uint32_t k, size_t skip, uint64_t off, size_t *bytes)
+                    uint32_t page_size, uint32_t k, size_t skip, uint64_t off, size_t node_piece,
+                    size_t *bytes)
 {
     int cnt = 0;
     *bytes = 0;
-    size_t room = piece_bytes(off, SIZE_MAX);
+    int run = in_run(pages, npages, page_size, k);
+    size_t room =
+        piece_bytes(off, SIZE_MAX, run ? CT_FS_WRITE_PIECE_BYTES : node_piece);
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
-        if (cnt > 0 && *bytes + (page_size - skip) > room) {
+        if (cnt > 0 && (*bytes + (page_size - skip) > room ||
+                        in_run(pages, npages, page_size, k) != run)) {
             break;
         }
         /* pwritev reads through iov_base only: the cast drops no promise. */
@@ -123,7 +138,7 @@ static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages
 }
 
 int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
-                        uint32_t npages, uint32_t page_size, uint64_t off)
+                        uint32_t npages, uint32_t page_size, uint64_t off, size_t node_piece)
 {
     struct iovec iov[CT_FS_IOV_BATCH];
     uint32_t k = 0;   /* first page not wholly written */
@@ -132,7 +147,7 @@ int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *co
     int stalls = 0;
     while (k < npages) {
         size_t want = 0;
-        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, off + done, &want);
+        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, off + done, node_piece, &want);
         ssize_t n = write_result(sys->pwritev(fd, iov, cnt, (off_t)(off + done)), want, &stalls);
         if (n < 0) {
             return (int)n;
