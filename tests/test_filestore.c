@@ -47,6 +47,8 @@ typedef struct fake_call {
     size_t chunk_bytes;
     int ok_first; /* calls 1..ok_first succeed before fail_left applies */
     size_t max_asked; /* the most bytes one call asked to transfer */
+    size_t edge;      /* when set: count calls asking across a multiple of it */
+    int crossed;
 } fake_call;
 
 static fake_call f_pread;
@@ -143,6 +145,10 @@ static ssize_t fake_pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
         asked += iov[i].iov_len;
     }
     f_pwritev.max_asked = asked > f_pwritev.max_asked ? asked : f_pwritev.max_asked;
+    if (f_pwritev.edge && asked > 0 &&
+        (uint64_t)off / f_pwritev.edge != ((uint64_t)off + asked - 1) / f_pwritev.edge) {
+        f_pwritev.crossed++;
+    }
     int e = fake_begin(&f_pwritev);
     if (e) {
         errno = e;
@@ -1226,6 +1232,14 @@ static void writev_calls(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const
     *max_asked = f_pwritev.max_asked;
 }
 
+/* pwritev calls that pages [first, first + n) take in pieces of piece
+   bytes aligned in the file. */
+static int calls_for(uint64_t first, uint64_t n, size_t piece)
+{
+    uint64_t per = piece / PS_SMALL;
+    return (int)((first + n + per - 1) / per - first / per);
+}
+
 /* Pages from separate buffers (node pages: each later rewritten alone)
    go in calls of at most CT_FS_NODE_PIECE_BYTES, so the page-cache folios
    a later one-page write walks stay small, except past the file's end
@@ -1243,9 +1257,13 @@ static void test_node_pages_split_into_small_pieces(void **state)
     assert_non_null(nodes);
     assert_non_null(run);
     assert_non_null(vec);
-    int node_calls = (int)((N * PS_SMALL + CT_FS_NODE_PIECE_BYTES - 1) / CT_FS_NODE_PIECE_BYTES);
+    int node_calls = calls_for(0, N, CT_FS_NODE_PIECE_BYTES);
     size_t run_piece = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
-    assert_true(node_calls > 1 && run_piece > N && run_piece < RUN);
+    /* The sizes tell the two apart, and the last part runs past the end. */
+    assert_true(calls_for(0, N, CT_FS_WRITE_PIECE_BYTES) < node_calls);
+    assert_true(calls_for(2 * N, N, CT_FS_WRITE_PIECE_BYTES) <
+                calls_for(2 * N, N, CT_FS_NODE_PIECE_BYTES));
+    assert_true(run_piece < 3 * N && run_piece + RUN > 3 * N);
     int calls = 0;
     size_t asked = 0;
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
@@ -1253,7 +1271,7 @@ static void test_node_pages_split_into_small_pieces(void **state)
        page i: separate buffers.) */
     gather_pages(nodes, vec, 0, N, 31);
     writev_calls(ps, 0, N, vec, &calls, &asked);
-    assert_int_equal(calls, 1);
+    assert_int_equal(calls, calls_for(0, N, CT_FS_WRITE_PIECE_BYTES));
     assert_int_equal(asked, (size_t)N * PS_SMALL);
     /* Rewrites inside the file (twice: now most of what was written). */
     gather_pages(nodes, vec, 0, N, 32);
@@ -1265,22 +1283,22 @@ static void test_node_pages_split_into_small_pieces(void **state)
     /* Growth amid rewrites is small too, until growth is most again. */
     gather_pages(nodes, vec, N, N, 33);
     writev_calls(ps, N, N, vec, &calls, &asked);
-    assert_int_equal(calls, node_calls);
+    assert_int_equal(calls, calls_for(N, N, CT_FS_NODE_PIECE_BYTES));
     gather_pages(nodes, vec, 2 * N, N, 34);
     writev_calls(ps, 2 * N, N, vec, &calls, &asked);
-    assert_int_equal(calls, 1);
+    assert_int_equal(calls, calls_for(2 * N, N, CT_FS_WRITE_PIECE_BYTES));
     for (uint64_t p = 0; p < 3 * N; p += 7) {
         assert_pattern(ps, p, p < N ? 32 : p < 2 * N ? 33 : 34);
     }
-    /* Inside again: one node page, a run, one node page, at a piece edge;
-       the run's pages never share a call with the nodes around them. */
+    /* One node page, a run, one node page, at a piece edge, starting
+       inside the file and running past its end (so small node pieces,
+       whatever the counts): the run's pages never share a call with the
+       nodes around them. */
     uint64_t at = run_piece;
     gather_pages(nodes, vec, at, 1, 35);
     run_pages(run, vec + 1, at + 1, RUN - 2, 35);
     gather_pages(nodes + PS_SMALL, vec + RUN - 1, at + RUN - 1, 1, 35);
-    for (int i = 0; i < 3; i++) { /* make rewrites most of the recent writes */
-        writev_calls(ps, at, RUN, vec, &calls, &asked);
-    }
+    writev_calls(ps, at, RUN, vec, &calls, &asked);
     /* node | run up to the next piece edge | the run's rest | node */
     int run_calls = 1 + (int)((RUN - 2 - (run_piece - 1) + run_piece - 1) / run_piece);
     assert_int_equal(calls, 2 + run_calls);
@@ -1326,6 +1344,56 @@ static void test_write_mix_forgets(void **state)
     assert_pattern(ps, TOTAL + CHUNK - 1, 43);
     ps->ops->close(ps);
     free(vec);
+    free(nodes);
+}
+
+/* Node pages and a run written by short transfers that stop inside a
+   page, with EINTR on every other call: every byte lands, and resumed
+   calls of node pages never ask across a node-piece edge. */
+static void test_short_writes_keep_piece_edges(void **state)
+{
+    (void)state;
+    enum { N = 100, RUN = 40 };
+    char path[600];
+    unsigned char *nodes = malloc((size_t)PS_SMALL * (N + RUN));
+    unsigned char *run = malloc((size_t)PS_SMALL * RUN);
+    const void **vec = malloc(sizeof(*vec) * (N + RUN));
+    assert_non_null(nodes);
+    assert_non_null(run);
+    assert_non_null(vec);
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    /* Grow the file once, then rewrite inside it: node pieces. */
+    gather_pages(nodes, vec, 0, N + RUN, 51);
+    assert_int_equal(ps->ops->writev(ps, 0, N + RUN, vec), CT_OK);
+    gather_pages(nodes, vec, 0, N / 2, 52);
+    run_pages(run, vec + N / 2, N / 2, RUN, 52);
+    gather_pages(nodes + (size_t)(N / 2) * PS_SMALL, vec + N / 2 + RUN, N / 2 + RUN, N / 2, 52);
+    /* Mixed: resumed calls cross the node/run boundaries mid-page. */
+    f_pwritev.chunk_bytes = 700;
+    f_pwritev.eintr_odd = 1;
+    assert_int_equal(ps->ops->writev(ps, 0, N + RUN, vec), CT_OK);
+    f_pwritev.chunk_bytes = 0;
+    f_pwritev.eintr_odd = 0;
+    for (uint64_t p = 0; p < N + RUN; p++) {
+        assert_pattern(ps, p, 52);
+    }
+    /* Node pages alone: no call asks across a node-piece edge. */
+    gather_pages(nodes, vec, 0, N, 53);
+    f_pwritev.chunk_bytes = 700;
+    f_pwritev.eintr_odd = 1;
+    f_pwritev.edge = CT_FS_NODE_PIECE_BYTES;
+    f_pwritev.crossed = 0;
+    assert_int_equal(ps->ops->writev(ps, 0, N, vec), CT_OK);
+    assert_int_equal(f_pwritev.crossed, 0);
+    f_pwritev.chunk_bytes = 0;
+    f_pwritev.eintr_odd = 0;
+    f_pwritev.edge = 0;
+    for (uint64_t p = 0; p < N; p++) {
+        assert_pattern(ps, p, 53);
+    }
+    ps->ops->close(ps);
+    free(vec);
+    free(run);
     free(nodes);
 }
 
@@ -1574,6 +1642,7 @@ int main(void)
         cmocka_unit_test_setup(test_writes_split_into_pieces, test_setup),
         cmocka_unit_test_setup(test_node_pages_split_into_small_pieces, test_setup),
         cmocka_unit_test_setup(test_write_mix_forgets, test_setup),
+        cmocka_unit_test_setup(test_short_writes_keep_piece_edges, test_setup),
         cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),
         cmocka_unit_test_setup(test_writev_errors, test_setup),
         cmocka_unit_test_setup(test_writev_poisoned, test_setup),

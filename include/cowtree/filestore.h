@@ -64,16 +64,23 @@ typedef struct ct_filestore_syscalls {
    samples. But a fault on a mapped read maps a whole folio at once, so
    small folios slow reads (64-KiB values read 2-3x slower from 16-KiB
    folios), and creating four times the folios slows a bulk load. Hence:
-     - the pages of one multi-page buffer (an overflow run, read as a
-       whole) go in pieces of CT_FS_WRITE_PIECE_BYTES;
-     - pages from separate buffers (tree nodes, each rewritten alone
-       later) in pieces of CT_FS_NODE_PIECE_BYTES, except past the file's
-       end while most recent writes grew the file (counted over about
-       CT_FS_WRITE_MIX_PAGES pages): a bulk load, as a sequential fill,
-       whose pages are seldom rewritten soon, keeps the large pieces;
-     - one call never mixes a run's pages with other pages.
-   With it, at 1M keys, overwrite ran 13-33% and deleterandom 13-19%
-   faster, fillseq and reads as fast (docs/bench.md). */
+     - write() (one buffer: a page, an overflow run) and, in writev(),
+       pages whose memory continues into a neighbour's (one multi-page
+       buffer: an overflow run, read as a whole) go in pieces of
+       CT_FS_WRITE_PIECE_BYTES;
+     - other writev() pages (tree nodes, each rewritten alone later) in
+       pieces of CT_FS_NODE_PIECE_BYTES (one page a call if pages are
+       larger), except in a writev that starts at or past the file's end
+       while at least half of the pages recently written (by write or
+       writev, over about CT_FS_WRITE_MIX_PAGES of them) grew the file: a
+       bulk load, as a sequential fill, whose pages are seldom rewritten
+       soon, keeps the large pieces;
+     - one call never mixes the two kinds.
+   An allocator that hands out page buffers back to back makes tree nodes
+   look like one buffer (glibc's chunk headers keep them apart). With it,
+   at 1M keys, overwrite ran 23-34% and deleterandom 13-19% faster, reads
+   as fast; fillseq at 3M a median 6% lower, inside its spread
+   (docs/bench.md). */
 #define CT_FS_WRITE_PIECE_BYTES ((size_t)256 << 10)
 #define CT_FS_NODE_PIECE_BYTES ((size_t)16 << 10)
 #define CT_FS_WRITE_MIX_PAGES 8192u

@@ -132,27 +132,28 @@ static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
     return CT_OK;
 }
 
-/* The piece size for pages from separate buffers written at off
-   (filestore.h has why they are small). Pages past the end while most
-   recent writes grow the file are a bulk load, as a sequential fill: its
-   pages are written once and seldom rewritten soon, and four times the
-   folios and calls cost it more than the later walks save (fillseq at 3M
-   keys: 10-15% slower with 16-KiB pieces). */
+/* The piece size for pages from separate buffers in a writev starting at
+   off (filestore.h has why they are small). A writev that starts at or
+   past the file's end while at least half of the recently written pages
+   grew the file is a bulk load, as a sequential fill: its pages are
+   written once and seldom rewritten soon, and four times the folios and
+   calls cost it more than later walks would (fillseq at 3M keys: 10-15%
+   slower with 16-KiB pieces). A fresh file (no writes yet) counts as one. */
 static size_t node_piece(const fs_store *fs, uint64_t off)
 {
     int bulk = off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
     return bulk ? CT_FS_WRITE_PIECE_BYTES : CT_FS_NODE_PIECE_BYTES;
 }
 
-/* Counts a write of len bytes at off, before write_done moves the end. */
-static void note_write(fs_store *fs, uint64_t off, size_t len)
+/* Counts a successful write of len bytes at off (write or writev, any
+   page) into the growth/rewrite mix; eof is the file's end before it. */
+static void note_write(fs_store *fs, uint64_t off, size_t len, uint64_t eof)
 {
     uint64_t end = off + len;
-    uint64_t eof = atomic_load(&fs->file_bytes);
     uint64_t past = end > eof ? end - (off > eof ? off : eof) : 0;
     fs->wrote_past += past / fs->base.page_size;
     fs->wrote_inside += (len - past) / fs->base.page_size;
-    if (fs->wrote_past + fs->wrote_inside > CT_FS_WRITE_MIX_PAGES) {
+    while (fs->wrote_past + fs->wrote_inside > CT_FS_WRITE_MIX_PAGES) {
         fs->wrote_past /= 2;
         fs->wrote_inside /= 2;
     }
@@ -171,8 +172,11 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    note_write(fs, off, len);
+    uint64_t eof = atomic_load(&fs->file_bytes);
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
+    if (rc == CT_OK) {
+        note_write(fs, off, len, eof);
+    }
     return write_done(fs, off, len, rc);
 }
 
@@ -192,9 +196,12 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    size_t piece = node_piece(fs, off);
-    note_write(fs, off, len);
-    rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off, piece);
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
+                             node_piece(fs, off));
+    if (rc == CT_OK) {
+        note_write(fs, off, len, eof);
+    }
     return write_done(fs, off, len, rc);
 }
 
