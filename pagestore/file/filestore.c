@@ -118,27 +118,9 @@ static int write_allowed(fs_store *fs, uint64_t pgno, uint32_t npages, uint64_t 
     return CT_OK;
 }
 
-/* Bookkeeping after a write of len bytes at off returned rc. */
-static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
-{
-    if (rc != CT_OK) {
-        refresh_size(fs); /* a partial write may have grown the file */
-        return rc;
-    }
-    /* Only the writer grows the file, so load-then-store cannot race. */
-    if (off + len > atomic_load(&fs->file_bytes)) {
-        atomic_store(&fs->file_bytes, off + len);
-    }
-    return CT_OK;
-}
-
 /* The piece size for pages from separate buffers in a writev starting at
-   off (filestore.h has why they are small). A writev that starts at or
-   past the file's end while at least half of the recently written pages
-   grew the file is a bulk load, as a sequential fill: its pages are
-   written once and seldom rewritten soon, and four times the folios and
-   calls cost it more than later walks would (fillseq at 3M keys: 10-15%
-   slower with 16-KiB pieces). A fresh file (no writes yet) counts as one. */
+   off: the large one for a bulk load, which filestore.h defines. A fresh
+   file (no writes yet) counts as one. */
 static size_t node_piece(const fs_store *fs, uint64_t off)
 {
     int bulk = off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
@@ -159,6 +141,22 @@ static void note_write(fs_store *fs, uint64_t off, size_t len, uint64_t eof)
     }
 }
 
+/* Bookkeeping after a write of len bytes at off returned rc. */
+static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
+{
+    if (rc != CT_OK) {
+        refresh_size(fs); /* a partial write may have grown the file */
+        return rc;
+    }
+    /* Only the writer grows the file, so load-then-store cannot race. */
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    note_write(fs, off, len, eof);
+    if (off + len > eof) {
+        atomic_store(&fs->file_bytes, off + len);
+    }
+    return CT_OK;
+}
+
 static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
 {
     fs_store *fs = store_of(ps);
@@ -172,11 +170,7 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    uint64_t eof = atomic_load(&fs->file_bytes);
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
-    if (rc == CT_OK) {
-        note_write(fs, off, len, eof);
-    }
     return write_done(fs, off, len, rc);
 }
 
@@ -196,12 +190,8 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    uint64_t eof = atomic_load(&fs->file_bytes);
     rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
                              node_piece(fs, off));
-    if (rc == CT_OK) {
-        note_write(fs, off, len, eof);
-    }
     return write_done(fs, off, len, rc);
 }
 
