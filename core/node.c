@@ -63,6 +63,20 @@ static uint32_t branch_cell_bytes(const uint8_t *c)
     return CT_BRANCH_CELL_FIXED + ct__branch_klen(c);
 }
 
+/* Starts loading the cells the next probe of a search over [lo, hi) may
+   compare, before this probe (at mid) compares. A cell sits anywhere in
+   its page, so each probe is a cache miss that waits on the one before;
+   fetching both candidates overlaps them (readrandom at 1M keys: 8-12%
+   more gets a second, docs/bench.md). With hi - lo > 2 both indices lie
+   in [lo, hi), so both slots are the page's own. */
+static inline void prefetch_next_probes(const uint8_t *p, uint32_t lo, uint32_t mid, uint32_t hi)
+{
+    if (hi - lo > 2) {
+        __builtin_prefetch(ct__node_cell(p, lo + (mid - lo) / 2));
+        __builtin_prefetch(ct__node_cell(p, mid + 1 + (hi - mid - 1) / 2));
+    }
+}
+
 uint32_t ct__leaf_search(const uint8_t *p, const uint8_t *key, size_t klen, int *found)
 {
     uint32_t lo = 0;
@@ -71,6 +85,7 @@ uint32_t ct__leaf_search(const uint8_t *p, const uint8_t *key, size_t klen, int 
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const uint8_t *c = ct__node_cell(p, mid);
+        prefetch_next_probes(p, lo, mid, hi);
         int cmp = ct__key_cmp(ct__leaf_key(c), ct__leaf_klen(c), key, klen);
         if (cmp < 0) {
             lo = mid + 1;
@@ -93,6 +108,7 @@ uint32_t ct__branch_search(const uint8_t *p, const uint8_t *key, size_t klen)
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         const uint8_t *c = ct__node_cell(p, mid);
+        prefetch_next_probes(p, lo, mid, hi);
         if (ct__key_cmp(ct__branch_key(c), ct__branch_klen(c), key, klen) <= 0) {
             lo = mid + 1;
         } else {
