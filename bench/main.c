@@ -501,6 +501,49 @@ static void print_round_ranges(bench_result *shared, size_t rounds, const select
     }
 }
 
+/* With --repeat and both cowtree and LMDB selected: cowtree's rate over
+   LMDB's within each round, whose two runs are minutes apart rather than
+   the whole run's span. On a machine whose speed drifts, the ratio of two
+   medians can come from different stretches; these per-round ratios show
+   how often cowtree led (the rounds at or above 1.0x). */
+static void print_round_ratios(bench_result *shared, size_t rounds, const selection *sel,
+                               const int *rows, size_t row_count)
+{
+    size_t ct = SIZE_MAX;
+    size_t lm = SIZE_MAX;
+    for (size_t i = 0; i < sel->engine_count; i++) {
+        ct = strcmp(sel->engines[i]->name, "cowtree") == 0 ? i : ct;
+        lm = strcmp(sel->engines[i]->name, "lmdb") == 0 ? i : lm;
+    }
+    if (ct == SIZE_MAX || lm == SIZE_MAX) {
+        return;
+    }
+    printf("\ncowtree/lmdb within each round (median, lowest-highest, rounds at or above 1.0x):\n");
+    for (size_t r = 0; r < row_count; r++) {
+        double ratio[BENCH_REPEAT_MAX];
+        size_t n = 0;
+        size_t ahead = 0;
+        for (size_t k = 0; k < rounds; k++) {
+            double c = result_rate(&round_rows(shared, k, ct)[rows[r]]);
+            double l = result_rate(&round_rows(shared, k, lm)[rows[r]]);
+            if (c > 0 && l > 0) {
+                size_t j = n++;
+                for (; j > 0 && ratio[j - 1] > c / l; j--) {
+                    ratio[j] = ratio[j - 1];
+                }
+                ratio[j] = c / l;
+                ahead += c >= l;
+            }
+        }
+        if (n == 0) {
+            printf("  %-17s -\n", bench_row_names[rows[r]]);
+            continue;
+        }
+        printf("  %-17s %.2fx  %.2f-%.2fx  %zu of %zu\n", bench_row_names[rows[r]],
+               ratio[(n - 1) / 2], ratio[0], ratio[n - 1], ahead, n);
+    }
+}
+
 static double amp(const bench_result *res)
 {
     return res->done && res->ok && res->raw_bytes > 0
@@ -692,6 +735,7 @@ int main(int argc, char **argv)
     print_table(runs, sel.engine_count, rows, row_count);
     if (rounds > 1) {
         print_round_ranges(shared, rounds, &sel, rows, row_count);
+        print_round_ratios(shared, rounds, &sel, rows, row_count);
     }
     print_space(runs, sel.engine_count);
     if (csv_path != NULL && write_csv(csv_path, runs, sel.engine_count, rows, row_count) != 0) {
