@@ -506,18 +506,16 @@ static void print_round_ranges(bench_result *shared, size_t rounds, const select
    the whole run's span. On a machine whose speed drifts, the ratio of two
    medians can come from different stretches; these per-round ratios show
    how often cowtree led (the rounds at or above 1.0x). */
-static void print_round_ratios(bench_result *shared, size_t rounds, const selection *sel,
-                               const int *rows, size_t row_count)
+static void print_round_ratios(bench_result *shared, size_t rounds, const engine_run *runs,
+                               size_t n_runs, const int *rows, size_t row_count)
 {
-    size_t ct = SIZE_MAX;
-    size_t lm = SIZE_MAX;
-    for (size_t i = 0; i < sel->engine_count; i++) {
-        ct = strcmp(sel->engines[i]->name, "cowtree") == 0 ? i : ct;
-        lm = strcmp(sel->engines[i]->name, "lmdb") == 0 ? i : lm;
-    }
-    if (ct == SIZE_MAX || lm == SIZE_MAX) {
+    const engine_run *ct_run = find_run(runs, n_runs, "cowtree");
+    const engine_run *lm_run = find_run(runs, n_runs, "lmdb");
+    if (ct_run == NULL || lm_run == NULL) {
         return;
     }
+    size_t ct = (size_t)(ct_run - runs); /* runs[i] is engine i of the selection */
+    size_t lm = (size_t)(lm_run - runs);
     printf("\ncowtree/lmdb within each round (median, lowest-highest, rounds at or above 1.0x):\n");
     for (size_t r = 0; r < row_count; r++) {
         double ratio[BENCH_REPEAT_MAX];
@@ -735,7 +733,7 @@ int main(int argc, char **argv)
     print_table(runs, sel.engine_count, rows, row_count);
     if (rounds > 1) {
         print_round_ranges(shared, rounds, &sel, rows, row_count);
-        print_round_ratios(shared, rounds, &sel, rows, row_count);
+        print_round_ratios(shared, rounds, runs, sel.engine_count, rows, row_count);
     }
     print_space(runs, sel.engine_count);
     if (csv_path != NULL && write_csv(csv_path, runs, sel.engine_count, rows, row_count) != 0) {
