@@ -2,8 +2,8 @@
 # ci/test.sh - THE test command (README, .ci/run): every test cowtree has.
 #   1. ci/deps.sh (installs what is missing);
 #   2. for the debug and asan presets: configure, build (-j2), ctest;
-#   3. ci/sim.sh, ci/fuzz.sh and ci/proptest.sh when they exist and are
-#      executable.
+#   3. ci/tsan.sh (the unit tests under ThreadSanitizer), ci/sim.sh,
+#      ci/fuzz.sh and ci/proptest.sh when they exist and are executable.
 # Runs every step even after a failure, so one run shows every problem, then
 # exits non-zero if anything failed.
 set -uo pipefail
@@ -26,7 +26,7 @@ for preset in debug asan; do
         step ctest --preset "$preset" --output-on-failure
 done
 
-for hook in ci/sim.sh ci/fuzz.sh ci/proptest.sh; do
+for hook in ci/tsan.sh ci/sim.sh ci/fuzz.sh ci/proptest.sh; do
     if [ -x "$hook" ]; then
         step "./$hook"
     elif [ -e "$hook" ]; then
