@@ -29,8 +29,10 @@
  * stays valid until then. A pinned entry is in no list and never evicted;
  * a shard holds at most its share of cache_pages UNPINNED entries (checked
  * on every unpin), plus whatever live txns pin.
- * A detached entry (its insert lost to another entry of the same pgno) is
- * private to the txn that read it and freed at its unpin.
+ * A detached entry (its insert lost to another entry of the same pgno, or
+ * came when the shard's table already held CT_CACHE_CHAIN_LOAD_MAX entries
+ * a chain head, most of them pinned by a long txn) is private to the txn
+ * that read it and freed at its unpin.
  *
  * Concurrency: readers and the writer take only the shard mutex of the
  * page; entries are freed outside it. Fields read without the mutex (pgno,
@@ -305,8 +307,10 @@ void ct__cache_insert(ct_db *db, uint8_t *page, uint64_t pgno, uint64_t gen, uin
         s->evictions++;
         old = NULL;
     }
-    if (old) {
-        e->detached = 1; /* a pinned entry, or the same page placed by a racing txn */
+    if (old || s->count >= (size_t)CT_CACHE_CHAIN_LOAD_MAX * s->nheads) {
+        /* A pinned entry, the same page placed by a racing txn, or a full
+           table (limits.h: chains stay short while a long txn pins). */
+        e->detached = 1;
     } else {
         ct__centry **head = bucket_of(s, pgno);
         e->hnext = *head;
@@ -348,6 +352,7 @@ void ct__cache_stat(ct_db *db, ct__cache_stats *out)
         pthread_mutex_lock(&s->mu);
         size_t unpinned = s->prob.count + s->prot.count;
         out->entries += s->count;
+        out->heads += s->nheads;
         out->unpinned += unpinned;
         out->pinned += s->count - unpinned;
         out->protected_count += s->prot.count;

@@ -66,6 +66,7 @@ typedef struct ct__cache_stats {
     size_t cap_pages;
     unsigned shards;
     size_t entries;  /* in the tables (not counting detached ones) */
+    size_t heads;    /* chain heads of the tables */
     size_t unpinned; /* never above cap_pages */
     size_t pinned;
     size_t protected_count;

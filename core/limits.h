@@ -72,6 +72,12 @@
 /* Chain heads per shard: twice its pages, within [64, 2^20]. */
 #define CT_CACHE_HEADS_MIN 64u
 #define CT_CACHE_HEADS_MAX (1u << 20)
+/* Entries a shard's table holds per chain head at most. Pinned entries
+   are in the table too, and one read txn pins every page it reads: a
+   scan far beyond cache_pages would make every chain long, and every
+   other reader's pin in that shard walk it under the shard mutex. Past
+   this load a new entry stays private to the txn that read it. */
+#define CT_CACHE_CHAIN_LOAD_MAX 2u
 
 /* Large blocks the default allocator keeps for reuse (retain.c): a commit
    builds its free-list arrays anew, and on a virtual machine every page

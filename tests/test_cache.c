@@ -3,7 +3,7 @@
  * map(): pages are read from the store once and then shared by later txns
  * (store reads counted by a trace store wrapped around a RAM store), the
  * cache holds at most cache_pages unpinned pages after a scan of a much
- * larger db, a hot set survives one big scan, concurrent readers beside a
+ * larger db, a long scan keeps the shard tables' chains short, a hot set survives one big scan, concurrent readers beside a
  * writer always see their own snapshot, page reuse never serves stale
  * bytes, ct_check still re-reads the store, and every allocation failure is
  * CT_NOMEM.
@@ -176,6 +176,45 @@ static void test_bound_after_scan(void **state)
         ct__cache_stat(e.db, &cs);
         assert_true(cs.entries <= cap);
     }
+    cenv_close(&e);
+}
+
+/* One txn that reads far more pages than the cache holds pins them all,
+   but a shard's table keeps at most CT_CACHE_CHAIN_LOAD_MAX entries a
+   chain head: the rest stay private to that txn, so another reader's
+   lookups walk short chains. Both txns still read every value, and the
+   scan's private pages are freed at its end. */
+static void test_long_txn_keeps_chains_short(void **state)
+{
+    (void)state;
+    const size_t cap = 16;
+    cenv e;
+    cenv_open(&e, cap, NULL);
+    fill(e.db, 6000, 1);
+    ct__cache_stats cs;
+    ct__cache_stat(e.db, &cs);
+    const size_t bound = (size_t)CT_CACHE_CHAIN_LOAD_MAX * cs.heads;
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e.db, &st), CT_OK);
+    assert_true(st.pages_in_use > 2 * bound); /* the scan could overfill it */
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    assert_int_equal(scan(t), 6000);
+    ct__cache_stat(e.db, &cs);
+    assert_true(cs.entries <= bound);
+    assert_true(cs.pinned > bound / 2); /* the table still took its share */
+    ct_txn *other = NULL;
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &other), CT_OK);
+    for (unsigned i = 0; i < 6000; i += 53) {
+        get_key(other, i, 1);
+    }
+    ct__cache_stat(e.db, &cs);
+    assert_true(cs.entries <= bound);
+    ct_abort(other);
+    ct_abort(t);
+    ct__cache_stat(e.db, &cs);
+    assert_int_equal(cs.pinned, 0);
+    assert_true(cs.entries <= cap);
     cenv_close(&e);
 }
 
@@ -473,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_hit_after_first_read),
         cmocka_unit_test(test_default_size),
         cmocka_unit_test(test_bound_after_scan),
+        cmocka_unit_test(test_long_txn_keeps_chains_short),
         cmocka_unit_test(test_scan_resistance),
         cmocka_unit_test(test_reuse_never_stale),
         cmocka_unit_test(test_check_bypasses_cache),
