@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ci/tsan.sh - every unit test under ThreadSanitizer (the `tsan` preset,
 # clang-14): readers beside a writer, group commit, the shared page cache,
-# remapping under readers, the retain allocator. Run from anywhere; called
-# by ci/test.sh. About 4 minutes on 2 cores.
+# mapped reads while the file grows, the retain allocator. Run from anywhere;
+# called by ci/test.sh. About 3 minutes on 2 cores (build and tests).
 #
 # TSan needs the low part of the address space it shadows: kernels that
 # randomize mmap with more bits than it expects make it stop with
