@@ -373,25 +373,6 @@ static int redistribute(ct_txn *t, ct__tree *tr, path *pt, uint32_t level, uint8
     return insert_branch(t, tr, pt, level - 1, ri, child, gen, sepbuf, seplen, 0);
 }
 
-/* Bytes the two pages of a spill may hold together. Up to 2 cap - cap/4
-   their cells always have a legal split point (a cell, with its slot,
-   takes at most cap/4: node.h); up to 2 cap - cap/8 only when no cell is
-   longer than the room the two pages keep (spill_splits), which small
-   cells meet. The fuller limit packs random inserts tighter: test_space's
-   random build went from 75.4% to 77.8% average fill, the file after a
-   random fill of 1M keys from 1.46x to 1.41x the raw data. */
-static uint64_t spill_limit_safe(const ct_db *db)
-{
-    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
-    return 2u * (uint64_t)cap - cap / 4u;
-}
-
-static uint64_t spill_limit(const ct_db *db)
-{
-    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
-    return 2u * (uint64_t)cap - cap / 8u;
-}
-
 /* Largest cell of leaf p, with its slot. */
 static uint32_t leaf_cell_max(const uint8_t *p)
 {
@@ -404,22 +385,29 @@ static uint32_t leaf_cell_max(const uint8_t *p)
     return most + CT_SLOT_BYTES;
 }
 
-/* Whether the cells of leaves a and b plus one new cell of len bytes,
-   total bytes with their slots, split into two pages that fit. Take the
-   last split point whose left side fits (it is never the end: the cells
-   overfill one page): one more cell would overfill the left, so the
-   right side holds less than total - cap + the longest cell, which fits
-   when the room 2 cap - total is at least the longest cell. */
+/* Whether a spill may put the cells of leaves a and b plus one new cell of
+   len bytes (total bytes with their slots) into the two pages: they must
+   split into two pages that fit, with room left for the next inserts.
+   Take the last split point whose left side fits (it is never the end:
+   the cells overfill one page): one more cell would overfill the left, so
+   the right side holds less than total - cap + the longest cell, which
+   fits when the room 2 cap - total is at least the longest cell. A cell
+   with its slot takes at most cap/4 (node.h), so up to 2 cap - cap/4 any
+   cells split; up to 2 cap - cap/8 only when no cell is longer than the
+   room, which small cells meet. The fuller bound packs random inserts
+   tighter: test_space's random build went from 75.4% to 77.8% average
+   fill, the file after a random fill of 1M keys from 1.46x to 1.41x the
+   raw data. */
 static int spill_splits(const ct_db *db, uint64_t total, const uint8_t *a, const uint8_t *b,
                         uint32_t len)
 {
-    if (total <= spill_limit_safe(db)) {
+    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
+    if (total <= 2u * (uint64_t)cap - cap / 4u) {
         return 1;
     }
-    if (total > spill_limit(db)) {
+    if (total > 2u * (uint64_t)cap - cap / 8u) {
         return 0;
     }
-    uint32_t cap = db->page_size - CT_PAGE_HDR_BYTES;
     uint32_t most = len + CT_SLOT_BYTES;
     uint32_t ma = leaf_cell_max(a);
     uint32_t mb = leaf_cell_max(b);

@@ -67,8 +67,8 @@ static uint32_t branch_cell_bytes(const uint8_t *c)
    compare, before this probe (at mid) compares. A cell sits anywhere in
    its page, so each probe is a cache miss that waits on the one before;
    fetching both candidates overlaps them (readrandom at 1M keys: 5-16%
-   more gets a second in six pairs, docs/bench.md). With hi - lo > 2 both indices lie
-   in [lo, hi), so both slots are the page's own. */
+   more gets a second in six pairs, docs/bench.md). With hi - lo > 2 both
+   indices lie in [lo, hi), so both slots are the page's own. */
 static inline void prefetch_next_probes(const uint8_t *p, uint32_t lo, uint32_t mid, uint32_t hi)
 {
     if (hi - lo > 2) {

@@ -3,8 +3,9 @@
  * map(): pages are read from the store once and then shared by later txns
  * (store reads counted by a trace store wrapped around a RAM store), the
  * cache holds at most cache_pages unpinned pages after a scan of a much
- * larger db, a long scan keeps the shard tables' chains short, a hot set survives one big scan, concurrent readers beside a
- * writer always see their own snapshot, page reuse never serves stale
+ * larger db, a long scan keeps the shard tables' chains short, a hot set
+ * survives one big scan, concurrent readers beside a writer always see
+ * their own snapshot, page reuse never serves stale
  * bytes, ct_check still re-reads the store, and every allocation failure is
  * CT_NOMEM.
  */
