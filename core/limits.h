@@ -7,7 +7,7 @@
 /* Bytes of the common page header (page.h has the layout). */
 #define CT_PAGE_HDR_BYTES 32u
 
-/* A leaf or branch cell, with its 2-byte slot, takes at most a quarter of
+/* A leaf or branch cell, with its slot, takes at most a quarter of
    the usable page so that any overfull node splits into two legal nodes
    and a node always holds at least 4 cells (3 separators per branch). */
 #define CT_CELLS_PER_PAGE_MIN 4u
@@ -18,8 +18,10 @@
 #define CT_OVERFLOW_REF_BYTES 16u
 /* Fixed bytes of a branch cell: child u64, gen u64, klen u16. */
 #define CT_BRANCH_CELL_FIXED 18u
-/* Bytes of one slot (u16 offset of the cell). */
-#define CT_SLOT_BYTES 2u
+/* Bytes of one slot: the cell's u16 offset, then CT_SLOT_PREFIX_BYTES of
+   its key past the page's common prefix (node.h says why). */
+#define CT_SLOT_PREFIX_BYTES 4u
+#define CT_SLOT_BYTES (2u + CT_SLOT_PREFIX_BYTES)
 
 /* Tree depth bound: with at least 4 children per branch (a quarter-page
    cell cap), 32 levels address 4^31 > 2^62 leaves: more than any store. */

@@ -21,7 +21,7 @@
 #include "internal.h"
 
 #define CT_META_MAGIC 0x3145455254574f43ull /* "COWTREE1" little-endian */
-#define CT_FORMAT_VERSION 1u
+#define CT_FORMAT_VERSION 2u /* 2: slots carry key prefixes (docs/format.md) */
 #define META_BODY CT_PAGE_HDR_BYTES
 #define META_END (META_BODY + 128u)
 #define META_SECTOR 512u
@@ -104,8 +104,8 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
             return CT__CORRUPT(slot, "meta sector stamp");
         }
     }
-    if (ct__get32(b + 8) > CT_FORMAT_VERSION) {
-        return CT_VERSION;
+    if (ct__get32(b + 8) != CT_FORMAT_VERSION) {
+        return CT_VERSION; /* older formats too: this build reads only its own */
     }
     memset(out, 0, sizeof(*out));
     out->txnid = ct__ph_txnid(page);
@@ -118,7 +118,7 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
     out->free_gen = ct__get64(b + 104);
     out->free_count = ct__get64(b + 112);
     out->buckets = ct__get64(b + 120);
-    if (ct__get32(b + 8) != CT_FORMAT_VERSION || out->hwm < 2 ||
+    if (out->hwm < 2 ||
         out->durable_base > out->txnid || !tree_sane(&out->main, out->hwm, out->txnid) ||
         !tree_sane(&out->catalog, out->hwm, out->txnid) ||
         (out->free_head != 0 && (out->free_head < 2 || out->free_head >= out->hwm)) ||

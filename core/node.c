@@ -63,30 +63,70 @@ static uint32_t branch_cell_bytes(const uint8_t *c)
     return CT_BRANCH_CELL_FIXED + ct__branch_klen(c);
 }
 
-/* Starts loading the cells the next probe of a search over [lo, hi) may
-   compare, before this probe (at mid) compares. A cell sits anywhere in
-   its page, so each probe is a cache miss that waits on the one before;
-   fetching both candidates overlaps them (readrandom at 1M keys: 5-16%
-   more gets a second in six pairs, docs/bench.md). With hi - lo > 2 both
-   indices lie in [lo, hi), so both slots are the page's own. */
-static inline void prefetch_next_probes(const uint8_t *p, uint32_t lo, uint32_t mid, uint32_t hi)
+static inline uint32_t be32(const uint8_t *s)
 {
-    if (hi - lo > 2) {
-        __builtin_prefetch(ct__node_cell(p, lo + (mid - lo) / 2));
-        __builtin_prefetch(ct__node_cell(p, mid + 1 + (hi - mid - 1) / 2));
+    return ((uint32_t)s[0] << 24) | ((uint32_t)s[1] << 16) | ((uint32_t)s[2] << 8) | s[3];
+}
+
+/* A slot's key bytes as a big-endian number (compares as memcmp would). */
+static inline uint32_t slot_prefix(const uint8_t *p, uint32_t i)
+{
+    return be32(p + CT_PAGE_HDR_BYTES + CT_SLOT_BYTES * i + 2u);
+}
+
+static inline void put_slot_prefix(uint8_t *p, uint32_t i, uint32_t v)
+{
+    uint8_t *s = p + CT_PAGE_HDR_BYTES + CT_SLOT_BYTES * i + 2u;
+    s[0] = (uint8_t)(v >> 24);
+    s[1] = (uint8_t)(v >> 16);
+    s[2] = (uint8_t)(v >> 8);
+    s[3] = (uint8_t)v;
+}
+
+/* The 4 bytes of key from byte skip on, zero-padded, as slot_prefix reads them. */
+static inline uint32_t key_prefix(const uint8_t *key, size_t klen, uint32_t skip)
+{
+    if (klen >= (size_t)skip + CT_SLOT_PREFIX_BYTES) {
+        return be32(key + skip);
     }
+    /* The key ends inside the 4 bytes (short separators, or a skip close to
+       the keys' length): the bytes it has, then zeros. */
+    uint32_t v = 0;
+    uint32_t shift = 32;
+    for (size_t i = skip; i < klen; i++) {
+        shift -= 8;
+        v |= (uint32_t)key[i] << shift;
+    }
+    return v;
+}
+
+static inline uint32_t node_skip(const uint8_t *p) { return ct__ph_aux(p); }
+
+/* Where key lies against the first `skip` bytes every keyed cell shares
+   (read from one of them, shared): 0 when key starts with them, else <0
+   (key sorts below every keyed cell) or >0 (above every one). */
+static int against_shared(const uint8_t *key, size_t klen, const uint8_t *shared, uint32_t skip)
+{
+    int cmp = ct__key_cmp(key, klen < skip ? klen : skip, shared, skip);
+    return klen < skip && cmp == 0 ? -1 : cmp;
 }
 
 uint32_t ct__leaf_search(const uint8_t *p, const uint8_t *key, size_t klen, int *found)
 {
+    uint32_t n = ct__ph_count(p);
+    uint32_t skip = node_skip(p);
+    uint32_t want = key_prefix(key, klen, skip);
     uint32_t lo = 0;
-    uint32_t hi = ct__ph_count(p);
+    uint32_t hi = n;
     *found = 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const uint8_t *c = ct__node_cell(p, mid);
-        prefetch_next_probes(p, lo, mid, hi);
-        int cmp = ct__key_cmp(ct__leaf_key(c), ct__leaf_klen(c), key, klen);
+        uint32_t have = slot_prefix(p, mid);
+        int cmp = (have > want) - (have < want);
+        if (cmp == 0) {
+            const uint8_t *c = ct__node_cell(p, mid);
+            cmp = ct__key_cmp(ct__leaf_key(c), ct__leaf_klen(c), key, klen);
+        }
         if (cmp < 0) {
             lo = mid + 1;
         } else {
@@ -97,25 +137,104 @@ uint32_t ct__leaf_search(const uint8_t *p, const uint8_t *key, size_t klen, int 
             hi = mid;
         }
     }
-    return lo;
+    if (skip == 0 || n == 0) {
+        return lo;
+    }
+    int side = against_shared(key, klen, ct__leaf_key(ct__node_cell(p, lo < n ? lo : n - 1)), skip);
+    return side < 0 ? 0 : side > 0 ? n : lo;
 }
 
 uint32_t ct__branch_search(const uint8_t *p, const uint8_t *key, size_t klen)
 {
     /* Largest i >= 1 with sep[i] <= key, else 0. */
+    uint32_t n = ct__ph_count(p);
+    uint32_t skip = node_skip(p);
+    uint32_t want = key_prefix(key, klen, skip);
     uint32_t lo = 1;
-    uint32_t hi = ct__ph_count(p);
+    uint32_t hi = n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        const uint8_t *c = ct__node_cell(p, mid);
-        prefetch_next_probes(p, lo, mid, hi);
-        if (ct__key_cmp(ct__branch_key(c), ct__branch_klen(c), key, klen) <= 0) {
+        uint32_t have = slot_prefix(p, mid);
+        int cmp = (have > want) - (have < want);
+        if (cmp == 0) {
+            const uint8_t *c = ct__node_cell(p, mid);
+            cmp = ct__key_cmp(ct__branch_key(c), ct__branch_klen(c), key, klen);
+        }
+        if (cmp <= 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    return lo - 1;
+    if (skip == 0 || n < 2) {
+        return lo - 1;
+    }
+    int side =
+        against_shared(key, klen, ct__branch_key(ct__node_cell(p, lo < n ? lo : n - 1)), skip);
+    return side < 0 ? 0 : side > 0 ? n - 1 : lo - 1;
+}
+
+/* Key of cell i (a branch's cell 0 has none: length 0). */
+static const uint8_t *cell_key(const uint8_t *p, uint32_t i, uint32_t *klen)
+{
+    const uint8_t *c = ct__node_cell(p, i);
+    if (ct__ph_type(p) == CT_PT_LEAF) {
+        *klen = ct__leaf_klen(c);
+        return ct__leaf_key(c);
+    }
+    *klen = ct__branch_klen(c);
+    return ct__branch_key(c);
+}
+
+static uint32_t first_keyed(const uint8_t *p) { return ct__ph_type(p) == CT_PT_LEAF ? 0u : 1u; }
+
+/* Bytes a and b share from the start, at most limit. */
+static uint32_t common_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
+                             uint32_t limit)
+{
+    size_t n = alen < blen ? alen : blen;
+    n = n < limit ? n : limit;
+    size_t i = 0;
+    for (; n - i >= 8u; i += 8u) {
+        uint64_t x = be64(a + i) ^ be64(b + i);
+        if (x != 0) {
+            return (uint32_t)(i + (size_t)__builtin_clzll(x) / 8u);
+        }
+    }
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return (uint32_t)i;
+}
+
+static void set_slot_prefix(uint8_t *p, uint32_t i, uint32_t skip)
+{
+    uint32_t klen = 0;
+    const uint8_t *key = cell_key(p, i, &klen);
+    put_slot_prefix(p, i, i < first_keyed(p) ? 0u : key_prefix(key, klen, skip));
+}
+
+/* Sets skip to the bytes the first and last keyed cells share (so, sorted,
+   every keyed cell shares), or to `skip` when given (not UINT32_MAX), and
+   rewrites every slot's prefix. */
+static void reprefix(uint8_t *p, uint32_t skip)
+{
+    uint32_t n = ct__ph_count(p);
+    uint32_t k0 = first_keyed(p);
+    if (skip == UINT32_MAX) {
+        skip = 0;
+        if (n > k0) {
+            uint32_t alen = 0;
+            uint32_t blen = 0;
+            const uint8_t *a = cell_key(p, k0, &alen);
+            const uint8_t *b = cell_key(p, n - 1, &blen);
+            skip = common_bytes(a, alen, b, blen, UINT32_MAX);
+        }
+    }
+    ct__put32(p + CT_PH_AUX, skip);
+    for (uint32_t i = 0; i < n; i++) {
+        set_slot_prefix(p, i, skip);
+    }
 }
 
 /* Slot and cell bytes of p's cells, summed until the total reaches limit
@@ -181,6 +300,33 @@ static void compact(uint8_t *p, uint32_t page_size, uint8_t *scratch)
     ct__ph_set_upper(p, upper);
 }
 
+/* After cell idx was inserted: its slot's prefix, and a smaller skip when
+   its key does not share the page's first skip bytes. Every other keyed
+   key shares them with the neighbour compared, so it shares what the new
+   key shares with that neighbour. */
+static void keep_shared_prefix(uint8_t *p, uint32_t idx)
+{
+    uint32_t n = ct__ph_count(p);
+    uint32_t k0 = first_keyed(p);
+    if (idx < k0 || n - k0 < 2) {
+        /* A branch's new cell 0 turns the old one (no key) into a keyed
+           cell; a page's only keyed cell: compute afresh. */
+        reprefix(p, UINT32_MAX);
+        return;
+    }
+    uint32_t skip = node_skip(p);
+    uint32_t klen = 0;
+    uint32_t nlen = 0;
+    const uint8_t *key = cell_key(p, idx, &klen);
+    const uint8_t *next = cell_key(p, idx > k0 ? idx - 1 : idx + 1, &nlen);
+    uint32_t shared = common_bytes(key, klen, next, nlen, skip);
+    if (shared < skip) {
+        reprefix(p, shared);
+    } else {
+        set_slot_prefix(p, idx, skip);
+    }
+}
+
 int ct__node_insert(uint8_t *p, uint32_t page_size, uint32_t idx, const uint8_t *cell,
                     uint32_t len, uint8_t *scratch)
 {
@@ -203,6 +349,7 @@ int ct__node_insert(uint8_t *p, uint32_t page_size, uint32_t idx, const uint8_t 
     ct__put16(slots + CT_SLOT_BYTES * idx, (uint16_t)upper);
     ct__ph_set_upper(p, upper);
     ct__ph_set_count(p, (uint16_t)(n + 1));
+    keep_shared_prefix(p, idx);
     return 0;
 }
 
@@ -214,6 +361,9 @@ void ct__node_delete(uint8_t *p, uint32_t idx)
     memmove(slots + CT_SLOT_BYTES * idx, slots + CT_SLOT_BYTES * (idx + 1),
             (size_t)CT_SLOT_BYTES * (n - idx - 1));
     ct__ph_set_count(p, (uint16_t)(n - 1));
+    if (idx < first_keyed(p) && n > 1) {
+        set_slot_prefix(p, idx, node_skip(p)); /* a branch's cell 0: no key, prefix 0 */
+    }
 }
 
 void ct__node_refs(const uint8_t *p, ct__cellref *refs)
@@ -243,10 +393,31 @@ uint32_t ct__ref_bytes(uint8_t type, const ct__cellref *r, int first)
     return CT_BRANCH_CELL_FIXED + (first ? 0u : r->klen) + CT_SLOT_BYTES;
 }
 
+/* Key of refs[i] as it will be stored (none for a branch's cell 0). */
+static const uint8_t *ref_key(uint8_t type, const ct__cellref *refs, uint32_t i, uint32_t *klen)
+{
+    if (type == CT_PT_LEAF) {
+        *klen = ct__leaf_klen(refs[i].raw);
+        return ct__leaf_key(refs[i].raw);
+    }
+    *klen = i == 0 ? 0u : refs[i].klen;
+    return refs[i].key;
+}
+
 void ct__node_build(uint8_t *out, uint32_t page_size, uint8_t type, uint64_t pgno,
                     uint64_t txnid, const ct__cellref *refs, uint32_t n)
 {
     ct__page_init(out, type, pgno, txnid);
+    uint32_t k0 = type == CT_PT_LEAF ? 0u : 1u;
+    uint32_t skip = 0;
+    if (n > k0) {
+        uint32_t alen = 0;
+        uint32_t blen = 0;
+        const uint8_t *a = ref_key(type, refs, k0, &alen);
+        const uint8_t *b = ref_key(type, refs, n - 1, &blen);
+        skip = common_bytes(a, alen, b, blen, UINT32_MAX);
+    }
+    ct__put32(out + CT_PH_AUX, skip);
     uint32_t upper = page_size;
     for (uint32_t i = 0; i < n; i++) {
         const ct__cellref *r = &refs[i];
@@ -254,8 +425,10 @@ void ct__node_build(uint8_t *out, uint32_t page_size, uint8_t type, uint64_t pgn
         CT_ASSERT(upper >= CT_PAGE_HDR_BYTES + CT_SLOT_BYTES * n + len);
         upper -= len;
         uint8_t *c = out + upper;
+        uint32_t prefix = 0;
         if (type == CT_PT_LEAF) {
             memcpy(c, r->raw, len);
+            prefix = key_prefix(ct__leaf_key(r->raw), ct__leaf_klen(r->raw), skip);
         } else {
             uint32_t klen = (i == 0) ? 0u : r->klen;
             ct__put64(c, r->child);
@@ -263,9 +436,11 @@ void ct__node_build(uint8_t *out, uint32_t page_size, uint8_t type, uint64_t pgn
             ct__put16(c + 16, (uint16_t)klen);
             if (klen) {
                 memcpy(c + CT_BRANCH_CELL_FIXED, r->key, klen);
+                prefix = key_prefix(r->key, klen, skip);
             }
         }
         ct__put16(out + CT_PAGE_HDR_BYTES + CT_SLOT_BYTES * i, (uint16_t)upper);
+        put_slot_prefix(out, i, prefix);
     }
     ct__ph_set_count(out, (uint16_t)n);
     ct__ph_set_upper(out, upper);
@@ -316,6 +491,27 @@ static int mark_bytes(uint64_t *bits, uint32_t a, uint32_t b)
     return 0;
 }
 
+void ct__node_reprefix(uint8_t *p) { reprefix(p, UINT32_MAX); }
+
+/* Slot i's prefix is its key's, and a keyed cell's key starts with the
+   page's first skip bytes (those of its first keyed cell). Cell i's bounds
+   are checked. */
+static int check_slot_prefix(const uint8_t *p, uint32_t i, uint32_t skip)
+{
+    uint32_t k0 = first_keyed(p);
+    if (i < k0) {
+        return slot_prefix(p, i) == 0 ? 0 : -1;
+    }
+    uint32_t klen = 0;
+    uint32_t flen = 0;
+    const uint8_t *key = cell_key(p, i, &klen);
+    const uint8_t *first = cell_key(p, k0, &flen);
+    if (klen < skip || (i > k0 && common_bytes(key, klen, first, flen, skip) < skip)) {
+        return -1;
+    }
+    return slot_prefix(p, i) == key_prefix(key, klen, skip) ? 0 : -1;
+}
+
 int ct__node_validate(const uint8_t *p, uint32_t page_size, size_t key_max)
 {
     /* One bit per byte of the page: cells must not overlap (an insert into
@@ -326,7 +522,8 @@ int ct__node_validate(const uint8_t *p, uint32_t page_size, size_t key_max)
     int leaf = ct__ph_type(p) == CT_PT_LEAF;
     uint32_t n = ct__ph_count(p);
     uint32_t upper = ct__ph_upper(p);
-    if (p[CT_PH_FLAGS] != 0 || ct__ph_aux(p) != 0) {
+    uint32_t skip = node_skip(p);
+    if (p[CT_PH_FLAGS] != 0 || skip > key_max) {
         return CT__CORRUPT(pgno, "node header flags");
     }
     if (n > (page_size - CT_PAGE_HDR_BYTES) / CT_SLOT_BYTES ||
@@ -353,6 +550,9 @@ int ct__node_validate(const uint8_t *p, uint32_t page_size, size_t key_max)
         }
         if (!leaf && i == 0 && ct__branch_klen(p + off) != 0) {
             return CT__CORRUPT(pgno, "branch cell 0 has a key");
+        }
+        if (check_slot_prefix(p, i, skip) != 0) {
+            return CT__CORRUPT(pgno, "slot prefix");
         }
         if (i > (leaf ? 0u : 1u)) {
             const uint8_t *a = ct__node_cell(p, i - 1);

@@ -9,7 +9,8 @@
  *   8  u64 pgno    the page's own number
  *  16  u64 txnid   the txn that wrote it (its generation)
  *  24  u32 upper   leaf/branch: start of the cell area; overflow: pages in run
- *  28  u32 aux     overflow: value bytes; otherwise 0
+ *  28  u32 aux     overflow: value bytes; leaf/branch: the bytes every key
+ *                  shares (node.h); otherwise 0
  * A page read from the store is verified before use: crc, type, pgno and
  * generation; any mismatch is CT_CORRUPT.
  */

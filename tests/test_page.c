@@ -17,6 +17,10 @@
 
 /* A page header written by init and sealed decodes to the same fields and
    verifies; a changed field after sealing no longer does. */
+/* Byte offset of slot i; the key limit at PS. */
+#define SLOT(i) (CT_PAGE_HDR_BYTES + CT_SLOT_BYTES * (i))
+#define KMAX ct__key_max_bytes(PS)
+
 static void test_header_roundtrip(void **state)
 {
     (void)state;
@@ -85,7 +89,7 @@ static void test_leaf_roundtrip(void **state)
 {
     (void)state;
     uint32_t kmax = ct__key_max_bytes(PS);
-    assert_int_equal(kmax, 95);
+    assert_int_equal(kmax, 91); /* (512 - 32) / 4 - 6 - 7 - 16 */
     for (uint64_t seed = 1; seed <= 200; seed++) {
         th_rng r;
         th_rng_seed(&r, seed);
@@ -201,7 +205,7 @@ static void test_branch_roundtrip(void **state)
     ct__node_build(page, PS, CT_PT_BRANCH, 42, 43, refs, 10);
     ct__page_seal(page, PS);
     th_assert_rc(ct__page_verify(page, PS, CT_PT_BRANCH, 42, 43), CT_OK);
-    th_assert_rc(ct__node_validate(page, PS, 95), CT_OK);
+    th_assert_rc(ct__node_validate(page, PS, ct__key_max_bytes(PS)), CT_OK);
     assert_int_equal(ct__branch_klen(ct__node_cell(page, 0)), 0);
     for (uint32_t i = 0; i < 10; i++) {
         const uint8_t *c = ct__node_cell(page, i);
@@ -440,46 +444,79 @@ static void test_node_validate_rejects(void **state)
         assert_int_equal(ct__node_insert(page, PS, i, cell, ct__leaf_cell_size(1, 1, 0), scratch),
                          0);
     }
-    th_assert_rc(ct__node_validate(page, PS, 95), CT_OK);
+    th_assert_rc(ct__node_validate(page, PS, KMAX), CT_OK);
     uint8_t bad[PS];
-    /* Swap slots 1 and 2: keys out of order. */
+    /* Swap slots 1 and 2 (offsets and prefixes): keys out of order. */
     memcpy(bad, page, PS);
-    uint16_t s1 = ct__get16(bad + CT_PAGE_HDR_BYTES + 2);
-    uint16_t s2 = ct__get16(bad + CT_PAGE_HDR_BYTES + 4);
-    ct__put16(bad + CT_PAGE_HDR_BYTES + 2, s2);
-    ct__put16(bad + CT_PAGE_HDR_BYTES + 4, s1);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    memcpy(bad + SLOT(1), page + SLOT(2), CT_SLOT_BYTES);
+    memcpy(bad + SLOT(2), page + SLOT(1), CT_SLOT_BYTES);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* Two slots pointing at the same cell: duplicate key (order) / overlap. */
     memcpy(bad, page, PS);
-    ct__put16(bad + CT_PAGE_HDR_BYTES + 2, ct__get16(bad + CT_PAGE_HDR_BYTES));
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    memcpy(bad + SLOT(1), page + SLOT(0), CT_SLOT_BYTES);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* A slot past the end of the page. */
     memcpy(bad, page, PS);
-    ct__put16(bad + CT_PAGE_HDR_BYTES + 6, PS - 2);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    ct__put16(bad + SLOT(3), PS - 2);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* A value length running past the page end. */
     memcpy(bad, page, PS);
-    uint8_t *c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
+    uint8_t *c3 = bad + ct__get16(bad + SLOT(3));
     ct__put32(c3 + 3, 400);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* A key longer than the key limit. */
     memcpy(bad, page, PS);
-    c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
-    ct__put16(c3, 96);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    c3 = bad + ct__get16(bad + SLOT(3));
+    ct__put16(c3, (uint16_t)(KMAX + 1));
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* Count larger than the slot area allows. */
     memcpy(bad, page, PS);
     ct__ph_set_count(bad, 400);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* Upper below the slot array. */
     memcpy(bad, page, PS);
     ct__ph_set_upper(bad, CT_PAGE_HDR_BYTES + 2);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* Unknown cell flag. */
     memcpy(bad, page, PS);
-    c3 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES + 6);
+    c3 = bad + ct__get16(bad + SLOT(3));
     c3[2] = 0x80;
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* A slot prefix that is not its key's bytes. */
+    memcpy(bad, page, PS);
+    bad[SLOT(2) + 2] ^= 1;
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* A skip longer than a key, or past the key limit. */
+    memcpy(bad, page, PS);
+    ct__put32(bad + CT_PH_AUX, 2);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    ct__put32(bad + CT_PH_AUX, KMAX + 1);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* A key that does not share the page's first skip bytes ("a" "b" "c"
+       "d" share none: rebuilt as "xa" "xb" "xc" "xd" they share one, then
+       the last key's first byte rewritten, prefixes recomputed for it). */
+    {
+        uint8_t xk[4][2];
+        uint8_t xc[4][16];
+        ct__cellref xr[4];
+        memset(xr, 0, sizeof(xr));
+        for (uint32_t i = 0; i < 4; i++) {
+            xk[i][0] = 'x';
+            xk[i][1] = (uint8_t)('a' + i);
+            ct__leaf_cell_encode(xc[i], xk[i], 2, (const uint8_t *)"v", 1, 0, 0, 0);
+            xr[i].raw = xc[i];
+            xr[i].len = ct__leaf_cell_size(2, 1, 0);
+        }
+        ct__node_build(bad, PS, CT_PT_LEAF, 3, 4, xr, 4);
+        assert_int_equal(ct__ph_aux(bad), 1);
+        th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_OK);
+        uint8_t *c = (uint8_t *)ct__node_cell(bad, 3);
+        c[CT_LEAF_CELL_FIXED] = 'y'; /* "yd": still the largest key */
+        th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+        ct__node_reprefix(bad); /* skip 0: valid again */
+        assert_int_equal(ct__ph_aux(bad), 0);
+        th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_OK);
+    }
     /* A branch whose cell 0 carries a key; an empty branch. */
     ct__cellref refs[2];
     memset(refs, 0, sizeof(refs));
@@ -488,12 +525,149 @@ static void test_node_validate_rejects(void **state)
     refs[1].key = (const uint8_t *)"m";
     refs[1].klen = 1;
     ct__node_build(bad, PS, CT_PT_BRANCH, 3, 4, refs, 2);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_OK);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_OK);
     uint8_t *c0 = bad + ct__get16(bad + CT_PAGE_HDR_BYTES);
     ct__put16(c0 + 16, 1);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* A branch whose slot 0 (no key) holds a prefix. */
+    ct__node_build(bad, PS, CT_PT_BRANCH, 3, 4, refs, 2);
+    bad[SLOT(0) + 5] = 1;
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     ct__node_build(bad, PS, CT_PT_BRANCH, 3, 4, refs, 0);
-    th_assert_rc(ct__node_validate(bad, PS, 95), CT_CORRUPT);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+}
+
+/* A key near the page's keys: sharing a prefix of random length with a
+   base key (the common part of the page's keys, most of the time), then
+   random bytes from a small alphabet, so keys often tie in the slots' four
+   bytes and often run shorter than the page's shared bytes. */
+static size_t near_key(th_rng *r, const uint8_t *base, size_t blen, uint8_t *out, size_t kmax)
+{
+    size_t keep = (size_t)th_below(r, blen + 1);
+    size_t tail = (size_t)th_below(r, 8);
+    size_t len = keep + tail > kmax ? kmax : keep + tail;
+    memcpy(out, base, keep < len ? keep : len);
+    for (size_t i = keep; i < len; i++) {
+        out[i] = (uint8_t)("\x00\x01\x7f\x80\xfe\xff"[th_below(r, 6)]);
+    }
+    return len;
+}
+
+/* First i with key_i >= key over n sorted keys (found: equal), and the
+   branch answer: the largest i >= 1 with key_i <= key, else 0. */
+static uint32_t linear_lower(const kv *items, uint32_t n, const uint8_t *key, size_t klen,
+                             int *found)
+{
+    uint32_t i = 0;
+    while (i < n && th_key_cmp(items[i].key, items[i].klen, key, klen) < 0) {
+        i++;
+    }
+    *found = i < n && th_key_cmp(items[i].key, items[i].klen, key, klen) == 0;
+    return i;
+}
+
+/* ct__leaf_search and ct__branch_search agree with a linear scan for keys
+   in, around and outside the bytes a page's keys share: pages built by
+   inserts in random order (their skip shrinks as keys arrive) and rebuilt
+   from refs (skip from the first and last key), every key, neighbours and
+   strangers probed. */
+static void test_search_matches_linear(void **state)
+{
+    (void)state;
+    uint32_t kmax = ct__key_max_bytes(PS);
+    for (uint64_t seed = 1; seed <= 400; seed++) {
+        th_rng r;
+        th_rng_seed(&r, seed);
+        uint8_t base[32];
+        size_t blen = 1 + (size_t)th_below(&r, 12);
+        th_fill(&r, base, blen);
+        uint8_t page[PS];
+        uint8_t scratch[PS];
+        ct__page_init(page, CT_PT_LEAF, 5, 9);
+        ct__ph_set_upper(page, PS);
+        kv items[64];
+        uint32_t n = 0;
+        for (int tries = 0; tries < 64; tries++) {
+            kv it;
+            it.klen = near_key(&r, base, blen, it.key, kmax);
+            it.vlen = 0;
+            int found = 0;
+            uint32_t idx = ct__leaf_search(page, it.key, it.klen, &found);
+            qsort(items, n, sizeof(items[0]), kv_cmp);
+            int lfound = 0;
+            assert_int_equal(idx, linear_lower(items, n, it.key, it.klen, &lfound));
+            assert_int_equal(found, lfound);
+            if (found) {
+                continue;
+            }
+            uint8_t cell[PS];
+            ct__leaf_cell_encode(cell, it.key, it.klen, NULL, 0, 0, 0, 0);
+            if (ct__node_insert(page, PS, idx, cell, ct__leaf_cell_size(it.klen, 0, 0),
+                                scratch) != 0) {
+                break;
+            }
+            items[n++] = it;
+            th_assert_rc(ct__node_validate(page, PS, kmax), CT_OK);
+        }
+        qsort(items, n, sizeof(items[0]), kv_cmp);
+        ct__cellref refs[64];
+        ct__node_refs(page, refs);
+        uint8_t built[PS];
+        ct__node_build(built, PS, CT_PT_LEAF, 6, 10, refs, n);
+        th_assert_rc(ct__node_validate(built, PS, kmax), CT_OK);
+        /* The same keys, as many as fit, as a branch's separators 1..bn-1. */
+        ct__cellref brefs[64];
+        memset(brefs, 0, sizeof(brefs));
+        uint32_t bn = 0;
+        uint32_t bytes = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            brefs[i].child = 100 + i;
+            brefs[i].key = items[i].key;
+            brefs[i].klen = (uint32_t)items[i].klen;
+            bytes += ct__ref_bytes(CT_PT_BRANCH, &brefs[i], i == 0);
+            if (bytes > PS - CT_PAGE_HDR_BYTES) {
+                break;
+            }
+            bn = i + 1;
+        }
+        uint8_t branch[PS];
+        ct__node_build(branch, PS, CT_PT_BRANCH, 7, 11, brefs, bn);
+        th_assert_rc(ct__node_validate(branch, PS, kmax), CT_OK);
+        for (int q = 0; q < 300; q++) {
+            uint8_t key[128];
+            size_t klen = 0;
+            if (q < (int)n) {
+                klen = items[q].klen;
+                memcpy(key, items[q].key, klen);
+            } else if (th_below(&r, 4) == 0) {
+                klen = (size_t)th_below(&r, 16);
+                th_fill(&r, key, klen);
+            } else {
+                klen = near_key(&r, base, blen, key, kmax);
+            }
+            int lfound = 0;
+            uint32_t want = linear_lower(items, n, key, klen, &lfound);
+            const uint8_t *pages[2] = {page, built};
+            for (int w = 0; w < 2; w++) {
+                int found = 0;
+                if (ct__leaf_search(pages[w], key, klen, &found) != want || found != lfound) {
+                    print_error("seed %llu query %d page %d: leaf search wrong\n",
+                                (unsigned long long)seed, q, w);
+                }
+                assert_int_equal(ct__leaf_search(pages[w], key, klen, &found), want);
+                assert_int_equal(found, lfound);
+            }
+            /* Branch: largest i >= 1 with sep_i <= key; cell 0's key is
+               empty, so keys[0] plays no part. */
+            uint32_t bwant = 0;
+            for (uint32_t i = 1; i < bn; i++) {
+                if (th_key_cmp(items[i].key, items[i].klen, key, klen) <= 0) {
+                    bwant = i;
+                }
+            }
+            assert_int_equal(ct__branch_search(branch, key, klen), bwant);
+        }
+    }
 }
 
 /* Key order: bytewise unsigned, a prefix before its extensions, empty first. */
@@ -675,6 +849,7 @@ int main(void)
         cmocka_unit_test(test_wrong_identity_is_corrupt),
         cmocka_unit_test(test_meta_roundtrip),
         cmocka_unit_test(test_node_validate_rejects),
+        cmocka_unit_test(test_search_matches_linear),
         cmocka_unit_test(test_key_order),
         cmocka_unit_test(test_key_cmp_matches_bytewise),
         cmocka_unit_test(test_engine_catches_misdirected_and_stale),
