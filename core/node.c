@@ -207,6 +207,21 @@ static uint32_t common_bytes(const uint8_t *a, size_t alen, const uint8_t *b, si
     return (uint32_t)i;
 }
 
+/* a and b (both at least n bytes) start with the same n bytes: eight at a
+   time, the last eight overlapping (an insert checks this every time). */
+static int starts_alike(const uint8_t *a, const uint8_t *b, uint32_t n)
+{
+    if (n < 8u) {
+        return memcmp(a, b, n) == 0;
+    }
+    for (uint32_t i = 0; i + 8u < n; i += 8u) {
+        if (be64(a + i) != be64(b + i)) {
+            return 0;
+        }
+    }
+    return be64(a + n - 8u) == be64(b + n - 8u);
+}
+
 static void set_slot_prefix(uint8_t *p, uint32_t i, uint32_t skip)
 {
     uint32_t klen = 0;
@@ -319,11 +334,10 @@ static void keep_shared_prefix(uint8_t *p, uint32_t idx)
     uint32_t nlen = 0;
     const uint8_t *key = cell_key(p, idx, &klen);
     const uint8_t *next = cell_key(p, idx > k0 ? idx - 1 : idx + 1, &nlen);
-    uint32_t shared = common_bytes(key, klen, next, nlen, skip);
-    if (shared < skip) {
-        reprefix(p, shared);
+    if (klen >= skip && starts_alike(key, next, skip)) {
+        put_slot_prefix(p, idx, key_prefix(key, klen, skip));
     } else {
-        set_slot_prefix(p, idx, skip);
+        reprefix(p, common_bytes(key, klen, next, nlen, skip));
     }
 }
 
@@ -344,8 +358,10 @@ int ct__node_insert(uint8_t *p, uint32_t page_size, uint32_t idx, const uint8_t 
     upper -= len;
     memcpy(p + upper, cell, len);
     uint8_t *slots = p + CT_PAGE_HDR_BYTES;
-    memmove(slots + CT_SLOT_BYTES * (idx + 1), slots + CT_SLOT_BYTES * idx,
-            (size_t)CT_SLOT_BYTES * (n - idx));
+    if (idx < n) { /* appends (CT_APPEND, fillseq) move no slot */
+        memmove(slots + CT_SLOT_BYTES * (idx + 1), slots + CT_SLOT_BYTES * idx,
+                (size_t)CT_SLOT_BYTES * (n - idx));
+    }
     ct__put16(slots + CT_SLOT_BYTES * idx, (uint16_t)upper);
     ct__ph_set_upper(p, upper);
     ct__ph_set_count(p, (uint16_t)(n + 1));
