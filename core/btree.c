@@ -248,10 +248,15 @@ static int split_build(ct_txn *t, uint8_t type, uint8_t *page, ct__cellref *refs
     }
     const uint8_t *first = ref_key(type, &refs[s], seplen); /* the right side's first key */
     memmove(sepbuf, first, *seplen);
-    uint8_t *lbuf = t->scratch;
-    ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(page), t->id, refs, s);
     ct__node_build(right, db->page_size, type, rp, t->id, refs + s, n - s);
-    memcpy(page, lbuf, db->page_size);
+    if (!(append && s == n - 1)) {
+        /* An append that leaves every old cell on the left (the new one at
+           the end, alone on the right) keeps the page as it is. */
+        uint8_t *lbuf = t->scratch;
+        ct__node_build(lbuf, db->page_size, type, ct__ph_pgno(page), t->id, refs, s);
+        memcpy(page, lbuf, db->page_size);
+    }
+    CT_ASSERT(ct__ph_txnid(page) == t->id);
     *right_pgno = rp;
     *sep = sepbuf;
     return CT_OK;
