@@ -267,11 +267,15 @@ static sim_run_result op_put(sim_world *w, size_t i, const sim_op *op)
     const sim_bmap *m = &w->work->b[op->b];
     if (op->klen > w->key_max) {
         want = CT_TOOBIG;
-    } else if (op->arg && sim_bmap_get(m, op->key, op->klen)) {
+    } else if (op->arg == SIM_PUT_NOOVERWRITE && sim_bmap_get(m, op->key, op->klen)) {
+        want = CT_EXISTS;
+    } else if (op->arg == SIM_PUT_APPEND && !sim_bmap_above_all(m, op->key, op->klen)) {
         want = CT_EXISTS;
     }
-    int rc = ct_put(w->wtxn, h, op->key, op->klen, value_of(w, op), op->vlen,
-                    op->arg ? CT_NOOVERWRITE : 0u);
+    unsigned flags = op->arg == SIM_PUT_NOOVERWRITE ? CT_NOOVERWRITE
+                     : op->arg == SIM_PUT_APPEND    ? CT_APPEND
+                                                    : 0u;
+    int rc = ct_put(w->wtxn, h, op->key, op->klen, value_of(w, op), op->vlen, flags);
     sim_world_trace(w, (uint64_t)(int64_t)rc);
     if (rc != want) {
         return bad_rc(w, i, "ct_put", rc, want);

@@ -86,6 +86,12 @@ int sim_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
     return (alen > blen) - (alen < blen);
 }
 
+int sim_bmap_above_all(const sim_bmap *m, const uint8_t *key, size_t klen)
+{
+    int found = 0;
+    return sim_bmap_lower(m, key, klen, &found) == m->count && !found;
+}
+
 size_t sim_bmap_lower(const sim_bmap *m, const uint8_t *key, size_t klen, int *found)
 {
     size_t lo = 0;

@@ -57,6 +57,8 @@ void sim_state_unref(sim_state *s);
 int sim_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 /* Index of the first entry with key >= key; *found set when equal. */
 size_t sim_bmap_lower(const sim_bmap *m, const uint8_t *key, size_t klen, int *found);
+/* key sorts above every key of m (what CT_APPEND requires). */
+int sim_bmap_above_all(const sim_bmap *m, const uint8_t *key, size_t klen);
 const sim_entry *sim_bmap_get(const sim_bmap *m, const uint8_t *key, size_t klen);
 
 /* Mutations of a private (refs 1) state; they clear the cached digest. */

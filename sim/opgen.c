@@ -53,6 +53,7 @@ static void profile_defaults(sim_profile *p)
     p->overwrite_pct = 35;
     p->bucket_pct = 30;
     p->noover_pct = 5;
+    p->append_pct = 5;
     p->stable_cursor_pct = 50;
 }
 
@@ -97,6 +98,7 @@ void sim_profile_make(uint64_t seed, int swarm, uint32_t page_size, sim_profile 
     p->overwrite_pct = (uint32_t)prng_below(&r, 90);
     p->bucket_pct = (uint32_t)prng_below(&r, 80);
     p->noover_pct = (uint32_t)prng_below(&r, 20);
+    p->append_pct = (uint32_t)prng_below(&r, 40);
 }
 
 static sim_op *emit(gen *g, int kind)
@@ -175,6 +177,33 @@ static const uint8_t *pick_key(gen *g, int b, uint32_t pct, uint32_t *klen)
     return new_key(g, klen);
 }
 
+/* A key above every key of bucket b (a bulk load's next key): its last
+   key with the last byte raised, or extended by a zero byte; key itself
+   when neither fits (the put then fails with CT_EXISTS, also a case). */
+static const uint8_t *key_above_all(gen *g, int b, const uint8_t *key, uint32_t *klen)
+{
+    const sim_bmap *m = &g->work->b[b];
+    if (!m->present || m->count == 0) {
+        return key;
+    }
+    const sim_entry *last = &m->v[m->count - 1];
+    uint8_t buf[CT_PAGE_SIZE_MAX / 4 + 16];
+    uint32_t n = (uint32_t)last->klen;
+    if (n > g->cfg->key_max) {
+        return key;
+    }
+    memcpy(buf, last->key, n);
+    if (n > 0 && buf[n - 1] < 0xff) {
+        buf[n - 1]++;
+    } else if (n < g->cfg->key_max) {
+        buf[n++] = 0;
+    } else {
+        return key;
+    }
+    *klen = n;
+    return sim_arena_copy(&g->w->arena, buf, n);
+}
+
 static uint32_t value_len(gen *g)
 {
     uint32_t p = g->cfg->page_size;
@@ -216,8 +245,12 @@ static void model_put(gen *g, const sim_op *op)
     if (!g->work->b[op->b].present || op->klen > g->cfg->key_max) {
         return;
     }
-    if (op->arg && sim_bmap_get(&g->work->b[op->b], op->key, op->klen)) {
+    const sim_bmap *m = &g->work->b[op->b];
+    if (op->arg == SIM_PUT_NOOVERWRITE && sim_bmap_get(m, op->key, op->klen)) {
         return;
+    }
+    if (op->arg == SIM_PUT_APPEND && !sim_bmap_above_all(m, op->key, op->klen)) {
+        return; /* CT_EXISTS */
     }
     sim_entry e = {op->key, op->klen, op->vlen, op->vseed, op->vhash};
     sim_state_put(g->work, op->b, &e);
@@ -293,7 +326,13 @@ static void gen_op(gen *g)
     uint32_t pct = kind == SIM_W_PUT ? p->overwrite_pct : 75;
     op->key = pick_key(g, b, pct, &op->klen);
     if (kind == SIM_W_PUT) {
-        op->arg = prng_below(&g->rng, 100) < p->noover_pct ? 1 : 0;
+        uint32_t u = (uint32_t)prng_below(&g->rng, 100);
+        op->arg = u < p->noover_pct                   ? SIM_PUT_NOOVERWRITE
+                  : u < p->noover_pct + p->append_pct ? SIM_PUT_APPEND
+                                                      : SIM_PUT_PLAIN;
+        if (op->arg == SIM_PUT_APPEND && u % 2 == 0) {
+            op->key = key_above_all(g, b, op->key, &op->klen);
+        }
         set_value(g, op);
         model_put(g, op);
     } else if (kind == SIM_W_DEL) {

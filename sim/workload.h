@@ -20,9 +20,13 @@
 #include "model.h"
 #include "util.h"
 
+/* SIM_OP_PUT's arg. */
+enum { SIM_PUT_PLAIN = 0, SIM_PUT_NOOVERWRITE = 1, SIM_PUT_APPEND = 2 };
+
 typedef enum sim_op_kind {
     SIM_OP_BEGIN = 0,  /* begin the write txn */
-    SIM_OP_PUT,        /* b, key, value (vlen, vseed); arg 1 = CT_NOOVERWRITE */
+    SIM_OP_PUT,        /* b, key, value (vlen, vseed); arg SIM_PUT_NOOVERWRITE or
+                          SIM_PUT_APPEND: that flag */
     SIM_OP_DEL,        /* b, key */
     SIM_OP_RANGE_DEL,  /* b, [key, key2) through a cursor; arg bit 0: to the end;
                           bit 1: rely on the cursor staying valid across deletes
@@ -79,6 +83,7 @@ typedef struct sim_profile {
     uint32_t overwrite_pct; /* % of puts that pick an existing key */
     uint32_t bucket_pct;    /* % of ops that target a named bucket */
     uint32_t noover_pct;    /* % of puts with CT_NOOVERWRITE */
+    uint32_t append_pct;    /* % of puts with CT_APPEND (half above every key) */
     uint32_t stable_cursor_pct; /* % of range deletes relying on cursor stability */
 } sim_profile;
 
