@@ -222,13 +222,6 @@ static int starts_alike(const uint8_t *a, const uint8_t *b, uint32_t n)
     return be64(a + n - 8u) == be64(b + n - 8u);
 }
 
-static void set_slot_prefix(uint8_t *p, uint32_t i, uint32_t skip)
-{
-    uint32_t klen = 0;
-    const uint8_t *key = cell_key(p, i, &klen);
-    put_slot_prefix(p, i, i < first_keyed(p) ? 0u : key_prefix(key, klen, skip));
-}
-
 /* Sets skip to the bytes the first and last keyed cells share (so, sorted,
    every keyed cell shares), or to `skip` when given (not UINT32_MAX), and
    rewrites every slot's prefix. */
@@ -248,7 +241,9 @@ static void reprefix(uint8_t *p, uint32_t skip)
     }
     ct__put32(p + CT_PH_AUX, skip);
     for (uint32_t i = 0; i < n; i++) {
-        set_slot_prefix(p, i, skip);
+        uint32_t klen = 0;
+        const uint8_t *key = cell_key(p, i, &klen);
+        put_slot_prefix(p, i, i < k0 ? 0u : key_prefix(key, klen, skip));
     }
 }
 
@@ -378,7 +373,7 @@ void ct__node_delete(uint8_t *p, uint32_t idx)
             (size_t)CT_SLOT_BYTES * (n - idx - 1));
     ct__ph_set_count(p, (uint16_t)(n - 1));
     if (idx < first_keyed(p) && n > 1) {
-        set_slot_prefix(p, idx, node_skip(p)); /* a branch's cell 0: no key, prefix 0 */
+        put_slot_prefix(p, idx, 0); /* a branch's new cell 0: no key, prefix 0 */
     }
 }
 
