@@ -607,13 +607,13 @@ static int fill_new_pages(ct_txn *t, ct__freeset *fs, size_t nnew, const size_t 
     uint32_t per = ct__freelist_per_page(db->page_size);
     size_t next = 0;
     for (size_t c = 0; c < nnew; c++) {
-        uint8_t *buf = ct__calloc(&db->alloc, 1, db->page_size);
+        uint8_t *buf = ct__page_buf_take(db, 1, 1);
         if (!buf) {
             return CT_NOMEM;
         }
         int rc = ct__pmap_insert(&t->dirty, &db->alloc, fs->chain[c], buf, 1);
         if (rc != CT_OK) {
-            ct__free(&db->alloc, buf);
+            ct__page_buf_release(db, buf, 1);
             return rc;
         }
         ct__page_init(buf, CT_PT_FREELIST, fs->chain[c], t->id);

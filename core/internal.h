@@ -374,6 +374,11 @@ int ct__page_new_with(ct_txn *t, uint32_t npages, uint8_t type, const void *body
 /* A dirty page's buffer goes back to the db's spares (kept up to a few MiB)
    when its txn ends or frees it; ct__page_spares_free at close. */
 void ct__page_buf_release(ct_db *db, uint8_t *buf, uint32_t npages);
+/* A buffer of npages pages from the spares, or a new one (zeroed when
+   zero != 0); NULL when memory runs out. Every buffer that will go into a
+   txn's dirty map comes from here: a buffer from libc that went back into
+   the spares would grow them commit after commit, faulting in fresh heap. */
+uint8_t *ct__page_buf_take(ct_db *db, uint32_t npages, int zero);
 void ct__page_spares_free(ct_db *db);
 /* Frees a run: dirty ones go back to the pool, durable ones to freed. */
 /* Frees pages pgno..+npages written by txn gen (their generation). */

@@ -306,7 +306,7 @@ static uint8_t *run_buf_take(ct_db *db, uint32_t npages)
     return NULL;
 }
 
-static uint8_t *page_buf_take(ct_db *db, uint32_t npages, int zero)
+uint8_t *ct__page_buf_take(ct_db *db, uint32_t npages, int zero)
 {
     size_t bytes = (size_t)npages * db->page_size;
     uint8_t *buf = NULL;
@@ -372,7 +372,7 @@ static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64
     if (bytes > SIZE_MAX) {
         return CT_NOMEM;
     }
-    uint8_t *buf = page_buf_take(db, npages, zero);
+    uint8_t *buf = ct__page_buf_take(db, npages, zero);
     if (!buf) {
         return CT_NOMEM;
     }
