@@ -267,9 +267,7 @@ static sim_run_result op_put(sim_world *w, size_t i, const sim_op *op)
     const sim_bmap *m = &w->work->b[op->b];
     if (op->klen > w->key_max) {
         want = CT_TOOBIG;
-    } else if (op->arg == SIM_PUT_NOOVERWRITE && sim_bmap_get(m, op->key, op->klen)) {
-        want = CT_EXISTS;
-    } else if (op->arg == SIM_PUT_APPEND && !sim_bmap_above_all(m, op->key, op->klen)) {
+    } else if (sim_put_refused(m, op)) {
         want = CT_EXISTS;
     }
     unsigned flags = op->arg == SIM_PUT_NOOVERWRITE ? CT_NOOVERWRITE

@@ -88,8 +88,8 @@ int sim_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 
 int sim_bmap_above_all(const sim_bmap *m, const uint8_t *key, size_t klen)
 {
-    int found = 0;
-    return sim_bmap_lower(m, key, klen, &found) == m->count && !found;
+    const sim_entry *last = m->count ? &m->v[m->count - 1] : NULL;
+    return !last || sim_key_cmp(key, klen, last->key, last->klen) > 0;
 }
 
 size_t sim_bmap_lower(const sim_bmap *m, const uint8_t *key, size_t klen, int *found)

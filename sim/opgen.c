@@ -245,11 +245,7 @@ static void model_put(gen *g, const sim_op *op)
     if (!g->work->b[op->b].present || op->klen > g->cfg->key_max) {
         return;
     }
-    const sim_bmap *m = &g->work->b[op->b];
-    if (op->arg == SIM_PUT_NOOVERWRITE && sim_bmap_get(m, op->key, op->klen)) {
-        return;
-    }
-    if (op->arg == SIM_PUT_APPEND && !sim_bmap_above_all(m, op->key, op->klen)) {
+    if (sim_put_refused(&g->work->b[op->b], op)) {
         return; /* CT_EXISTS */
     }
     sim_entry e = {op->key, op->klen, op->vlen, op->vseed, op->vhash};

@@ -63,6 +63,14 @@ typedef struct sim_op {
     uint64_t vhash;
 } sim_op;
 
+/* A put op that m (its bucket before the put) answers with CT_EXISTS:
+   CT_NOOVERWRITE on a present key, CT_APPEND on a key not above all. */
+static inline int sim_put_refused(const sim_bmap *m, const sim_op *op)
+{
+    return (op->arg == SIM_PUT_NOOVERWRITE && sim_bmap_get(m, op->key, op->klen)) ||
+           (op->arg == SIM_PUT_APPEND && !sim_bmap_above_all(m, op->key, op->klen));
+}
+
 /* Swarm profile: what a seed's workload is made of. */
 enum { SIM_W_PUT, SIM_W_DEL, SIM_W_RANGE, SIM_W_GET, SIM_W_SCAN, SIM_W_BCREATE, SIM_W_BDROP,
        SIM_W_OPS };
