@@ -12,10 +12,13 @@
    and a node always holds at least 4 cells (3 separators per branch). */
 #define CT_CELLS_PER_PAGE_MIN 4u
 
-/* Fixed bytes of a leaf cell: klen u16, flags u8, vlen u32. */
-#define CT_LEAF_CELL_FIXED 7u
-/* Bytes of an overflow reference inside a leaf cell: pgno u64, gen u64. */
-#define CT_OVERFLOW_REF_BYTES 16u
+/* Fixed bytes of a leaf cell: klen u16, then vlen u16 for an inline value
+   or the overflow mark (node.h). Four bytes, so that 32 cells of a 16-byte
+   key and a 100-byte value fit a 4096-byte page. */
+#define CT_LEAF_CELL_FIXED 4u
+/* Bytes of an overflow reference inside a leaf cell: pgno u64, gen u64,
+   vlen u32 (a value too long for a u16). */
+#define CT_OVERFLOW_REF_BYTES 20u
 /* Fixed bytes of a branch cell: child u64, gen u64, klen u16. */
 #define CT_BRANCH_CELL_FIXED 18u
 /* Bytes of one slot: the cell's u16 offset, then CT_SLOT_PREFIX_BYTES of

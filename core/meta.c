@@ -21,7 +21,7 @@
 #include "internal.h"
 
 #define CT_META_MAGIC 0x3145455254574f43ull /* "COWTREE1" little-endian */
-#define CT_FORMAT_VERSION 2u /* 2: slots carry key prefixes (docs/format.md) */
+#define CT_FORMAT_VERSION 3u /* 3: 4-byte leaf cell headers (docs/format.md) */
 #define META_BODY CT_PAGE_HDR_BYTES
 #define META_END (META_BODY + 128u)
 #define META_SECTOR 512u

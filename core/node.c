@@ -280,8 +280,7 @@ void ct__leaf_cell_encode(uint8_t *out, const uint8_t *key, size_t klen, const u
                           size_t vlen, int overflow, uint64_t ov_pgno, uint64_t ov_gen)
 {
     ct__put16(out, (uint16_t)klen);
-    out[2] = overflow ? (uint8_t)CT_CELL_OVERFLOW : 0u;
-    ct__put32(out + 3, (uint32_t)vlen);
+    ct__put16(out + 2, (uint16_t)(overflow ? CT_CELL_VWORD_OVERFLOW : vlen));
     if (klen) {
         memcpy(out + CT_LEAF_CELL_FIXED, key, klen);
     }
@@ -289,6 +288,7 @@ void ct__leaf_cell_encode(uint8_t *out, const uint8_t *key, size_t klen, const u
     if (overflow) {
         ct__put64(body, ov_pgno);
         ct__put64(body + 8, ov_gen);
+        ct__put32(body + 16, (uint32_t)vlen);
     } else if (vlen) {
         memcpy(body, val, vlen);
     }
@@ -470,17 +470,20 @@ static int validate_cell(const uint8_t *p, uint32_t page_size, uint32_t off, int
         return -1;
     }
     uint32_t body = 0;
+    int overflow = 0;
     if (leaf) {
-        uint8_t flags = ct__leaf_flags(c);
-        if (flags & ~CT_CELL_OVERFLOW) {
+        uint32_t w = ct__leaf_vword(c);
+        overflow = w == CT_CELL_VWORD_OVERFLOW;
+        if (w > CT_CELL_VWORD_OVERFLOW) {
             return -1;
         }
-        body = (flags & CT_CELL_OVERFLOW) ? CT_OVERFLOW_REF_BYTES : ct__leaf_vlen(c);
-        if (ct__leaf_vlen(c) > CT_VALUE_MAX_BYTES) {
-            return -1;
-        }
+        body = overflow ? CT_OVERFLOW_REF_BYTES : w;
     }
     if (body > page_size || klen + body > page_size - fixed - off) {
+        return -1;
+    }
+    /* The ref's vlen is read only once the ref lies inside the page. */
+    if (overflow && ct__leaf_vlen(c) > CT_VALUE_MAX_BYTES) {
         return -1;
     }
     *len = fixed + klen + body;

@@ -13,9 +13,13 @@
  *   random get takes about two cache misses a page instead of one a probe.
  *   Padding with zero bytes keeps the order: prefixes that differ order
  *   their keys as the keys themselves (a shorter key pads lower).
- *   leaf cell:   klen u16, flags u8, vlen u32, key, then the value inline
- *                or (flags & CT_CELL_OVERFLOW) an overflow ref: pgno u64,
- *                gen u64 of a run holding vlen bytes.
+ *   leaf cell:   klen u16, vword u16, key, then either the value inline
+ *                (vword is its length, below 0x8000) or, when vword is
+ *                exactly CT_CELL_VWORD_OVERFLOW, an overflow ref: pgno u64,
+ *                gen u64 of a run holding vlen bytes, vlen u32.
+ *                Why: most cells hold short values, and 4 bytes of header
+ *                fit 32 cells of 16 + 100 bytes in a 4096-byte page where
+ *                7 fitted 31; a long value pays 4 bytes in its ref instead.
  *   branch cell: child u64, gen u64, klen u16, key. Cell 0's key is empty
  *                and means "below every separator".
  * Keys compare bytewise unsigned, a prefix before its extensions.
@@ -26,9 +30,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cowtree/pagestore.h"
 #include "page.h"
 
-#define CT_CELL_OVERFLOW 0x1u
+#define CT_CELL_OVERFLOW 0x1u /* ct__leaf_flags: the value is in a run */
+/* The vword of a leaf cell whose value is in an overflow run. Inline
+   values are shorter (a cell takes at most a quarter of a 64-KiB page). */
+#define CT_CELL_VWORD_OVERFLOW 0x8000u
 
 /* A cell to place by ct__node_build: leaf cells as raw bytes; branch cells
    as fields (so a key can be substituted when cells move between nodes). */
@@ -53,6 +61,9 @@ static inline uint32_t ct__key_max_bytes(uint32_t page_size)
     return ct__cell_max_bytes(page_size) - CT_LEAF_CELL_FIXED - CT_OVERFLOW_REF_BYTES;
 }
 
+_Static_assert((CT_PAGE_SIZE_MAX - CT_PAGE_HDR_BYTES) / CT_CELLS_PER_PAGE_MIN < CT_CELL_VWORD_OVERFLOW,
+               "an inline value's length is below the overflow mark");
+
 int ct__key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
 static inline const uint8_t *ct__node_cell(const uint8_t *p, uint32_t i)
@@ -62,8 +73,19 @@ static inline const uint8_t *ct__node_cell(const uint8_t *p, uint32_t i)
 
 /* Leaf cell fields. */
 static inline uint32_t ct__leaf_klen(const uint8_t *c) { return ct__get16(c); }
-static inline uint8_t ct__leaf_flags(const uint8_t *c) { return c[2]; }
-static inline uint32_t ct__leaf_vlen(const uint8_t *c) { return ct__get32(c + 3); }
+static inline uint32_t ct__leaf_vword(const uint8_t *c) { return ct__get16(c + 2); }
+static inline uint8_t ct__leaf_flags(const uint8_t *c)
+{
+    return ct__leaf_vword(c) == CT_CELL_VWORD_OVERFLOW ? (uint8_t)CT_CELL_OVERFLOW : 0u;
+}
+static inline uint32_t ct__leaf_vlen(const uint8_t *c)
+{
+    uint32_t w = ct__leaf_vword(c);
+    if (w != CT_CELL_VWORD_OVERFLOW) {
+        return w;
+    }
+    return ct__get32(c + CT_LEAF_CELL_FIXED + ct__leaf_klen(c) + 16u);
+}
 static inline const uint8_t *ct__leaf_key(const uint8_t *c) { return c + CT_LEAF_CELL_FIXED; }
 static inline const uint8_t *ct__leaf_val(const uint8_t *c)
 {

@@ -153,8 +153,8 @@ CT_API void ct_close(ct_db *db);
 CT_API int ct_sync(ct_db *db);
 
 /* Largest key length in bytes accepted by db (depends on its page size:
- * a key and an overflow reference take at most a quarter page: 91 bytes
- * at 512-byte pages, 987 at 4096, so at least 511 from 4096 up). 0 for NULL. */
+ * a key and an overflow reference take at most a quarter page: 90 bytes
+ * at 512-byte pages, 986 at 4096, so at least 511 from 4096 up). 0 for NULL. */
 CT_API size_t ct_key_max(const ct_db *db);
 
 /* Largest value length in bytes (2^31 - 1). */

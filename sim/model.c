@@ -27,7 +27,7 @@ void sim_bucket_names_init(size_t key_max)
 const char *sim_bucket_name(int b)
 {
     if (long_name[0] == 0) {
-        sim_bucket_names_init(91);
+        sim_bucket_names_init(90);
     }
     return (b >= 1 && b <= SIM_NAMED) ? names[b - 1] : "";
 }

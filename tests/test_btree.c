@@ -487,7 +487,7 @@ static void test_random_memstore(void **state)
     run(TH_STORE_MEM_NOMAP, 512, 8, 30000, CT_SYNC_FULL);
 }
 
-/* Random ops with 4096-byte pages: keys up to 987 bytes. */
+/* Random ops with 4096-byte pages: keys up to 986 bytes. */
 static void test_random_ram_4k(void **state)
 {
     (void)state;
@@ -594,7 +594,7 @@ static void test_fill_and_drain_shapes(void **state)
 
 /* Keys of length 0 and exactly ct_key_max work (put, get, seek, delete);
    ct_key_max + 1 is CT_TOOBIG for put and CT_NOTFOUND for get/del. The
-   limit is 91 at 512-byte pages and 987 at 4096. */
+   limit is 90 at 512-byte pages and 986 at 4096. */
 static void test_key_length_limits(void **state)
 {
     (void)state;
@@ -603,7 +603,7 @@ static void test_key_length_limits(void **state)
         th_env e;
         th_env_init(&e, TH_STORE_RAM, sizes[si]);
         size_t kmax = ct_key_max(e.db);
-        assert_int_equal(kmax, sizes[si] == 512 ? 91 : 987);
+        assert_int_equal(kmax, sizes[si] == 512 ? 90 : 986);
         uint8_t *k = malloc(kmax + 1);
         assert_non_null(k);
         memset(k, 0xff, kmax + 1);
@@ -794,7 +794,7 @@ static void test_cursor_stable_across_writes(void **state)
 /* CT_APPEND bulk loads fill left pages and start right ones nearly empty;
    deleting the newest keys afterwards must still leave a legal tree (no
    empty non-root page), a working cursor and a clean check. 512-byte pages,
-   91-byte keys (the limit) so branches split after a few keys; n = 1..120. */
+   90-byte keys (the limit) so branches split after a few keys; n = 1..120. */
 static void test_append_then_delete_tail(void **state)
 {
     (void)state;
@@ -804,7 +804,7 @@ static void test_append_then_delete_tail(void **state)
         th_model *m = th_model_new();
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
-        uint8_t k[91];
+        uint8_t k[90];
         for (uint32_t i = 0; i < n; i++) {
             memset(k, 'k', sizeof(k));
             k[0] = (uint8_t)(i >> 8);
@@ -813,7 +813,7 @@ static void test_append_then_delete_tail(void **state)
             th_model_put(m, k, sizeof(k), "v", 1);
         }
         th_assert_rc(ct_commit(t), CT_OK);
-        th_set_ctx("CT_APPEND of %u 91-byte keys, then delete the last one", n);
+        th_set_ctx("CT_APPEND of %u 90-byte keys, then delete the last one", n);
         th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
         k[0] = (uint8_t)((n - 1) >> 8);
         k[1] = (uint8_t)(n - 1);

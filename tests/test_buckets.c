@@ -749,7 +749,7 @@ static void expect_listing(ct_txn *t, const char **want, size_t n)
 }
 
 /* Names in bytewise order whatever the creation order: bytes 0x01 and 0xff,
-   a name and its extensions, a newline, names of the key limit (91 bytes at
+   a name and its extensions, a newline, names of the key limit (90 bytes at
    512-byte pages) and 1 byte; 300 more names make the catalog a multi-level
    tree. In a write txn the listing includes uncommitted creations and
    leaves out drops (of a committed and of a just-created bucket); a reader
@@ -766,8 +766,8 @@ static void test_list_order(void **state)
     expect_listing(t, NULL, 0);
     ct_abort(t);
 
-    static char longest[92];
-    memset(longest, 'z', 91);
+    static char longest[91];
+    memset(longest, 'z', 90);
     static char gen[300][8];
     const char *names[320] = {"b", "a", "ab", "a\xff", "\x01", "\xff", "a\x01", "new\nline",
                               "B", longest, "aa"};

@@ -89,7 +89,7 @@ static void test_leaf_roundtrip(void **state)
 {
     (void)state;
     uint32_t kmax = ct__key_max_bytes(PS);
-    assert_int_equal(kmax, 91); /* (512 - 32) / 4 - 6 - 7 - 16 */
+    assert_int_equal(kmax, 90); /* (512 - 32) / 4 - 6 - 4 - 20 */
     for (uint64_t seed = 1; seed <= 200; seed++) {
         th_rng r;
         th_rng_seed(&r, seed);
@@ -183,6 +183,31 @@ static void test_overflow_ref_cell(void **state)
     assert_int_equal(ct__leaf_vlen(cell), 0x7fffffff);
     assert_int_equal(ct__get64(ct__leaf_val(cell)), 0x1234567890ull);
     assert_int_equal(ct__get64(ct__leaf_val(cell) + 8), 77);
+}
+
+/* A leaf whose overflow cell's ref carries a value length: validate takes
+   the largest legal length and refuses one past it. */
+static void test_overflow_ref_vlen_validated(void **state)
+{
+    (void)state;
+    uint8_t page[PS];
+    uint8_t scratch[PS];
+    ct__page_init(page, CT_PT_LEAF, 3, 4);
+    ct__ph_set_upper(page, PS);
+    uint8_t cell[64];
+    uint32_t len = ct__leaf_cell_size(3, 0, 1);
+    ct__leaf_cell_encode(cell, (const uint8_t *)"key", 3, NULL, CT_VALUE_MAX_BYTES, 1, 9, 4);
+    assert_int_equal(ct__node_insert(page, PS, 0, cell, len, scratch), 0);
+    th_assert_rc(ct__node_validate(page, PS, KMAX), CT_OK);
+    uint8_t *c = (uint8_t *)ct__node_cell(page, 0);
+    assert_int_equal(ct__leaf_vlen(c), CT_VALUE_MAX_BYTES);
+    ct__put32(c + CT_LEAF_CELL_FIXED + 3 + 16, CT_VALUE_MAX_BYTES + 1u);
+    th_assert_rc(ct__node_validate(page, PS, KMAX), CT_CORRUPT);
+    /* The overflow mark with stray low bits is no legal vword either. */
+    ct__put32(c + CT_LEAF_CELL_FIXED + 3 + 16, 5);
+    th_assert_rc(ct__node_validate(page, PS, KMAX), CT_OK);
+    ct__put16(c + 2, (uint16_t)(CT_CELL_VWORD_OVERFLOW | 3u));
+    th_assert_rc(ct__node_validate(page, PS, KMAX), CT_CORRUPT);
 }
 
 /* A branch built from refs keeps children, generations and separators (cell
@@ -462,7 +487,15 @@ static void test_node_validate_rejects(void **state)
     /* A value length running past the page end. */
     memcpy(bad, page, PS);
     uint8_t *c3 = bad + ct__get16(bad + SLOT(3));
-    ct__put32(c3 + 3, 400);
+    ct__put16(c3 + 2, 400);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* An overflow ref running past the page end: cell 0 ("a") is the last
+       in the page, and as an overflow cell its body grows from 1 byte to
+       CT_OVERFLOW_REF_BYTES (validate must not read the ref's vlen). */
+    memcpy(bad, page, PS);
+    uint8_t *c0a = bad + ct__get16(bad + SLOT(0));
+    assert_int_equal(c0a + ct__leaf_cell_size(1, 1, 0), bad + PS);
+    ct__put16(c0a + 2, CT_CELL_VWORD_OVERFLOW);
     th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* A key longer than the key limit. */
     memcpy(bad, page, PS);
@@ -477,10 +510,11 @@ static void test_node_validate_rejects(void **state)
     memcpy(bad, page, PS);
     ct__ph_set_upper(bad, CT_PAGE_HDR_BYTES + 2);
     th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
-    /* Unknown cell flag. */
+    /* A vword above the overflow mark (neither an inline length nor the
+       mark itself). */
     memcpy(bad, page, PS);
     c3 = bad + ct__get16(bad + SLOT(3));
-    c3[2] = 0x80;
+    ct__put16(c3 + 2, (uint16_t)(CT_CELL_VWORD_OVERFLOW + 1u));
     th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* A slot prefix that is not its key's bytes. */
     memcpy(bad, page, PS);
@@ -843,6 +877,7 @@ int main(void)
         cmocka_unit_test(test_endian_roundtrip),
         cmocka_unit_test(test_leaf_roundtrip),
         cmocka_unit_test(test_overflow_ref_cell),
+        cmocka_unit_test(test_overflow_ref_vlen_validated),
         cmocka_unit_test(test_branch_roundtrip),
         cmocka_unit_test(test_crc32c_paths_agree),
         cmocka_unit_test(test_crc_detects_every_bit_flip),

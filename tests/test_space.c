@@ -528,7 +528,7 @@ static void test_rebalance_fill_after_deletes(void **state)
     th_env_destroy(&e);
 }
 
-/* The same fill bound with long keys (40..91 bytes at 512-byte pages, so a
+/* The same fill bound with long keys (40..90 bytes at 512-byte pages, so a
    separator takes up to a fifth of a page and branches hold few cells):
    30,000 random keys, a random 90% deleted in txns of 1000, three seeds;
    every non-root page must stay at least a quarter full and the tree
@@ -547,8 +547,8 @@ static void test_rebalance_fill_long_keys(void **state)
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
         for (uint64_t i = 0; i < n; i++) {
-            uint8_t k[91];
-            size_t kl = 40 + (size_t)th_below(&r, 52);
+            uint8_t k[90];
+            size_t kl = 40 + (size_t)th_below(&r, 51);
             th_fill(&r, k, kl);
             th_assert_rc(ct_put(t, NULL, k, kl, "v", 1, 0), CT_OK);
             th_model_put(m, k, kl, "v", 1);
