@@ -12,7 +12,7 @@
    and a node always holds at least 4 cells (3 separators per branch). */
 #define CT_CELLS_PER_PAGE_MIN 4u
 
-/* Fixed bytes of a leaf cell: klen u16, then vlen u16 for an inline value
+/* Fixed bytes of a leaf cell: klen u16, then vword u16: an inline value's length
    or the overflow mark (node.h). Four bytes, so that 32 cells of a 16-byte
    key and a 100-byte value fit a 4096-byte page. */
 #define CT_LEAF_CELL_FIXED 4u

@@ -279,6 +279,9 @@ uint32_t ct__leaf_cell_size(size_t klen, size_t inline_vlen, int overflow)
 void ct__leaf_cell_encode(uint8_t *out, const uint8_t *key, size_t klen, const uint8_t *val,
                           size_t vlen, int overflow, uint64_t ov_pgno, uint64_t ov_gen)
 {
+    /* Callers place a value inline only when its cell fits the cell cap,
+       which keeps its length below the mark (node.h's static assert). */
+    CT_ASSERT(overflow || vlen < CT_CELL_VWORD_OVERFLOW);
     ct__put16(out, (uint16_t)klen);
     ct__put16(out + 2, (uint16_t)(overflow ? CT_CELL_VWORD_OVERFLOW : vlen));
     if (klen) {
