@@ -29,7 +29,7 @@ typedef struct copy_item {
     uint32_t npages; /* overflow run: its pages; tree page: 0 */
     uint32_t level;  /* tree page: its level, 0 = root */
     uint32_t depth;  /* tree page: its tree's depth */
-    int catalog;     /* tree page of the catalog */
+    int catalog;     /* tree page of the catalog; run: it holds a bucket descriptor */
 } copy_item;
 
 typedef struct copier {
@@ -98,12 +98,11 @@ static int leaf_refs(copier *k, uint8_t *p, int catalog)
         uint32_t vlen = ct__leaf_vlen(c);
         int rc = CT_OK;
         if (ct__leaf_flags(c) & CT_CELL_OVERFLOW) {
-            if (catalog) {
-                return CT__CORRUPT(ct__ph_pgno(p), "bucket descriptor in an overflow run");
-            }
+            /* In the catalog, a run holds the descriptor beside a long name
+               at small pages: copy_one queues its bucket's tree. */
             uint64_t np = ((uint64_t)CT_PAGE_HDR_BYTES + vlen + db->page_size - 1) / db->page_size;
             uint64_t dst = 0;
-            rc = push(k, ct__get64(v), ct__get64(v + 8), (uint32_t)np, 0, 0, 0, &dst);
+            rc = push(k, ct__get64(v), ct__get64(v + 8), (uint32_t)np, 0, 0, catalog, &dst);
             ct__put64(v, dst);
         } else if (catalog) {
             ct__tree bt;
@@ -118,6 +117,20 @@ static int leaf_refs(copier *k, uint8_t *p, int catalog)
         }
     }
     return CT_OK;
+}
+
+/* A run holding a bucket descriptor: queues the bucket's tree and writes
+   the root it gets in the copy back into the descriptor. */
+static int run_desc_refs(copier *k, uint8_t *run)
+{
+    ct__tree bt;
+    uint8_t *desc = run + CT_PAGE_HDR_BYTES;
+    int rc = ct__bucket_desc_decode(desc, ct__ph_aux(run), &bt);
+    if (rc == CT_OK) {
+        rc = push_tree(k, &bt, 0);
+        ct__put64(desc, bt.root);
+    }
+    return rc;
 }
 
 /* Reads, verifies, rewrites (compact) and writes one queued item. */
@@ -148,6 +161,8 @@ static int copy_one(copier *k, const copy_item *it)
     }
     if (type == CT_PT_LEAF) {
         rc = leaf_refs(k, p, it->catalog);
+    } else if (type == CT_PT_OVERFLOW && it->catalog) {
+        rc = run_desc_refs(k, p);
     } else if (type == CT_PT_BRANCH) {
         uint32_t n = ct__ph_count(p);
         for (uint32_t i = 0; i < n && rc == CT_OK; i++) {

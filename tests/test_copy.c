@@ -276,12 +276,68 @@ static void test_copy_errors(void **state)
     th_env_destroy(&e);
 }
 
+/* A bucket whose name is as long as the key limit: at 512-byte pages its
+   descriptor does not fit the catalog cell and sits in an overflow run
+   (bucketlist.c). Both kinds of copy carry the bucket, and the compact one
+   rewrites the root that the run's descriptor names. */
+static void test_copy_long_bucket_name(void **state)
+{
+    (void)state;
+    for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+        th_set_ctx("flags %u", flags);
+        th_env e;
+        th_env_init(&e, TH_STORE_RAM, PS);
+        size_t kmax = ct_key_max(e.db);
+        char *name = calloc(1, kmax + 1);
+        assert_non_null(name);
+        memset(name, 'n', kmax);
+        th_model *m = th_model_new();
+        th_rng r;
+        th_rng_seed(&r, 5);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        ct_bucket *bk = NULL;
+        th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &bk), CT_OK);
+        for (int i = 0; i < 200; i++) {
+            uint8_t k[32];
+            uint8_t v[40];
+            size_t kl = th_gen_key(&r, k, 30);
+            size_t vl = th_below(&r, 40);
+            th_value_fill(v, vl, th_next(&r));
+            th_assert_rc(ct_put(t, bk, k, kl, v, vl, 0), CT_OK);
+            th_model_put(m, k, kl, v, vl);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+        ct_check_report src;
+        th_assert_rc(ct_check(e.db, &src), CT_OK);
+        assert_true(src.pages_overflow >= 1); /* the descriptor's run */
+        /* Free pages below the bucket's tree, so a compact copy moves it. */
+        th_put1(e.db, "a", 1, "1", 1);
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_del(t, NULL, "a", 1), CT_OK);
+        th_assert_rc(ct_commit(t), CT_OK);
+        ct_pagestore *dst = th_ram_create(PS, 1);
+        th_assert_rc(ct_copy(e.db, dst, flags), CT_OK);
+        ct_db *c = NULL;
+        th_assert_rc(ct_open(dst, NULL, &c), CT_OK);
+        th_verify_db(c, name, m);
+        th_check_clean(c);
+        ct_close(c);
+        dst->ops->close(dst);
+        th_model_free(m);
+        free(name);
+        th_env_destroy(&e);
+    }
+    th_ctx[0] = '\0';
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_copy_exact),
         cmocka_unit_test(test_copy_while_writing),
         cmocka_unit_test(test_copy_errors),
+        cmocka_unit_test(test_copy_long_bucket_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
