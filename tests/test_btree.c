@@ -61,7 +61,7 @@ static void ctx(rstate *s, const char *what)
 static size_t gen_vlen(rstate *s, size_t klen)
 {
     uint64_t p = th_below(&s->r, 100);
-    size_t inline_max = s->cell_max - 7u - klen; /* 7 + klen + vlen <= cell_max */
+    size_t inline_max = s->cell_max - CT_LEAF_CELL_FIXED - klen; /* fixed + klen + vlen <= cap */
     if (p < 10) {
         return 0;
     }
@@ -92,7 +92,7 @@ static const uint8_t *gen_val(rstate *s, size_t klen, size_t vlen)
         s->vcap = vlen;
     }
     th_fill(&s->r, s->vbuf, vlen);
-    if (7u + klen + vlen > s->cell_max) {
+    if (CT_LEAF_CELL_FIXED + klen + vlen > s->cell_max) {
         s->stats_overflow++;
     }
     return s->vbuf;

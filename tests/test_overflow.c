@@ -1,6 +1,6 @@
 /*
  * test_overflow.c - large values: sizes 0 B, 1 B, exactly the inline
- * threshold (a leaf cell of 7 + klen + vlen bytes <= ct__cell_max_bytes)
+ * threshold (a leaf cell of 4 + klen + vlen bytes <= ct__cell_max_bytes)
  * and one byte over it (for short and maximal keys), one-page and two-page
  * runs at their boundary, 1 MiB, and 64 MiB at 4096-byte pages; each
  * written, read back, overwritten (bigger, smaller, inline) and deleted,
