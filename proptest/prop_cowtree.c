@@ -3,6 +3,10 @@
  * memstore (the case's page size, map on/off), one write txn always open,
  * read txns in snapshot slots. Every error code is passed through as a
  * negative CT_* value shifted below the PT_R_* answers.
+ *
+ * Two reopens in three go through ct_copy (a plain copy, then a compact
+ * one) and open the copy in place of the store, so every case that
+ * reopens also checks that a copy holds exactly the last commit.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +17,8 @@
 #include "cowtree/memstore.h"
 
 struct pt_be {
+    ct_memstore_options mo; /* a copy's store is made the same way */
+    unsigned reopens;
     ct_pagestore *ps;
     ct_db *db;
     ct_options opt;
@@ -55,11 +61,10 @@ static int ct_be_open(pt_be **out, const pt_case *c, char *err, size_t errcap)
         snprintf(err, errcap, "cowtree: out of memory");
         return -1;
     }
-    ct_memstore_options mo;
-    ct_memstore_options_init(&mo);
-    mo.page_size = c->page_size;
-    mo.enable_map = c->map;
-    int rc = ct_memstore_create(&mo, &b->ps);
+    ct_memstore_options_init(&b->mo);
+    b->mo.page_size = c->page_size;
+    b->mo.enable_map = c->map;
+    int rc = ct_memstore_create(&b->mo, &b->ps);
     if (rc == CT_OK) {
         ct_options_init(&b->opt);
         b->opt.durability = c->durability;
@@ -99,13 +104,40 @@ static void ct_be_close(pt_be *b)
     free(b);
 }
 
+/* Copies the last commit into a fresh store, which replaces b->ps. */
+static int swap_to_copy(pt_be *b, unsigned flags)
+{
+    ct_pagestore *copy = NULL;
+    int rc = ct_memstore_create(&b->mo, &copy);
+    if (rc == CT_OK) {
+        rc = ct_copy(b->db, copy, flags);
+    }
+    if (rc != CT_OK) {
+        if (copy) {
+            copy->ops->close(copy);
+        }
+        return rc;
+    }
+    ct_close(b->db);
+    b->db = NULL;
+    b->ps->ops->close(b->ps);
+    b->ps = copy;
+    return CT_OK;
+}
+
 static int ct_be_reopen(pt_be *b)
 {
     ct_abort(b->w);
     b->w = NULL;
+    unsigned how = b->reopens++ % 3u; /* 0: the store itself; 1, 2: a copy */
+    int rc = how == 0 ? CT_OK : swap_to_copy(b, how == 2 ? CT_COPY_COMPACT : 0u);
+    if (rc != CT_OK) {
+        (void)begin_write(b);
+        return ans(rc);
+    }
     ct_close(b->db);
     b->db = NULL;
-    int rc = ct_open(b->ps, &b->opt, &b->db);
+    rc = ct_open(b->ps, &b->opt, &b->db);
     if (rc == CT_OK) {
         rc = begin_write(b);
     }
