@@ -70,7 +70,13 @@ extern const pt_be_ops pt_be_model;
 extern const pt_be_ops pt_be_sqlite;
 extern const pt_be_ops pt_be_lmdb;
 
-/* Bucket names shared by every backend: "b1".."b3". */
-void pt_bucket_name(unsigned bucket, char out[8]);
+/* cowtree's bucket names: "b1", "b2", and "b3" padded with 'x' to
+   PT_BUCKET_NAME_LONG bytes. That is longer than a catalog cell holds
+   beside a descriptor at 512-byte pages (78 bytes), so there the
+   descriptor sits in an overflow run, which reopens through ct_copy must
+   carry; it is within the key limit at every page size (90 at 512). */
+#define PT_BUCKET_NAME_LONG 80u
+#define PT_BUCKET_NAME_BYTES (PT_BUCKET_NAME_LONG + 1u)
+void pt_bucket_name(unsigned bucket, char out[PT_BUCKET_NAME_BYTES]);
 
 #endif /* COWTREE_PROPTEST_BE_H */

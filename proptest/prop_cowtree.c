@@ -27,9 +27,13 @@ struct pt_be {
     ct_cursor *cur;
 };
 
-void pt_bucket_name(unsigned bucket, char out[8])
+void pt_bucket_name(unsigned bucket, char out[PT_BUCKET_NAME_BYTES])
 {
-    snprintf(out, 8, "b%u", bucket % 100u);
+    int n = snprintf(out, PT_BUCKET_NAME_BYTES, "b%u", bucket % 100u);
+    if (bucket % 100u == 3u) {
+        memset(out + n, 'x', PT_BUCKET_NAME_LONG - (size_t)n);
+        out[PT_BUCKET_NAME_LONG] = '\0';
+    }
 }
 
 /* Maps a CT_* code to a PT_R_* answer (or a distinct negative error). */
@@ -171,7 +175,7 @@ static int handle(ct_txn *t, unsigned bucket, ct_bucket **out)
     if (bucket == 0) {
         return PT_R_OK;
     }
-    char name[8];
+    char name[PT_BUCKET_NAME_BYTES];
     pt_bucket_name(bucket, name);
     int rc = ct_bucket_open(t, name, 0, out);
     return rc == CT_NOTFOUND ? PT_R_NOBUCKET : ans(rc);
@@ -217,7 +221,7 @@ static int ct_be_del(pt_be *b, unsigned bucket, const uint8_t *k, size_t kl)
 
 static int ct_be_bucket_create(pt_be *b, unsigned bucket)
 {
-    char name[8];
+    char name[PT_BUCKET_NAME_BYTES];
     pt_bucket_name(bucket, name);
     ct_bucket *h = NULL;
     return ans(ct_bucket_open(b->w, name, CT_CREATE | CT_EXCL, &h));
@@ -225,7 +229,7 @@ static int ct_be_bucket_create(pt_be *b, unsigned bucket)
 
 static int ct_be_bucket_drop(pt_be *b, unsigned bucket)
 {
-    char name[8];
+    char name[PT_BUCKET_NAME_BYTES];
     pt_bucket_name(bucket, name);
     int rc = ct_bucket_drop(b->w, name);
     return rc == CT_NOTFOUND ? PT_R_NOBUCKET : ans(rc);
