@@ -203,7 +203,9 @@ static void test_overflow_ref_vlen_validated(void **state)
     assert_int_equal(ct__leaf_vlen(c), CT_VALUE_MAX_BYTES);
     ct__put32(c + CT_LEAF_CELL_FIXED + 3 + 16, CT_VALUE_MAX_BYTES + 1u);
     th_assert_rc(ct__node_validate(page, PS, KMAX), CT_CORRUPT);
-    /* The overflow mark with stray low bits is no legal vword either. */
+    /* A small length is legal again; the overflow mark with stray low
+       bits is no legal vword (the ref's length at +3 + 16: past the
+       3-byte key, the pgno and the generation). */
     ct__put32(c + CT_LEAF_CELL_FIXED + 3 + 16, 5);
     th_assert_rc(ct__node_validate(page, PS, KMAX), CT_OK);
     ct__put16(c + 2, (uint16_t)(CT_CELL_VWORD_OVERFLOW | 3u));
