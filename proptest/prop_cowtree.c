@@ -108,25 +108,19 @@ static void ct_be_close(pt_be *b)
     free(b);
 }
 
-/* Copies the last commit into a fresh store, which replaces b->ps. */
-static int swap_to_copy(pt_be *b, unsigned flags)
+/* A fresh store holding a copy of the last commit, or NULL and the error. */
+static int copy_last_commit(pt_be *b, unsigned flags, ct_pagestore **out)
 {
-    ct_pagestore *copy = NULL;
-    int rc = ct_memstore_create(&b->mo, &copy);
+    *out = NULL;
+    int rc = ct_memstore_create(&b->mo, out);
     if (rc == CT_OK) {
-        rc = ct_copy(b->db, copy, flags);
+        rc = ct_copy(b->db, *out, flags);
     }
-    if (rc != CT_OK) {
-        if (copy) {
-            copy->ops->close(copy);
-        }
-        return rc;
+    if (rc != CT_OK && *out) {
+        (*out)->ops->close(*out);
+        *out = NULL;
     }
-    ct_close(b->db);
-    b->db = NULL;
-    b->ps->ops->close(b->ps);
-    b->ps = copy;
-    return CT_OK;
+    return rc;
 }
 
 static int ct_be_reopen(pt_be *b)
@@ -134,13 +128,18 @@ static int ct_be_reopen(pt_be *b)
     ct_abort(b->w);
     b->w = NULL;
     unsigned how = b->reopens++ % 3u; /* 0: the store itself; 1, 2: a copy */
-    int rc = how == 0 ? CT_OK : swap_to_copy(b, how == 2 ? CT_COPY_COMPACT : 0u);
+    ct_pagestore *copy = NULL;
+    int rc = how == 0 ? CT_OK : copy_last_commit(b, how == 2 ? CT_COPY_COMPACT : 0u, &copy);
     if (rc != CT_OK) {
         (void)begin_write(b);
         return ans(rc);
     }
     ct_close(b->db);
     b->db = NULL;
+    if (copy) {
+        b->ps->ops->close(b->ps);
+        b->ps = copy;
+    }
     rc = ct_open(b->ps, &b->opt, &b->db);
     if (rc == CT_OK) {
         rc = begin_write(b);
