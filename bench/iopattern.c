@@ -12,6 +12,9 @@
  *               O_DSYNC descriptor (a second flush)
  *   contiguous  the three pages in one pwritev, the meta, one fdatasync
  *   one-write   the three pages and the meta in one pwritev, one fdatasync
+ *   two-pages   two scattered pages, the meta, one fdatasync (a commit
+ *               whose free-list entries ride in the meta)
+ *   two-adjacent  the two pages in one pwritev, the meta, one fdatasync
  *
  *   cowtree-iopattern [--commits N] [--rounds R] [--dir DIR]
  */
@@ -28,8 +31,8 @@
 #define PAGE 4096
 #define FILE_PAGES 64
 
-enum pattern { P_COWTREE, P_LMDB, P_CONTIGUOUS, P_ONE_WRITE, P_COUNT };
-static const char *const pattern_name[P_COUNT] = {"cowtree", "lmdb", "contiguous", "one-write"};
+enum pattern { P_COWTREE, P_LMDB, P_CONTIGUOUS, P_ONE_WRITE, P_TWO_PAGES, P_TWO_ADJACENT, P_COUNT };
+static const char *const pattern_name[P_COUNT] = {"cowtree", "lmdb", "contiguous", "one-write", "two-pages", "two-adjacent"};
 
 static int put(int fd, const unsigned char *buf, size_t pages, long pgno)
 {
@@ -71,6 +74,12 @@ static int commit(enum pattern p, int fd, int dsync_fd, unsigned char *buf, long
         break;
     case P_ONE_WRITE:
         rc = putv(fd, buf, 4, 10 + 4 * (i % 3)) || fdatasync(fd);
+        break;
+    case P_TWO_PAGES:
+        rc = put(fd, buf, 1, a) || put(fd, buf, 1, b) || put(fd, buf, 1, meta) || fdatasync(fd);
+        break;
+    case P_TWO_ADJACENT:
+        rc = putv(fd, buf, 2, 10 + 2 * (i % 3)) || put(fd, buf, 1, meta) || fdatasync(fd);
         break;
     default:
         rc = -1;
@@ -153,9 +162,9 @@ int main(int argc, char **argv)
         }
         median[p] = us[p][rounds / 2];
     }
-    printf("%-11s %10s %10s %10s %12s\n", "pattern", "us/commit", "min", "max", "lmdb/pattern");
+    printf("%-13s %10s %10s %10s %12s\n", "pattern", "us/commit", "min", "max", "lmdb/pattern");
     for (int p = 0; p < P_COUNT; p++) {
-        printf("%-11s %10.1f %10.1f %10.1f %11.2fx\n", pattern_name[p], median[p], us[p][0],
+        printf("%-13s %10.1f %10.1f %10.1f %11.2fx\n", pattern_name[p], median[p], us[p][0],
                us[p][rounds - 1], median[P_LMDB] / median[p]);
     }
     return 0;

@@ -209,6 +209,7 @@ static int write_free_list(copier *k, ct__meta *m)
     m->free_head = 0;
     m->free_gen = 0;
     m->free_count = 0;
+    m->free_inline = 0; /* the source's entries in its meta: listed anew below */
     if (nfree == 0) {
         return CT_OK;
     }
@@ -263,6 +264,7 @@ static int finish(copier *k, ct__meta *m)
         m->free_head = 0;
         m->free_gen = 0;
         m->free_count = 0;
+        m->free_inline = 0;
     } else {
         rc = ct__grow(&db->alloc, (void **)&k->buf, &k->buf_bytes, db->page_size, 1);
         if (rc == CT_OK) {

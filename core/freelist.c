@@ -202,6 +202,15 @@ static int load_chain(ct_db *db, const ct__meta *m, ct__freeset *out, uint8_t *b
         return CT_NOMEM;
     }
     out->cap = (size_t)m->free_count + 1;
+    /* The meta's own entries (meta.c bounds their count by free_count):
+       on no page, so the next commit writes them again. */
+    for (uint32_t i = 0; i < m->free_inline; i++) {
+        ct__free_entry fe = {m->free_inline_pgno[i], m->free_inline_txn[i], 0, 0, CT__NO_HOME, 0};
+        if (fe.pgno < 2 || fe.pgno >= m->hwm || fe.freed_txn > m->txnid) {
+            return CT__CORRUPT(fe.pgno, "meta free-list entry out of range");
+        }
+        out->v[out->count++] = fe;
+    }
     size_t cap = 0;
     uint64_t pgno = m->free_head;
     uint64_t gen = m->free_gen;
@@ -359,9 +368,20 @@ int ct__freelist_begin(ct_txn *t)
        reusable now belongs to: `oldest` only needs to be a lower bound.
        Frozen entries (not in the view) are held until a sync. */
     /* One pass, descending: the pool wants that order, held ascending. */
+    /* Pages the meta lists go first (no page rewritten to take them),
+       except those where the file would end if its free pages were all at
+       the end: those wait their turn in the pool, lowest first, so the
+       live pages move down and the end of the file can be given back. */
+    uint64_t packed_end = t->meta.hwm > count ? t->meta.hwm - count : 0;
+    t->pool_meta_count = 0;
     for (size_t i = count; i-- > 0;) {
         if (ct__freeset_reusable(db, &v[i], oldest)) {
-            t->pool[t->pool_count++] = v[i].pgno;
+            if (v[i].home == CT__NO_HOME && v[i].pgno < packed_end &&
+                t->pool_meta_count < CT_META_FREE_INLINE) {
+                t->pool_meta[t->pool_meta_count++] = v[i].pgno;
+            } else {
+                t->pool[t->pool_count++] = v[i].pgno;
+            }
         } else {
             t->held[t->held_count++] = v[i];
         }
@@ -388,12 +408,13 @@ static ct__free_entry pool_entry(const ct_txn *t, size_t *at, uint64_t pgno)
     return (ct__free_entry){pgno, 0, 0, 0, CT__NO_HOME, 0};
 }
 
-/* held (ascending) + what is left of the pool (descending) + this txn's
+/* held (ascending) + what is left of the pools (descending) + this txn's
    frees, merged by pgno into out->v. */
 static int merge_sets(ct_txn *t, ct__freeset *out)
 {
     ct_db *db = t->db;
-    size_t n = t->held_count + t->pool_count + t->freed_count + db->free.chain_count;
+    size_t n = t->held_count + t->pool_count + t->pool_meta_count + t->freed_count +
+               db->free.chain_count;
     out->v = ct__malloc(&db->alloc, (n + 1) * sizeof(*out->v));
     if (!out->v) {
         return CT_NOMEM;
@@ -417,25 +438,32 @@ static int merge_sets(ct_txn *t, ct__freeset *out)
     }
     size_t h = 0;
     size_t p = t->pool_count;
+    size_t q = t->pool_meta_count;
     size_t f = 0;
     size_t k = 0;
     size_t old_at = 0;
     for (;;) {
         uint64_t hp = h < t->held_count ? t->held[h].pgno : UINT64_MAX;
         uint64_t pp = p > 0 ? t->pool[p - 1] : UINT64_MAX;
+        uint64_t qp = q > 0 ? t->pool_meta[q - 1] : UINT64_MAX;
         uint64_t fp = f < t->freed_count ? t->freed[f].pgno : UINT64_MAX;
-        if (hp == UINT64_MAX && pp == UINT64_MAX && fp == UINT64_MAX) {
+        uint64_t low = hp < pp ? hp : pp;
+        low = qp < low ? qp : low;
+        low = fp < low ? fp : low;
+        if (low == UINT64_MAX) {
             break;
         }
-        if ((hp == pp && hp != UINT64_MAX) || (hp == fp && hp != UINT64_MAX) ||
-            (pp == fp && pp != UINT64_MAX)) {
-            return CT__CORRUPT(hp < pp ? hp : pp, "page freed twice");
+        if ((hp == low) + (pp == low) + (qp == low) + (fp == low) > 1) {
+            return CT__CORRUPT(low, "page freed twice");
         }
-        if (hp < pp && hp < fp) {
+        if (hp == low) {
             out->v[k++] = t->held[h++];
-        } else if (pp < fp) {
+        } else if (pp == low) {
             out->v[k++] = pool_entry(t, &old_at, pp);
             p--;
+        } else if (qp == low) {
+            out->v[k++] = pool_entry(t, &old_at, qp);
+            q--;
         } else {
             out->v[k++] = t->freed[f++];
         }
@@ -637,9 +665,23 @@ static int fill_new_pages(ct_txn *t, ct__freeset *fs, size_t nnew, const size_t 
     return CT_OK;
 }
 
-/* Writes the changed entries onto new front pages (taken from reusable
-   changed entries first, then the end of the store) linked to the kept
-   suffix of the old chain. */
+/* Free-list pages that hold `written` changed entries once the meta
+   carries the first CT_META_FREE_INLINE of them. */
+static size_t pages_for(size_t written, uint32_t per)
+{
+    return written > CT_META_FREE_INLINE ? (written - CT_META_FREE_INLINE + per - 1) / per : 0;
+}
+
+/* Writes the changed entries (its frees, the entries of the old chain
+   pages it drops, and those the last meta carried) in front of the kept
+   suffix of the old chain: the first CT_META_FREE_INLINE, in the order the
+   next commits reuse them, into the meta, the rest onto new pages taken
+   from reusable changed entries first, then the end of the store. A
+   commit that changes few entries (a durable single put frees two or
+   three pages) writes no free-list page at all, and the next commits
+   reuse what the meta carries (t->pool_meta) before any page's entry, so
+   they do not rewrite pages either. Entries in the meta stay on no page
+   (CT__NO_HOME): the next commit writes them again. */
 static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest)
 {
     ct_db *db = t->db;
@@ -650,7 +692,7 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
     for (size_t i = 0; i < fs->count; i++) {
         changed += fs->v[i].home == CT__NO_HOME || fs->v[i].home < first;
     }
-    size_t *take = ct__malloc(&db->alloc, ((changed + per - 1) / per + 1) * sizeof(*take));
+    size_t *take = ct__malloc(&db->alloc, (pages_for(changed, per) + 1) * sizeof(*take));
     if (!take) {
         return CT_NOMEM;
     }
@@ -664,7 +706,7 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
         int mine = e->home == CT__NO_HOME || e->home < first;
         /* Taking e leaves written - 1 entries: take it while they need more
            pages than are taken. */
-        if (mine && ntake < (written - 1 + per - 1) / per && ct__freeset_reusable(db, e, oldest)) {
+        if (mine && ntake < pages_for(written - 1, per) && ct__freeset_reusable(db, e, oldest)) {
             take[ntake++] = e->pgno;
             written--;
             continue;
@@ -672,7 +714,7 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
         fs->v[kept++] = *e;
     }
     fs->count = kept;
-    size_t nnew = (written + per - 1) / per;
+    size_t nnew = pages_for(written, per);
     CT_ASSERT(ntake <= nnew);
     int rc = chain_reserve(db, fs, nnew + nkept);
     for (size_t c = 0; c < nnew && rc == CT_OK; c++) {
@@ -715,22 +757,29 @@ static int write_chain(ct_txn *t, ct__freeset *fs, size_t first, uint64_t oldest
         at[r] = start;
         start += n;
     }
-    size_t norder = written;
     for (size_t i = 0; i < fs->count; i++) {
         if (rank[i] < WRITE_RANKS) {
             order[at[rank[i]]++] = i;
         }
     }
     ct__free(&db->alloc, rank);
+    size_t inl = written < CT_META_FREE_INLINE ? written : CT_META_FREE_INLINE;
+    for (size_t i = 0; i < inl; i++) {
+        ct__free_entry *e = &fs->v[order[i]];
+        t->meta.free_inline_pgno[i] = e->pgno;
+        t->meta.free_inline_txn[i] = e->freed_txn;
+        e->home = CT__NO_HOME;
+    }
+    t->meta.free_inline = (uint32_t)inl;
     uint64_t kept_head = nkept ? old->chain[first] : 0;
     uint64_t kept_gen = nkept ? old->chain_gen[first] : 0;
-    rc = fill_new_pages(t, fs, nnew, order, norder, kept_head, kept_gen);
+    rc = fill_new_pages(t, fs, nnew, order + inl, written - inl, kept_head, kept_gen);
     ct__free(&db->alloc, order);
     if (rc != CT_OK) {
         return rc;
     }
 #ifdef CT_DEBUG
-    uint64_t listed = 0;
+    uint64_t listed = t->meta.free_inline;
     for (size_t c = 0; c < fs->chain_count; c++) {
         listed += fs->chain_n[c];
     }
@@ -786,7 +835,7 @@ static int freeze_more(ct_txn *t, ct__freeset *fs)
     uint32_t *held = all + b;
     for (size_t i = 0; i < fs->count; i++) {
         const ct__free_entry *e = &fs->v[i];
-        CT_ASSERT(e->home < b);
+        CT_ASSERT(e->home < b || e->home == CT__NO_HOME); /* NO_HOME: in the meta */
         if (e->home < b) {
             all[e->home]++;
             held[e->home] += (uint32_t)sync_held(db, e);

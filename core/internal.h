@@ -93,8 +93,15 @@ typedef struct ct__meta {
     ct__tree catalog;
     uint64_t free_head; /* first free-list page, 0 = none */
     uint64_t free_gen;
-    uint64_t free_count; /* entries on the free list */
+    uint64_t free_count; /* entries on the free list, those in the meta included */
     uint64_t buckets;
+    /* Free-list entries carried in the meta itself (format version 4): a
+       commit that changes at most CT_META_FREE_INLINE entries writes them
+       here instead of on a free-list page, so a small durable commit
+       writes its tree pages and the meta, nothing else. */
+    uint32_t free_inline;
+    uint64_t free_inline_pgno[CT_META_FREE_INLINE];
+    uint64_t free_inline_txn[CT_META_FREE_INLINE]; /* freeing txn, 0 = anyone */
 } ct__meta;
 
 /* A free page and the txn that freed it (0 = reusable by anyone). In
@@ -221,6 +228,11 @@ struct ct_txn {
     uint64_t *pool;     /* reusable pages, sorted descending (pop = lowest) */
     size_t pool_count;
     size_t pool_cap;
+    /* Reusable pages the last meta listed itself, descending; taken before
+       the pool: reusing them rewrites no free-list page, where taking a
+       page's entry rewrites that page and every page in front of it. */
+    uint64_t pool_meta[CT_META_FREE_INLINE];
+    size_t pool_meta_count;
     ct__free_entry *held; /* free pages not reusable yet (kept on the list) */
     size_t held_count;
     /* The free set this txn started from, by pgno: db->free.v, or with the

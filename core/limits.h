@@ -30,6 +30,11 @@
    cell cap), 32 levels address 4^31 > 2^62 leaves: more than any store. */
 #define CT_DEPTH_MAX 32u
 
+/* Free-list entries a meta page carries itself: they fill the meta's
+   first 512-byte sector after its fields (offsets 168..503), so every page
+   size holds the same number (meta.c, docs/format.md). */
+#define CT_META_FREE_INLINE 21u
+
 /* Largest value: 2^31 - 1 bytes (API.md), so lengths fit a u32. */
 #define CT_VALUE_MAX_BYTES 0x7fffffffu
 

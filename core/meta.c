@@ -9,6 +9,8 @@
  *  64 tree catalog (same)
  *  96 u64 free-list head       104 u64 free-list head gen
  * 112 u64 free-list entries    120 u64 named buckets
+ * 128 u32 free-list entries in this meta (at most CT_META_FREE_INLINE)
+ * 132 u32 zero                 136 those entries (pgno u64, freed txn u64)
  * The header's txnid is the commit id; its pgno is the slot. Every further
  * 512-byte sector starts with the magic and the txnid (a sector stamp), so
  * a page torn between two writes of the slot never passes the checksum,
@@ -21,12 +23,18 @@
 #include "internal.h"
 
 #define CT_META_MAGIC 0x3145455254574f43ull /* "COWTREE1" little-endian */
-#define CT_FORMAT_VERSION 3u /* 3: 4-byte leaf cell headers (docs/format.md) */
+#define CT_FORMAT_VERSION 4u /* 4: free-list entries in the meta (docs/format.md) */
+/* Version 3 is version 4 with no entries in the meta (its bytes there are
+   zero), so this build reads it; the next commit writes version 4. */
+#define CT_FORMAT_VERSION_READ_MIN 3u
 #define META_BODY CT_PAGE_HDR_BYTES
-#define META_END (META_BODY + 128u)
+#define META_INLINE (META_BODY + 136u)
+#define META_INLINE_ENTRY 16u
 #define META_SECTOR 512u
+#define META_END (META_INLINE + CT_META_FREE_INLINE * META_INLINE_ENTRY)
 
-_Static_assert(META_END <= CT_PAGE_SIZE_MIN, "meta fits the smallest page");
+_Static_assert(META_END <= META_SECTOR, "meta fields fit the first sector (before any stamp)");
+_Static_assert(META_SECTOR <= CT_PAGE_SIZE_MIN, "meta fits the smallest page");
 
 static void put_tree(uint8_t *p, const ct__tree *t)
 {
@@ -69,6 +77,13 @@ void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int s
     ct__put64(b + 104, m->free_gen);
     ct__put64(b + 112, m->free_count);
     ct__put64(b + 120, m->buckets);
+    CT_ASSERT(m->free_inline <= CT_META_FREE_INLINE && m->free_inline <= m->free_count);
+    ct__put32(b + 128, m->free_inline);
+    for (uint32_t i = 0; i < m->free_inline; i++) {
+        uint8_t *e = page + META_INLINE + i * META_INLINE_ENTRY;
+        ct__put64(e, m->free_inline_pgno[i]);
+        ct__put64(e + 8, m->free_inline_txn[i]);
+    }
     for (uint32_t off = META_SECTOR; off < page_size; off += META_SECTOR) {
         ct__put64(page + off, CT_META_MAGIC);
         ct__put64(page + off + 8, m->txnid);
@@ -104,8 +119,9 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
             return CT__CORRUPT(slot, "meta sector stamp");
         }
     }
-    if (ct__get32(b + 8) != CT_FORMAT_VERSION) {
-        return CT_VERSION; /* older formats too: this build reads only its own */
+    uint32_t version = ct__get32(b + 8);
+    if (version < CT_FORMAT_VERSION_READ_MIN || version > CT_FORMAT_VERSION) {
+        return CT_VERSION; /* older formats too: their pages differ */
     }
     memset(out, 0, sizeof(*out));
     out->txnid = ct__ph_txnid(page);
@@ -118,6 +134,16 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
     out->free_gen = ct__get64(b + 104);
     out->free_count = ct__get64(b + 112);
     out->buckets = ct__get64(b + 120);
+    out->free_inline = ct__get32(b + 128);
+    if (out->free_inline > CT_META_FREE_INLINE || out->free_inline > out->free_count ||
+        ct__get32(b + 132) != 0 || (version < 4 && out->free_inline != 0)) {
+        return CT__CORRUPT(slot, "meta free-list entries");
+    }
+    for (uint32_t i = 0; i < out->free_inline; i++) {
+        const uint8_t *e = page + META_INLINE + i * META_INLINE_ENTRY;
+        out->free_inline_pgno[i] = ct__get64(e);
+        out->free_inline_txn[i] = ct__get64(e + 8);
+    }
     if (out->hwm < 2 ||
         out->durable_base > out->txnid || !tree_sane(&out->main, out->hwm, out->txnid) ||
         !tree_sane(&out->catalog, out->hwm, out->txnid) ||

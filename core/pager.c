@@ -378,7 +378,10 @@ static int page_alloc(ct_txn *t, uint32_t npages, uint8_t type, int zero, uint64
     }
     uint64_t p = 0;
     int from_pool = 0;
-    if (npages == 1 && t->pool_count > 0) {
+    if (npages == 1 && t->pool_meta_count > 0) {
+        p = t->pool_meta[--t->pool_meta_count];
+        from_pool = 1;
+    } else if (npages == 1 && t->pool_count > 0) {
         p = t->pool[--t->pool_count];
         from_pool = 1;
     } else if (npages > 1 && pool_take_run(t, npages, &p)) {

@@ -85,8 +85,9 @@ typedef struct fixture {
     uint32_t depth;
     ct__meta meta;      /* last commit */
     int meta_slot;
-    uint64_t *free_pgno; /* the free list, ascending */
+    uint64_t *free_pgno; /* the free list's entries on its pages, ascending */
     size_t nfree;
+    size_t nfree_total; /* with those the meta carries */
     uint64_t chain[64];
     size_t nchain;
     uint64_t ovf_pgno;   /* the overflow run of key "big" */
@@ -174,11 +175,16 @@ static void fixture_init(fixture *f, th_store_kind kind)
     ct_abort(t);
     pthread_mutex_lock(&db->mu);
     f->meta_slot = db->meta_slot;
-    f->nfree = db->free.count;
-    f->free_pgno = malloc((f->nfree + 1) * sizeof(uint64_t));
+    /* The entries on chain pages (the defects edit those pages); the
+       meta carries the others. */
+    f->nfree = 0;
+    f->nfree_total = db->free.count;
+    f->free_pgno = malloc((db->free.count + 1) * sizeof(uint64_t));
     assert_non_null(f->free_pgno);
-    for (size_t i = 0; i < f->nfree; i++) {
-        f->free_pgno[i] = db->free.v[i].pgno;
+    for (size_t i = 0; i < db->free.count; i++) {
+        if (db->free.v[i].home != CT__NO_HOME) {
+            f->free_pgno[f->nfree++] = db->free.v[i].pgno;
+        }
     }
     f->nchain = db->free.chain_count;
     assert_true(f->nchain <= 64);
@@ -186,6 +192,7 @@ static void fixture_init(fixture *f, th_store_kind kind)
     pthread_mutex_unlock(&db->mu);
     assert_true(f->nfree > 10);
     assert_true(f->nchain > 0);
+    assert_true(f->meta.free_inline > 0); /* the single puts' frees */
     assert_int_equal(f->meta.txnid % 2, (uint64_t)f->meta_slot);
     save_image(f);
 }
@@ -352,6 +359,27 @@ static void defect_free_and_live(fixture *f)
     pg_write(&f->e, page, p);
     expect_problem(f->e.db, "page both free and live", "twice", leaf);
     restore_image(f);
+}
+
+static void meta_entry_to_leaf(ct__meta *m, void *arg)
+{
+    m->free_inline_pgno[0] = *(const uint64_t *)arg;
+}
+
+/* A page both free and live, the entry in the meta: its first entry
+   replaced by a live leaf's number (meta resealed). */
+static void defect_meta_entry_live(fixture *f)
+{
+    uint64_t leaf = f->leaves[f->nleaves / 2];
+    /* On the saved image, whose newest meta is meta_slot's (a reopen
+       writes a fence into the other slot). */
+    th_env_close(&f->e);
+    restore_image(f);
+    edit_meta(f, meta_entry_to_leaf, &leaf);
+    th_assert_rc(th_env_open(&f->e), CT_OK);
+    expect_problem(f->e.db, "meta's free entry live", "twice", leaf);
+    restore_image(f);
+    reopen_on_image(f);
 }
 
 /* A page live twice: a branch's cell i+1 made to point at the same child
@@ -559,7 +587,7 @@ static void run_defects(th_store_kind kind)
         defect_live_twice,       defect_order_in_page,     defect_order_across_pages,
         defect_wrong_separator,  defect_overflow_run,      defect_entry_count,
         defect_bucket_descriptor, defect_free_past_end,     defect_checksum_and_identity,
-        defect_underfull_leaf,
+        defect_underfull_leaf,   defect_meta_entry_live,
     };
     for (size_t i = 0; i < sizeof(defects) / sizeof(defects[0]); i++) {
         defects[i](&f);
@@ -622,7 +650,7 @@ static void test_clean_report_counts(void **state)
     assert_string_equal(r.first_problem, "");
     assert_int_equal(r.pages_total, f.meta.hwm);
     assert_int_equal(r.pages_meta, 2);
-    assert_int_equal(r.pages_free, f.nfree);
+    assert_int_equal(r.pages_free, f.nfree_total);
     assert_int_equal(r.pages_freelist, f.nchain);
     assert_int_equal(r.pages_overflow, f.ovf_pages);
     assert_int_equal(r.entries, NKEYS + 3); /* keys, big, zzz, and the bucket's bk */
@@ -689,7 +717,7 @@ static void *parked_check(void *p)
 static void put_or_del(ct_db *db, int i, int del)
 {
     char k[16];
-    char v[300];
+    char v[900]; /* about four a leaf */
     snprintf(k, sizeof(k), "k%05d", i);
     memset(v, 'x', sizeof(v));
     ct_txn *t = NULL;
@@ -724,9 +752,19 @@ static void test_check_beside_commits(void **state)
         for (int i = 0; i < 400; i++) {
             put_or_del(db, i, 0);
         }
-        for (int i = 0; i < 400; i += 2) { /* a free list of several pages */
-            put_or_del(db, i, 1);
+        /* Half the keys in one txn: it frees more entries than a meta
+           carries, so the free list has pages for the check to read. */
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+        for (int i = 0; i < 400; i += 2) {
+            char k[16];
+            snprintf(k, sizeof(k), "k%05d", i);
+            assert_int_equal(ct_del(t, NULL, k, strlen(k)), CT_OK);
         }
+        assert_int_equal(ct_commit(t), CT_OK);
+        struct ct_stat st;
+        assert_int_equal(ct_stat(db, &st), CT_OK);
+        assert_true(st.free_list_pages > 0);
         atomic_store(&s->armed, 1);
         check_arg a = {.db = db};
         pthread_t th;
@@ -736,7 +774,9 @@ static void test_check_beside_commits(void **state)
             nanosleep(&ms, NULL);
         }
         int parked = atomic_load(&s->parked);
-        for (int i = 0; i < 8; i++) {
+        /* Commits that drop the list's pages and take every free page,
+           the dropped ones too once the slots let them. */
+        for (int i = 0; i < 64; i++) {
             put_or_del(db, 1000 + i, 0);
         }
         atomic_store(&s->release, 1);

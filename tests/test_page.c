@@ -454,6 +454,78 @@ static void test_meta_roundtrip(void **state)
     }
 }
 
+/* Format version 4 carries up to CT_META_FREE_INLINE free-list entries in
+   the meta: they round-trip, in the first sector at every page size; a
+   count above the limit or above the list's total, a nonzero pad word, or
+   entries in a version-3 meta are CT_CORRUPT; a version-3 meta without
+   them decodes (version 3 is version 4 with none); version 2 and 5 are
+   CT_VERSION. */
+static void test_meta_free_entries(void **state)
+{
+    (void)state;
+    ct__meta m;
+    sample_meta(&m);
+    m.free_inline = CT_META_FREE_INLINE;
+    for (uint32_t i = 0; i < m.free_inline; i++) {
+        m.free_inline_pgno[i] = 100u + 7u * i;
+        m.free_inline_txn[i] = i % 3 == 0 ? 0 : 1000u + i;
+    }
+    uint8_t p[PS];
+    ct__meta_encode(&m, p, PS, 0);
+    ct__meta d;
+    th_assert_rc(ct__meta_decode(p, PS, 0, &d), CT_OK);
+    assert_int_equal(d.free_inline, CT_META_FREE_INLINE);
+    for (uint32_t i = 0; i < m.free_inline; i++) {
+        assert_int_equal(d.free_inline_pgno[i], m.free_inline_pgno[i]);
+        assert_int_equal(d.free_inline_txn[i], m.free_inline_txn[i]);
+    }
+    /* The same at 4096 bytes: the entries sit before the first stamp. */
+    static uint8_t big[4096];
+    ct__meta_encode(&m, big, sizeof(big), 1);
+    th_assert_rc(ct__meta_decode(big, sizeof(big), 1, &d), CT_OK);
+    assert_int_equal(d.free_inline_pgno[CT_META_FREE_INLINE - 1],
+                     m.free_inline_pgno[CT_META_FREE_INLINE - 1]);
+    assert_int_equal(ct__get64(big + 512), ct__get64(big + CT_PAGE_HDR_BYTES)); /* stamp intact */
+
+    const uint32_t count_at = CT_PAGE_HDR_BYTES + 128u;
+    const uint32_t version_at = CT_PAGE_HDR_BYTES + 8u;
+    uint8_t q[PS];
+    /* One entry more than a meta holds. */
+    memcpy(q, p, PS);
+    ct__put32(q + count_at, CT_META_FREE_INLINE + 1u);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    /* More entries in the meta than on the whole list. */
+    memcpy(q, p, PS);
+    ct__put64(q + CT_PAGE_HDR_BYTES + 112u, CT_META_FREE_INLINE - 1u);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    /* The pad word after the count. */
+    memcpy(q, p, PS);
+    ct__put32(q + count_at + 4u, 1);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    /* Version 3 with entries: corrupt; without: read, as no entries. */
+    memcpy(q, p, PS);
+    ct__put32(q + version_at, 3);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_CORRUPT);
+    m.free_inline = 0;
+    ct__meta_encode(&m, q, PS, 0);
+    ct__put32(q + version_at, 3);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_OK);
+    assert_int_equal(d.free_inline, 0);
+    assert_int_equal(d.free_count, m.free_count);
+    /* Versions 2 and 5: CT_VERSION. */
+    ct__put32(q + version_at, 2);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_VERSION);
+    ct__put32(q + version_at, 5);
+    ct__page_seal(q, PS);
+    th_assert_rc(ct__meta_decode(q, PS, 0, &d), CT_VERSION);
+}
+
 /* ct__node_validate rejects structurally bad pages that carry a good CRC:
    keys out of order, a cell past the page end, overlapping cells, a branch
    whose cell 0 has a key, a count beyond the page. */
@@ -885,6 +957,7 @@ int main(void)
         cmocka_unit_test(test_crc_detects_every_bit_flip),
         cmocka_unit_test(test_wrong_identity_is_corrupt),
         cmocka_unit_test(test_meta_roundtrip),
+        cmocka_unit_test(test_meta_free_entries),
         cmocka_unit_test(test_node_validate_rejects),
         cmocka_unit_test(test_search_matches_linear),
         cmocka_unit_test(test_key_order),

@@ -827,7 +827,7 @@ static void pa_free(void *ctx, void *p)
 static void test_steady_commits_reuse_page_buffers(void **state)
 {
     (void)state;
-    enum { PAGE = 4096, WARM = 40, MEASURED = 40, PUTS = 300 };
+    enum { PAGE = 4096, BUILD = 20, WARM = 40, MEASURED = 40, PUTS = 300 };
     page_allocs pa = {PAGE, 0};
     ct_allocator alloc = {pa_malloc, pa_realloc, pa_free, &pa};
     ct_pagestore *ps = th_ram_create(PAGE, 1);
@@ -846,12 +846,18 @@ static void test_steady_commits_reuse_page_buffers(void **state)
         }
         ct_txn *t = NULL;
         th_assert_rc(ct_begin(db, 0, &t), CT_OK);
-        for (int i = 0; i < PUTS; i++, next++) {
+        /* BUILD commits of appends, then overwrites spread over every
+           leaf: each frees more entries than a meta carries, so the
+           commits write free-list pages. */
+        for (int i = 0; i < PUTS; i++) {
+            uint64_t k = c < BUILD ? next++ : ((uint64_t)i * 20u + (uint64_t)c) % next;
             uint8_t key[8];
             for (int b = 0; b < 8; b++) { /* big-endian: byte order is numeric order */
-                key[b] = (uint8_t)(next >> (56 - 8 * b));
+                key[b] = (uint8_t)(k >> (56 - 8 * b));
             }
-            th_assert_rc(ct_put(t, NULL, key, sizeof(key), val, sizeof(val), CT_APPEND), CT_OK);
+            th_assert_rc(ct_put(t, NULL, key, sizeof(key), val, sizeof(val),
+                                c < BUILD ? CT_APPEND : 0u),
+                         CT_OK);
         }
         th_assert_rc(ct_commit(t), CT_OK);
     }
@@ -1027,6 +1033,13 @@ static void test_commit_writev_failure(void **state)
     char val[3000];
     memset(val, 'z', sizeof(val));
     assert_int_equal(ct_put(t, NULL, "lost", 4, val, sizeof(val), 0), CT_OK);
+    /* Leaves enough for pages side by side from separate buffers, which
+       the commit hands to writev (one run alone goes to write). */
+    for (int i = 0; i < 40; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "lost-%03d", i);
+        assert_int_equal(ct_put(t, NULL, key, strlen(key), val, 150, 0), CT_OK);
+    }
     assert_int_equal(ct_commit(t), CT_IO);
     s.fail_writev = 0;
     const void *got = NULL;
