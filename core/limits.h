@@ -54,6 +54,16 @@
    1/CT_SHRINK_FRACTION of the store (commit.c's shrink_store says why). */
 #define CT_SHRINK_FRACTION 16u
 
+/* A durable commit that grows the store by fewer pages than the grow-ahead
+   chunk writes zero pages past the high-water mark up to a chunk beyond
+   it (commit.c's grow_ahead says why): hwm / CT_GROW_AHEAD_FRACTION pages,
+   at least CT_GROW_AHEAD_MIN and at most CT_GROW_AHEAD_MAX
+   (<= CT_WRITE_RUN_PAGES_MAX: one store write). A tail up to one chunk
+   is never given back. */
+#define CT_GROW_AHEAD_FRACTION 32u
+#define CT_GROW_AHEAD_MIN 16u
+#define CT_GROW_AHEAD_MAX 256u
+
 /* Pages gathered into one coalesced store write at commit. */
 #define CT_WRITE_RUN_PAGES_MAX 256u
 

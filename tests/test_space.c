@@ -386,7 +386,9 @@ static void test_free_tail_given_back(void **state)
                       (unsigned long long)later.pages_total, (unsigned long long)later.pages_free);
         assert_true(later.store_pages < full.store_pages / 10);
         assert_true(later.store_pages <= 16);
-        assert_int_equal(later.store_pages, later.pages_total);
+        /* What is left past the mark: at most a grow-ahead chunk. */
+        assert_true(later.store_pages >= later.pages_total);
+        assert_true(later.store_pages - later.pages_total <= CT_GROW_AHEAD_MIN);
         th_check_clean(e.db);
         free(ver);
         th_env_destroy(&e);
