@@ -1,11 +1,14 @@
 /*
  * commit.c - the commit protocol (DESIGN.md, docs/format.md).
  *
- *   1. bucket descriptors into the catalog, then the free list (whose
- *      chain pages are this commit's last allocations);
+ *   1. bucket descriptors into the catalog, then the free list (up to 21
+ *      entries in the meta, the rest on chain pages that are this commit's
+ *      last allocations);
  *   2. every dirty page sealed (crc) and written, sorted by page number,
  *      adjacent pages coalesced into one store write (writev() from the
- *      page buffers when the store has it, else write() of a copy);
+ *      page buffers when the store has it, else write() of a copy); a
+ *      small durable commit that grew the store writes zero pages a chunk
+ *      past the high-water mark too (grow_ahead);
  *   3. the meta page written to the slot NOT holding the last durable meta;
  *   4. CT_SYNC_FULL: ONE sync; the commit is durable; reusable pages at the
  *      end of the store are given back (resize).
@@ -225,16 +228,6 @@ static int sync_or_poison(ct_db *db)
     return CT_OK;
 }
 
-/* Gives the store's tail back, down to the larger high-water mark of the
-   two metas (recovery rejects a meta whose mark lies past the store's end,
-   and may fall back to the older one), once that tail is at least
-   1/CT_SHRINK_FRACTION of the store. When a file's size or block map
-   changes, its fdatasync must also make that metadata durable (an inode
-   write, or a journal commit); giving back a few pages each commit only
-   to write them again a few commits later made the file's size change in
-   222 of 2,002 durable single-put commits (136 of them shrink, then grow
-   again). Pages past the high-water mark are garbage the store already
-   tolerates after a crash. */
 _Static_assert(CT_GROW_AHEAD_MAX <= CT_WRITE_RUN_PAGES_MAX, "grow-ahead is one store write");
 
 /* Pages past the high-water mark grow_ahead keeps written (see there). */
@@ -247,6 +240,16 @@ static uint64_t grow_ahead_chunk(uint64_t hwm)
     return chunk < CT_GROW_AHEAD_MAX ? chunk : CT_GROW_AHEAD_MAX;
 }
 
+/* Gives the store's tail back, down to the larger high-water mark of the
+   two metas (recovery rejects a meta whose mark lies past the store's end,
+   and may fall back to the older one), once that tail is at least
+   1/CT_SHRINK_FRACTION of the store and more than a grow-ahead chunk. When a file's size or block map
+   changes, its fdatasync must also make that metadata durable (an inode
+   write, or a journal commit); giving back a few pages each commit only
+   to write them again a few commits later made the file's size change in
+   222 of 2,002 durable single-put commits (136 of them shrink, then grow
+   again). Pages past the high-water mark are garbage the store already
+   tolerates after a crash. */
 static void shrink_store(ct_db *db)
 {
     pthread_mutex_lock(&db->mu);
