@@ -288,8 +288,8 @@ static void grow_ahead(ct_txn *t, uint64_t size_before)
     uint64_t hwm = t->meta.hwm;
     uint64_t chunk = grow_ahead_chunk(hwm);
     if (ps->ops->size(ps, &size) != CT_OK || size <= size_before || size - size_before >= chunk ||
-        size >= hwm + chunk) {
-        return;
+        size < hwm || size >= hwm + chunk) {
+        return; /* (size < hwm: never after write_dirty; then pages <= chunk) */
     }
     uint32_t pages = (uint32_t)(hwm + chunk - size);
     uint8_t *zero = t->scratch + 2 * (size_t)db->page_size;

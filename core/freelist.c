@@ -254,6 +254,23 @@ static int load_chain(ct_db *db, const ct__meta *m, ct__freeset *out, uint8_t *b
             return CT__CORRUPT(out->v[i].pgno, "free-list entry listed twice");
         }
     }
+    /* A chain page listed as free would be handed out while it holds the
+       list (a meta's entries or a page's may name one). */
+    for (size_t c = 0; c < out->chain_count; c++) {
+        size_t lo = 0;
+        size_t hi = out->count;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (out->v[mid].pgno < out->chain[c]) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if (lo < out->count && out->v[lo].pgno == out->chain[c]) {
+            return CT__CORRUPT(out->chain[c], "free-list page listed as free");
+        }
+    }
     return CT_OK;
 }
 
@@ -372,7 +389,8 @@ int ct__freelist_begin(ct_txn *t)
        except those where the file would end if its free pages were all at
        the end: those wait their turn in the pool, lowest first, so the
        live pages move down and the end of the file can be given back. */
-    uint64_t packed_end = t->meta.hwm > count ? t->meta.hwm - count : 0;
+    uint64_t nfree = ct__freeset_total(&db->free); /* the frozen tail too */
+    uint64_t packed_end = t->meta.hwm > nfree ? t->meta.hwm - nfree : 0;
     t->pool_meta_count = 0;
     for (size_t i = count; i-- > 0;) {
         if (ct__freeset_reusable(db, &v[i], oldest)) {

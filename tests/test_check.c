@@ -366,6 +366,34 @@ static void meta_entry_to_leaf(ct__meta *m, void *arg)
     m->free_inline_pgno[0] = *(const uint64_t *)arg;
 }
 
+static void meta_entry_to_chain_head(ct__meta *m, void *arg)
+{
+    (void)arg;
+    m->free_inline_pgno[0] = m->free_head;
+}
+
+/* A meta whose entries name the free list's own first page (resealed):
+   a writer would hand that page out while it holds the list. Recovery
+   refuses that commit (CT_CORRUPT at the page) and opens the one before;
+   the other slot's commit checks clean. */
+static void defect_meta_lists_chain_page(fixture *f)
+{
+    th_env_close(&f->e);
+    restore_image(f);
+    edit_meta(f, meta_entry_to_chain_head, NULL);
+    th_assert_rc(th_env_open(&f->e), CT_OK);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(f->e.db, &st), CT_OK);
+    print_message("  %-34s -> commit %llu rejected at page %llu, opened %llu\n",
+                  "meta lists its chain's page", (unsigned long long)st.rejected_txnid,
+                  (unsigned long long)st.rejected_pgno, (unsigned long long)st.txnid);
+    assert_int_equal(st.rejected_txnid, f->meta.txnid);
+    assert_int_equal(st.rejected_pgno, f->meta.free_head);
+    th_check_clean(f->e.db);
+    restore_image(f);
+    reopen_on_image(f);
+}
+
 /* A page both free and live, the entry in the meta: its first entry
    replaced by a live leaf's number (meta resealed). */
 static void defect_meta_entry_live(fixture *f)
@@ -587,7 +615,7 @@ static void run_defects(th_store_kind kind)
         defect_live_twice,       defect_order_in_page,     defect_order_across_pages,
         defect_wrong_separator,  defect_overflow_run,      defect_entry_count,
         defect_bucket_descriptor, defect_free_past_end,     defect_checksum_and_identity,
-        defect_underfull_leaf,   defect_meta_entry_live,
+        defect_underfull_leaf,   defect_meta_entry_live,   defect_meta_lists_chain_page,
     };
     for (size_t i = 0; i < sizeof(defects) / sizeof(defects[0]); i++) {
         defects[i](&f);
