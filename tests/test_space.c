@@ -122,6 +122,20 @@ static void overwrite_random(th_env *e, th_rng *r, uint64_t nkeys, uint32_t *ver
     }
 }
 
+/* Deletes every step-th key below n in one txn. */
+static void delete_every(ct_db *db, uint64_t n, uint64_t step, uint32_t *ver)
+{
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    for (uint64_t i = 0; i < n; i += step) {
+        uint8_t k[24];
+        size_t kl = space_key(i, k);
+        th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
+        ver[i] = UINT32_MAX;
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+}
+
 /* Every key i < n must read its current version (UINT32_MAX = absent). */
 static void check_keys(ct_txn *t, uint64_t n, const uint32_t *ver)
 {
@@ -636,15 +650,8 @@ static void test_free_list_survives_reopen(void **state)
     th_rng_seed(&r, 3);
     build_keys(&e, nkeys, &r, ver);
     /* Delete half: lots of free pages in the middle of the store. */
+    delete_every(e.db, nkeys, 2, ver);
     ct_txn *t = NULL;
-    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
-    for (uint64_t i = 0; i < nkeys; i += 2) {
-        uint8_t k[24];
-        size_t kl = space_key(i, k);
-        th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
-        ver[i] = UINT32_MAX;
-    }
-    th_assert_rc(ct_commit(t), CT_OK);
     th_put1(e.db, "a", 1, "1", 1);
     th_put1(e.db, "a", 1, "2", 1);
     figures before = fig(&e);
@@ -757,14 +764,7 @@ static void test_small_commits_keep_free_list_in_meta(void **state)
     th_check_clean(db);
     /* Delete a third in one txn: more entries than a meta carries. */
     uint64_t fl_before = s->freelist_pages;
-    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
-    for (uint64_t i = 0; i < nkeys; i += 3) {
-        uint8_t k[24];
-        size_t kl = space_key(i, k);
-        th_assert_rc(ct_del(t, NULL, k, kl), CT_OK);
-        ver[i] = UINT32_MAX;
-    }
-    th_assert_rc(ct_commit(t), CT_OK);
+    delete_every(db, nkeys, 3, ver);
     assert_true(s->freelist_pages > fl_before);
     /* Now the list's pages hold most entries, and a third of the file is
        free: the meta's pages near the end wait (the file's end can be
