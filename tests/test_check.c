@@ -7,9 +7,12 @@
  * free-list entry dropped), a page both free and live, a page live twice,
  * keys out of order inside a page and across pages, a wrong separator, a
  * bad overflow run, a wrong entry count, a bad bucket descriptor, a free
- * entry past the end, an underfull page (fill bounds). ct_check must return CT_CORRUPT with problems > 0, a
- * first_problem text saying what and the page number; after the image is
- * restored the check is clean again. Also: plain checksum and identity
+ * entry past the end, an underfull page (fill bounds), a live page among
+ * the entries a meta carries. ct_check must return CT_CORRUPT with
+ * problems > 0, a first_problem text saying what and the page number;
+ * after the image is restored the check is clean again. A meta whose
+ * entries name a page of the free list's own chain is refused by
+ * recovery, which opens the commit before. Also: plain checksum and identity
  * damage, and what a clean report counts. Edits go to the RAM store's
  * bytes (map and read paths), the memory store (peek/poke) and the file
  * (pwrite).
