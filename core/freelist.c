@@ -383,15 +383,15 @@ int ct__freelist_begin(ct_txn *t)
     pthread_mutex_unlock(&db->mu);
     /* A reader that begins later reads the last commit, which no page
        reusable now belongs to: `oldest` only needs to be a lower bound.
-       Frozen entries (not in the view) are held until a sync. */
-    /* One pass, descending: the pool wants that order, held ascending. */
-    /* Pages the meta lists go first (no page rewritten to take them),
-       except those where the file would end if its free pages were all at
-       the end: those wait their turn in the pool, lowest first, so the
-       live pages move down and the end of the file can be given back. */
+       Frozen entries (not in the view) are held until a sync. Pages the
+       meta lists go to pool_meta, taken first (no page is rewritten to
+       take them), except those where the file would end if its free pages
+       were all at the end: those wait their turn in the pool, lowest
+       first, so live pages move down and the file's end can be given back. */
     uint64_t nfree = ct__freeset_total(&db->free); /* the frozen tail too */
     uint64_t packed_end = t->meta.hwm > nfree ? t->meta.hwm - nfree : 0;
     t->pool_meta_count = 0;
+    /* One pass, descending: the pools want that order, held ascending. */
     for (size_t i = count; i-- > 0;) {
         if (ct__freeset_reusable(db, &v[i], oldest)) {
             if (v[i].home == CT__NO_HOME && v[i].pgno < packed_end &&

@@ -364,6 +364,17 @@ static void defect_free_and_live(fixture *f)
     restore_image(f);
 }
 
+/* Closes the db, puts the saved image back, edits its newest meta (which
+   is meta_slot's there: a reopen writes a fence into the other slot) and
+   opens the db on it. */
+static void open_on_edited_meta(fixture *f, void (*fn)(ct__meta *m, void *arg), void *arg)
+{
+    th_env_close(&f->e);
+    restore_image(f);
+    edit_meta(f, fn, arg);
+    th_assert_rc(th_env_open(&f->e), CT_OK);
+}
+
 static void meta_entry_to_leaf(ct__meta *m, void *arg)
 {
     m->free_inline_pgno[0] = *(const uint64_t *)arg;
@@ -381,10 +392,7 @@ static void meta_entry_to_chain_head(ct__meta *m, void *arg)
    the other slot's commit checks clean. */
 static void defect_meta_lists_chain_page(fixture *f)
 {
-    th_env_close(&f->e);
-    restore_image(f);
-    edit_meta(f, meta_entry_to_chain_head, NULL);
-    th_assert_rc(th_env_open(&f->e), CT_OK);
+    open_on_edited_meta(f, meta_entry_to_chain_head, NULL);
     struct ct_stat st;
     th_assert_rc(ct_stat(f->e.db, &st), CT_OK);
     print_message("  %-34s -> commit %llu rejected at page %llu, opened %llu\n",
@@ -402,12 +410,7 @@ static void defect_meta_lists_chain_page(fixture *f)
 static void defect_meta_entry_live(fixture *f)
 {
     uint64_t leaf = f->leaves[f->nleaves / 2];
-    /* On the saved image, whose newest meta is meta_slot's (a reopen
-       writes a fence into the other slot). */
-    th_env_close(&f->e);
-    restore_image(f);
-    edit_meta(f, meta_entry_to_leaf, &leaf);
-    th_assert_rc(th_env_open(&f->e), CT_OK);
+    open_on_edited_meta(f, meta_entry_to_leaf, &leaf);
     expect_problem(f->e.db, "meta's free entry live", "twice", leaf);
     restore_image(f);
     reopen_on_image(f);
