@@ -78,6 +78,11 @@ static void usage(FILE *f)
             "  --repeat N         N rounds of every engine, interleaved (engine A, B, ..., A,\n"
             "                     B, ...); each row reports the round with its median ops/s\n"
             "                     (default 1, max %d)\n"
+            "  --pair             run each workload in its own process, the engines one right\n"
+            "                     after the other (A, B, ... for fillseq, then for the next\n"
+            "                     workload), so a ratio compares runs seconds apart; a\n"
+            "                     workload that needs a loaded db starts from an untimed\n"
+            "                     fillrandom of its own\n"
             "  --quick            --num 100000 --sync-ops 200 --big-count 200 (CI smoke run)\n"
             "engines compiled in:",
             BENCH_SYNC_THREADS_DEFAULT, BENCH_SYNC_THREADS_MAX, default_benchmarks,
@@ -227,6 +232,8 @@ static int parse_args(int argc, char **argv, bench_config *cfg, selection *sel,
             cfg->bulk_durable = 1;
         } else if (strcmp(a, "--keep") == 0) {
             cfg->keep = 1;
+        } else if (strcmp(a, "--pair") == 0) {
+            cfg->pair = 1;
         } else if (val == NULL) {
             fprintf(stderr, "cowtree-bench: unknown option or missing value: %s\n", a);
             return -1;
@@ -307,7 +314,11 @@ static int check_config(const bench_config *cfg)
 }
 
 /* Runs one engine in a child process; fills run->peak_rss_kb and status. */
-static void run_engine(engine_run *run, const bench_config *cfg, const selection *sel)
+/* Runs benchmarks[0..count) of run->eng in a child process, whose rows
+   land in run->results (shared memory); a failure of the child itself
+   goes to run->status, and its peak RSS raises run->peak_rss_kb. */
+static void run_engine(engine_run *run, const bench_config *cfg, const int *benchmarks,
+                       size_t count)
 {
     fflush(stdout);
     fflush(stderr);
@@ -317,8 +328,7 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
         return;
     }
     if (pid == 0) {
-        int rc =
-            bench_run_engine(run->eng, cfg, sel->benchmarks, sel->benchmark_count, run->results);
+        int rc = bench_run_engine(run->eng, cfg, benchmarks, count, run->results);
         fflush(stderr);
         _exit(rc == 0 ? 0 : 2);
     }
@@ -330,7 +340,10 @@ static void run_engine(engine_run *run, const bench_config *cfg, const selection
             return;
         }
     }
-    run->peak_rss_kb = ru.ru_maxrss;
+    run->peak_rss_kb = ru.ru_maxrss > run->peak_rss_kb ? ru.ru_maxrss : run->peak_rss_kb;
+    if (run->status[0] != '\0') {
+        return; /* keep the first failure of a round */
+    }
     if (WIFSIGNALED(wstatus)) {
         snprintf(run->status, sizeof run->status, "crashed: signal %d (%s)", WTERMSIG(wstatus),
                  strsignal(WTERMSIG(wstatus)));
@@ -502,8 +515,8 @@ static void print_round_ranges(bench_result *shared, size_t rounds, const select
 }
 
 /* With --repeat and both cowtree and LMDB selected: cowtree's rate over
-   LMDB's within each round, whose two runs are minutes apart rather than
-   the whole run's span. On a machine whose speed drifts, the ratio of two
+   LMDB's within each round, whose two runs are minutes apart (seconds
+   with --pair) rather than the whole run's span. On a machine whose speed drifts, the ratio of two
    medians can come from different stretches; these per-round ratios show
    how often cowtree led (the rounds at or above 1.0x). */
 static void print_round_ratios(bench_result *shared, size_t rounds, const engine_run *runs,
@@ -699,13 +712,25 @@ int main(int argc, char **argv)
     for (size_t k = 0; k < rounds; k++) {
         for (size_t i = 0; i < sel.engine_count; i++) {
             runs[i] = (engine_run){.eng = sel.engines[i], .results = round_rows(shared, k, i)};
-            if (rounds > 1) {
-                fprintf(stderr, "cowtree-bench: %s (round %zu of %zu)\n", runs[i].eng->name,
-                        k + 1, rounds);
-            } else {
-                fprintf(stderr, "cowtree-bench: %s\n", runs[i].eng->name);
+        }
+        /* Without --pair one step runs every workload; with it, one each. */
+        size_t steps = cfg.pair ? sel.benchmark_count : 1;
+        for (size_t s = 0; s < steps; s++) {
+            const int *first = cfg.pair ? &sel.benchmarks[s] : sel.benchmarks;
+            size_t count = cfg.pair ? 1 : sel.benchmark_count;
+            for (size_t i = 0; i < sel.engine_count; i++) {
+                fprintf(stderr, "cowtree-bench: %s", runs[i].eng->name);
+                if (cfg.pair) {
+                    fprintf(stderr, " %s", bench_row_names[*first]);
+                }
+                if (rounds > 1) {
+                    fprintf(stderr, " (round %zu of %zu)", k + 1, rounds);
+                }
+                fprintf(stderr, "\n");
+                run_engine(&runs[i], &cfg, first, count);
             }
-            run_engine(&runs[i], &cfg, &sel);
+        }
+        for (size_t i = 0; i < sel.engine_count; i++) {
             failed |= runs[i].status[0] != '\0';
             for (size_t r = 0; r < row_count; r++) {
                 const bench_result *res = &runs[i].results[rows[r]];
