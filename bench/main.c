@@ -78,11 +78,11 @@ static void usage(FILE *f)
             "  --repeat N         N rounds of every engine, interleaved (engine A, B, ..., A,\n"
             "                     B, ...); each row reports the round with its median ops/s\n"
             "                     (default 1, max %d)\n"
-            "  --pair             run each workload in its own process, the engines one right\n"
-            "                     after the other (A, B, ... for fillseq, then for the next\n"
-            "                     workload), so a ratio compares runs seconds apart; a\n"
-            "                     workload that needs a loaded db starts from an untimed\n"
-            "                     fillrandom of its own\n"
+            "  --pair             the engines one right after the other for each workload\n"
+            "                     (A, B, ... for fillseq, then for the next), each in a\n"
+            "                     process of its own, so a ratio compares runs seconds\n"
+            "                     apart; workloads that share a db state (overwrite through\n"
+            "                     deleterandom) stay together in one process\n"
             "  --quick            --num 100000 --sync-ops 200 --big-count 200 (CI smoke run)\n"
             "engines compiled in:",
             BENCH_SYNC_THREADS_DEFAULT, BENCH_SYNC_THREADS_MAX, default_benchmarks,
@@ -350,6 +350,39 @@ static void run_engine(engine_run *run, const bench_config *cfg, const int *benc
     } else if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0 && WEXITSTATUS(wstatus) != 2) {
         snprintf(run->status, sizeof run->status, "exited with status %d", WEXITSTATUS(wstatus));
     }
+}
+
+/* Whether workload b starts from a state a process of its own reproduces:
+   a fresh db, or (after fillrandom, which ensure_loaded repeats with the
+   same seeds, or after a workload that emptied or closed its db) the
+   untimed load the workloads needing one make. */
+static int starts_afresh(int prev, int b)
+{
+    switch (b) {
+    case BENCH_ROW_FILLSEQ:
+    case BENCH_ROW_FILLRANDOM:
+    case BENCH_ROW_FILLSYNC:
+    case BENCH_ROW_FILLSYNCMT:
+    case BENCH_ROW_BIGVALUE_PUT:
+        return 1;
+    default:
+        return prev == BENCH_ROW_FILLRANDOM || prev == BENCH_ROW_DELETERANDOM ||
+               prev == BENCH_ROW_FILLSYNC || prev == BENCH_ROW_FILLSYNCMT ||
+               prev == BENCH_ROW_BIGVALUE_PUT;
+    }
+}
+
+/* --pair: the workloads from index s that one process runs, so that each
+   workload sees the state it would in a single run of the whole list
+   (overwrite through deleterandom share one db). */
+static size_t segment_len(const selection *sel, size_t s)
+{
+    size_t n = 1;
+    while (s + n < sel->benchmark_count &&
+           !starts_afresh(sel->benchmarks[s + n - 1], sel->benchmarks[s + n])) {
+        n++;
+    }
+    return n;
 }
 
 /* Round k of engine i writes its rows at shared + (k * ENGINE_COUNT + i) *
@@ -713,15 +746,15 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < sel.engine_count; i++) {
             runs[i] = (engine_run){.eng = sel.engines[i], .results = round_rows(shared, k, i)};
         }
-        /* Without --pair one step runs every workload; with it, one each. */
-        size_t steps = cfg.pair ? sel.benchmark_count : 1;
-        for (size_t s = 0; s < steps; s++) {
-            const int *first = cfg.pair ? &sel.benchmarks[s] : sel.benchmarks;
-            size_t count = cfg.pair ? 1 : sel.benchmark_count;
+        /* Without --pair one step runs every workload; with it, a segment. */
+        for (size_t s = 0; s < sel.benchmark_count;) {
+            const int *first = &sel.benchmarks[s];
+            size_t count = cfg.pair ? segment_len(&sel, s) : sel.benchmark_count;
+            s += count;
             for (size_t i = 0; i < sel.engine_count; i++) {
                 fprintf(stderr, "cowtree-bench: %s", runs[i].eng->name);
                 if (cfg.pair) {
-                    fprintf(stderr, " %s", bench_row_names[*first]);
+                    fprintf(stderr, " %s%s", bench_row_names[*first], count > 1 ? "..." : "");
                 }
                 if (rounds > 1) {
                     fprintf(stderr, " (round %zu of %zu)", k + 1, rounds);
