@@ -1,0 +1,211 @@
+/*
+ * mapcost.c - cowtree-mapcost: what a cold read of a 64-KiB value through
+ * a read-only file mapping costs, without any engine, to see where the
+ * bigvalue_get workload's time goes (docs/bench.md, seventeenth stop).
+ *
+ * It writes `--values` runs of 17 pages (a 64-KiB value and its header)
+ * the way an engine's commits would, 16 runs and one tree page a commit,
+ * fdatasyncs, maps the file and reads the first and last byte of
+ * `--values` runs picked at random (as the bench's gets do). Variants:
+ *   pieces-256k  each commit's runs in writes that stop at 256-KiB edges
+ *                (cowtree's file store)
+ *   one-write    each commit's runs in one write (LMDB's writev)
+ *   populated    as pieces-256k, then MADV_POPULATE_READ over the whole
+ *                mapping before the reads: no page fault is left to take
+ *   first-only   as pieces-256k, reading only the first byte of each value
+ *   warm         as pieces-256k, the reads repeated on the same mapping
+ * Each prints microseconds per read and the minor faults the reads took.
+ *
+ *   cowtree-mapcost [--values N] [--rounds R] [--dir DIR]
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define PAGE 4096
+#define RUN_PAGES 17   /* a 65,536-byte value and its page header */
+#define RUNS_PER_COMMIT 16
+#define PIECE_BYTES ((size_t)256 << 10)
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+enum variant { V_PIECES, V_ONE_WRITE, V_POPULATED, V_FIRST_ONLY, V_WARM, V_COUNT };
+static const char *const variant_name[V_COUNT] = {"pieces-256k", "one-write", "populated",
+                                                  "first-only", "warm"};
+
+static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
+{
+    size_t done = 0;
+    while (done < len) {
+        size_t want = len - done;
+        if (piece != 0) {
+            size_t edge = piece - (size_t)((off + (off_t)done) % (off_t)piece);
+            want = want < edge ? want : edge;
+        }
+        ssize_t n = pwrite(fd, buf + done, want, off + (off_t)done);
+        if (n <= 0) {
+            return -1;
+        }
+        done += (size_t)n;
+    }
+    return 0;
+}
+
+/* Page of run r: commits of 16 runs, each followed by one tree page. */
+static long run_page(long r)
+{
+    return 2 + (r / RUNS_PER_COMMIT) * (RUNS_PER_COMMIT * RUN_PAGES + 1) +
+           (r % RUNS_PER_COMMIT) * RUN_PAGES;
+}
+
+/* Writes the file for variant v; returns its length in pages, or -1. */
+static long write_file(int fd, enum variant v, long values, const unsigned char *buf)
+{
+    size_t commit_bytes = (size_t)RUNS_PER_COMMIT * RUN_PAGES * PAGE;
+    long commits = (values + RUNS_PER_COMMIT - 1) / RUNS_PER_COMMIT;
+    for (long c = 0; c < commits; c++) {
+        off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
+        size_t piece = v == V_ONE_WRITE ? 0 : PIECE_BYTES;
+        if (write_all(fd, buf, commit_bytes, off, piece) != 0 ||
+            write_all(fd, buf, PAGE, off + (off_t)commit_bytes, 0) != 0) {
+            return -1;
+        }
+    }
+    return fdatasync(fd) == 0 ? run_page(commits * RUNS_PER_COMMIT) : -1;
+}
+
+static volatile uint64_t sink;
+
+static uint64_t next_rand(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* The reads of one variant: microseconds per read into *us, faults into
+   *faults. Returns 0, or -1 with errno. */
+static int measure(const char *path, enum variant v, long values, const unsigned char *buf,
+                   double *us, long *faults)
+{
+    unlink(path);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        return -1;
+    }
+    long pages = write_file(fd, v, values, buf);
+    size_t len = pages > 0 ? (size_t)pages * PAGE : 0;
+    const unsigned char *m = MAP_FAILED;
+    if (pages > 0) {
+        m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    }
+    int rc = m == MAP_FAILED ? -1 : 0;
+    if (rc == 0 && v == V_POPULATED) {
+        rc = madvise((void *)m, len, MADV_POPULATE_READ);
+    }
+    uint64_t acc = 0;
+    for (int pass = 0; rc == 0 && pass < (v == V_WARM ? 2 : 1); pass++) {
+        struct rusage a;
+        struct rusage b;
+        getrusage(RUSAGE_SELF, &a);
+        uint64_t seed = 301;
+        double t0 = bench_now_s();
+        for (long i = 0; i < values; i++) {
+            const unsigned char *val =
+                m + (size_t)run_page((long)(next_rand(&seed) % (uint64_t)values)) * PAGE;
+            acc += val[16];
+            if (v != V_FIRST_ONLY) {
+                acc += val[(size_t)RUN_PAGES * PAGE - 1];
+            }
+        }
+        *us = (bench_now_s() - t0) / (double)values * 1e6;
+        getrusage(RUSAGE_SELF, &b);
+        *faults = b.ru_minflt - a.ru_minflt;
+    }
+    sink = acc; /* keeps the reads */
+    int saved = errno;
+    if (m != MAP_FAILED) {
+        munmap((void *)m, len);
+    }
+    close(fd);
+    unlink(path);
+    errno = saved;
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    long values = 4000;
+    int rounds = 3;
+    const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--values") == 0 && i + 1 < argc) {
+            values = strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
+            rounds = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else {
+            fprintf(stderr, "usage: cowtree-mapcost [--values N] [--rounds R] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    if (values < 1 || values > 1000000 || rounds < 1 || rounds > 16) {
+        fprintf(stderr, "cowtree-mapcost: --values 1..1000000, --rounds 1..16\n");
+        return 2;
+    }
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/cowtree-mapcost.%ld", dir, (long)getpid()) >=
+        (int)sizeof path) {
+        fprintf(stderr, "cowtree-mapcost: path too long\n");
+        return 2;
+    }
+    size_t commit_bytes = (size_t)RUNS_PER_COMMIT * RUN_PAGES * PAGE;
+    unsigned char *buf = malloc(commit_bytes);
+    if (buf == NULL) {
+        fprintf(stderr, "cowtree-mapcost: out of memory\n");
+        return 1;
+    }
+    memset(buf, 0xa5, commit_bytes);
+    /* Rounds interleave the variants; each row reports its median. */
+    double us[V_COUNT][16];
+    long faults[V_COUNT][16];
+    for (int r = 0; r < rounds; r++) {
+        for (int v = 0; v < V_COUNT; v++) {
+            if (measure(path, (enum variant)v, values, buf, &us[v][r], &faults[v][r]) != 0) {
+                fprintf(stderr, "cowtree-mapcost: %s: %s\n", variant_name[v], strerror(errno));
+                free(buf);
+                return 1;
+            }
+        }
+    }
+    free(buf);
+    printf("%-12s %10s %10s %10s %8s\n", "variant", "us/read", "min", "max", "faults");
+    for (int v = 0; v < V_COUNT; v++) {
+        for (int i = 1; i < rounds; i++) { /* insertion sort: at most 16 */
+            double x = us[v][i];
+            long f = faults[v][i];
+            int j = i;
+            for (; j > 0 && us[v][j - 1] > x; j--) {
+                us[v][j] = us[v][j - 1];
+                faults[v][j] = faults[v][j - 1];
+            }
+            us[v][j] = x;
+            faults[v][j] = f;
+        }
+        printf("%-12s %10.2f %10.2f %10.2f %8ld\n", variant_name[v], us[v][rounds / 2], us[v][0],
+               us[v][rounds - 1], faults[v][rounds / 2]);
+    }
+    return 0;
+}
