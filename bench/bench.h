@@ -38,7 +38,7 @@ typedef struct bench_config {
     const char *dir;  /* parent of the per-engine temp directories */
     int keep;         /* do not delete the directories */
     int bulk_durable; /* bulk workloads commit durably too (--bulk-durable) */
-    int pair;         /* each workload in its own process, engines back to back (--pair) */
+    int pair;         /* engines back to back for each workload (--pair, main.c) */
     uint64_t repeat;  /* rounds of every engine; each row reports its median */
 } bench_config;
 

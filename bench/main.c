@@ -313,7 +313,6 @@ static int check_config(const bench_config *cfg)
     return 0;
 }
 
-/* Runs one engine in a child process; fills run->peak_rss_kb and status. */
 /* Runs benchmarks[0..count) of run->eng in a child process, whose rows
    land in run->results (shared memory); a failure of the child itself
    goes to run->status, and its peak RSS raises run->peak_rss_kb. */
@@ -549,9 +548,10 @@ static void print_round_ranges(bench_result *shared, size_t rounds, const select
 
 /* With --repeat and both cowtree and LMDB selected: cowtree's rate over
    LMDB's within each round, whose two runs are minutes apart (seconds
-   with --pair) rather than the whole run's span. On a machine whose speed drifts, the ratio of two
-   medians can come from different stretches; these per-round ratios show
-   how often cowtree led (the rounds at or above 1.0x). */
+   with --pair) rather than the whole run's span. On a machine whose speed
+   drifts, the ratio of two medians can come from different stretches;
+   these per-round ratios show how often cowtree led (the rounds at or
+   above 1.0x). */
 static void print_round_ratios(bench_result *shared, size_t rounds, const engine_run *runs,
                                size_t n_runs, const int *rows, size_t row_count)
 {
