@@ -2,7 +2,8 @@
  * filestore.c - the production page store: the ct_pagestore vtable over
  * one regular file, opened O_CLOEXEC and locked (lock.c) for its life.
  * write and writev share every check and all bookkeeping; only the
- * syscall loop differs (io.c). Both preallocate first (prealloc.c).
+ * syscall loop differs (io.c). Both preallocate first (prealloc.c) and
+ * report write-once data for early writeback after (writeback.c).
  *
  * Invariants:
  *   - page p lives at byte offset p * page_size; size() is the file length
@@ -38,7 +39,7 @@
 #define FS_CREATE_MODE 0644
 /* Largest byte offset a file can address: off_t is signed. */
 #define FS_OFF_MAX ((uint64_t)(((uint64_t)1 << (sizeof(off_t) * 8u - 1u)) - 1u))
-#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE | CT_FS_PREALLOC)
+#define FS_FLAGS_ALL (CT_FS_RDONLY | CT_FS_NOCREATE | CT_FS_PREALLOC | CT_FS_NO_WRITEBACK)
 
 typedef struct fs_store {
     ct_pagestore base; /* first: the engine only ever sees this */
@@ -51,6 +52,7 @@ typedef struct fs_store {
     ct_filestore_syscalls sys;
     ct__fs_map map;           /* the zero-copy read path (map.c) */
     ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
+    ct__fs_writeback writeback; /* early writeback (writeback.c); writer only */
     /* Pages recently written past the file's end and inside it (writer
        only; both halved once their sum passes CT_FS_WRITE_MIX_PAGES). */
     uint64_t wrote_past;
@@ -118,13 +120,32 @@ static int write_allowed(fs_store *fs, uint64_t pgno, uint32_t npages, uint64_t 
     return CT_OK;
 }
 
+/* Whether a write at off counts as a bulk load's (filestore.h, the rule of
+   CT_FS_WRITE_PIECE_BYTES): past the file's end while at least half of the
+   pages recently written grew the file. */
+static int bulk_write(const fs_store *fs, uint64_t off)
+{
+    return off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
+}
+
+/* Whether any page of a writev continues into the next one's memory: an
+   overflow run, written once (writeback.c). */
+static int holds_run(const void *const *pages, uint32_t npages, uint32_t page_size)
+{
+    for (uint32_t k = 0; k + 1 < npages; k++) {
+        if ((const unsigned char *)pages[k + 1] == (const unsigned char *)pages[k] + page_size) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* The piece size for pages from separate buffers in a writev starting at
    off: the large one for a bulk load, which filestore.h defines. A fresh
    file (no writes yet) counts as one. */
 static size_t node_piece(const fs_store *fs, uint64_t off)
 {
-    int bulk = off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
-    return bulk ? CT_FS_WRITE_PIECE_BYTES : CT_FS_NODE_PIECE_BYTES;
+    return bulk_write(fs, off) ? CT_FS_WRITE_PIECE_BYTES : CT_FS_NODE_PIECE_BYTES;
 }
 
 /* Counts a successful write of len bytes at off (write or writev, any
@@ -170,7 +191,11 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
+    int once = npages > 1 || bulk_write(fs, off); /* before write_done moves the end */
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
+    if (rc == CT_OK && once) {
+        ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off, len);
+    }
     return write_done(fs, off, len, rc);
 }
 
@@ -190,8 +215,12 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
+    int once = bulk_write(fs, off) || holds_run(pages, npages, ps->page_size);
     rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
                              node_piece(fs, off));
+    if (rc == CT_OK && once) {
+        ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off, len);
+    }
     return write_done(fs, off, len, rc);
 }
 
@@ -462,6 +491,8 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
     int prealloc = (o.flags & CT_FS_PREALLOC) && !(o.flags & CT_FS_RDONLY);
     ct__fs_prealloc_init(&fs->prealloc, prealloc, o.prealloc_max_bytes,
                          atomic_load(&fs->file_bytes));
+    ct__fs_writeback_init(&fs->writeback,
+                          !(o.flags & (CT_FS_NO_WRITEBACK | CT_FS_RDONLY)), o.writeback_bytes);
     rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0);
     if (rc != CT_OK) {
         (void)close(fs->fd);

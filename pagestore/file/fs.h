@@ -78,6 +78,28 @@ void ct__fs_prealloc_write(ct__fs_prealloc *p, const ct_filestore_syscalls *sys,
 /* The file was truncated to bytes (which drops blocks past it). */
 void ct__fs_prealloc_truncated(ct__fs_prealloc *p, uint64_t bytes);
 
+/* ---- writeback.c: early writeback of write-once data --------------------- */
+
+/* sync_file_range's SYNC_FILE_RANGE_WRITE (Linux's value: the table's
+   member takes it on every system; elsewhere the default fails). */
+#define CT_FS_SFR_WRITE 2u
+
+/* Only the writer (write, writev) touches it: no lock. */
+typedef struct ct__fs_writeback {
+    int enabled;        /* 0: off (option, read-only, or no such call) */
+    uint64_t threshold; /* bytes of eligible writes between kicks */
+    uint64_t pending;   /* eligible bytes written since the last kick */
+    uint64_t lo, hi;    /* the file range they cover */
+} ct__fs_writeback;
+
+/* Sets w up; threshold_bytes 0 = CT_FS_WRITEBACK_DEFAULT_BYTES. */
+void ct__fs_writeback_init(ct__fs_writeback *w, int enabled, uint64_t threshold_bytes);
+/* After a successful eligible write of [off, off + len): counts it and,
+   past the threshold, starts writeback of the range noted so far. Never
+   fails: early writeback is only a hint. */
+void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys, int fd,
+                           uint64_t off, uint64_t len);
+
 /* ---- map.c: the zero-copy read path ------------------------------------- */
 
 /* Bytes of the first mapping chunk; chunk k is CT_FS_MAP_CHUNK0_BYTES << k

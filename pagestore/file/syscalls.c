@@ -29,6 +29,24 @@ static int no_fallocate(int fd, int mode, off_t offset, off_t len)
 #define fallocate no_fallocate
 #endif
 
+#if defined(__linux__)
+static int real_sync_file_range(int fd, off_t offset, off_t nbytes, unsigned flags)
+{
+    return sync_file_range(fd, offset, nbytes, flags);
+}
+#else
+/* No sync_file_range here: early writeback turns itself off (filestore.h). */
+static int real_sync_file_range(int fd, off_t offset, off_t nbytes, unsigned flags)
+{
+    (void)fd;
+    (void)offset;
+    (void)nbytes;
+    (void)flags;
+    errno = ENOSYS;
+    return -1;
+}
+#endif
+
 static const ct_filestore_syscalls default_syscalls = {
     .pread = pread,
     .pwrite = pwrite,
@@ -37,6 +55,7 @@ static const ct_filestore_syscalls default_syscalls = {
     .ftruncate = ftruncate,
     .pwritev = pwritev,
     .fallocate = fallocate,
+    .sync_file_range = real_sync_file_range,
 };
 
 void ct__fs_syscalls_resolve(const ct_filestore_syscalls *user, ct_filestore_syscalls *out)
@@ -66,5 +85,8 @@ void ct__fs_syscalls_resolve(const ct_filestore_syscalls *user, ct_filestore_sys
     }
     if (user->fallocate) {
         out->fallocate = user->fallocate;
+    }
+    if (user->sync_file_range) {
+        out->sync_file_range = user->sync_file_range;
     }
 }
