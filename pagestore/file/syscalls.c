@@ -30,6 +30,8 @@ static int no_fallocate(int fd, int mode, off_t offset, off_t len)
 #endif
 
 #if defined(__linux__)
+_Static_assert(CT_FS_SFR_WRITE == SYNC_FILE_RANGE_WRITE, "fs.h's flag is Linux's");
+
 static int real_sync_file_range(int fd, off_t offset, off_t nbytes, unsigned flags)
 {
     return sync_file_range(fd, offset, nbytes, flags);
