@@ -214,37 +214,36 @@ static void test_flag_turns_it_off(void **state)
     close_and_remove(ps);
 }
 
-/* ENOSYS (no such call): tried once, then off for the store's life; the
-   writes succeed all along. */
+/* Writes `runs` runs of 64 KiB (one kick each) with every kick failing
+   with err: the writes and the sync succeed all along and the data reads
+   back; returns how many kicks the store tried. */
+static int kicks_failing_with(int err, uint64_t runs)
+{
+    sfr_fail_errno = err;
+    ct_pagestore *ps = open_fresh(0, 64 * KIB);
+    for (uint64_t i = 0; i < runs; i++) {
+        write_run(ps, i * 16, 16, (unsigned char)(i + 1));
+    }
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_page_is(ps, runs * 16 - 1, (unsigned char)runs);
+    close_and_remove(ps);
+    return sfr_calls;
+}
+
+/* ENOSYS (no such call): tried once, then off for the store's life. */
 static void test_enosys_turns_it_off(void **state)
 {
     (void)state;
-    sfr_fail_errno = ENOSYS;
-    ct_pagestore *ps = open_fresh(0, 64 * KIB);
-    for (uint64_t i = 0; i < 8; i++) {
-        write_run(ps, i * 16, 16, (unsigned char)(i + 1));
-    }
-    assert_int_equal(sfr_calls, 1);
-    assert_page_is(ps, 127, 8);
-    assert_int_equal(ps->ops->sync(ps), CT_OK);
-    close_and_remove(ps);
+    assert_int_equal(kicks_failing_with(ENOSYS, 8), 1);
 }
 
-/* Any other failure (EIO here) is ignored: the next kick tries again, and
+/* Any other failure (EIO here) is ignored and the next kick tries again;
    neither the writes nor the sync report it (a sync reports what the
    device did, by itself). */
 static void test_other_failures_ignored(void **state)
 {
     (void)state;
-    sfr_fail_errno = EIO;
-    ct_pagestore *ps = open_fresh(0, 64 * KIB);
-    for (uint64_t i = 0; i < 4; i++) {
-        write_run(ps, i * 16, 16, (unsigned char)(i + 1));
-    }
-    assert_int_equal(sfr_calls, 4);
-    assert_int_equal(ps->ops->sync(ps), CT_OK);
-    assert_page_is(ps, 63, 4);
-    close_and_remove(ps);
+    assert_int_equal(kicks_failing_with(EIO, 4), 4);
 }
 
 int main(void)
