@@ -243,13 +243,14 @@ static uint64_t grow_ahead_chunk(uint64_t hwm)
 /* Gives the store's tail back, down to the larger high-water mark of the
    two metas (recovery rejects a meta whose mark lies past the store's end,
    and may fall back to the older one), once that tail is at least
-   1/CT_SHRINK_FRACTION of the store and more than a grow-ahead chunk. When a file's size or block map
-   changes, its fdatasync must also make that metadata durable (an inode
-   write, or a journal commit); giving back a few pages each commit only
-   to write them again a few commits later made the file's size change in
-   222 of 2,002 durable single-put commits (136 of them shrink, then grow
-   again). Pages past the high-water mark are garbage the store already
-   tolerates after a crash. */
+   1/CT_SHRINK_FRACTION of the store and more than a grow-ahead chunk.
+   When a file's size or block map changes, its fdatasync must also make
+   that metadata durable (an inode write, or a journal commit); giving
+   back a few pages each commit only to write them again a few commits
+   later made the file's size change in 222 of 2,002 durable single-put
+   commits (136 of them shrink, then grow again). Pages past the
+   high-water mark are garbage the store already tolerates after a
+   crash. */
 static void shrink_store(ct_db *db)
 {
     pthread_mutex_lock(&db->mu);

@@ -193,6 +193,22 @@ static int load_page(ct_db *db, const ct__meta *m, uint8_t *buf, ct__freeset *ou
     return CT_OK;
 }
 
+/* Whether the set's entries, sorted by page number, list pgno. */
+static int sorted_set_holds(const ct__freeset *fs, uint64_t pgno)
+{
+    size_t lo = 0;
+    size_t hi = fs->count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fs->v[mid].pgno < pgno) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo < fs->count && fs->v[lo].pgno == pgno;
+}
+
 static int load_chain(ct_db *db, const ct__meta *m, ct__freeset *out, uint8_t *buf)
 {
     /* Both bounds come from a meta that passed its checksum and range
@@ -257,17 +273,7 @@ static int load_chain(ct_db *db, const ct__meta *m, ct__freeset *out, uint8_t *b
     /* A chain page listed as free would be handed out while it holds the
        list (a meta's entries or a page's may name one). */
     for (size_t c = 0; c < out->chain_count; c++) {
-        size_t lo = 0;
-        size_t hi = out->count;
-        while (lo < hi) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (out->v[mid].pgno < out->chain[c]) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        if (lo < out->count && out->v[lo].pgno == out->chain[c]) {
+        if (sorted_set_holds(out, out->chain[c])) {
             return CT__CORRUPT(out->chain[c], "free-list page listed as free");
         }
     }

@@ -128,18 +128,6 @@ static int bulk_write(const fs_store *fs, uint64_t off)
     return off >= atomic_load(&fs->file_bytes) && fs->wrote_past >= fs->wrote_inside;
 }
 
-/* Whether any page of a writev continues into the next one's memory: an
-   overflow run, written once (writeback.c). */
-static int holds_run(const void *const *pages, uint32_t npages, uint32_t page_size)
-{
-    for (uint32_t k = 0; k + 1 < npages; k++) {
-        if ((const unsigned char *)pages[k + 1] == (const unsigned char *)pages[k] + page_size) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* The piece size for pages from separate buffers in a writev starting at
    off: the large one for a bulk load, which filestore.h defines. A fresh
    file (no writes yet) counts as one. */
@@ -215,7 +203,7 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    int once = bulk_write(fs, off) || holds_run(pages, npages, ps->page_size);
+    int once = bulk_write(fs, off) || ct__fs_holds_run(pages, npages, ps->page_size);
     rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
                              node_piece(fs, off));
     if (rc == CT_OK && once) {

@@ -81,13 +81,28 @@ static size_t piece_bytes(uint64_t off, size_t left, size_t piece)
     return left < to_edge ? left : to_edge;
 }
 
+/* Whether page k's memory continues into page k + 1's. */
+static int continues(const void *const *pages, uint32_t page_size, uint32_t k)
+{
+    return (const unsigned char *)pages[k + 1] == (const unsigned char *)pages[k] + page_size;
+}
+
 /* Page k of pages is part of a multi-page buffer (an overflow run) when
    its memory continues into a neighbour's. */
 static int in_run(const void *const *pages, uint32_t npages, uint32_t page_size, uint32_t k)
 {
-    const unsigned char *p = pages[k];
-    return (k + 1 < npages && (const unsigned char *)pages[k + 1] == p + page_size) ||
-           (k > 0 && (const unsigned char *)pages[k - 1] + page_size == p);
+    return (k + 1 < npages && continues(pages, page_size, k)) ||
+           (k > 0 && continues(pages, page_size, k - 1));
+}
+
+int ct__fs_holds_run(const void *const *pages, uint32_t npages, uint32_t page_size)
+{
+    for (uint32_t k = 0; k + 1 < npages; k++) {
+        if (continues(pages, page_size, k)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,

@@ -26,13 +26,19 @@
 
 #include "fs.h"
 
+/* Nothing noted since the last kick. */
+static void start_over(ct__fs_writeback *w)
+{
+    w->pending = 0;
+    w->lo = UINT64_MAX;
+    w->hi = 0;
+}
+
 void ct__fs_writeback_init(ct__fs_writeback *w, int enabled, uint64_t threshold_bytes)
 {
     w->enabled = enabled;
     w->threshold = threshold_bytes ? threshold_bytes : CT_FS_WRITEBACK_DEFAULT_BYTES;
-    w->pending = 0;
-    w->lo = UINT64_MAX;
-    w->hi = 0;
+    start_over(w);
 }
 
 void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys, int fd,
@@ -51,7 +57,5 @@ void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys
         (errno == ENOSYS || errno == EINVAL || errno == ESPIPE)) {
         w->enabled = 0;
     }
-    w->pending = 0;
-    w->lo = UINT64_MAX;
-    w->hi = 0;
+    start_over(w);
 }
