@@ -14,9 +14,21 @@
  *                mapping before the reads: no page fault is left to take
  *   first-only   as pieces-256k, reading only the first byte of each value
  *   warm         as pieces-256k, the reads repeated on the same mapping
- * Each prints microseconds per read and the minor faults the reads took.
+ *   pread        as pieces-256k, each value copied out with one pread into
+ *                a buffer reused for every read, instead of mapped
+ *   primed-2m    as pieces-256k, but before a commit's write first reaches
+ *                into a 2-MiB block past the file's end, the file is
+ *                lengthened to the block's end and the block read once
+ *                through a throwaway mapping with MADV_HUGEPAGE, so the
+ *                page cache holds it as one 2-MiB folio, which the read
+ *                mapping then maps whole at its first fault
+ * Each prints microseconds per value written (the writes and the
+ * fdatasync), per read, and the minor faults the reads took. --pause S
+ * sleeps S seconds before each variant's writes, so the memory the last
+ * variant freed has been idle that long (docs/bench.md, eighteenth stop,
+ * has why that matters on this machine).
  *
- *   cowtree-mapcost [--values N] [--rounds R] [--dir DIR]
+ *   cowtree-mapcost [--values N] [--rounds R] [--pause S] [--dir DIR]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,14 +46,24 @@
 #define RUN_PAGES 17   /* a 65,536-byte value and its page header */
 #define RUNS_PER_COMMIT 16
 #define PIECE_BYTES ((size_t)256 << 10)
+#define BLOCK_BYTES ((size_t)2 << 20) /* a PMD's reach with 4-KiB pages */
 
 #ifndef MADV_POPULATE_READ
 #define MADV_POPULATE_READ 22 /* Linux 5.14 */
 #endif
 
-enum variant { V_PIECES, V_ONE_WRITE, V_POPULATED, V_FIRST_ONLY, V_WARM, V_COUNT };
-static const char *const variant_name[V_COUNT] = {"pieces-256k", "one-write", "populated",
-                                                  "first-only", "warm"};
+enum variant {
+    V_PIECES,
+    V_ONE_WRITE,
+    V_POPULATED,
+    V_FIRST_ONLY,
+    V_WARM,
+    V_PREAD,
+    V_PRIMED,
+    V_COUNT
+};
+static const char *const variant_name[V_COUNT] = {
+    "pieces-256k", "one-write", "populated", "first-only", "warm", "pread", "primed-2m"};
 
 static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
 {
@@ -68,14 +90,46 @@ static long run_page(long r)
            (r % RUNS_PER_COMMIT) * RUN_PAGES;
 }
 
+/* Lengthens the file from *end to the end of the block holding the
+   byte before `to` and reads each fresh block once through a throwaway
+   mapping with MADV_HUGEPAGE (the block is a hole: no disk read). */
+static int prime_blocks(int fd, off_t *end, off_t to)
+{
+    off_t first = (*end + (off_t)BLOCK_BYTES - 1) / (off_t)BLOCK_BYTES * (off_t)BLOCK_BYTES;
+    if (to <= first) {
+        return 0;
+    }
+    off_t last = (to + (off_t)BLOCK_BYTES - 1) / (off_t)BLOCK_BYTES * (off_t)BLOCK_BYTES;
+    if (ftruncate(fd, last) != 0) {
+        return -1;
+    }
+    *end = last;
+    size_t len = (size_t)(last - first);
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, first);
+    if (m == MAP_FAILED) {
+        return -1;
+    }
+    int rc = madvise(m, len, MADV_HUGEPAGE) == 0 && madvise(m, len, MADV_RANDOM) == 0 ? 0 : -1;
+    for (size_t at = 0; rc == 0 && at < len; at += BLOCK_BYTES) {
+        rc = madvise((unsigned char *)m + at, PAGE, MADV_POPULATE_READ);
+    }
+    munmap(m, len);
+    return rc;
+}
+
 /* Writes the file for variant v; returns its length in pages, or -1. */
 static long write_file(int fd, enum variant v, long values, const unsigned char *buf)
 {
     size_t commit_bytes = (size_t)RUNS_PER_COMMIT * RUN_PAGES * PAGE;
     long commits = (values + RUNS_PER_COMMIT - 1) / RUNS_PER_COMMIT;
+    off_t end = 0; /* the file's length, for primed-2m */
     for (long c = 0; c < commits; c++) {
         off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
         size_t piece = v == V_ONE_WRITE ? 0 : PIECE_BYTES;
+        if (v == V_PRIMED &&
+            prime_blocks(fd, &end, off + (off_t)commit_bytes + PAGE) != 0) {
+            return -1;
+        }
         if (write_all(fd, buf, commit_bytes, off, piece) != 0 ||
             write_all(fd, buf, PAGE, off + (off_t)commit_bytes, 0) != 0) {
             return -1;
@@ -94,23 +148,26 @@ static uint64_t next_rand(uint64_t *s)
     return z ^ (z >> 31);
 }
 
-/* The reads of one variant: microseconds per read into *us, faults into
-   *faults. Returns 0, or -1 with errno. */
+/* One variant: microseconds per value written into *write_us, per read
+   into *us, the reads' faults into *faults. Returns 0, or -1 with errno. */
 static int measure(const char *path, enum variant v, long values, const unsigned char *buf,
-                   double *us, long *faults)
+                   double *write_us, double *us, long *faults)
 {
     unlink(path);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
         return -1;
     }
+    double w0 = bench_now_s();
     long pages = write_file(fd, v, values, buf);
+    *write_us = (bench_now_s() - w0) / (double)values * 1e6;
+    unsigned char *copy = v == V_PREAD ? malloc((size_t)RUN_PAGES * PAGE) : NULL;
     size_t len = pages > 0 ? (size_t)pages * PAGE : 0;
     const unsigned char *m = MAP_FAILED;
     if (pages > 0) {
         m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
     }
-    int rc = m == MAP_FAILED ? -1 : 0;
+    int rc = m == MAP_FAILED || (v == V_PREAD && copy == NULL) ? -1 : 0;
     if (rc == 0 && v == V_POPULATED) {
         rc = madvise((void *)m, len, MADV_POPULATE_READ);
     }
@@ -121,9 +178,14 @@ static int measure(const char *path, enum variant v, long values, const unsigned
         getrusage(RUSAGE_SELF, &a);
         uint64_t seed = 301;
         double t0 = bench_now_s();
-        for (long i = 0; i < values; i++) {
-            const unsigned char *val =
-                m + (size_t)run_page((long)(next_rand(&seed) % (uint64_t)values)) * PAGE;
+        for (long i = 0; rc == 0 && i < values; i++) {
+            size_t at = (size_t)run_page((long)(next_rand(&seed) % (uint64_t)values)) * PAGE;
+            const unsigned char *val = m + at;
+            if (v == V_PREAD) {
+                size_t n = (size_t)RUN_PAGES * PAGE;
+                rc = pread(fd, copy, n, (off_t)at) == (ssize_t)n ? 0 : -1;
+                val = copy;
+            }
             acc += val[16];
             if (v != V_FIRST_ONLY) {
                 acc += val[(size_t)RUN_PAGES * PAGE - 1];
@@ -135,6 +197,7 @@ static int measure(const char *path, enum variant v, long values, const unsigned
     }
     sink = acc; /* keeps the reads */
     int saved = errno;
+    free(copy);
     if (m != MAP_FAILED) {
         munmap((void *)m, len);
     }
@@ -148,21 +211,25 @@ int main(int argc, char **argv)
 {
     long values = 4000;
     int rounds = 3;
+    unsigned pause_s = 0;
     const char *dir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--values") == 0 && i + 1 < argc) {
             values = strtol(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) {
             rounds = (int)strtol(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--pause") == 0 && i + 1 < argc) {
+            pause_s = (unsigned)strtoul(argv[++i], NULL, 10);
         } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
             dir = argv[++i];
         } else {
-            fprintf(stderr, "usage: cowtree-mapcost [--values N] [--rounds R] [--dir DIR]\n");
+            fprintf(stderr,
+                    "usage: cowtree-mapcost [--values N] [--rounds R] [--pause S] [--dir DIR]\n");
             return 2;
         }
     }
-    if (values < 1 || values > 1000000 || rounds < 1 || rounds > 16) {
-        fprintf(stderr, "cowtree-mapcost: --values 1..1000000, --rounds 1..16\n");
+    if (values < 1 || values > 1000000 || rounds < 1 || rounds > 16 || pause_s > 600) {
+        fprintf(stderr, "cowtree-mapcost: --values 1..1000000, --rounds 1..16, --pause 0..600\n");
         return 2;
     }
     char path[4096];
@@ -179,11 +246,16 @@ int main(int argc, char **argv)
     }
     memset(buf, 0xa5, commit_bytes);
     /* Rounds interleave the variants; each row reports its median. */
+    double write_us[V_COUNT][16];
     double us[V_COUNT][16];
     long faults[V_COUNT][16];
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < V_COUNT; v++) {
-            if (measure(path, (enum variant)v, values, buf, &us[v][r], &faults[v][r]) != 0) {
+            if (pause_s > 0) {
+                sleep(pause_s);
+            }
+            if (measure(path, (enum variant)v, values, buf, &write_us[v][r], &us[v][r],
+                        &faults[v][r]) != 0) {
                 fprintf(stderr, "cowtree-mapcost: %s: %s\n", variant_name[v], strerror(errno));
                 free(buf);
                 return 1;
@@ -191,11 +263,13 @@ int main(int argc, char **argv)
         }
     }
     free(buf);
-    printf("%-12s %10s %10s %10s %8s\n", "variant", "us/read", "min", "max", "faults");
+    printf("%-12s %10s %10s %10s %10s %8s\n", "variant", "us/write", "us/read", "min", "max",
+           "faults");
     for (int v = 0; v < V_COUNT; v++) {
-        for (int i = 1; i < rounds; i++) { /* insertion sort: at most 16 */
+        for (int i = 1; i < rounds; i++) { /* insertion sorts: at most 16 */
             double x = us[v][i];
             long f = faults[v][i];
+            double w = write_us[v][i];
             int j = i;
             for (; j > 0 && us[v][j - 1] > x; j--) {
                 us[v][j] = us[v][j - 1];
@@ -203,9 +277,14 @@ int main(int argc, char **argv)
             }
             us[v][j] = x;
             faults[v][j] = f;
+            for (j = i; j > 0 && write_us[v][j - 1] > w; j--) {
+                write_us[v][j] = write_us[v][j - 1];
+            }
+            write_us[v][j] = w;
         }
-        printf("%-12s %10.2f %10.2f %10.2f %8ld\n", variant_name[v], us[v][rounds / 2], us[v][0],
-               us[v][rounds - 1], faults[v][rounds / 2]);
+        printf("%-12s %10.2f %10.2f %10.2f %10.2f %8ld\n", variant_name[v],
+               write_us[v][rounds / 2], us[v][rounds / 2], us[v][0], us[v][rounds - 1],
+               faults[v][rounds / 2]);
     }
     return 0;
 }
