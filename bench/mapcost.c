@@ -113,7 +113,9 @@ static int prime_blocks(int fd, off_t *end, off_t to)
     for (size_t at = 0; rc == 0 && at < len; at += BLOCK_BYTES) {
         rc = madvise((unsigned char *)m + at, PAGE, MADV_POPULATE_READ);
     }
+    int saved = errno; /* what failed, for the caller's message */
     munmap(m, len);
+    errno = saved;
     return rc;
 }
 
