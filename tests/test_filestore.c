@@ -600,8 +600,11 @@ static void test_no_write_permission_readonly(void **state)
     assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* Creating a file fsyncs its directory once (its name must be durable);
-   opening an existing file does not; a failing directory sync fails open. */
+/* Creating a file fsyncs its directory (its name must be durable), and so
+   does a writable open of a file still empty (its creator may have
+   stopped before that sync); opening a file with pages, or read-only,
+   does not; a failing directory sync fails open, and the next writable
+   open of the file left behind syncs again. */
 static void test_create_syncs_parent_dir(void **state)
 {
     (void)state;
@@ -610,7 +613,16 @@ static void test_create_syncs_parent_dir(void **state)
     assert_int_equal(f_fsync.calls, 1);
     ps->ops->close(ps);
     ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
-    assert_int_equal(f_fsync.calls, 1);
+    assert_int_equal(f_fsync.calls, 2); /* still empty */
+    unsigned char page[PS_SMALL];
+    memset(page, 7, sizeof page);
+    assert_int_equal(ps->ops->write(ps, 0, 1, page), CT_OK);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 2);
+    ps->ops->close(ps);
+    ps = open_store(path, PS_SMALL, CT_FS_RDONLY, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 2);
     ps->ops->close(ps);
 
     f_fsync.fail_errno = EIO;
@@ -621,6 +633,22 @@ static void test_create_syncs_parent_dir(void **state)
     ps = NULL;
     assert_int_equal(ct_filestore_open(new_path(path, sizeof(path)), &o, &ps), CT_IO);
     assert_null(ps);
+    int calls = f_fsync.calls;
+    ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, calls + 1);
+    ps->ops->close(ps);
+}
+
+/* A directory sync interrupted by signals is retried. */
+static void test_parent_dir_sync_retries_eintr(void **state)
+{
+    (void)state;
+    char path[600];
+    f_fsync.fail_errno = EINTR;
+    f_fsync.fail_left = 3;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 4);
+    ps->ops->close(ps);
 }
 
 /* ---- Fault injection ----------------------------------------------------- */
@@ -639,6 +667,32 @@ static void test_pwrite_eio(void **state)
     assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_OK);
     assert_int_equal(ps->ops->sync(ps), CT_OK);
     assert_pattern(ps, 0, 7);
+    ps->ops->close(ps);
+}
+
+/* The kernel short of memory (ENOMEM) on pwrite, pwritev or ftruncate is
+   CT_IO: write, writev and resize promise CT_IO or CT_NOSPACE only
+   (pagestore.h), and the store stays usable. */
+static void test_enomem_on_write_is_io(void **state)
+{
+    (void)state;
+    char path[600];
+    unsigned char buf[PS_SMALL];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    fill_page(buf, PS_SMALL, 0, 9);
+    f_pwrite.fail_errno = ENOMEM;
+    f_pwrite.fail_left = 1;
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_IO);
+    const void *pages[1] = {buf};
+    f_pwritev.fail_errno = ENOMEM;
+    f_pwritev.fail_left = 1;
+    assert_int_equal(ps->ops->writev(ps, 0, 1, pages), CT_IO);
+    f_ftruncate.fail_errno = ENOMEM;
+    f_ftruncate.fail_left = 1;
+    assert_int_equal(ps->ops->resize(ps, 4), CT_IO);
+    assert_int_equal(ps->ops->write(ps, 0, 1, buf), CT_OK);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    assert_pattern(ps, 0, 9);
     ps->ops->close(ps);
 }
 
@@ -1623,7 +1677,9 @@ int main(void)
         cmocka_unit_test_setup(test_rdonly_refuses_writes, test_setup),
         cmocka_unit_test_setup(test_no_write_permission_readonly, test_setup),
         cmocka_unit_test_setup(test_create_syncs_parent_dir, test_setup),
+        cmocka_unit_test_setup(test_parent_dir_sync_retries_eintr, test_setup),
         cmocka_unit_test_setup(test_pwrite_eio, test_setup),
+        cmocka_unit_test_setup(test_enomem_on_write_is_io, test_setup),
         cmocka_unit_test_setup(test_pwrite_enospc, test_setup),
         cmocka_unit_test_setup(test_pread_eio, test_setup),
         cmocka_unit_test_setup(test_short_io_and_eintr_retried, test_setup),

@@ -169,7 +169,12 @@ CT_API void ct_filestore_options_init(ct_filestore_options *opt);
    Reads stay available. Read-only stores (CT_FS_RDONLY) take a shared lock;
    their write and resize are CT_READONLY and their sync a no-op (CT_OK).
    A missing file opened CT_FS_RDONLY is CT_NOTFOUND (never created); a path
-   naming a directory or other non-regular file is CT_INVALID. */
+   naming a directory or other non-regular file (a FIFO, a socket, a
+   device) is CT_INVALID, without waiting for a FIFO's other end. The
+   file's length is read once the lock is held. A writable open of an
+   empty file (a new one, or one whose creator stopped before its first
+   commit) also fsyncs the directory holding it, so its name survives a
+   power cut. */
 CT_API int ct_filestore_open(const char *path, const ct_filestore_options *opt,
                              ct_pagestore **out);
 

@@ -341,7 +341,10 @@ static int open_errno_rc(int err, int writing)
     case EPERM:
         return writing ? CT_READONLY : CT_IO;
     case EISDIR:
+    case ENXIO: /* a socket, or a device with nothing behind it */
         return CT_INVALID;
+    case ENOMEM:
+        return CT_NOMEM;
     default:
         return ct__fs_errno_rc(err);
     }
@@ -352,7 +355,9 @@ static int open_errno_rc(int err, int writing)
 static int open_file(const char *path, unsigned flags, int *fd_out, int *created)
 {
     int writing = !(flags & CT_FS_RDONLY);
-    int base = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC;
+    /* O_NONBLOCK until the type check: opening a FIFO for reading would
+       otherwise wait for a writer, forever. open_locked clears it. */
+    int base = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     *created = 0;
     /* Two rounds: another process may create or delete the file between
        our plain open and our exclusive create. */
@@ -396,14 +401,20 @@ static int sync_parent_dir(const char *path, const ct_filestore_syscalls *sys)
         memcpy(dir, path, dir_len);
         dir[dir_len] = '\0';
     }
-    int rc = CT_OK;
+    int rc = CT_IO;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     free(dir);
     if (dfd < 0) {
-        return ct__fs_errno_rc(errno);
+        return errno == ENOMEM ? CT_NOMEM : CT_IO;
     }
-    if (sys->fsync(dfd) != 0) {
-        rc = CT_IO;
+    for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
+        if (sys->fsync(dfd) == 0) {
+            rc = CT_OK;
+            break;
+        }
+        if (errno != EINTR) {
+            break;
+        }
     }
     (void)close(dfd);
     return rc;
@@ -415,8 +426,11 @@ static int valid_page_size(uint32_t page_size)
            (page_size & (page_size - 1u)) == 0;
 }
 
-/* Opens the descriptor, checks it names a regular file, locks it and, when
-   this call created the file, makes its name durable. */
+/* Opens the descriptor, checks it names a regular file, locks it, reads
+   its length (only once locked: until then another store may still grow
+   or shrink it) and, for a writable store whose file is empty, makes its
+   name durable: whoever created it (this call, or an opener that crashed
+   or lost the lock race before its own directory sync) may not have. */
 static int open_locked(const char *path, fs_store *fs)
 {
     int created = 0;
@@ -425,14 +439,20 @@ static int open_locked(const char *path, fs_store *fs)
         return rc;
     }
     struct stat st;
-    if (fstat(fs->fd, &st) != 0) {
+    int fl = fcntl(fs->fd, F_GETFL);
+    if (fstat(fs->fd, &st) != 0 || fl < 0) {
         rc = CT_IO;
     } else if (!S_ISREG(st.st_mode)) {
         rc = CT_INVALID;
+    } else if (fcntl(fs->fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        rc = CT_IO;
     } else {
         rc = ct__fs_lock(fs->fd, (fs->flags & CT_FS_RDONLY) != 0);
     }
-    if (rc == CT_OK && created) {
+    if (rc == CT_OK && fstat(fs->fd, &st) != 0) {
+        rc = CT_IO;
+    }
+    if (rc == CT_OK && !(fs->flags & CT_FS_RDONLY) && (created || st.st_size == 0)) {
         rc = sync_parent_dir(path, &fs->sys);
     }
     if (rc != CT_OK) {

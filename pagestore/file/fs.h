@@ -33,7 +33,8 @@
 void ct__fs_syscalls_resolve(const ct_filestore_syscalls *user, ct_filestore_syscalls *out);
 
 /* CT_* code for a failed data syscall's errno (ENOSPC/EDQUOT/EFBIG ->
-   CT_NOSPACE, ENOMEM -> CT_NOMEM, anything else -> CT_IO). */
+   CT_NOSPACE, anything else, ENOMEM included, -> CT_IO: the two codes
+   the vtable's write, writev and resize may return). */
 int ct__fs_errno_rc(int err);
 
 /* Reads len bytes at off, retrying EINTR and short reads; bytes past the

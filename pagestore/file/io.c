@@ -21,10 +21,9 @@ int ct__fs_errno_rc(int err)
     case EDQUOT:
     case EFBIG:
         return CT_NOSPACE;
-    case ENOMEM:
-        return CT_NOMEM;
     default:
-        return CT_IO;
+        return CT_IO; /* ENOMEM too: a store's write and resize promise
+                         CT_IO or CT_NOSPACE (pagestore.h) */
     }
 }
 
