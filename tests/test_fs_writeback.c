@@ -31,15 +31,23 @@
 
 /* ---- A recording sync_file_range ----------------------------------------- */
 
+#define SFR_KEPT 64
+
 static int sfr_calls;
 static int sfr_fail_errno; /* 0: succeed */
 static off_t sfr_off;      /* the last call's range and flags */
 static off_t sfr_len;
 static unsigned sfr_flags;
+static off_t sfr_offs[SFR_KEPT]; /* every call's range, the first SFR_KEPT */
+static off_t sfr_lens[SFR_KEPT];
 
 static int fake_sync_file_range(int fd, off_t off, off_t len, unsigned flags)
 {
     (void)fd;
+    if (sfr_calls < SFR_KEPT) {
+        sfr_offs[sfr_calls] = off;
+        sfr_lens[sfr_calls] = len;
+    }
     sfr_calls++;
     sfr_off = off;
     sfr_len = len;
@@ -171,6 +179,83 @@ static void test_nodes_inside_file_not_kicked(void **state)
     close_and_remove(ps);
 }
 
+/* Whether some call since call `from` handed over a byte of pages
+   [lo, hi). */
+static int kicked_any(int from, uint64_t lo, uint64_t hi)
+{
+    for (int i = from; i < sfr_calls && i < SFR_KEPT; i++) {
+        uint64_t a = (uint64_t)sfr_offs[i];
+        uint64_t b = a + (uint64_t)sfr_lens[i];
+        if (a < hi * PS && b > lo * PS) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether the calls since call `from` handed over all of pages [lo, hi). */
+static int kicked_all(int from, uint64_t lo, uint64_t hi)
+{
+    for (uint64_t p = lo; p < hi; p++) {
+        if (!kicked_any(from, p, p + 1)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Tree nodes rewritten between two runs are not handed over with them:
+   a kick covers the runs' ranges only, not the span from the first to the
+   last (which it did once, and then wrote 800 node pages out early). */
+static void test_nodes_between_runs_not_kicked(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(0, 1024 * KIB);
+    write_run(ps, 3000, 16, 1); /* the file's end: past every page below */
+    int from = sfr_calls;
+    write_run(ps, 10, 16, 2);
+    for (uint64_t p = 100; p < 900; p++) {
+        write_node(ps, p, 3);
+    }
+    assert_int_equal(sfr_calls, from);
+    write_run(ps, 2000, 240, 4); /* 1,088 KiB of runs in all: a kick */
+    assert_true(sfr_calls > from);
+    assert_true(kicked_all(from, 10, 26));
+    assert_true(kicked_all(from, 2000, 2240));
+    assert_true(kicked_all(from, 3000, 3016));
+    assert_false(kicked_any(from, 26, 2000));
+    assert_false(kicked_any(from, 2240, 3000));
+    assert_page_is(ps, 899, 3);
+    close_and_remove(ps);
+}
+
+/* Runs that meet merge into one range, even when a run bridges two:
+   each byte is handed over once. More separate ranges than the store
+   keeps are handed over early rather than dropped. */
+static void test_ranges_merge_and_overflow(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(0, 4096 * KIB);
+    write_run(ps, 4000, 2, 1);
+    int from = sfr_calls;
+    write_run(ps, 0, 4, 1);
+    write_run(ps, 8, 4, 1);
+    write_run(ps, 4, 4, 1); /* bridges [0, 4) and [8, 12) */
+    for (uint64_t i = 0; i < 16; i++) { /* 16 separate ranges of 2 pages */
+        write_run(ps, 100 + 10 * i, 2, 1);
+    }
+    assert_true(sfr_calls > from); /* more ranges than kept: handed over */
+    for (int i = from; i < sfr_calls; i++) {
+        for (int k = i + 1; k < sfr_calls; k++) {
+            assert_false(sfr_offs[i] < sfr_offs[k] + sfr_lens[k] &&
+                         sfr_offs[k] < sfr_offs[i] + sfr_lens[i]);
+        }
+    }
+    assert_true(kicked_all(from, 0, 12));
+    assert_false(kicked_any(from, 12, 100));
+    close_and_remove(ps);
+}
+
 /* A bulk load's appends (single pages past the end, nearly every write
    growing the file) are kicked like runs. */
 static void test_bulk_appends_kicked(void **state)
@@ -251,6 +336,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_runs_kicked_past_threshold, test_setup),
         cmocka_unit_test_setup(test_nodes_inside_file_not_kicked, test_setup),
+        cmocka_unit_test_setup(test_nodes_between_runs_not_kicked, test_setup),
+        cmocka_unit_test_setup(test_ranges_merge_and_overflow, test_setup),
         cmocka_unit_test_setup(test_bulk_appends_kicked, test_setup),
         cmocka_unit_test_setup(test_default_threshold, test_setup),
         cmocka_unit_test_setup(test_flag_turns_it_off, test_setup),

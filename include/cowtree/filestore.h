@@ -145,7 +145,9 @@ typedef struct ct_filestore_options {
        that ends a bulk load or a batch of large values has less left to
        write. Write-once data: a write of an overflow run (one buffer of
        several pages), and a write past the file's end while the store sees
-       a bulk load (the rule of CT_FS_WRITE_PIECE_BYTES above). Tree nodes
+       a bulk load (the rule of CT_FS_WRITE_PIECE_BYTES above). The store
+       hands over the ranges those writes cover (up to 8 separate ones,
+       sooner when more come), never the pages between them. Tree nodes
        rewritten inside the file are never kicked: they may be rewritten
        before the sync, and writing every write out early ran a random fill
        at half speed. Measured (docs/bench.md): sequential fill 10-13%

@@ -90,12 +90,19 @@ void ct__fs_prealloc_truncated(ct__fs_prealloc *p, uint64_t bytes);
    member takes it on every system; elsewhere the default fails). */
 #define CT_FS_SFR_WRITE 2u
 
+/* Separate file ranges of eligible writes kept between kicks: a kick
+   covers exactly these, never a page between two of them (filestore.h). */
+#define CT_FS_WRITEBACK_RANGES 8u
+
 /* Only the writer (write, writev) touches it: no lock. */
 typedef struct ct__fs_writeback {
     int enabled;        /* 0: off (option, read-only, or no such call) */
     uint64_t threshold; /* bytes of eligible writes between kicks */
     uint64_t pending;   /* eligible bytes written since the last kick */
-    uint64_t lo, hi;    /* the file range they cover */
+    uint32_t nranges;   /* the byte ranges they cover, disjoint */
+    struct {
+        uint64_t lo, hi;
+    } range[CT_FS_WRITEBACK_RANGES];
 } ct__fs_writeback;
 
 /* Sets w up; threshold_bytes 0 = CT_FS_WRITEBACK_DEFAULT_BYTES. */

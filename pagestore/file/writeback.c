@@ -9,14 +9,19 @@
  *
  * Invariants:
  *   - only the writer (write, writev) touches it: no lock;
- *   - [lo, hi) covers every eligible write since the last kick, and
- *     pending counts their bytes; a kick empties both;
+ *   - range[0..nranges) cover every eligible write since the last kick,
+ *     and no two of them touch or overlap: a write that meets ranges
+ *     merges with them all, another starts a range. pending counts the
+ *     bytes written; a kick hands over each range and empties them all;
+ *   - a kick happens once pending reaches the threshold, or when a write
+ *     needs a range and all CT_FS_WRITEBACK_RANGES are taken;
  *   - a kick never fails a write: any error is ignored, and ENOSYS,
  *     EINVAL or ESPIPE (no such call, or not for this file) turn it off
  *     for the store's life.
- * Never: kick pages the engine rewrites soon (tree nodes inside the file):
- * writing them out early would write them twice or more (a random fill
- * ran at half speed when every write was kicked).
+ * Never: kick pages the engine rewrites soon (tree nodes inside the file),
+ * not even those that lie between two eligible writes: writing them out
+ * early would write them twice or more (a random fill ran at half speed
+ * when every write was kicked).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -26,19 +31,61 @@
 
 #include "fs.h"
 
-/* Nothing noted since the last kick. */
-static void start_over(ct__fs_writeback *w)
-{
-    w->pending = 0;
-    w->lo = UINT64_MAX;
-    w->hi = 0;
-}
-
 void ct__fs_writeback_init(ct__fs_writeback *w, int enabled, uint64_t threshold_bytes)
 {
     w->enabled = enabled;
     w->threshold = threshold_bytes ? threshold_bytes : CT_FS_WRITEBACK_DEFAULT_BYTES;
-    start_over(w);
+    w->pending = 0;
+    w->nranges = 0;
+}
+
+/* Hands every range over to the kernel and starts over. */
+static void kick(ct__fs_writeback *w, const ct_filestore_syscalls *sys, int fd)
+{
+    for (uint32_t i = 0; i < w->nranges && w->enabled; i++) {
+        off_t off = (off_t)w->range[i].lo;
+        off_t len = (off_t)(w->range[i].hi - w->range[i].lo);
+        if (sys->sync_file_range(fd, off, len, CT_FS_SFR_WRITE) != 0 &&
+            (errno == ENOSYS || errno == EINVAL || errno == ESPIPE)) {
+            w->enabled = 0;
+        }
+    }
+    w->pending = 0;
+    w->nranges = 0;
+}
+
+/* Whether [lo, hi) touches or overlaps range i. */
+static int meets(const ct__fs_writeback *w, uint32_t i, uint64_t lo, uint64_t hi)
+{
+    return lo <= w->range[i].hi && hi >= w->range[i].lo;
+}
+
+/* Widens the range [off, end) meets to cover it, and merges into it every
+   other range the widened one now meets; 0 when [off, end) meets none. */
+static int widen(ct__fs_writeback *w, uint64_t off, uint64_t end)
+{
+    uint32_t i = w->nranges;
+    while (i > 0 && !meets(w, i - 1, off, end)) { /* the newest first: appends */
+        i--;
+    }
+    if (i == 0) {
+        return 0;
+    }
+    i--;
+    for (uint32_t j = w->nranges; j-- > 0;) {
+        if (j == i || !meets(w, j, off, end)) {
+            continue;
+        }
+        off = w->range[j].lo < off ? w->range[j].lo : off;
+        end = w->range[j].hi > end ? w->range[j].hi : end;
+        w->range[j] = w->range[--w->nranges]; /* the last range fills j's slot */
+        if (i == w->nranges) {
+            i = j; /* the last range was i */
+        }
+    }
+    w->range[i].lo = off < w->range[i].lo ? off : w->range[i].lo;
+    w->range[i].hi = end > w->range[i].hi ? end : w->range[i].hi;
+    return 1;
 }
 
 void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys, int fd,
@@ -47,15 +94,17 @@ void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys
     if (!w->enabled || len == 0) {
         return;
     }
+    uint64_t end = off + len;
+    if (!widen(w, off, end)) {
+        if (w->nranges == CT_FS_WRITEBACK_RANGES) {
+            kick(w, sys, fd);
+        }
+        w->range[w->nranges].lo = off;
+        w->range[w->nranges].hi = end;
+        w->nranges++;
+    }
     w->pending += len;
-    w->lo = off < w->lo ? off : w->lo;
-    w->hi = off + len > w->hi ? off + len : w->hi;
-    if (w->pending < w->threshold) {
-        return;
+    if (w->pending >= w->threshold) {
+        kick(w, sys, fd);
     }
-    if (sys->sync_file_range(fd, (off_t)w->lo, (off_t)(w->hi - w->lo), CT_FS_SFR_WRITE) != 0 &&
-        (errno == ENOSYS || errno == EINVAL || errno == ESPIPE)) {
-        w->enabled = 0;
-    }
-    start_over(w);
 }
