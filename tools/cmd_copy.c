@@ -65,7 +65,8 @@ int cmd_copy(int argc, char **argv)
     optind = 0;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":ch", copy_opts, NULL);
+        int li = -1;
+        int c = getopt_long(argc, argv, ":ch", copy_opts, &li);
         if (c == -1) {
             break;
         }
@@ -73,7 +74,8 @@ int cmd_copy(int argc, char **argv)
             return copy_help();
         }
         if (c != 'c') {
-            return tool_usage_error("copy", "unknown option %s", argv[optind - 1]);
+            return tool_usage_error("copy", "unknown option %s",
+                                    tool_option_word(argv, c, copy_opts, li));
         }
         flags |= CT_COPY_COMPACT;
     }

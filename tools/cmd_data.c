@@ -69,12 +69,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
     optind = 0;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":b:Nh", long_opts, NULL);
+        int li = -1;
+        int c = getopt_long(argc, argv, ":b:Nh", long_opts, &li);
         if (c == -1) {
             break;
         }
         if (c == '?' || c == ':') {
-            const char *bad = argv[optind - 1];
+            const char *bad = tool_option_word(argv, c, long_opts, li);
             return tool_usage_error(
                 cmd, c == ':' ? "option %s needs an argument" : "unknown option %s", bad);
         }
@@ -83,7 +84,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
             ok |= *a == c;
         }
         if (!ok) {
-            return tool_usage_error(cmd, "option %s does not apply", argv[optind - 1]);
+            return tool_usage_error(cmd, "option %s does not apply",
+                                    tool_option_word(argv, c, long_opts, li));
         }
         uint64_t n = 0;
         switch (c) {
@@ -179,6 +181,11 @@ static int key_value_args(const char *cmd, const data_opts *o, int argc, char **
                           tool_buf *val)
 {
     int want = 1 + (o->key_file ? 0 : 1) + (val && !o->value_file ? 1 : 0);
+    if (val && o->key_file && o->value_file && strcmp(o->key_file, "-") == 0 &&
+        strcmp(o->value_file, "-") == 0) {
+        return tool_usage_error(cmd, "--key-file - and --value-file - would both read standard "
+                                     "input");
+    }
     if (argc - optind != want) {
         return tool_usage_error(cmd, "wants FILE%s%s", o->key_file ? "" : " KEY",
                                 val && !o->value_file ? " VALUE" : "");
@@ -255,11 +262,9 @@ int cmd_get(int argc, char **argv)
             code = tool_fail("get", path, "key", rc);
         } else if (rc != CT_OK) {
             code = tool_fail("get", path, "get", rc);
-        } else if (o.raw) {
-            if (vlen > 0 && fwrite(val, 1, vlen, stdout) != vlen) {
-                code = TOOL_EXIT_ERROR;
-            }
-        } else if (write_bytes(stdout, val, vlen, o.hex) != 0 || putchar('\n') == EOF) {
+        } else if (o.raw ? vlen > 0 && fwrite(val, 1, vlen, stdout) != vlen
+                         : write_bytes(stdout, val, vlen, o.hex) != 0 || putchar('\n') == EOF) {
+            fprintf(stderr, "cowtree get: write error on standard output: %s\n", strerror(errno));
             code = TOOL_EXIT_ERROR;
         }
     }

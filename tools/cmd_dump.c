@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,14 +46,16 @@ static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *s
     optind = 0;
     opterr = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, shorts, dump_opts, NULL);
+        int li = -1;
+        int c = getopt_long(argc, argv, shorts, dump_opts, &li);
         if (c == -1) {
             break;
         }
         uint64_t n = 0;
         /* Long options map to short ones; reject those the command lacks. */
         if (c != '?' && c != ':' && !strchr(shorts, c)) {
-            return tool_usage_error(cmd, "option %s does not apply", argv[optind - 1]);
+            return tool_usage_error(cmd, "option %s does not apply",
+                                    tool_option_word(argv, c, dump_opts, li));
         }
         switch (c) {
         case 'b':
@@ -88,9 +91,11 @@ static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *s
             a->page_size = (uint32_t)n;
             break;
         case ':':
-            return tool_usage_error(cmd, "option %s needs an argument", argv[optind - 1]);
+            return tool_usage_error(cmd, "option %s needs an argument",
+                                    tool_option_word(argv, c, dump_opts, li));
         default:
-            return tool_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+            return tool_usage_error(cmd, "unknown option %s",
+                                    tool_option_word(argv, c, dump_opts, li));
         }
     }
     if (!a->help && argc - optind != 1) {
@@ -228,6 +233,13 @@ int cmd_dump(int argc, char **argv)
         return code;
     }
     const char *path = argv[optind];
+    struct stat in_st;
+    struct stat out_st;
+    if (a.file && stat(path, &in_st) == 0 && stat(a.file, &out_st) == 0 &&
+        in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino) {
+        /* Opening OUT truncates it: that would destroy the database. */
+        return tool_usage_error("dump", "OUT is the database file itself");
+    }
     dumper d = {.path = path, .print = a.print, .progress = tool_progress_enabled()};
     ct_db *db = NULL;
     ct_txn *txn = NULL;

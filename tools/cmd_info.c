@@ -28,7 +28,8 @@ static int parse_file_arg(const char *cmd, int argc, char **argv, int allow_long
     *help = 0;
     *long_fmt = 0;
     for (;;) {
-        int c = getopt_long(argc, argv, ":lh", info_opts, NULL);
+        int li = -1;
+        int c = getopt_long(argc, argv, ":lh", info_opts, &li);
         if (c == -1) {
             break;
         }
@@ -37,7 +38,8 @@ static int parse_file_arg(const char *cmd, int argc, char **argv, int allow_long
         } else if (c == 'l' && allow_long) {
             *long_fmt = 1;
         } else {
-            return tool_usage_error(cmd, "unknown option %s", argv[optind - 1]);
+            return tool_usage_error(cmd, "unknown option %s",
+                                    tool_option_word(argv, c, info_opts, li));
         }
     }
     if (*help) {

@@ -5,6 +5,7 @@
  * "cowtree CMD: FILE: what: CT_NAME (message)"; stdout carries only data.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +94,25 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, " (try: cowtree %s --help)\n", cmd);
     return TOOL_EXIT_USAGE;
+}
+
+const char *tool_option_word(char *const *argv, int c, const struct option *opts, int longindex)
+{
+    static char word[80];
+    const char *last = optind > 0 ? argv[optind - 1] : "";
+    if (longindex >= 0) {
+        snprintf(word, sizeof(word), "--%s", opts[longindex].name);
+        return word;
+    }
+    int ch = c == '?' || c == ':' ? optopt : c;
+    /* A long option missing its argument may leave longindex unset: its
+       word is the last one read. */
+    int long_word = (c == '?' || c == ':') && strncmp(last, "--", 2) == 0;
+    if (ch > ' ' && ch < 127 && !long_word) {
+        snprintf(word, sizeof(word), "-%c", ch);
+        return word;
+    }
+    return last;
 }
 
 int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, ct_db **out)

@@ -72,6 +72,14 @@ int tool_fail(const char *cmd, const char *path, const char *what, int rc);
 int tool_exit_code(int rc);
 /* Prints a usage error and returns TOOL_EXIT_USAGE. */
 int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct option;
+/* The option getopt_long just returned c for, as the user wrote it, for
+   an error message: "--name" when a long option matched (longindex >= 0),
+   "-x" for a short one, even inside a bundle such as -Nx (where
+   argv[optind - 1] is still the word before it), else the word itself
+   (an unknown long option). Valid until the next call. */
+const char *tool_option_word(char *const *argv, int c, const struct option *opts, int longindex);
 /* Opens bucket name (NULL = the default bucket: *out = NULL) in txn, or
    prints one line and returns the exit code (1 for a missing bucket). */
 int tool_open_bucket(const char *cmd, const char *path, ct_txn *txn, const char *name,

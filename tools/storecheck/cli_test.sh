@@ -31,6 +31,14 @@ expect 2 "bad page size 1000" --page-sizes 1000 memory
 expect 2 "unknown store" nosuchstore
 expect 2 "cannot open" plugin:"$tmp"/missing.so:x
 expect 2 "bad options" --only no-such-check memory
+expect 2 "bad --seed" --seed abc memory
+expect 2 "bad --seed" --seed -5 memory
+printf 'precious' >"$tmp"/precious.pages
+expect 2 "exists and is not empty" file:"$tmp"/precious.pages
+if [ "$(cat "$tmp"/precious.pages)" != "precious" ]; then
+    echo "FAILED: cowtree-storecheck changed a file it refused" >&2
+    fails=$((fails + 1))
+fi
 expect 0 "^durability$" --list
 expect 0 "^ok   resize +page size 512" --page-sizes 512 memory
 expect 0 "not applicable" --quiet --page-sizes 512,65536 memory

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cowtree.h"
 #include "cowtree/storecheck.h"
@@ -32,6 +33,7 @@ static void usage(FILE *f)
                "                          [--only CHECK] [--persistent | --volatile] STORE\n"
                "       cowtree-storecheck --list\n"
                "STORE: memory | file:PATH | plugin:LIB.so[:ARG]\n"
+               "file:PATH must be missing or empty: the checks overwrite it.\n"
                "Page sizes default to every power of two from 512 to 65536.\n"
                "Exit: 0 all checks pass, 1 violations, 2 usage error.\n");
 }
@@ -124,7 +126,13 @@ int main(int argc, char **argv)
             }
             i++;
         } else if (strcmp(a, "--seed") == 0 && val) {
-            opt.seed = strtoull(val, NULL, 0);
+            char *end = NULL;
+            errno = 0;
+            opt.seed = strtoull(val, &end, 0);
+            if (errno != 0 || end == val || *end != '\0' || val[0] == '-') {
+                fprintf(stderr, "cowtree-storecheck: bad --seed \"%s\"\n", val);
+                return EXIT_USAGE;
+            }
             i++;
         } else if (strcmp(a, "--only") == 0 && val) {
             opt.only = val;
@@ -138,6 +146,16 @@ int main(int argc, char **argv)
     }
     if (!spec) {
         usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *file = strncmp(spec, "file:", 5) == 0 ? spec + 5 : NULL;
+    struct stat st;
+    if (file && stat(file, &st) == 0 && st.st_size > 0) {
+        /* Every check opens the store fresh, which truncates the file. */
+        fprintf(stderr,
+                "cowtree-storecheck: %s exists and is not empty: the checks would "
+                "overwrite it (remove it, or name another path)\n",
+                file);
         return EXIT_USAGE;
     }
     opt.out = stdout;

@@ -394,6 +394,52 @@ static void test_put_get_del(void **state)
     result_free(&r);
 }
 
+/* Guards found by a review: dump -o naming the database itself is refused
+   (opening OUT used to truncate the database under its own mapping);
+   get reports a failed write to standard output; a key and a value both
+   from standard input are a usage error; a bad option inside a bundle of
+   short ones is named as itself. */
+static void test_guards(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("guards.ct");
+    ct_db *d = db_open(db, 0);
+    db_put(d, NULL, "k", 1, "value", 5);
+    ct_close(d);
+    run_result r = {0};
+    RUN(&r, "dump", "-o", db, db);
+    expect_code(&r, 2);
+    expect_in(r.err, "database file itself");
+    RUN(&r, "get", db, "k");
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "value\n");
+
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "exec '%s' get '%s' k >/dev/full", COWTREE_TOOL_PATH, db);
+    run_exe = "sh";
+    RUN(&r, "-c", cmd);
+    run_exe = NULL;
+    expect_code(&r, 3);
+    expect_in(r.err, "cowtree get: write error on standard output");
+
+    RUN(&r, "put", "--key-file", "-", "--value-file", "-", db);
+    expect_code(&r, 2);
+    expect_in(r.err, "standard input");
+    RUN(&r, "put", "-xN", db, "k", "v");
+    expect_code(&r, 2);
+    expect_in(r.err, "unknown option -x");
+    RUN(&r, "dump", "-pz", db);
+    expect_code(&r, 2);
+    expect_in(r.err, "unknown option -z");
+    RUN(&r, "get", "-N", db, "k");
+    expect_code(&r, 2);
+    expect_in(r.err, "option -N does not apply");
+    RUN(&r, "get", "--page-size", "4096", db, "k");
+    expect_code(&r, 2);
+    expect_in(r.err, "option --page-size does not apply");
+    result_free(&r);
+}
+
 /* Output never carries a control byte: escapes for ESC, newline, tab,
    backslash and high bytes; the escaped text decodes back exactly. */
 static void test_output_escaped(void **state)
@@ -1155,6 +1201,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_and_usage, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_put_get_del, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_guards, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_output_escaped, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_scan, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_buckets_and_stat, setup_dir, teardown_dir),
