@@ -321,9 +321,16 @@ int ct__commit(ct_txn *t)
     if (!has_changes(t)) {
         return CT_OK;
     }
+    /* A failed sync (ct_sync on this thread, between this txn's puts)
+       poisoned the handle: the state of the writes it covered is unknown,
+       so nothing is written on top of them. */
+    pthread_mutex_lock(&db->mu);
+    if (db->poisoned) {
+        pthread_mutex_unlock(&db->mu);
+        return CT_POISONED;
+    }
     /* The id is spent from here on, whatever happens: pages of a failed
        attempt may reach the store and must never match a later txn. */
-    pthread_mutex_lock(&db->mu);
     db->next_txnid = t->id + 1;
     pthread_mutex_unlock(&db->mu);
     if (t->id - db->durable_txnid >= CT_TXNID_WINDOW - 1) {

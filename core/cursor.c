@@ -21,6 +21,9 @@ int ct_cursor_open(ct_txn *t, ct_bucket *b, ct_cursor **out)
     if (!t || !out) {
         return CT_INVALID;
     }
+    if (t->failed) {
+        return t->failed; /* only commit or abort after a failure, as ct_get */
+    }
     int rc = ct__bucket_check(t, &b);
     if (rc != CT_OK) {
         return rc;
@@ -143,6 +146,9 @@ static int edge(ct_cursor *c, int last)
     if (!c) {
         return CT_INVALID;
     }
+    if (c->txn->failed) {
+        return c->txn->failed;
+    }
     int rc = start(c);
     if (rc == CT_OK) {
         rc = descend_edge(c, 0, last);
@@ -232,6 +238,9 @@ int ct_cursor_seek(ct_cursor *c, const void *key, size_t klen)
     if (!c || (!key && klen)) {
         return CT_INVALID;
     }
+    if (c->txn->failed) {
+        return c->txn->failed;
+    }
     int exact = 0;
     return finish(c, seek_raw(c, key, klen, &exact));
 }
@@ -253,6 +262,9 @@ CT_NOINLINE static int move(ct_cursor *c, int dir)
 {
     if (!c) {
         return CT_INVALID;
+    }
+    if (c->txn->failed) {
+        return c->txn->failed;
     }
     if (!c->positioned) {
         return dir > 0 ? ct_cursor_first(c) : ct_cursor_last(c);
@@ -348,6 +360,9 @@ int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val
 {
     if (!c) {
         return CT_INVALID;
+    }
+    if (c->txn->failed) {
+        return c->txn->failed;
     }
     if (!c->positioned) {
         return CT_NOTFOUND;

@@ -276,7 +276,14 @@ int ct__recover(ct_db *db)
         if (rdonly) {
             return CT__CORRUPT(0, "no valid meta page");
         }
-        return create_db(db); /* a creation a crash interrupted */
+        /* A creation a crash interrupted (or a small file that is no
+           database: its bytes cannot tell, a torn sector may hold
+           anything). CT_NOCREATE promises no new database, and leaves
+           the pages as they are. */
+        if (db->flags & CT_NOCREATE) {
+            return CT_NOTFOUND;
+        }
+        return create_db(db);
     }
     return ok[0] || ok[1] ? last_rc : CT__CORRUPT(0, "no valid meta page");
 }

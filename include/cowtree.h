@@ -127,9 +127,12 @@ CT_API void ct_options_init(ct_options *opt);
  * opt:  NULL means defaults.
  * out:  receives the handle.
  * An empty store becomes a new database (unless CT_NOCREATE: CT_NOTFOUND).
- * A store holding only the two meta slots, neither valid, is a creation a
- * crash interrupted and is created afresh. Otherwise the newest commit
- * whose meta and newly written pages verify is recovered.
+ * A store of at most the two meta slots, neither valid, is a creation a
+ * crash interrupted and is created afresh, overwriting those pages (their
+ * bytes cannot tell it from a small file that is no database: a torn
+ * sector may hold anything); with CT_NOCREATE it is CT_NOTFOUND and left
+ * as it is. Otherwise the newest commit whose meta and newly written
+ * pages verify is recovered.
  * Errors: CT_INVALID (NULL ps/out, bad options, page size mismatch),
  * CT_CORRUPT (no valid meta in a non-empty store), CT_VERSION (newer
  * format or unsupported page size), CT_IO, CT_NOMEM, CT_READONLY (a new

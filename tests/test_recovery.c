@@ -307,7 +307,8 @@ static void test_newest_commit_page_damaged(void **state)
 
 /* A store of at most two pages with no valid meta is a creation a crash
    interrupted: open creates the database afresh (zeroed or garbage pages),
-   usable and reopenable. Three pages and no valid meta: CT_CORRUPT. */
+   usable and reopenable; with CT_NOCREATE it is CT_NOTFOUND and nothing
+   is written. Three pages and no valid meta: CT_CORRUPT. */
 static void test_two_page_store_created_afresh(void **state)
 {
     (void)state;
@@ -327,7 +328,19 @@ static void test_two_page_store_created_afresh(void **state)
                 th_assert_rc(ps->ops->write(ps, i, 1, p), CT_OK);
             }
             ct_db *db = NULL;
-            int rc = ct_open(ps, NULL, &db);
+            ct_options nc;
+            ct_options_init(&nc);
+            nc.flags = CT_NOCREATE;
+            int rc = ct_open(ps, &nc, &db);
+            if (npages <= 2) {
+                /* CT_NOCREATE: no new database, the pages left alone. */
+                th_assert_rc(rc, CT_NOTFOUND);
+                assert_null(db);
+                uint8_t back[512];
+                th_assert_rc(ps->ops->read(ps, npages - 1, 1, back), CT_OK);
+                assert_memory_equal(back, p, sizeof(p));
+                rc = ct_open(ps, NULL, &db);
+            }
             if (npages <= 2) {
                 th_assert_rc(rc, CT_OK);
                 struct ct_stat st;

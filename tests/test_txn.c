@@ -611,6 +611,9 @@ static void test_failed_txn_is_sticky(void **state)
     th_assert_rc(ct_commit(t), CT_OK);
     th_assert_rc(ct_begin(db, 0, &t), CT_OK);
     th_assert_rc(ct_put(t, NULL, "zzz", 3, "1", 1, 0), CT_OK);
+    ct_cursor *c0 = NULL;
+    th_assert_rc(ct_cursor_open(t, NULL, &c0), CT_OK);
+    th_assert_rc(ct_cursor_first(c0), CT_OK);
     f.fail_reads = 1;
     th_assert_rc(ct_put(t, NULL, "key00100", 8, "new", 3, 0), CT_IO);
     f.fail_reads = 0;
@@ -620,6 +623,18 @@ static void test_failed_txn_is_sticky(void **state)
     th_assert_rc(ct_put(t, NULL, "other", 5, "1", 1, 0), CT_IO);
     th_assert_rc(ct_del(t, NULL, "zzz", 3), CT_IO);
     th_assert_rc(ct_get(t, NULL, "zzz", 3, &v, &vl), CT_IO);
+    /* Cursors too: a walk of the half-changed tree would show a torn txn
+       as CT_OK. */
+    const void *k = NULL;
+    size_t kl = 0;
+    ct_cursor *c1 = NULL;
+    th_assert_rc(ct_cursor_open(t, NULL, &c1), CT_IO);
+    th_assert_rc(ct_cursor_first(c0), CT_IO);
+    th_assert_rc(ct_cursor_last(c0), CT_IO);
+    th_assert_rc(ct_cursor_next(c0), CT_IO);
+    th_assert_rc(ct_cursor_prev(c0), CT_IO);
+    th_assert_rc(ct_cursor_seek(c0, "key", 3), CT_IO);
+    th_assert_rc(ct_cursor_get(c0, &k, &kl, &v, &vl), CT_IO);
     th_assert_rc(ct_commit(t), CT_IO);
     /* Nothing of it was committed; the db accepts new txns. */
     th_assert_rc(ct_begin(db, 0, &t), CT_OK);
@@ -631,6 +646,43 @@ static void test_failed_txn_is_sticky(void **state)
     th_check_clean(db);
     ct_close(db);
     f.fwd.inner->ops->close(f.fwd.inner);
+}
+
+/* A failed ct_sync poisons the handle, also when the writer's own thread
+   calls it between the puts of its open txn: that txn's commit then
+   returns CT_POISONED and writes nothing on top of writes in an unknown
+   state (it used to commit and acknowledge). */
+static void test_commit_after_failed_sync_is_poisoned(void **state)
+{
+    (void)state;
+    ct_memstore_options mo;
+    ct_memstore_options_init(&mo);
+    mo.page_size = 512;
+    mo.seed = 5;
+    ct_pagestore *ps = NULL;
+    th_assert_rc(ct_memstore_create(&mo, &ps), CT_OK);
+    ct_options o;
+    ct_options_init(&o);
+    o.durability = CT_SYNC_NONE;
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(ps, &o, &db), CT_OK);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    th_assert_rc(ct_put(t, NULL, "a", 1, "1", 1, 0), CT_OK);
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+    th_assert_rc(ct_put(t, NULL, "b", 1, "2", 1, 0), CT_OK);
+    th_assert_rc(ct_memstore_fail_nth(ps, CT_MEMSTORE_OP_SYNC, 1, 0), CT_OK);
+    th_assert_rc(ct_sync(db), CT_IO);
+    struct ct_stat st;
+    th_assert_rc(ct_stat(db, &st), CT_OK);
+    uint64_t id_before = st.txnid;
+    th_assert_rc(ct_commit(t), CT_POISONED);
+    th_assert_rc(ct_stat(db, &st), CT_OK);
+    assert_int_equal(st.txnid, id_before);
+    th_assert_rc(ct_begin(db, 0, &t), CT_POISONED);
+    ct_close(db);
+    ps->ops->close(ps);
 }
 
 /* ---- allocation failures ---------------------------------------------------- */
@@ -1500,6 +1552,7 @@ int main(void)
         cmocka_unit_test(test_snapshots_under_concurrent_commits_file),
         cmocka_unit_test(test_second_process_gets_busy),
         cmocka_unit_test(test_failed_txn_is_sticky),
+        cmocka_unit_test(test_commit_after_failed_sync_is_poisoned),
         cmocka_unit_test(test_nomem_at_every_allocation),
         cmocka_unit_test(test_commit_uses_writev),
         cmocka_unit_test(test_commit_writev_failure),
