@@ -60,32 +60,20 @@ static int meets(const ct__fs_writeback *w, uint32_t i, uint64_t lo, uint64_t hi
     return lo <= w->range[i].hi && hi >= w->range[i].lo;
 }
 
-/* Widens the range [off, end) meets to cover it, and merges into it every
-   other range the widened one now meets; 0 when [off, end) meets none. */
-static int widen(ct__fs_writeback *w, uint64_t off, uint64_t end)
+/* Takes every range [*off, *end) meets out of the set and widens
+   [*off, *end) to cover them. One pass finds them all: the ranges never
+   meet each other, so one that missed the interval also misses it once
+   grown by ranges it does not meet. */
+static void absorb(ct__fs_writeback *w, uint64_t *off, uint64_t *end)
 {
-    uint32_t i = w->nranges;
-    while (i > 0 && !meets(w, i - 1, off, end)) { /* the newest first: appends */
-        i--;
-    }
-    if (i == 0) {
-        return 0;
-    }
-    i--;
     for (uint32_t j = w->nranges; j-- > 0;) {
-        if (j == i || !meets(w, j, off, end)) {
+        if (!meets(w, j, *off, *end)) {
             continue;
         }
-        off = w->range[j].lo < off ? w->range[j].lo : off;
-        end = w->range[j].hi > end ? w->range[j].hi : end;
+        *off = w->range[j].lo < *off ? w->range[j].lo : *off;
+        *end = w->range[j].hi > *end ? w->range[j].hi : *end;
         w->range[j] = w->range[--w->nranges]; /* the last range fills j's slot */
-        if (i == w->nranges) {
-            i = j; /* the last range was i */
-        }
     }
-    w->range[i].lo = off < w->range[i].lo ? off : w->range[i].lo;
-    w->range[i].hi = end > w->range[i].hi ? end : w->range[i].hi;
-    return 1;
 }
 
 void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys, int fd,
@@ -94,15 +82,15 @@ void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys
     if (!w->enabled || len == 0) {
         return;
     }
-    uint64_t end = off + len;
-    if (!widen(w, off, end)) {
-        if (w->nranges == CT_FS_WRITEBACK_RANGES) {
-            kick(w, sys, fd);
-        }
-        w->range[w->nranges].lo = off;
-        w->range[w->nranges].hi = end;
-        w->nranges++;
+    uint64_t lo = off;
+    uint64_t hi = off + len;
+    absorb(w, &lo, &hi);
+    if (w->nranges == CT_FS_WRITEBACK_RANGES) {
+        kick(w, sys, fd); /* no room, and [lo, hi) merged with none */
     }
+    w->range[w->nranges].lo = lo;
+    w->range[w->nranges].hi = hi;
+    w->nranges++;
     w->pending += len;
     if (w->pending >= w->threshold) {
         kick(w, sys, fd);
