@@ -15,7 +15,9 @@ void ct_options_init(ct_options *opt)
     opt->durability = CT_SYNC_FULL;
 }
 
-static int check_options(const ct_options *o, const ct_pagestore *ps)
+/* The checks that need no store: ct_open_path makes them before it
+   creates a file, so bad options leave nothing behind. */
+static int check_store_free_options(const ct_options *o)
 {
     if (o->flags & ~(CT_RDONLY | CT_NOCREATE)) {
         return CT_INVALID;
@@ -24,10 +26,19 @@ static int check_options(const ct_options *o, const ct_pagestore *ps)
         o->durability != CT_SYNC_GROUP) {
         return CT_INVALID;
     }
-    if (o->page_size != 0 && o->page_size != ps->page_size) {
+    if (o->alloc && (!o->alloc->malloc || !o->alloc->realloc || !o->alloc->free)) {
         return CT_INVALID;
     }
-    if (o->alloc && (!o->alloc->malloc || !o->alloc->realloc || !o->alloc->free)) {
+    return CT_OK;
+}
+
+static int check_options(const ct_options *o, const ct_pagestore *ps)
+{
+    int rc = check_store_free_options(o);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    if (o->page_size != 0 && o->page_size != ps->page_size) {
         return CT_INVALID;
     }
     uint32_t p = ps->page_size;
@@ -195,8 +206,16 @@ int ct_open_path(const char *path, const ct_options *opt, ct_db **out)
     if (opt) {
         o = *opt;
     }
+    int rc = check_store_free_options(&o);
+    if (rc != CT_OK) {
+        return rc;
+    }
+    uint32_t p = o.page_size;
+    if (p != 0 && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)) != 0)) {
+        return CT_INVALID; /* no file store takes it */
+    }
     uint32_t page_size = 0;
-    int rc = probe_page_size(path, &o, &page_size);
+    rc = probe_page_size(path, &o, &page_size);
     if (rc != CT_OK) {
         return rc;
     }

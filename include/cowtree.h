@@ -141,8 +141,9 @@ CT_API int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out);
 
 /* Convenience: opens (creating if needed, unless CT_NOCREATE) a file store
  * at path and owns it; ct_close closes it. The page size of an existing
- * file is read from the file. Errors: those of ct_open and
- * ct_filestore_open (CT_BUSY when another process has the file open). */
+ * file is read from the file. Bad options (CT_INVALID) are refused before
+ * the file is created. Errors: those of ct_open and ct_filestore_open
+ * (CT_BUSY when another process has the file open). */
 CT_API int ct_open_path(const char *path, const ct_options *opt, ct_db **out);
 
 /* Never writes to the store; aborts an open write txn (read txns must be

@@ -107,16 +107,25 @@ static void test_open_misuse(void **state)
     o.flags = CT_NOCREATE;
     th_assert_rc(ct_open_path(path, &o, &db), CT_NOTFOUND);
     assert_int_not_equal(access(path, F_OK), 0); /* not created */
+    /* Options checked before the file is created: a refused open leaves
+       no file behind. */
     ct_options_init(&o);
     o.flags = 0x80;
     th_assert_rc(ct_open_path(path, &o, &db), CT_INVALID);
+    assert_int_not_equal(access(path, F_OK), 0);
+    ct_options_init(&o);
+    o.durability = 7;
+    th_assert_rc(ct_open_path(path, &o, &db), CT_INVALID);
+    assert_int_not_equal(access(path, F_OK), 0);
+    ct_options_init(&o);
+    o.alloc = &half;
+    th_assert_rc(ct_open_path(path, &o, &db), CT_INVALID);
+    assert_int_not_equal(access(path, F_OK), 0);
     ct_options_init(&o);
     o.page_size = 768;
-    int rc = ct_open_path(path, &o, &db);
-    if (rc != CT_INVALID) {
-        th_assert_rc(rc, CT_VERSION);
-    }
+    th_assert_rc(ct_open_path(path, &o, &db), CT_INVALID);
     assert_null(db);
+    assert_int_not_equal(access(path, F_OK), 0);
     th_tmpdir_remove(dir);
 }
 
