@@ -307,6 +307,7 @@ int ct_stat(ct_db *db, struct ct_stat *out)
     out->key_max = db->key_max;
     out->rejected_txnid = db->rejected_txnid;
     out->rejected_pgno = db->rejected_pgno;
+    out->meta_slots_invalid = db->meta_slots_invalid;
     uint64_t size = 0;
     if (db->ps->ops->size(db->ps, &size) == CT_OK) {
         out->store_pages = size;

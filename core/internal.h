@@ -296,6 +296,7 @@ struct ct_db {
     int needs_fence;     /* recovered an existing store: fence before writing */
     uint64_t rejected_txnid; /* a newer commit recovery rejected (ct_stat) */
     uint64_t rejected_pgno;
+    uint32_t meta_slots_invalid; /* slots whose meta failed to decode at open (ct_stat) */
     ct__freeset free;   /* free list of the last commit */
     ct_txn *readers;    /* live read txns */
     uint64_t reader_count;

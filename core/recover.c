@@ -262,6 +262,7 @@ int ct__recover(ct_db *db)
             db->slot_hwm[o] = ok[o] && m[o].hwm <= size ? m[o].hwm : 2;
             db->next_txnid = seen + 1;
             db->needs_fence = 1;
+            db->meta_slots_invalid = (ok[0] ? 0u : 1u) | (ok[1] ? 0u : 2u);
             return CT_OK;
         }
         if (last_rc != CT_CORRUPT) {

@@ -374,6 +374,14 @@ struct ct_stat {
     /* Pages of the persistent free list itself (its chain), counted in
        pages_in_use. */
     uint64_t free_list_pages;
+    /* Meta slots whose page failed its checksum (or did not decode) when
+       the db was opened: bit 0 slot 0, bit 1 slot 1. Open recovered the
+       commit the other slot holds. After a crash during a commit's meta
+       write this is expected (that commit was never acknowledged);
+       otherwise the medium damaged a meta, and the commit it held is
+       lost. A writable open rewrites the slot (its fence); the bit still
+       tells what open found. */
+    uint32_t meta_slots_invalid;
 };
 typedef struct ct_stat ct_stat_info;
 

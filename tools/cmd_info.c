@@ -240,6 +240,38 @@ static int newest_meta_skipped(const char *cmd, const char *path, const struct c
     return 1;
 }
 
+/* A meta slot that failed its checksum at open: a meta write a crash
+   interrupted, or damage that took the commit it held (if it was the
+   newer one). Returns 1 (and reports) when open found one. */
+static int meta_slot_damaged(const char *cmd, const char *path, const struct ct_stat *st)
+{
+    int found = 0;
+    for (unsigned slot = 0; slot < 2; slot++) {
+        if (!(st->meta_slots_invalid & (1u << slot))) {
+            continue;
+        }
+        found = 1;
+        printf("meta slot %u: fails verification; opened txn %" PRIu64 " from slot %u\n", slot,
+               st->txnid, st->meta_slot);
+        fprintf(stderr, "cowtree %s: ", cmd);
+        tool_print_escaped(stderr, path, strlen(path));
+        fprintf(stderr,
+                ": CT_CORRUPT: page %u: meta slot %u fails its checksum (expected only after a "
+                "crash during a commit; otherwise damage, and a commit it held newer than txn "
+                "%" PRIu64 " is lost)\n",
+                slot, slot, st->txnid);
+    }
+    return found;
+}
+
+/* What open fell back from, reported: 1 when anything was. */
+static int recovery_fell_back(const char *cmd, const char *path, const struct ct_stat *st)
+{
+    int skipped = newest_meta_skipped(cmd, path, st);
+    int damaged = meta_slot_damaged(cmd, path, st);
+    return skipped || damaged;
+}
+
 static void stat_add(struct ct_bucket_stat *sum, const struct ct_bucket_stat *b)
 {
     sum->pages_branch += b->pages_branch;
@@ -350,7 +382,7 @@ int cmd_stat(int argc, char **argv)
         }
     }
     if (code != TOOL_EXIT_ERROR && s.db &&
-        newest_meta_skipped("stat", path, &s.st)) {
+        recovery_fell_back("stat", path, &s.st)) {
         code = TOOL_EXIT_NOTFOUND;
     }
     snapshot_close(&s);
@@ -400,7 +432,7 @@ int cmd_check(int argc, char **argv)
             print_problem("check", path, &r);
         }
     }
-    if (code != TOOL_EXIT_ERROR && newest_meta_skipped("check", path, &st)) {
+    if (code != TOOL_EXIT_ERROR && recovery_fell_back("check", path, &st)) {
         code = TOOL_EXIT_NOTFOUND;
     }
     ct_close(db);

@@ -738,6 +738,30 @@ static void test_check_corrupt(void **state)
     RUN(&r, "get", db, "zzz");
     expect_code(&r, 1); /* the rolled-back commit's key is gone */
 
+    flip_page_byte(db, zzz_leaf, ps);
+    RUN(&r, "check", db);
+    expect_code(&r, 0);
+
+    /* One meta slot garbled: the other slot's commit opens, and check and
+       stat say which slot failed. */
+    for (uint64_t p = 0; p < 2; p++) {
+        char want[64];
+        flip_page_byte(db, p, ps);
+        RUN(&r, "check", db);
+        expect_code(&r, 1);
+        snprintf(want, sizeof(want), "meta slot %u fails its checksum", (unsigned)p);
+        expect_in(r.err, want);
+        snprintf(want, sizeof(want), "meta slot %u: fails verification", (unsigned)p);
+        expect_in(r.out, want);
+        RUN(&r, "stat", db);
+        expect_code(&r, 1);
+        expect_in(r.out, want);
+        flip_page_byte(db, p, ps);
+    }
+    RUN(&r, "check", db);
+    expect_code(&r, 0);
+    flip_page_byte(db, zzz_leaf, ps);
+
     /* Both meta slots garbled: no commit can be opened. */
     for (uint64_t p = 0; p < 2; p++) {
         flip_page_byte(db, p, ps);
