@@ -281,7 +281,9 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
     ct_txn *txn = NULL;
     ct_bucket *b = NULL;
     int is_put = val != NULL;
-    int code = tool_open(cmd, path, is_put ? TOOL_OPEN_CREATE : TOOL_OPEN_WRITE, o->page_size, &db);
+    int created = 0;
+    int code = is_put ? tool_open_create(cmd, path, o->page_size, &db, &created)
+                      : tool_open(cmd, path, TOOL_OPEN_WRITE, 0, &db);
     if (code != TOOL_EXIT_OK) {
         return code;
     }
@@ -290,7 +292,7 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
                 "cowtree %s: key of %zu bytes is longer than this database's limit "
                 "(%zu bytes): CT_TOOBIG\n",
                 cmd, key->len, ct_key_max(db));
-        ct_close(db);
+        tool_close_created(db, path, created, TOOL_EXIT_ERROR);
         return TOOL_EXIT_ERROR;
     }
     int rc = ct_begin(db, 0, &txn);
@@ -325,7 +327,7 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
         }
     }
     ct_abort(txn);
-    ct_close(db);
+    tool_close_created(db, path, created, code);
     return code;
 }
 

@@ -509,7 +509,8 @@ int cmd_load(int argc, char **argv)
         fprintf(stderr, ": cannot open: %s\n", strerror(errno));
         return TOOL_EXIT_ERROR;
     }
-    code = tool_open("load", l.path, TOOL_OPEN_CREATE, a.page_size, &l.db);
+    int created = 0;
+    code = tool_open_create("load", l.path, a.page_size, &l.db, &created);
     if (code == TOOL_EXIT_OK) {
         code = load_stream(&l, in);
         if (l.progress && l.loaded >= TOOL_PROGRESS_EVERY) {
@@ -517,7 +518,7 @@ int cmd_load(int argc, char **argv)
         }
     }
     ct_abort(l.txn);
-    ct_close(l.db);
+    tool_close_created(l.db, l.path, created, code);
     if (in != stdin) {
         fclose(in);
     }

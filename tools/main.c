@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tool.h"
@@ -143,6 +144,32 @@ int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, c
     }
     tool_fail(cmd, path, "cannot open", rc);
     return TOOL_EXIT_ERROR;
+}
+
+int tool_open_create(const char *cmd, const char *path, uint32_t page_size, ct_db **out,
+                     int *created)
+{
+    struct stat st;
+    int missing = stat(path, &st) != 0 && errno == ENOENT;
+    int code = tool_open(cmd, path, TOOL_OPEN_CREATE, page_size, out);
+    *created = code == TOOL_EXIT_OK && missing;
+    return code;
+}
+
+void tool_close_created(ct_db *db, const char *path, int created, int code)
+{
+    if (!db) {
+        return;
+    }
+    struct ct_stat st;
+    /* Creation is txns 0 and 1 (recover.c); any commit is above. */
+    if (code != TOOL_EXIT_OK && created && ct_stat(db, &st) == CT_OK && st.txnid <= 1 &&
+        unlink(path) != 0) {
+        fprintf(stderr, "cowtree: cannot remove the new, empty ");
+        tool_print_escaped(stderr, path, strlen(path));
+        fprintf(stderr, ": %s\n", strerror(errno));
+    }
+    ct_close(db);
 }
 
 int tool_open_bucket(const char *cmd, const char *path, ct_txn *txn, const char *name,

@@ -65,6 +65,15 @@ int tool_print_escaped(FILE *f, const void *p, size_t n);
    and returns the exit code; 0 on success. page_size applies to a new file
    (0 = default). */
 int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, ct_db **out);
+/* tool_open(TOOL_OPEN_CREATE), and *created = 1 when this call made the
+   file (it did not exist). */
+int tool_open_create(const char *cmd, const char *path, uint32_t page_size, ct_db **out,
+                     int *created);
+/* Closes db (NULL is a no-op). When the command failed (code != 0) and it
+   created the file, which holds no commit but its creation's, the file is
+   removed first (while the lock is still held): a failed put or load
+   leaves no empty database behind. */
+void tool_close_created(ct_db *db, const char *path, int created, int code);
 /* Prints "cowtree CMD: PATH: WHAT: CT_NAME (message)" on stderr; returns the
    exit code that rc maps to. what may be NULL. */
 int tool_fail(const char *cmd, const char *path, const char *what, int rc);

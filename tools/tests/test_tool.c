@@ -391,6 +391,17 @@ static void test_put_get_del(void **state)
     RUN(&r, "put", db, long_key, "v");
     expect_code(&r, 3);
     expect_in(r.err, "CT_TOOBIG");
+    /* A put that fails leaves no new, empty database behind; an existing
+       one stays. */
+    const char *fresh = tmp_path("never.ct");
+    RUN(&r, "put", fresh, long_key, "v");
+    expect_code(&r, 3);
+    expect_in(r.err, "CT_TOOBIG");
+    assert_int_not_equal(access(fresh, F_OK), 0);
+    RUN(&r, "put", "-b", "", fresh, "k", "v");
+    assert_int_not_equal(r.code, 0);
+    assert_int_not_equal(access(fresh, F_OK), 0);
+    assert_int_equal(access(db, F_OK), 0);
     result_free(&r);
 }
 
@@ -1027,8 +1038,8 @@ static void test_load_errors(void **state)
     RUN(&r, "load", "-f", write_text("e4", "VERSION=3\nHEADER=END\n 6b\n 76\n"), db);
     expect_code(&r, 3);
     expect_in(r.err, "unexpected end of input");
-    RUN(&r, "get", db, "k");
-    expect_code(&r, 1);
+    /* Each failed load removed the file it had created. */
+    assert_int_not_equal(access(db, F_OK), 0);
     RUN(&r, "load", "-f", write_text("e5", "VERSION=3\ntype=dupsort\nHEADER=END\nDATA=END\n"), db);
     expect_code(&r, 3);
     expect_in(r.err, "type");
@@ -1046,6 +1057,11 @@ static void test_load_errors(void **state)
                       "db_pagesize=4096\nHEADER=END\n a\\5cb\\\\\n c d\n k\n \nDATA=END\n";
     RUN(&r, "load", "-f", write_text("ok1", mdb), db);
     expect_code(&r, 0);
+    RUN(&r, "scan", db);
+    assert_string_equal(r.out, "a\\\\b\\\\\tc d\nk\t\n");
+    /* A failed load into an existing database keeps it and its data. */
+    RUN(&r, "load", "-f", write_text("e8", "VERSION=3\nHEADER=END\n 6b\n"), db);
+    expect_code(&r, 3);
     RUN(&r, "scan", db);
     assert_string_equal(r.out, "a\\\\b\\\\\tc d\nk\t\n");
     RUN(&r, "load", "-N", "-f", tmp_path("ok1"), db);
