@@ -223,11 +223,15 @@ CT_API int ct_del(ct_txn *txn, ct_bucket *b, const void *key, size_t klen);
  * CT_TOOBIG). CT_CREATE
  * creates it in a write txn; with CT_EXCL an existing one is CT_EXISTS.
  * The handle is owned by the txn and valid until the txn ends.
- * Errors: CT_NOTFOUND, CT_EXISTS, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
+ * Errors: CT_NOTFOUND, CT_EXISTS, CT_INVALID, CT_TOOBIG, CT_READONLY
+ * (CT_CREATE of a missing bucket on a read-only db), CT_CORRUPT, CT_IO,
+ * CT_NOMEM, and the sticky error of a failed write txn. */
 CT_API int ct_bucket_open(ct_txn *txn, const char *name, unsigned flags, ct_bucket **out);
 
 /* Drops a named bucket and frees its pages. Handles to it become invalid.
- * Errors: CT_NOTFOUND, CT_INVALID, CT_CORRUPT, CT_IO, CT_NOMEM. */
+ * Errors: CT_NOTFOUND, CT_INVALID (also a read txn), CT_READONLY
+ * (read-only db), CT_TOOBIG (as ct_bucket_open), CT_CORRUPT, CT_IO,
+ * CT_NOMEM, and the sticky error of a failed write txn. */
 CT_API int ct_bucket_drop(ct_txn *txn, const char *name);
 
 /* Calls fn once for each named bucket of txn's snapshot, in name order
@@ -338,7 +342,8 @@ CT_API int ct_check(ct_db *db, ct_check_report *report);
  * closes it) and may then be opened with ct_open.
  * Errors: CT_INVALID (NULL, bad flags, dst not empty or of another page
  * size), CT_CORRUPT (a damaged source page; nothing valid in dst), CT_IO,
- * CT_NOSPACE, CT_NOMEM. */
+ * CT_NOSPACE, CT_NOMEM, CT_READONLY (dst refuses writes), or what dst's
+ * size() returns. */
 CT_API int ct_copy(ct_db *db, ct_pagestore *dst, unsigned flags);
 
 /* A struct tag, not a typedef: the function ct_stat has the ordinary name
