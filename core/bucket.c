@@ -19,7 +19,7 @@ int ct__bucket_desc_decode(const uint8_t *val, size_t vlen, ct__tree *out)
     out->depth = ct__get32(val + 16);
     out->entries = ct__get64(val + 24);
     if ((out->root == 0) != (out->depth == 0) || out->depth > CT_DEPTH_MAX ||
-        (out->root != 0 && out->root < 2)) {
+        (out->root != 0 && out->root < 2) || (out->root == 0 && out->entries != 0)) {
         return CT__CORRUPT(out->root, "bucket descriptor fields");
     }
     return CT_OK;

@@ -198,12 +198,16 @@ static int write_dirty(ct_txn *t)
 static int write_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
 {
     ct__meta_encode(m, buf, db->page_size, slot);
+    pthread_mutex_lock(&db->mu);
+    db->meta_seq++;
+    pthread_mutex_unlock(&db->mu);
     int rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, buf);
+    pthread_mutex_lock(&db->mu);
+    db->meta_seq++;
     if (rc != CT_OK) {
-        pthread_mutex_lock(&db->mu);
         db->poisoned = 1;
-        pthread_mutex_unlock(&db->mu);
     }
+    pthread_mutex_unlock(&db->mu);
     return rc;
 }
 

@@ -301,6 +301,9 @@ struct ct_db {
     ct_txn *readers;    /* live read txns */
     uint64_t reader_count;
     int poisoned;
+    /* Odd while a meta write is under way, bumped before and after it (db->mu):
+       ct_check reads the meta slots only between two writes. */
+    uint64_t meta_seq;
     /* Verified-page memo (memo.c): chunk k of page generations, lock-free. */
     _Atomic(_Atomic uint64_t *) memo[CT_MEMO_CHUNKS_MAX];
     /* Shared page cache (cache.c) for pages map() does not serve. */

@@ -546,6 +546,48 @@ static void defect_bucket_descriptor(fixture *f)
     pg_write(&f->e, f->cat_leaf, p);
     expect_problem(f->e.db, "bad bucket descriptor", "bucket", f->cat_leaf);
     restore_image(f);
+    /* An empty tree (root 0, depth 0) that counts entries. */
+    pg_read(&f->e, f->cat_leaf, p);
+    c = (uint8_t *)ct__node_cell(p, 0);
+    uint8_t *desc = c + CT_LEAF_CELL_FIXED + ct__leaf_klen(c);
+    assert_true(ct__get64(desc + 24) > 0);
+    ct__put64(desc, 0);
+    ct__put32(desc + 16, 0);
+    ct__page_seal(p, PS);
+    pg_write(&f->e, f->cat_leaf, p);
+    expect_problem(f->e.db, "entries in an empty bucket", "bucket", f->cat_leaf);
+    restore_image(f);
+}
+
+/* A catalog key that is no bucket name (a NUL byte inside it), resealed:
+   ct_bucket_list refuses it, so the check must too. */
+static void defect_catalog_name(fixture *f)
+{
+    uint8_t p[PS];
+    pg_read(&f->e, f->cat_leaf, p);
+    uint8_t *c = (uint8_t *)ct__node_cell(p, 0);
+    assert_true(ct__leaf_klen(c) >= 2);
+    c[CT_LEAF_CELL_FIXED + 1] = 0;
+    ct__page_seal(p, PS);
+    pg_write(&f->e, f->cat_leaf, p);
+    expect_problem(f->e.db, "catalog key with a NUL byte", "bucket name", f->cat_leaf);
+    restore_image(f);
+}
+
+/* A meta page that rotted in place after it was read: the next open
+   would fall back to the other slot's commit without a word, so the
+   check reads both slots as stored. */
+static void defect_meta_rot(fixture *f)
+{
+    for (int slot = 0; slot < 2; slot++) {
+        uint8_t p[PS];
+        pg_read(&f->e, (uint64_t)slot, p);
+        p[100] ^= 0x01;
+        pg_write(&f->e, (uint64_t)slot, p);
+        expect_problem(f->e.db, slot == f->meta_slot ? "rotted live meta" : "rotted older meta",
+                       "meta page", (uint64_t)slot);
+        restore_image(f);
+    }
 }
 
 /* A free-list entry past the high-water mark (order kept, resealed). */
@@ -622,6 +664,7 @@ static void run_defects(th_store_kind kind)
         defect_wrong_separator,  defect_overflow_run,      defect_entry_count,
         defect_bucket_descriptor, defect_free_past_end,     defect_checksum_and_identity,
         defect_underfull_leaf,   defect_meta_entry_live,   defect_meta_lists_chain_page,
+        defect_catalog_name,     defect_meta_rot,
     };
     for (size_t i = 0; i < sizeof(defects) / sizeof(defects[0]); i++) {
         defects[i](&f);
