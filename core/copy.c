@@ -14,9 +14,9 @@
  *     resealed), with no free list.
  * Pages keep their txn ids, so every pointer's generation still matches.
  * The destination gets its data pages, a sync, then the same meta in both
- * slots and a second sync: a copy cut short has no valid meta and never
- * opens as a database. Memory: one page (or run) buffer, a bitmap (plain)
- * and a stack of pending pages.
+ * slots and a second sync: a copy cut short by a crash has no valid meta
+ * and never opens as a database; one that fails empties the destination.
+ * Memory: one page (or run) buffer, a bitmap and a stack of pending pages.
  */
 #include <string.h>
 
@@ -37,7 +37,7 @@ typedef struct copier {
     ct_pagestore *dst;
     int compact;
     uint64_t next;  /* compact: next free destination page */
-    uint8_t *live;  /* plain: one bit per source page */
+    uint8_t *live;  /* one bit per source page reached */
     copy_item *stack;
     size_t count;
     size_t cap;
@@ -58,18 +58,19 @@ static int push(copier *k, uint64_t pgno, uint64_t gen, uint32_t npages, uint32_
     if (rc != CT_OK) {
         return rc;
     }
+    /* Both kinds: a compact copy would otherwise copy a shared subtree
+       twice and hide the damage. */
+    for (uint64_t p = pgno; p < pgno + span; p++) {
+        uint8_t bit = (uint8_t)(1u << (p & 7u));
+        if (k->live[p >> 3] & bit) {
+            return CT__CORRUPT(p, "page reachable twice");
+        }
+        k->live[p >> 3] |= bit;
+    }
     *dst = pgno;
     if (k->compact) {
         *dst = k->next;
         k->next += span;
-    } else {
-        for (uint64_t p = pgno; p < pgno + span; p++) {
-            uint8_t bit = (uint8_t)(1u << (p & 7u));
-            if (k->live[p >> 3] & bit) {
-                return CT__CORRUPT(p, "page reachable twice");
-            }
-            k->live[p >> 3] |= bit;
-        }
     }
     k->stack[k->count++] = (copy_item){pgno, gen, *dst, npages, level, depth, catalog};
     return CT_OK;
@@ -314,10 +315,8 @@ int ct_copy(ct_db *db, ct_pagestore *dst, unsigned flags)
         return rc;
     }
     ct__meta m = k.t->meta;
-    if (!k.compact) {
-        k.live = ct__calloc(&db->alloc, (size_t)(m.hwm / 8 + 1), 1);
-        rc = k.live ? CT_OK : CT_NOMEM;
-    }
+    k.live = ct__calloc(&db->alloc, (size_t)(m.hwm / 8 + 1), 1);
+    rc = k.live ? CT_OK : CT_NOMEM;
     if (rc == CT_OK) {
         rc = walk(&k, &m);
     }
@@ -326,6 +325,12 @@ int ct_copy(ct_db *db, ct_pagestore *dst, unsigned flags)
     }
     if (rc == CT_OK) {
         rc = finish(&k, &m);
+    }
+    if (rc != CT_OK) {
+        /* Empty again, so no meta the store took before failing can open
+           it and the caller may retry into it. Best effort: a store that
+           refuses this too is named in ct_copy's comment. */
+        (void)dst->ops->resize(dst, 0);
     }
     ct__free(&db->alloc, k.live);
     ct__free(&db->alloc, k.stack);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cowtree/memstore.h"
 #include "internal.h"
 
 #define PS 512u
@@ -263,13 +264,110 @@ static void test_copy_errors(void **state)
     for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
         dst = th_ram_create(PS, 1);
         th_assert_rc(ct_copy(e.db, dst, flags), CT_CORRUPT);
+        assert_int_equal(store_pages(dst), 0); /* emptied again */
+        ct_options o;
+        ct_options_init(&o);
+        o.flags = CT_NOCREATE;
         ct_db *c = NULL;
-        int rc = ct_open(dst, NULL, &c);
-        assert_true(rc != CT_OK);
+        th_assert_rc(ct_open(dst, &o, &c), CT_NOTFOUND);
         assert_null(c);
         dst->ops->close(dst);
     }
     th_ram_page(e.ps, root)[200] ^= 0x10; /* healed, so the env closes cleanly */
+    for (int b = 0; b < 3; b++) {
+        th_model_free(m[b]);
+    }
+    th_env_destroy(&e);
+}
+
+/* A destination that fails its nth write, sync or resize, for every n up
+   to the copy's first success: each failed copy leaves dst empty (no meta
+   that opens, even one written before the last sync failed) and a retry
+   into the same store succeeds. */
+static void test_copy_dst_failures(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, PS);
+    th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
+    build(&e, m, 11);
+    ct_memstore_options mo;
+    ct_memstore_options_init(&mo);
+    mo.page_size = PS;
+    const ct_memstore_op_kind kinds[] = {CT_MEMSTORE_OP_WRITE, CT_MEMSTORE_OP_SYNC,
+                                         CT_MEMSTORE_OP_RESIZE};
+    for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+        for (size_t kd = 0; kd < 3; kd++) {
+            uint64_t failed = 0;
+            for (uint64_t n = 1;; n++) {
+                th_set_ctx("flags=%u kind=%d n=%llu", flags, (int)kinds[kd],
+                           (unsigned long long)n);
+                ct_pagestore *dst = NULL;
+                th_assert_rc(ct_memstore_create(&mo, &dst), CT_OK);
+                th_assert_rc(ct_memstore_fail_nth(dst, kinds[kd], n, 0), CT_OK);
+                int rc = ct_copy(e.db, dst, flags);
+                ct_memstore_clear_countdowns(dst);
+                if (rc == CT_OK) {
+                    dst->ops->close(dst);
+                    break;
+                }
+                failed++;
+                th_assert_rc(rc, CT_IO);
+                assert_int_equal(store_pages(dst), 0);
+                ct_options o;
+                ct_options_init(&o);
+                o.flags = CT_NOCREATE;
+                ct_db *c = NULL;
+                th_assert_rc(ct_open(dst, &o, &c), CT_NOTFOUND);
+                th_assert_rc(ct_copy(e.db, dst, flags), CT_OK);
+                th_assert_rc(ct_open(dst, NULL, &c), CT_OK);
+                th_check_clean(c);
+                ct_close(c);
+                dst->ops->close(dst);
+            }
+            /* Writes: every data page and both metas; syncs: two. */
+            assert_true(failed >= (kinds[kd] == CT_MEMSTORE_OP_SYNC ? 2u : 1u));
+        }
+    }
+    th_ctx[0] = '\0';
+    for (int b = 0; b < 3; b++) {
+        th_model_free(m[b]);
+    }
+    th_env_destroy(&e);
+}
+
+/* A page reachable twice (a bucket descriptor naming the default bucket's
+   root) is CT_CORRUPT for both kinds of copy: the compact one used to copy
+   the shared tree twice and produce a copy that checks clean. */
+static void test_copy_page_reachable_twice(void **state)
+{
+    (void)state;
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, PS);
+    th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
+    build(&e, m, 13);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    uint8_t desc[CT_BUCKET_DESC_BYTES];
+    memset(desc, 0, sizeof(desc));
+    ct__put64(desc, t->meta.main.root);
+    ct__put64(desc + 8, t->meta.main.gen);
+    ct__put32(desc + 16, t->meta.main.depth);
+    ct__put64(desc + 24, t->meta.main.entries);
+    th_assert_rc(ct__tree_put(t, &t->meta.catalog, (const uint8_t *)"alias", 5, desc,
+                              sizeof(desc), 0),
+                 CT_OK);
+    t->meta.buckets++;
+    t->catalog_dirty = 1;
+    th_assert_rc(ct_commit(t), CT_OK);
+    ct_check_report r;
+    th_assert_rc(ct_check(e.db, &r), CT_CORRUPT);
+    for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+        ct_pagestore *dst = th_ram_create(PS, 1);
+        th_assert_rc(ct_copy(e.db, dst, flags), CT_CORRUPT);
+        assert_int_equal(store_pages(dst), 0);
+        dst->ops->close(dst);
+    }
     for (int b = 0; b < 3; b++) {
         th_model_free(m[b]);
     }
@@ -337,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_copy_exact),
         cmocka_unit_test(test_copy_while_writing),
         cmocka_unit_test(test_copy_errors),
+        cmocka_unit_test(test_copy_dst_failures),
+        cmocka_unit_test(test_copy_page_reachable_twice),
         cmocka_unit_test(test_copy_long_bucket_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
