@@ -266,6 +266,10 @@ CT_NOINLINE static int move(ct_cursor *c, int dir)
     if (c->txn->failed) {
         return c->txn->failed;
     }
+    if (c->b->dropped) {
+        c->positioned = 0;
+        return CT_INVALID; /* as every other call on the dropped bucket */
+    }
     if (!c->positioned) {
         return dir > 0 ? ct_cursor_first(c) : ct_cursor_last(c);
     }
@@ -363,6 +367,9 @@ int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val
     }
     if (c->txn->failed) {
         return c->txn->failed;
+    }
+    if (c->b->dropped) {
+        return CT_INVALID;
     }
     if (!c->positioned) {
         return CT_NOTFOUND;

@@ -298,7 +298,8 @@ CT_API int ct_cursor_next(ct_cursor *c);
 CT_API int ct_cursor_prev(ct_cursor *c);
 /* Current entry. Pointers stay valid until the cursor moves, a write in the
  * txn, or the txn ends. key/klen/val/vlen may each be NULL.
- * Errors: CT_NOTFOUND (unpositioned), CT_INVALID, CT_CORRUPT, CT_IO. */
+ * Errors: CT_NOTFOUND (unpositioned), CT_INVALID (also once the cursor's
+ * bucket was dropped, as every cursor call), CT_CORRUPT, CT_IO. */
 CT_API int ct_cursor_get(ct_cursor *c, const void **key, size_t *klen, const void **val,
                          size_t *vlen);
 CT_API void ct_cursor_close(ct_cursor *c);
@@ -322,8 +323,9 @@ typedef struct ct_check_report {
 
 /* Reads every reachable page of the last commit and verifies checksums,
  * page identity, key order, fill bounds, separators, overflow runs, the
- * free list and the catalog, and that every page below the high-water mark
- * is exactly one of meta, live tree page, or free. report may be NULL.
+ * free list and the catalog, both meta pages as the store holds them, and
+ * that every page below the high-water mark is exactly one of meta, live
+ * tree page, or free. report may be NULL.
  * Returns CT_OK when clean, CT_CORRUPT when a problem was found (described
  * in the report), CT_IO, CT_NOMEM, CT_INVALID. */
 CT_API int ct_check(ct_db *db, ct_check_report *report);
@@ -338,8 +340,11 @@ CT_API int ct_check(ct_db *db, ct_check_report *report);
  * CT_COPY_COMPACT the copy keeps page numbers and lists every other page
  * as free; with it, live pages are renumbered densely (smaller when the
  * source had free space). dst gets data, a sync, both meta slots, a sync:
- * a copy cut short never opens as a database. dst stays open (the caller
- * closes it) and may then be opened with ct_open.
+ * a copy cut short by a crash never opens as a database. dst stays open
+ * (the caller closes it) and may then be opened with ct_open. A copy that fails
+ * empties dst again (resize to 0 pages), so it may be retried; only when
+ * dst refuses that too may a copy whose meta write or last sync failed
+ * still open.
  * Errors: CT_INVALID (NULL, bad flags, dst not empty or of another page
  * size), CT_CORRUPT (a damaged source page; nothing valid in dst), CT_IO,
  * CT_NOSPACE, CT_NOMEM, CT_READONLY (dst refuses writes), or what dst's
