@@ -46,9 +46,53 @@ int ct__bucket_check(ct_txn *t, ct_bucket **b)
     return CT_OK;
 }
 
+static size_t name_hash(const char *name, size_t len)
+{
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (uint8_t)name[i]) * 1099511628211ull;
+    }
+    return (size_t)(h ^ (h >> 29));
+}
+
+static void index_place(ct_bucket **index, size_t cap, ct_bucket *b)
+{
+    size_t i = name_hash(b->name, b->name_len) & (cap - 1);
+    while (index[i]) {
+        i = (i + 1) & (cap - 1);
+    }
+    index[i] = b;
+}
+
+/* Adds b (not yet on the list) to the index, growing it first. */
+static int index_add(ct_txn *t, ct_bucket *b)
+{
+    if ((t->bucket_handles + 1) * 2 > t->bucket_index_cap) {
+        size_t cap = t->bucket_index_cap ? t->bucket_index_cap * 2 : 16;
+        ct_bucket **index = ct__calloc(&t->db->alloc, cap, sizeof(*index));
+        if (!index) {
+            return CT_NOMEM;
+        }
+        for (ct_bucket *o = t->buckets; o; o = o->next) {
+            index_place(index, cap, o);
+        }
+        ct__free(&t->db->alloc, t->bucket_index);
+        t->bucket_index = index;
+        t->bucket_index_cap = cap;
+    }
+    index_place(t->bucket_index, t->bucket_index_cap, b);
+    t->bucket_handles++;
+    return CT_OK;
+}
+
 static ct_bucket *find_open(ct_txn *t, const char *name, size_t len)
 {
-    for (ct_bucket *b = t->buckets; b; b = b->next) {
+    if (!t->bucket_index) {
+        return NULL;
+    }
+    size_t mask = t->bucket_index_cap - 1;
+    for (size_t i = name_hash(name, len) & mask; t->bucket_index[i]; i = (i + 1) & mask) {
+        ct_bucket *b = t->bucket_index[i];
         if (!b->dropped && b->name_len == len && memcmp(b->name, name, len) == 0) {
             return b;
         }
@@ -80,6 +124,10 @@ static int new_handle(ct_txn *t, const char *name, size_t len, const ct__tree *t
     b->tree = *tree;
     b->name_len = len;
     memcpy(b->name, name, len);
+    if (index_add(t, b) != CT_OK) {
+        ct__free(&t->db->alloc, b);
+        return CT_NOMEM;
+    }
     b->next = t->buckets;
     t->buckets = b;
     *out = b;

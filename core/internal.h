@@ -213,6 +213,12 @@ struct ct_txn {
     int use_cache;  /* 1: read node pages through db->cache (ct_begin txns) */
     ct_bucket main;
     ct_bucket *buckets;
+    /* Open-addressing index over every handle in buckets (dropped ones
+       too), by name: a txn may open tens of thousands of buckets, and a
+       walk of the list per open made that quadratic. */
+    ct_bucket **bucket_index;
+    size_t bucket_index_cap; /* 0 or a power of two, over twice the handles */
+    size_t bucket_handles;
     ct_cursor *cursors;
     ct__ownbuf *ownbufs;
     uint64_t mod_seq;

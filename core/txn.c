@@ -44,6 +44,10 @@ void ct__txn_free(ct_txn *t)
         t->buckets = b->next;
         ct__free(&db->alloc, b);
     }
+    ct__free(&db->alloc, t->bucket_index);
+    t->bucket_index = NULL;
+    t->bucket_index_cap = 0;
+    t->bucket_handles = 0;
     for (size_t i = 0; i < t->pins.cap; i++) {
         if (t->pins.slots[i].pgno != UINT64_MAX) {
             ct__cache_unpin(db, t->pins.slots[i].buf);

@@ -478,6 +478,57 @@ static void test_drop_frees_all_pages(void **state)
    bucket; dropping a bucket created in the same txn works; an aborted drop
    leaves the bucket intact; a reader begun before the drop keeps reading
    it. */
+/* Thousands of handles in one write txn (the txn's name index grows
+   many times): opening a name again gives the same handle, a dropped
+   name's handle is never found again, a re-created one is new, and the
+   commit stores exactly the live buckets with their keys. */
+static void test_many_handles_one_txn(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM, 4096);
+    ct_txn *t = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    static ct_bucket *h[N];
+    char name[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &h[i]), CT_OK);
+        th_assert_rc(ct_put(t, h[i], name, strlen(name), "v", 1, 0), CT_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        ct_bucket *again = NULL;
+        th_assert_rc(ct_bucket_open(t, name, 0, &again), CT_OK);
+        assert_ptr_equal(again, h[i]);
+        if (i % 3 == 0) {
+            th_assert_rc(ct_bucket_drop(t, name), CT_OK);
+            th_assert_rc(ct_bucket_open(t, name, 0, &again), CT_NOTFOUND);
+        }
+        if (i % 9 == 0) {
+            th_assert_rc(ct_bucket_open(t, name, CT_CREATE | CT_EXCL, &again), CT_OK);
+            assert_ptr_not_equal(again, h[i]);
+            h[i] = again;
+        }
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    for (int i = 0; i < N; i++) {
+        snprintf(name, sizeof(name), "b%d", i);
+        ct_bucket *b = NULL;
+        int live = i % 3 != 0 || i % 9 == 0;
+        th_assert_rc(ct_bucket_open(t, name, 0, &b), live ? CT_OK : CT_NOTFOUND);
+        if (live) {
+            /* A re-created bucket starts empty. */
+            expect_get(t, b, name, i % 9 == 0 ? NULL : "v");
+        }
+    }
+    ct_abort(t);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
 static void test_handles_after_drop(void **state)
 {
     (void)state;
@@ -1165,6 +1216,7 @@ int main(void)
         cmocka_unit_test(test_stat_multilevel),
         cmocka_unit_test(test_stat_and_list_corrupt),
         cmocka_unit_test(test_stat_invalid),
+        cmocka_unit_test(test_many_handles_one_txn),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
