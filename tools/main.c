@@ -132,10 +132,22 @@ int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, c
     }
     *out = NULL;
     if (rc == CT_NOTFOUND) {
+        /* The engine says CT_NOTFOUND for a missing file, an empty one and
+           one of at most two pages with no valid meta: tell them apart. */
+        struct stat st;
+        int exists = stat(path, &st) == 0;
         fprintf(stderr, "cowtree %s: ", cmd);
         tool_print_escaped(stderr, path, strlen(path));
-        fprintf(stderr, ": cannot open: CT_NOTFOUND (no such database file%s)\n",
-                mode == TOOL_OPEN_READ ? "" : " or an empty one");
+        if (!exists) {
+            fprintf(stderr, ": cannot open: CT_NOTFOUND (no such file)\n");
+        } else if (st.st_size == 0) {
+            fprintf(stderr, ": cannot open: CT_NOTFOUND (an empty file, not a database)\n");
+        } else {
+            fprintf(stderr,
+                    ": cannot open: CT_NOTFOUND (%lld bytes with no valid meta page: not a "
+                    "database, or one whose creation a crash cut short)\n",
+                    (long long)st.st_size);
+        }
         return TOOL_EXIT_ERROR;
     }
     if (rc == CT_CORRUPT) {

@@ -618,10 +618,29 @@ static void test_missing_file(void **state)
         expect_in(r.err, "CT_NOTFOUND");
         assert_int_equal(count_lines(r.err), 1);
     }
+    expect_in(r.err, "no such file");
     assert_int_equal(access(db, F_OK), -1);
     RUN(&r, "load", "-f", tmp_path("no-input"), db);
     expect_code(&r, 3);
     assert_int_equal(access(db, F_OK), -1);
+    /* An empty file and a small one that holds no database are named as
+       such, and left as they are. */
+    FILE *f = fopen(db, "wb");
+    assert_non_null(f);
+    fclose(f);
+    RUN(&r, "get", db, "k");
+    expect_code(&r, 3);
+    expect_in(r.err, "an empty file, not a database");
+    f = fopen(db, "wb");
+    assert_non_null(f);
+    fputs("hello, not a database\n", f);
+    fclose(f);
+    RUN(&r, "del", db, "k");
+    expect_code(&r, 3);
+    expect_in(r.err, "22 bytes with no valid meta page");
+    struct stat st;
+    assert_int_equal(stat(db, &st), 0);
+    assert_int_equal(st.st_size, 22);
     result_free(&r);
 }
 
