@@ -207,7 +207,6 @@ struct ct_txn {
     int failed; /* sticky rc of a failed write txn, 0 = ACTIVE */
     uint64_t id;
     ct__meta meta; /* read: the snapshot; write: the working meta */
-    int reader_slot;
     ct__pmap cache; /* clean pages read privately by this txn (no map, no shared cache) */
     ct__pmap pins;  /* pgno -> page of a shared-cache entry this txn pinned */
     int use_cache;  /* 1: read node pages through db->cache (ct_begin txns) */

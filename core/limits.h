@@ -38,9 +38,6 @@
 /* Largest value: 2^31 - 1 bytes (API.md), so lengths fit a u32. */
 #define CT_VALUE_MAX_BYTES 0x7fffffffu
 
-/* Read txns at once; a reader slot is taken at begin. */
-#define CT_READERS_MAX 1024u
-
 /* Txn id window. Pages are told apart from stale copies by the id of the
    txn that wrote them, so no id may be used twice, even by a commit that
    failed or a process that crashed before its meta reached the disk. A

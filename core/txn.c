@@ -88,7 +88,6 @@ int ct__txn_temp_init(ct_db *db, const ct__meta *m, ct_txn *t)
     t->rdonly = 1;
     t->meta = *m;
     t->id = m->txnid;
-    t->reader_slot = -1;
     t->main.txn = t;
     t->main.is_main = 1;
     t->main.tree = m->main;
@@ -189,7 +188,6 @@ int ct_begin(ct_db *db, unsigned flags, ct_txn **out)
     t->db = db;
     t->rdonly = rdonly;
     t->use_cache = 1;
-    t->reader_slot = -1;
     t->main.txn = t;
     t->main.is_main = 1;
     if (rdonly) {
