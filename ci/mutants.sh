@@ -7,7 +7,9 @@
 # (never a switch inside core/) and requires the simulator to catch it
 # within the same budget. Prints the table of images each mutant needed.
 # A patch whose header says "expect: survives" is an equivalent mutant:
-# reported, never failing.
+# reported, never failing. A header line "sim-args: ARGS" adds ARGS to that
+# mutant's budget (e.g. a durability mode the default budget does not
+# draw); the true engine must pass each such budget too.
 #
 # usage: ci/mutants.sh [--base-patch FILE]... [--seeds A..B] [--txns N] [--keep]
 #   --base-patch  apply FILE to the copy before everything (e.g. to try the
@@ -47,10 +49,11 @@ cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 build() { cmake --build "$work/build" --target cowtree-sim -j2 >"$work/build.log" 2>&1; }
 
 sim_args=(--seeds "$seeds" --txns "$txns" --quiet)
-# Runs the budget; prints "rc images seed".
+# Runs the budget, plus any extra arguments; prints "rc images seed".
 run_budget() {
     local out rc=0
-    out=$("$work/build/sim/cowtree-sim" "${sim_args[@]}" 2>/dev/null) || rc=$?
+    # shellcheck disable=SC2068
+    out=$("$work/build/sim/cowtree-sim" "${sim_args[@]}" $@ 2>/dev/null) || rc=$?
     local images seed
     images=$(printf '%s\n' "$out" | tail -n 1 | sed -n 's/.* images \([0-9]*\) .*/\1/p')
     seed=$(printf '%s\n' "$out" | sed -n 's/^FAIL seed=\([^ ]*\) phase=\([a-z]*\).*/\1(\2)/p' | head -n 1)
@@ -65,6 +68,17 @@ if [ "$rc" != 0 ]; then
     exit 1
 fi
 echo "true engine: passes cowtree-sim ${sim_args[*]} ($images images)"
+extra_budgets=$(sed -n 's/^sim-args: *//p' sim/mutants/*.patch | sort -u)
+while IFS= read -r extra; do
+    [ -n "$extra" ] || continue
+    # shellcheck disable=SC2086
+    read -r rc images seed <<<"$(run_budget $extra)"
+    if [ "$rc" != 0 ]; then
+        echo "mutants: the TRUE engine fails the budget with $extra (seed $seed): fix it first" >&2
+        exit 1
+    fi
+    echo "true engine: passes cowtree-sim ${sim_args[*]} $extra ($images images)"
+done <<<"$extra_budgets"
 
 failed=0
 printf '%-30s %-9s %-9s %12s  %s\n' mutant expect result images "first failing seed(phase)"
@@ -72,6 +86,7 @@ for m in sim/mutants/*.patch; do
     name=$(basename "$m" .patch)
     expect=$(sed -n 's/^expect: *//p' "$m" | head -n 1)
     expect=${expect:-caught}
+    extra=$(sed -n 's/^sim-args: *//p' "$m" | head -n 1)
     if ! (cd "$work/src" && patch -s -p1 --dry-run < "$root/$m" >/dev/null); then
         printf '%-30s %-9s %-9s\n' "$name" "$expect" "NO-APPLY"
         failed=1
@@ -79,7 +94,8 @@ for m in sim/mutants/*.patch; do
     fi
     (cd "$work/src" && patch -s -p1 < "$root/$m")
     if build; then
-        read -r rc images seed <<<"$(run_budget)"
+        # shellcheck disable=SC2086
+        read -r rc images seed <<<"$(run_budget $extra)"
         result=$([ "$rc" = 1 ] && echo caught || echo survived)
         [ "$rc" = 0 ] || [ "$rc" = 1 ] || result="error($rc)"
     else

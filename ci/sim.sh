@@ -74,7 +74,7 @@ run "crash, CT_SYNC_FULL" --seeds "$(seeds 1 200)" --txns 16 --durability full \
 run "crash, CT_SYNC_NONE" --seeds "$(seeds 1001 100)" --txns 16 --durability none \
     --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
 run "crash, CT_SYNC_GROUP" --seeds "$(seeds 1501 60)" --txns 16 --durability group \
-    --crash all --level2 4 --deep 8 --sweeps 0 --rounds 0
+    --crash all --level2 4 --meta-loss 2 --deep 8 --sweeps 0 --rounds 0
 run "crash, swarm" --seeds "$(seeds 2001 160)" --txns 24 --swarm \
     --crash all --level2 8 --meta-loss 4 --deep 6 --sweeps 0 --rounds 0
 run "crash, 4096-byte pages" --seeds "$(seeds 3001 48)" --txns 16 --page-size 4096 \

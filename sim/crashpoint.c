@@ -157,9 +157,10 @@ static sim_run_result check_outcomes(sim_seed_run *r, sim_world *w, sim_case *c,
         plan.image_id = prng_hash_u64(id, outs[i].seed);
         r->image_seq++;
         plan.level2 = r->cfg->level2_every && r->image_seq % r->cfg->level2_every == 0;
-        /* Only CT_SYNC_FULL promises that BOTH slots describe intact trees
-           (under CT_SYNC_NONE only the last synced commit is protected). */
-        uint32_t me = r->cfg->durability == CT_SYNC_FULL ? r->cfg->meta_every : 0;
+        /* CT_SYNC_FULL and CT_SYNC_GROUP promise that BOTH slots describe
+           intact trees (under CT_SYNC_NONE only the last synced commit is
+           protected). */
+        uint32_t me = r->cfg->durability != CT_SYNC_NONE ? r->cfg->meta_every : 0;
         if (me && r->image_seq % me == me / 2) {
             plan.meta_damage = 1 + (int)((r->image_seq / me) % 3);
         }

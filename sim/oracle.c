@@ -612,6 +612,13 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
         }
         return recover_later(w);
     }
+    if (!crashed && !j.lenient) {
+        /* No power cut since the last judgement: the store still holds
+           every acknowledged commit, whatever the durability mode (a
+           CT_SYNC_NONE handle closed and reopened loses nothing; only a
+           crash may take the commits since the last sync). */
+        w->floor = w->acked;
+    }
     sim_run_result res = rc == CT_OK ? recover_judge(w, when, &rc, &j) : SIM_RUN_DONE;
     if (j.later) {
         return recover_later(w);
