@@ -336,6 +336,108 @@ static void test_copy_dst_failures(void **state)
     th_env_destroy(&e);
 }
 
+/* A power cut at every store op of a copy into dst, each followed by
+   drop-all, keep-all, every subset of the last pending writes (the
+   earlier ones all kept or all dropped), omitting one and tearing one of
+   each: an image that opens (CT_NOCREATE) holds exactly the source's
+   commit and checks clean; the others are refused. The header's promise:
+   a copy cut short by a crash never opens as a database. */
+static void test_copy_power_cut(void **state)
+{
+    (void)state;
+    ct_memstore_options mo;
+    ct_memstore_options_init(&mo);
+    mo.page_size = PS;
+    ct_pagestore *src = NULL;
+    th_assert_rc(ct_memstore_create(&mo, &src), CT_OK);
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(src, NULL, &db), CT_OK);
+    th_model *m[2] = {th_model_new(), th_model_new()};
+    th_rng r;
+    th_rng_seed(&r, 21);
+    for (int round = 0; round < 2; round++) {
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(db, 0, &t), CT_OK);
+        ct_bucket *b1 = NULL;
+        th_assert_rc(ct_bucket_open(t, "b1", CT_CREATE, &b1), CT_OK);
+        for (int i = 0; i < 60; i++) {
+            uint8_t k[32];
+            uint8_t v[700];
+            size_t kl = th_gen_key(&r, k, 24);
+            size_t vl = th_chance(&r, 1, 10) ? 600 + th_below(&r, 100) : th_below(&r, 40);
+            th_value_fill(v, vl, th_next(&r));
+            int b = i % 3 == 0;
+            th_assert_rc(ct_put(t, b ? b1 : NULL, k, kl, v, vl, 0), CT_OK);
+            th_model_put(m[b], k, kl, v, vl);
+        }
+        th_assert_rc(ct_commit(t), CT_OK);
+    }
+    uint64_t images = 0;
+    uint64_t opened = 0;
+    for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
+        for (uint64_t cut = 0;; cut++) {
+            th_set_ctx("flags=%u cut=%llu", flags, (unsigned long long)cut);
+            ct_pagestore *dst = NULL;
+            th_assert_rc(ct_memstore_create(&mo, &dst), CT_OK);
+            th_assert_rc(ct_memstore_set_power_cut(dst, cut), CT_OK);
+            int copy_rc = ct_copy(db, dst, flags);
+            ct_memstore_info in;
+            th_assert_rc(ct_memstore_get_info(dst, &in), CT_OK);
+            ct_memstore_snapshot *snap = NULL;
+            th_assert_rc(ct_memstore_snapshot_take(dst, &snap), CT_OK);
+            uint64_t p = in.pending < 64 ? in.pending : 64;
+            uint32_t n = p < 6 ? (uint32_t)p : 6u;
+            uint64_t subsets = 2ull << n;
+            for (uint64_t o = 0; o < subsets + 2 * p; o++) {
+                ct_crash_outcome out;
+                memset(&out, 0, sizeof(out));
+                if (o < subsets) {
+                    out.mode = CT_CRASH_SUBSET;
+                    out.mask = (o & ((1ull << n) - 1)) << (p - n);
+                    if ((o >> n) & 1) {
+                        out.mask |= (1ull << (p - n)) - 1;
+                    }
+                } else {
+                    out.mode = o < subsets + p ? CT_CRASH_OMIT_ONE : CT_CRASH_TEAR_ONE;
+                    out.index = (uint32_t)((o - subsets) % p);
+                    out.seed = o;
+                }
+                th_assert_rc(ct_memstore_snapshot_restore(dst, snap), CT_OK);
+                th_assert_rc(ct_memstore_crash(dst, &out), CT_OK);
+                images++;
+                ct_options opt;
+                ct_options_init(&opt);
+                opt.flags = CT_NOCREATE;
+                ct_db *c = NULL;
+                int rc = ct_open(dst, &opt, &c);
+                if (rc != CT_OK) {
+                    assert_true(rc == CT_NOTFOUND || rc == CT_CORRUPT);
+                    continue;
+                }
+                opened++;
+                th_verify_db(c, NULL, m[0]);
+                th_verify_db(c, "b1", m[1]);
+                th_check_clean(c);
+                ct_close(c);
+            }
+            ct_memstore_snapshot_free(snap);
+            dst->ops->close(dst);
+            if (copy_rc == CT_OK) {
+                break;
+            }
+            th_assert_rc(copy_rc, CT_IO);
+        }
+    }
+    th_ctx[0] = '\0';
+    print_message("  %llu crash images, %llu opened\n", (unsigned long long)images,
+                  (unsigned long long)opened);
+    assert_true(opened > 0 && opened < images);
+    ct_close(db);
+    src->ops->close(src);
+    th_model_free(m[0]);
+    th_model_free(m[1]);
+}
+
 /* A page reachable twice (a bucket descriptor naming the default bucket's
    root) is CT_CORRUPT for both kinds of copy: the compact one used to copy
    the shared tree twice and produce a copy that checks clean. */
@@ -436,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_copy_while_writing),
         cmocka_unit_test(test_copy_errors),
         cmocka_unit_test(test_copy_dst_failures),
+        cmocka_unit_test(test_copy_power_cut),
         cmocka_unit_test(test_copy_page_reachable_twice),
         cmocka_unit_test(test_copy_long_bucket_name),
     };
