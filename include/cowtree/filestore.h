@@ -110,8 +110,10 @@ typedef struct ct_filestore_options {
        read-only shared mappings of the file (mmap), so the engine reads
        pages in place instead of copying them with pread. The mappings grow
        with the file in chunks of doubling size (no map size to configure),
-       are never moved or unmapped before close, and take address space,
-       not memory: the pages are the kernel's page cache. map() returns
+       are never moved or unmapped before close (so the address space
+       stays at the largest size the file had, also after it shrinks; a
+       pointer into a tail a resize dropped faults), and take address
+       space, not memory: the pages are the kernel's page cache. map() returns
        NULL (the engine then uses read()) for a page at or past size(), for
        a partial last page and when mmap fails. map() bypasses the syscall
        table: a test injecting read faults through pread sets 0.

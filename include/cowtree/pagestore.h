@@ -74,8 +74,10 @@ typedef struct ct_pagestore_ops {
     /* OPTIONAL (may be NULL): zero-copy read access to page pgno, which must
        be below size(). The pointer stays valid and unchanged while the page
        is not rewritten (the engine never rewrites a page a live snapshot can
-       reach) and until close(); it may return NULL, and the engine then
-       falls back to read(). */
+       reach), not dropped by a resize() below it (the engine never shrinks
+       below a page a live snapshot can reach; a file store's pointer into a
+       dropped tail faults), and until close(); it may return NULL, and the
+       engine then falls back to read(). */
     const void *(*map)(ct_pagestore *ps, uint64_t pgno);
     /* OPTIONAL (may be NULL): write() gathered from separate buffers. Writes
        npages consecutive pages starting at pgno, page i taken from pages[i]
