@@ -43,7 +43,13 @@ static size_t outcomes(const sim_config *cfg, ct_pagestore *ps, uint32_t n, prng
             out[k++].mask = m;
         }
     } else {
-        for (uint32_t i = 0; i < n && i < 64 && k < cap; i++) {
+        /* Omit-one of at most 64 entries: with more, the first 32 and the
+           last 32, where the meta and a commit's last pages are (a subset
+           drops every entry from 64 on, so it never keeps them). */
+        for (uint32_t i = 0; i < n && k < cap; i++) {
+            if (n > 64 && i == 32) {
+                i = n - 32;
+            }
             out[k].mode = CT_CRASH_OMIT_ONE;
             out[k++].index = i;
         }
