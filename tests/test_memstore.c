@@ -612,6 +612,55 @@ static void test_tear_one(void **state)
     tear_one_at(4096);
 }
 
+/* TEAR_ONE of a 4-page write over 4 durable pages, many seeds: never all
+   old or all new; about half the outcomes at page granularity (each page
+   wholly old or wholly new, both present: the commonest crash outcome of
+   a run, each old page an intact page of an older txn), the others mixing
+   sectors. */
+static void test_tear_multi_page_granularity(void **state)
+{
+    (void)state;
+    const uint32_t ps_bytes = 4096;
+    ct_pagestore *ps = mk(ps_bytes, 1);
+    unsigned char *old = page_buf(ps, 4);
+    unsigned char *neu = page_buf(ps, 4);
+    unsigned char *got = page_buf(ps, 1);
+    fill(old, 4 * ps_bytes, 1);
+    fill(neu, 4 * ps_bytes, 2);
+    int page_grain = 0;
+    int sector_mixed = 0;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        assert_rc(ps->ops->write(ps, 0, 4, old), CT_OK);
+        assert_rc(ps->ops->sync(ps), CT_OK);
+        assert_rc(ps->ops->write(ps, 0, 4, neu), CT_OK);
+        crash_mode(ps, CT_CRASH_TEAR_ONE, 0, 0, seed);
+        int olds = 0;
+        int news = 0;
+        int mixed = 0;
+        for (uint64_t p = 0; p < 4; p++) {
+            assert_rc(ct_memstore_peek(ps, p, got), CT_OK);
+            if (memcmp(got, old + p * ps_bytes, ps_bytes) == 0) {
+                olds++;
+            } else if (memcmp(got, neu + p * ps_bytes, ps_bytes) == 0) {
+                news++;
+            } else {
+                mixed++;
+            }
+        }
+        assert_true(olds < 4 && news < 4);
+        page_grain += mixed == 0;
+        sector_mixed += mixed > 0;
+        if (mixed == 0) {
+            assert_true(olds > 0 && news > 0);
+        }
+    }
+    assert_true(page_grain > 50 && sector_mixed > 50);
+    free(old);
+    free(neu);
+    free(got);
+    ps->ops->close(ps);
+}
+
 /* TEAR_ONE's "old" is the durable content when the entry is applied: after
    an earlier whole entry to the same page, old sectors come from it. */
 static void test_tear_old_is_durable_at_apply(void **state)
@@ -1523,6 +1572,7 @@ int main(void)
         cmocka_unit_test(test_subset),
         cmocka_unit_test(test_omit_one),
         cmocka_unit_test(test_tear_one),
+        cmocka_unit_test(test_tear_multi_page_granularity),
         cmocka_unit_test(test_tear_old_is_durable_at_apply),
         cmocka_unit_test(test_random_deterministic),
         cmocka_unit_test(test_random_covers_outcomes),

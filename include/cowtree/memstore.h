@@ -107,7 +107,9 @@ typedef enum ct_crash_mode {
                               entries >= 64 are dropped), applied in log order */
     CT_CRASH_OMIT_ONE = 3, /* all persist whole, in order, except entry `index` */
     CT_CRASH_TEAR_ONE = 4, /* all persist whole, in order, except entry `index`,
-                              whose sectors are each old/new/zero/garbage by `seed` */
+                              whose sectors are each old/new/zero/garbage by `seed`
+                              (a write of several pages, half the time: each page
+                              wholly old or wholly new, at least one of each) */
     CT_CRASH_RANDOM = 5    /* each entry dropped, whole or torn, applied in a
                               random order, all decided by `seed` */
 } ct_crash_mode;

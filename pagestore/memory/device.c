@@ -351,9 +351,26 @@ static void tear_sector(unsigned char *dst, const ct__mem_page *old, const ct__m
 /* Draws old(0)/new(1)/zero(2)/garbage(3) for each of n sectors, then makes
    the tear real, so the result is neither the old nor the new content: at
    least one sector not new, and one new when n >= 2; a single sector is
-   zero or garbage (old would be a dropped write, new a whole one). */
-static void tear_choose(unsigned char *choice, size_t n, ct__mem_prng *rng)
+   zero or garbage (old would be a dropped write, new a whole one).
+   A write of several pages is torn at page granularity half the time:
+   each page wholly old or wholly new, at least one of each. That is the
+   most ordinary crash outcome of a run (the page cache writes its pages
+   back independently, a disk cache may keep any of them), and each old
+   page is an intact, checksum-valid page of an older txn; per-sector
+   draws would almost never produce it. */
+static void tear_choose(unsigned char *choice, size_t n, size_t per_page, ct__mem_prng *rng)
 {
+    size_t npages = n / per_page;
+    if (npages >= 2u && ct__mem_prng_below(rng, 2u) == 0u) {
+        size_t old_page = ct__mem_prng_below(rng, npages);
+        size_t new_page = (old_page + 1u + ct__mem_prng_below(rng, npages - 1u)) % npages;
+        for (size_t p = 0; p < npages; p++) {
+            unsigned char c = (unsigned char)ct__mem_prng_below(rng, 2u);
+            c = p == old_page ? 0u : p == new_page ? 1u : c;
+            memset(choice + p * per_page, c, per_page);
+        }
+        return;
+    }
     int any_new = 0;
     int any_other = 0;
     for (size_t i = 0; i < n; i++) {
@@ -383,7 +400,7 @@ static int apply_torn(ct__mem_image *img, const ct__mem_entry *e, uint32_t page_
     if (!choice) {
         return CT_NOMEM;
     }
-    tear_choose(choice, n, rng);
+    tear_choose(choice, n, per_page, rng);
     uint64_t end = entry_end(e);
     if (end > img->npages) {
         ct__mem_image_resize(img, end);
