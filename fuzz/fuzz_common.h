@@ -110,19 +110,27 @@ static inline int fz_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, si
 }
 
 /* Deterministic values: the value (len, seed) is len bytes of a fixed
-   pseudo-random pattern starting at offset seed % FZ_SEED_SPAN and repeating
-   every FZ_PATTERN_PERIOD bytes, so filling and comparing are memcpy and
-   memcmp (a byte-wise generator made big-value inputs time out). */
+   pseudo-random pattern, FZ_PATTERN_PERIOD bytes at a time, each period
+   from its own offset (fz_val_period), so filling and comparing are memcpy
+   and memcmp (a byte-wise generator made big-value inputs time out). */
 #define FZ_PATTERN_PERIOD 65536u
 #define FZ_SEED_SPAN 4093u /* prime: consecutive seeds give unrelated offsets */
 const uint8_t *fz_pattern(void); /* FZ_PATTERN_PERIOD + FZ_SEED_SPAN bytes (fuzz_model.c) */
 
+/* Where period k of value seed starts in the pattern: each period of a
+   value starts elsewhere, so a value longer than a period never repeats
+   itself (an engine that wrote its first period again in place of the
+   second would otherwise return exactly the expected bytes). */
+static inline const uint8_t *fz_val_period(uint32_t seed, size_t k)
+{
+    return fz_pattern() + (seed + (uint64_t)k * 1021u) % FZ_SEED_SPAN;
+}
+
 static inline void fz_val_fill(uint8_t *out, size_t len, uint32_t seed)
 {
-    const uint8_t *pat = fz_pattern() + seed % FZ_SEED_SPAN;
     for (size_t off = 0; off < len; off += FZ_PATTERN_PERIOD) {
         size_t n = len - off < FZ_PATTERN_PERIOD ? len - off : FZ_PATTERN_PERIOD;
-        memcpy(out + off, pat, n);
+        memcpy(out + off, fz_val_period(seed, off / FZ_PATTERN_PERIOD), n);
     }
 }
 
@@ -132,10 +140,10 @@ static inline int fz_val_equal(const void *v, size_t vlen, size_t len, uint32_t 
     if (vlen != len) {
         return 0;
     }
-    const uint8_t *pat = fz_pattern() + seed % FZ_SEED_SPAN;
     for (size_t off = 0; off < len; off += FZ_PATTERN_PERIOD) {
         size_t n = len - off < FZ_PATTERN_PERIOD ? len - off : FZ_PATTERN_PERIOD;
-        if (memcmp((const uint8_t *)v + off, pat, n) != 0) {
+        if (memcmp((const uint8_t *)v + off, fz_val_period(seed, off / FZ_PATTERN_PERIOD), n) !=
+            0) {
             return 0;
         }
     }

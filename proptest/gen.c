@@ -158,8 +158,12 @@ static uint32_t value_len(gen *g)
         len = range(g, ps / 4 - 16, ps / 2 + 16); /* around the inline limit */
     } else if (d < 96) {
         len = range(g, ps, 3 * ps); /* overflow runs beyond a page */
+    } else if (d < 99) {
+        len = range(g, 3 * ps, PT_VALUE_RUN_BYTES);
     } else {
-        len = range(g, 3 * ps, PT_VALUE_BYTES_MAX);
+        /* Past 64 KiB: a copy that wraps a 16-bit offset, or repeats its
+           first 64 KiB, shows here. */
+        len = range(g, 65536u - 100u, PT_VALUE_BYTES_MAX);
     }
     return len > PT_VALUE_BYTES_MAX ? PT_VALUE_BYTES_MAX : len;
 }

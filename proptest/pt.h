@@ -27,8 +27,10 @@
 #define PT_SNAPS 3u
 /* Longest key we generate: cowtree's ct_key_max at 4096-byte pages. */
 #define PT_KEY_BYTES_MAX 1024u
-/* Largest value: three 4096-byte pages, so overflow runs of several pages. */
-#define PT_VALUE_BYTES_MAX (3u * 4096u + 100u)
+/* Values up to three 4096-byte pages (overflow runs of several pages)
+   but for one in a hundred, which reach past 64 KiB. */
+#define PT_VALUE_RUN_BYTES (3u * 4096u + 100u)
+#define PT_VALUE_BYTES_MAX 70000u
 /* Longest op sequence (--max-ops is capped here). */
 #define PT_OPS_MAX 4096u
 /* Entries a scan returns at most (bounds the answer text). */
