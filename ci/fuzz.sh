@@ -19,6 +19,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+# fuzz_ops runs about 16 inputs a second and its corpus holds over 1,200:
+# loading it takes most of a minute, so it gets three times as long.
+FUZZ_OPS_SECONDS=${FUZZ_OPS_SECONDS:-$((FUZZ_SECONDS * 3))}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
 FUZZ_SEED=${FUZZ_SEED:-1}
 FUZZ_SCRATCH=${FUZZ_SCRATCH:-build/fuzz-scratch}
@@ -59,16 +62,17 @@ fi
 if ! command -v clang-14 >/dev/null 2>&1; then
     echo "==> fuzz: clang-14 not found: libFuzzer runs SKIPPED (replay only)"
 else
-    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target, $FUZZ_JOBS at a time, seed $FUZZ_SEED"
+    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target (ops ${FUZZ_OPS_SECONDS}s), $FUZZ_JOBS at a time, seed $FUZZ_SEED"
     if cmake -S . -B "$fuzz_build" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
             -DCOWTREE_FUZZ=ON -DCOWTREE_TESTS=OFF -DCOWTREE_BENCH=OFF >/dev/null &&
         cmake --build "$fuzz_build" -j2 --target "${targets[@]/#/fuzz_}" >/dev/null; then
         run_one() {
-            local t=$1 dir="$FUZZ_SCRATCH/$1" dict=()
+            local t=$1 dir="$FUZZ_SCRATCH/$1" dict=() secs=$FUZZ_SECONDS
+            [ "$t" = ops ] && secs=$FUZZ_OPS_SECONDS
             rm -rf "$dir"
             mkdir -p "$dir/new" "$dir/artifacts"
             [ -f "fuzz/dict/$t.dict" ] && dict=("-dict=fuzz/dict/$t.dict")
-            "$fuzz_build/fuzz/fuzz_$t" -seed="$FUZZ_SEED" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+            "$fuzz_build/fuzz/fuzz_$t" -seed="$FUZZ_SEED" -max_total_time="$secs" -timeout=10 \
                 -rss_limit_mb=2048 -max_len="$(max_len "$t")" -print_final_stats=1 \
                 "${dict[@]}" -artifact_prefix="$dir/artifacts/" "$dir/new" "fuzz/corpus/$t" \
                 >"$dir/log" 2>&1
@@ -90,6 +94,14 @@ else
             stats=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$dir/log" | tail -1)
             eps=$(grep -E '^stat::average_exec_per_sec' "$dir/log" | awk '{print $2}')
             echo "    fuzz_$t: rc $rc, ${eps:-?} exec/s, $stats"
+            # A run whose time went to loading the corpus explored nothing:
+            # its last run number is the one the load ended at.
+            inited=$(grep -E '^#[0-9]+[[:space:]]+INITED' "$dir/log" | tail -1 | sed 's/^#\([0-9]*\).*/\1/')
+            done_at=$(printf '%s\n' "$stats" | sed -n 's/^#\([0-9]*\).*/\1/p')
+            if [ "$rc" = 0 ] && { [ -z "$inited" ] || [ -z "$done_at" ] || [ "$done_at" -le "$inited" ]; }; then
+                echo "---- fuzz_$t explored nothing past its corpus (INITED #${inited:-?}, DONE #${done_at:-?}): give it more time"
+                failures+=("fuzz_$t (nothing explored)")
+            fi
             if [ "$rc" != 0 ] || [ -n "$(ls -A "$dir/artifacts")" ]; then
                 failures+=("fuzz_$t")
                 echo "---- fuzz_$t FAILED: last lines of $dir/log"
