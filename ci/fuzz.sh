@@ -20,8 +20,10 @@ cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 # fuzz_ops runs about 16 inputs a second and its corpus holds over 1,200:
-# loading it takes most of a minute, so it gets three times as long.
+# loading it takes most of a minute, so it gets three times as long;
+# fuzz_crash (about 20 a second, 574 inputs) twice as long.
 FUZZ_OPS_SECONDS=${FUZZ_OPS_SECONDS:-$((FUZZ_SECONDS * 3))}
+FUZZ_CRASH_SECONDS=${FUZZ_CRASH_SECONDS:-$((FUZZ_SECONDS * 2))}
 FUZZ_JOBS=${FUZZ_JOBS:-2}
 FUZZ_SEED=${FUZZ_SEED:-1}
 FUZZ_SCRATCH=${FUZZ_SCRATCH:-build/fuzz-scratch}
@@ -62,13 +64,14 @@ fi
 if ! command -v clang-14 >/dev/null 2>&1; then
     echo "==> fuzz: clang-14 not found: libFuzzer runs SKIPPED (replay only)"
 else
-    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target (ops ${FUZZ_OPS_SECONDS}s), $FUZZ_JOBS at a time, seed $FUZZ_SEED"
+    echo "==> fuzz: libFuzzer runs, ${FUZZ_SECONDS}s per target (ops ${FUZZ_OPS_SECONDS}s, crash ${FUZZ_CRASH_SECONDS}s), $FUZZ_JOBS at a time, seed $FUZZ_SEED"
     if cmake -S . -B "$fuzz_build" -DCMAKE_C_COMPILER=clang-14 -DCMAKE_BUILD_TYPE=Debug \
             -DCOWTREE_FUZZ=ON -DCOWTREE_TESTS=OFF -DCOWTREE_BENCH=OFF >/dev/null &&
         cmake --build "$fuzz_build" -j2 --target "${targets[@]/#/fuzz_}" >/dev/null; then
         run_one() {
             local t=$1 dir="$FUZZ_SCRATCH/$1" dict=() secs=$FUZZ_SECONDS
             [ "$t" = ops ] && secs=$FUZZ_OPS_SECONDS
+            [ "$t" = crash ] && secs=$FUZZ_CRASH_SECONDS
             rm -rf "$dir"
             mkdir -p "$dir/new" "$dir/artifacts"
             [ -f "fuzz/dict/$t.dict" ] && dict=("-dict=fuzz/dict/$t.dict")
