@@ -245,11 +245,65 @@ static void ct_be_snap_end(pt_be *b, unsigned slot)
     b->snaps[slot] = NULL;
 }
 
+typedef struct listed {
+    const char *name;
+    int seen;
+    unsigned count;
+} listed;
+
+static int note_listed(void *ctx, const char *name, size_t len)
+{
+    listed *l = ctx;
+    l->count++;
+    l->seen += strlen(l->name) == len && memcmp(l->name, name, len) == 0;
+    return 0;
+}
+
+/* The reference backends list no buckets, so cowtree's listing, stat and
+   txn id are checked against cowtree's own answers where a dump opens a
+   bucket: ct_bucket_list must name the bucket exactly when ct_bucket_open
+   finds it, and ct_bucket_stat must count the entries a cursor walks. A
+   disagreement is a backend error, which fails the case. */
+static int cross_check(ct_txn *t, unsigned bucket, int present, ct_bucket *h)
+{
+    char name[PT_BUCKET_NAME_BYTES];
+    pt_bucket_name(bucket, name);
+    listed l = {name, 0, 0};
+    if (ct_bucket_list(t, note_listed, &l) != CT_OK || l.seen != (bucket != 0 && present)) {
+        return -1000;
+    }
+    if (!present) {
+        return 0;
+    }
+    struct ct_bucket_stat st;
+    ct_cursor *c = NULL;
+    if (ct_bucket_stat(t, h, &st) != CT_OK || ct_cursor_open(t, h, &c) != CT_OK) {
+        return -1001;
+    }
+    uint64_t walked = 0;
+    int rc = ct_cursor_first(c);
+    for (; rc == CT_OK; rc = ct_cursor_next(c)) {
+        walked++;
+    }
+    ct_cursor_close(c);
+    if (rc != CT_NOTFOUND || walked != st.entries || (st.entries == 0) != (st.depth == 0)) {
+        return -1002;
+    }
+    return 0;
+}
+
 static int ct_be_cur_open(pt_be *b, int snap, unsigned bucket)
 {
     ct_txn *t = txn_of(b, snap);
     ct_bucket *h = NULL;
     int rc = handle(t, bucket, &h);
+    if (rc != PT_R_OK && rc != PT_R_NOBUCKET) {
+        return rc;
+    }
+    int x = cross_check(t, bucket, rc == PT_R_OK, h);
+    if (x != 0) {
+        return x;
+    }
     if (rc != PT_R_OK) {
         return rc;
     }
