@@ -57,8 +57,10 @@ typedef struct ct_memstore_faults {
     ct_ratio sync_error;     /* sync returns CT_IO; each unsynced write is then
                                 randomly kept, dropped or torn in the durable image */
     ct_ratio bit_rot;        /* a read returns one flipped bit (the stored page is fine) */
-    ct_ratio misdirected_write; /* a write of one page lands at another page number */
-    ct_ratio lost_write;     /* a write returns CT_OK and never lands anywhere */
+    ct_ratio misdirected_write; /* a write of one page lands at another page number
+                                   on the device (reads show it in place until a crash) */
+    ct_ratio lost_write;     /* a write returns CT_OK and never reaches the device
+                                (reads show it until a crash) */
     ct_ratio lost_sync;      /* a sync returns CT_OK and persists nothing */
     ct_ratio nospace;        /* a write or resize that grows the store returns CT_NOSPACE */
 } ct_memstore_faults;
@@ -205,13 +207,17 @@ CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
  *      write:  power; countdown -> CT_IO; end > max_pages -> CT_NOSPACE
  *              (not a fault); nospace (only if the write grows the store)
  *              -> CT_NOSPACE; write_error -> CT_IO (nothing written);
- *              lost_write -> CT_OK, no data lands (if the write grows the
- *              store the growth alone is logged, as a resize entry, so
- *              reads of those pages see zeros rather than CT_INVALID);
- *              misdirected_write (only when the store, grown by the
- *              write, has a page outside the written range) -> page i of
- *              the write lands at another page t outside the range, and
- *              page pgno+i keeps its old content.
+ *              lost_write -> CT_OK, reads show the data (the page cache
+ *              has it) but no data reaches the device: only the growth,
+ *              if the write grows the store, is logged (a resize entry),
+ *              so after a crash those pages read as zeros and the others
+ *              as before; misdirected_write (only when the store, grown
+ *              by the write, has a page outside the written range) ->
+ *              reads show the write where it was meant to go, but on the
+ *              device page i of it lands at another page t outside the
+ *              range and page pgno+i keeps its old content (seen after a
+ *              crash). Both make the view differ from durable image +
+ *              log until the next crash or restore, as a failed sync does.
  *      sync:   power; countdown or sync_error -> CT_IO, each log entry in
  *              order dropped, kept whole or torn (1/3 each) into the
  *              durable image, log cleared, view untouched; lost_sync ->

@@ -261,7 +261,8 @@ static uint64_t log_max_end(const ct__mem_log *log, uint64_t npages)
 
 /* ---- Device operations ---------------------------------------------------- */
 
-int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src)
+int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src,
+                         int lost)
 {
     uint32_t page_size = s->base.page_size;
     ct__mem_page **pages = calloc(proto->npages, sizeof *pages);
@@ -276,14 +277,26 @@ int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__
         memcpy(pages[k]->data, ct__mem_src_page(src, k, page_size), page_size);
     }
     uint64_t end = proto->pgno + proto->npages;
-    if (ct__mem_image_reserve(&s->view, end) != CT_OK || log_reserve(&s->log) != CT_OK) {
+    if (ct__mem_image_reserve(&s->view, end) != CT_OK ||
+        (!lost && log_reserve(&s->log) != CT_OK)) {
         goto out_nomem;
+    }
+    ct__mem_entry meant = *proto;
+    meant.is_write = 1;
+    meant.pages = pages;
+    meant.mis_index = CT__MEM_NO_MISDIRECT;
+    apply_whole(&s->view, &meant);
+    if (lost) {
+        for (uint32_t k = 0; k < proto->npages; k++) {
+            ct__mem_page_unref(pages[k]); /* the view holds its own references */
+        }
+        free(pages);
+        return CT_OK;
     }
     ct__mem_entry *e = &s->log.entries[s->log.count++];
     *e = *proto;
     e->is_write = 1;
     e->pages = pages;
-    apply_whole(&s->view, e);
     return CT_OK;
 out_nomem:
     for (uint32_t k = 0; k < proto->npages; k++) {

@@ -180,8 +180,12 @@ static inline const unsigned char *ct__mem_src_page(const ct__mem_src *src, uint
     return src->buf ? src->buf + (size_t)k * page_size : (const unsigned char *)src->pages[k];
 }
 
-/* device.c: the device operations (store locked, op already numbered). */
-int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src);
+/* device.c: the device operations (store locked, op already numbered).
+   A write always shows in the view where it was meant to go (the page
+   cache serves what the program wrote); the log records what the device
+   does: the entry (with a misdirected page's landing) or, lost, nothing. */
+int ct__mem_device_write(ct__memstore *s, const ct__mem_entry *proto, const ct__mem_src *src,
+                         int lost);
 int ct__mem_device_resize(ct__memstore *s, uint64_t npages);
 int ct__mem_device_sync(ct__memstore *s);
 int ct__mem_device_sync_failed(ct__memstore *s);

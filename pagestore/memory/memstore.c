@@ -127,15 +127,18 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const c
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_WRITE_ERROR)) {
         return CT_IO;
     }
-    if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_LOST_WRITE)) {
-        return grows ? ct__mem_device_resize(s, end) : CT_OK;
-    }
     ct__mem_entry e;
     memset(&e, 0, sizeof e);
     e.pgno = pgno;
     e.npages = npages;
     e.mis_index = CT__MEM_NO_MISDIRECT;
     e.is_write = 1;
+    if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_LOST_WRITE)) {
+        /* Reads still show it (the page cache has it); the device never
+           gets it, so it is gone after a crash. The size still grows. */
+        int rc = grows ? ct__mem_device_resize(s, end) : CT_OK;
+        return rc == CT_OK ? ct__mem_device_write(s, &e, src, 1) : rc;
+    }
     uint64_t size = grows ? end : s->view.npages;
     if (size > npages && ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_MISDIRECTED_WRITE)) {
         /* Page mis_index lands at a page outside [pgno, end) below size. */
@@ -143,7 +146,7 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const c
         uint64_t r = ct__mem_prng_below(&st->prng, size - npages);
         e.mis_pgno = r < pgno ? r : r + npages;
     }
-    return ct__mem_device_write(s, &e, src);
+    return ct__mem_device_write(s, &e, src, 0);
 }
 
 /* write and writev: the same op to the device model, the fault decisions
