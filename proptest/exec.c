@@ -13,6 +13,7 @@
  * The epilogue commits, compares, reopens and compares again, so every
  * case also checks that a closed and reopened database equals the model.
  */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -562,7 +563,9 @@ int pt_exec_isolated(const pt_case *c, pt_result *res)
         close(fds[0]);
         /* The child's own stderr noise (an assert message) stays visible. */
         pt_result r;
+        alarm(PT_CASE_SECONDS);
         int rc = pt_exec(c, &r);
+        alarm(0);
         const char *p = (const char *)&r;
         size_t left = sizeof(r);
         while (left > 0) {
@@ -595,7 +598,9 @@ int pt_exec_isolated(const pt_case *c, pt_result *res)
     memset(res, 0, sizeof(*res));
     res->failed = 1;
     res->fail_op = c->n;
-    if (WIFSIGNALED(status)) {
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+        snprintf(res->why, sizeof(res->why), "hung: no answer in %u s", PT_CASE_SECONDS);
+    } else if (WIFSIGNALED(status)) {
         snprintf(res->why, sizeof(res->why),
                  "crashed: signal %d (a CT_ASSERT abort, a memory error or a sanitizer report)",
                  WTERMSIG(status));

@@ -9,6 +9,7 @@
  * shrunk and replayable like any other failure. Exit status: 0 when every case passed, 1 when one
  * failed, 2 on usage or setup errors.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,7 +195,10 @@ static void run_child(const opts *o, progress *pg, uint64_t from, uint64_t n)
         pg->per_prop[c.prop]++;
         pg->ops += c.n;
         pt_result res;
-        if (pt_exec(&c, &res) != 0) {
+        alarm(PT_CASE_SECONDS); /* the parent reports a hang (SIGALRM) */
+        int rc = pt_exec(&c, &res);
+        alarm(0); /* shrinking may take longer: each of its runs has its own */
+        if (rc != 0) {
             pg->failed++;
             report(o, &c, &res, o->seed, i);
             if (!o->keep_going) {
@@ -243,8 +247,12 @@ static int run_cases(const opts *o, progress *pg, uint64_t n)
         memset(&res, 0, sizeof(res));
         res.failed = 1;
         res.fail_op = c.n;
-        snprintf(res.why, sizeof(res.why), "crashed: signal %d (a CT_ASSERT abort, a memory "
-                 "error or a sanitizer report)", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+            snprintf(res.why, sizeof(res.why), "hung: no answer in %u s", PT_CASE_SECONDS);
+        } else {
+            snprintf(res.why, sizeof(res.why), "crashed: signal %d (a CT_ASSERT abort, a memory "
+                     "error or a sanitizer report)", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
+        }
         pg->failed++;
         report(o, &c, &res, o->seed, i);
         pt_case_free(&c);

@@ -31,6 +31,11 @@
    but for one in a hundred, which reach past 64 KiB. */
 #define PT_VALUE_RUN_BYTES (3u * 4096u + 100u)
 #define PT_VALUE_BYTES_MAX 70000u
+/* A case that gives no answer in this long hangs (SIGALRM ends the process
+   running it, and the case is reported as hung, not left to stall CI). */
+#ifndef PT_CASE_SECONDS
+#define PT_CASE_SECONDS 120u
+#endif
 /* Longest op sequence (--max-ops is capped here). */
 #define PT_OPS_MAX 4096u
 /* Entries a scan returns at most (bounds the answer text). */
