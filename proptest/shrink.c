@@ -29,7 +29,26 @@ typedef struct shrinker {
     pt_result *res;
     uint32_t runs;
     int verbose;
+    int kind; /* failure_kind of the case being shrunk */
 } shrinker;
+
+/* How a result fails: answers that differ, a crash, a hang, a backend that
+   would not open, or ct_check after a commit. A candidate must fail the
+   same way as the case being shrunk, or shrinking could trade the bug it
+   found for another one and report that. */
+static int failure_kind(const pt_result *r)
+{
+    if (strncmp(r->why, "crashed:", 8) == 0) {
+        return 1;
+    }
+    if (strncmp(r->why, "hung:", 5) == 0) {
+        return 2;
+    }
+    if (strncmp(r->why, "open:", 5) == 0) {
+        return 3;
+    }
+    return strstr(r->why, "after the commit:") ? 4 : 0;
+}
 
 static int fails(shrinker *s, const pt_case *cand)
 {
@@ -38,7 +57,8 @@ static int fails(shrinker *s, const pt_case *cand)
     }
     s->runs++;
     pt_result r;
-    if (pt_exec_isolated(cand, &r) != 0) { /* a candidate may crash the engine */
+    /* a candidate may crash the engine: isolated */
+    if (pt_exec_isolated(cand, &r) != 0 && failure_kind(&r) == s->kind) {
         *s->res = r;
         return 1;
     }
@@ -289,7 +309,7 @@ static int grow_and_remove(shrinker *s)
 
 uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose)
 {
-    shrinker s = {.c = c, .res = res, .runs = 0, .verbose = verbose};
+    shrinker s = {.c = c, .res = res, .runs = 0, .verbose = verbose, .kind = failure_kind(res)};
     if (res->fail_op + 1 < c->n) {
         try_remove(&s, res->fail_op + 1, c->n);
     }
