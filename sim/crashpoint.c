@@ -94,6 +94,20 @@ void sim_seed_fail(sim_seed_run *r, sim_world *w, const sim_case *c)
     snprintf(r->fail_msg, sizeof(r->fail_msg), "%s", w->msg);
 }
 
+sim_run_result sim_replay_stale(sim_seed_run *r, const sim_case *c)
+{
+    if (!r->failed) {
+        r->failed = 1;
+        r->fail_case = *c;
+        r->fail_op = 0;
+        snprintf(r->fail_msg, sizeof(r->fail_msg),
+                 "replay: the line names segment %u, this run has %zu: a stale line "
+                 "(record it again from the seed)",
+                 c->seg, r->n_cps);
+    }
+    return SIM_RUN_FAILED;
+}
+
 sim_run_result sim_segment_start(sim_seed_run *r, size_t s, sim_world *w, uint64_t *base)
 {
     const sim_checkpoint *cp = &r->cps[s];
@@ -336,10 +350,10 @@ sim_run_result sim_crash_phase(sim_seed_run *r, const sim_case *only)
     }
     if (only) {
         size_t s = only->seg;
-        size_t to = sim_segment_end(r, s);
         if (s >= r->n_cps) {
-            return SIM_RUN_DONE;
+            return sim_replay_stale(r, only);
         }
+        size_t to = sim_segment_end(r, s);
         if (only->cut == UINT64_MAX) {
             uint64_t b = 0;
             uint64_t e = 0;

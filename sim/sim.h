@@ -327,6 +327,10 @@ sim_run_result sim_segment_start(sim_seed_run *r, size_t s, sim_world *w, uint64
 size_t sim_segment_end(const sim_seed_run *r, size_t s);
 /* Records the seed's first failure from world w and case c. */
 void sim_seed_fail(sim_seed_run *r, sim_world *w, const sim_case *c);
+/* A replayed case naming a segment this run does not have (a line recorded
+   by another build): a failure, never a silent pass or a read past the
+   checkpoints. */
+sim_run_result sim_replay_stale(sim_seed_run *r, const sim_case *c);
 
 /* The generator's configuration for cfg (key limit included). */
 void sim_gen_config_of(const sim_config *cfg, sim_gen_config *g);

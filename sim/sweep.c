@@ -104,6 +104,9 @@ static uint64_t next_n(uint64_t n)
 sim_run_result sim_sweep_phase(sim_seed_run *r, const sim_case *only)
 {
     if (only) {
+        if (only->seg >= r->n_cps) {
+            return sim_replay_stale(r, only);
+        }
         int injected = 0;
         return sweep_run(r, only->seg, only->sweep_kind, only->sweep_sticky, only->cut,
                          &injected);
