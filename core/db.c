@@ -15,6 +15,11 @@ void ct_options_init(ct_options *opt)
     opt->durability = CT_SYNC_FULL;
 }
 
+static int page_size_supported(uint32_t p)
+{
+    return p >= CT_PAGE_SIZE_MIN && p <= CT_PAGE_SIZE_MAX && (p & (p - 1)) == 0;
+}
+
 /* The checks that need no store: ct_open_path makes them before it
    creates a file, so bad options leave nothing behind. */
 static int check_store_free_options(const ct_options *o)
@@ -41,8 +46,7 @@ static int check_options(const ct_options *o, const ct_pagestore *ps)
     if (o->page_size != 0 && o->page_size != ps->page_size) {
         return CT_INVALID;
     }
-    uint32_t p = ps->page_size;
-    if (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)) != 0) {
+    if (!page_size_supported(ps->page_size)) {
         return CT_VERSION;
     }
     return CT_OK;
@@ -184,7 +188,7 @@ static int probe_page_size(const char *path, const ct_options *o, uint32_t *page
             rc = ps->ops->read(ps, 0, 1, buf);
             /* Body offset 12 of the meta page holds the page size (meta.c). */
             p = ct__get32(buf + CT_PAGE_HDR_BYTES + 12);
-            if (rc == CT_OK && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)))) {
+            if (rc == CT_OK && !page_size_supported(p)) {
                 p = dflt;
             }
         }
@@ -210,8 +214,7 @@ int ct_open_path(const char *path, const ct_options *opt, ct_db **out)
     if (rc != CT_OK) {
         return rc;
     }
-    uint32_t p = o.page_size;
-    if (p != 0 && (p < CT_PAGE_SIZE_MIN || p > CT_PAGE_SIZE_MAX || (p & (p - 1)) != 0)) {
+    if (o.page_size != 0 && !page_size_supported(o.page_size)) {
         return CT_INVALID; /* no file store takes it */
     }
     uint32_t page_size = 0;

@@ -544,6 +544,17 @@ int pt_exec(const pt_case *c, pt_result *res)
 /* Runs pt_exec in a child process, so a crash (a CT_ASSERT abort, a
    segfault, a sanitizer report) is a failure like any other instead of
    the end of the runner. The child sends its pt_result through a pipe. */
+void pt_why_signal(pt_result *res, int sig)
+{
+    if (sig == SIGALRM) {
+        snprintf(res->why, sizeof(res->why), "hung: no answer in %u s", PT_CASE_SECONDS);
+    } else {
+        snprintf(res->why, sizeof(res->why),
+                 "crashed: signal %d (a CT_ASSERT abort, a memory error or a sanitizer report)",
+                 sig);
+    }
+}
+
 int pt_exec_isolated(const pt_case *c, pt_result *res)
 {
     memset(res, 0, sizeof(*res));
@@ -598,12 +609,8 @@ int pt_exec_isolated(const pt_case *c, pt_result *res)
     memset(res, 0, sizeof(*res));
     res->failed = 1;
     res->fail_op = c->n;
-    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-        snprintf(res->why, sizeof(res->why), "hung: no answer in %u s", PT_CASE_SECONDS);
-    } else if (WIFSIGNALED(status)) {
-        snprintf(res->why, sizeof(res->why),
-                 "crashed: signal %d (a CT_ASSERT abort, a memory error or a sanitizer report)",
-                 WTERMSIG(status));
+    if (WIFSIGNALED(status)) {
+        pt_why_signal(res, WTERMSIG(status));
     } else {
         snprintf(res->why, sizeof(res->why), "crashed: exit status %d",
                  WIFEXITED(status) ? WEXITSTATUS(status) : -1);

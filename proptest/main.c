@@ -9,7 +9,6 @@
  * shrunk and replayable like any other failure. Exit status: 0 when every case passed, 1 when one
  * failed, 2 on usage or setup errors.
  */
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,12 +246,7 @@ static int run_cases(const opts *o, progress *pg, uint64_t n)
         memset(&res, 0, sizeof(res));
         res.failed = 1;
         res.fail_op = c.n;
-        if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
-            snprintf(res.why, sizeof(res.why), "hung: no answer in %u s", PT_CASE_SECONDS);
-        } else {
-            snprintf(res.why, sizeof(res.why), "crashed: signal %d (a CT_ASSERT abort, a memory "
-                     "error or a sanitizer report)", WIFSIGNALED(status) ? WTERMSIG(status) : -1);
-        }
+        pt_why_signal(&res, WIFSIGNALED(status) ? WTERMSIG(status) : -1);
         pg->failed++;
         report(o, &c, &res, o->seed, i);
         pt_case_free(&c);

@@ -140,6 +140,9 @@ typedef struct pt_result {
 int pt_exec(const pt_case *c, pt_result *res);
 /* As pt_exec, in a forked child: a crash is reported as a failure. */
 int pt_exec_isolated(const pt_case *c, pt_result *res);
+/* res->why for a case whose process ended by signal sig (-1: unknown):
+   hung (SIGALRM, PT_CASE_SECONDS) or crashed. */
+void pt_why_signal(pt_result *res, int sig);
 
 /* shrink.c: reduces a failing case in place; returns the number of runs. */
 uint32_t pt_shrink(pt_case *c, pt_result *res, int verbose);

@@ -752,6 +752,18 @@ int th_env_open(th_env *e)
     return ct_open(e->ps, &o, &e->db);
 }
 
+ct_pagestore *th_mem_create(uint32_t page_size, int with_map, uint64_t seed)
+{
+    ct_memstore_options mo;
+    ct_memstore_options_init(&mo);
+    mo.page_size = page_size;
+    mo.enable_map = with_map;
+    mo.seed = seed;
+    ct_pagestore *ps = NULL;
+    th_assert_rc(ct_memstore_create(&mo, &ps), CT_OK);
+    return ps;
+}
+
 void th_env_init(th_env *e, th_store_kind kind, uint32_t page_size)
 {
     memset(e, 0, sizeof(*e));
@@ -761,11 +773,7 @@ void th_env_init(th_env *e, th_store_kind kind, uint32_t page_size)
     if (is_ram(kind)) {
         e->ps = th_ram_create(page_size, kind == TH_STORE_RAM);
     } else if (is_mem(kind)) {
-        ct_memstore_options mo;
-        ct_memstore_options_init(&mo);
-        mo.page_size = page_size;
-        mo.enable_map = kind == TH_STORE_MEM;
-        th_assert_rc(ct_memstore_create(&mo, &e->ps), CT_OK);
+        e->ps = th_mem_create(page_size, kind == TH_STORE_MEM, 0);
     } else {
         th_tmpdir_make(e->dir, sizeof(e->dir));
         snprintf(e->path, sizeof(e->path), "%s/db", e->dir);

@@ -115,6 +115,9 @@ int th_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
    is not rewritten; shrinking frees the dropped pages (ASan then catches a
    use after a shrink). Thread-safe (one mutex). */
 ct_pagestore *th_ram_create(uint32_t page_size, int with_map);
+/* A memory store (ct_memstore, with its device model) of page_size pages,
+   map() on or off, fault PRNG seeded with seed. */
+ct_pagestore *th_mem_create(uint32_t page_size, int with_map, uint64_t seed);
 /* Direct access to page pgno's bytes (NULL when pgno >= size). Editing them
    edits the image. */
 uint8_t *th_ram_page(ct_pagestore *ps, uint64_t pgno);

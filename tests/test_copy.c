@@ -291,9 +291,6 @@ static void test_copy_dst_failures(void **state)
     th_env_init(&e, TH_STORE_RAM, PS);
     th_model *m[3] = {th_model_new(), th_model_new(), th_model_new()};
     build(&e, m, 11);
-    ct_memstore_options mo;
-    ct_memstore_options_init(&mo);
-    mo.page_size = PS;
     const ct_memstore_op_kind kinds[] = {CT_MEMSTORE_OP_WRITE, CT_MEMSTORE_OP_SYNC,
                                          CT_MEMSTORE_OP_RESIZE};
     for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
@@ -302,8 +299,7 @@ static void test_copy_dst_failures(void **state)
             for (uint64_t n = 1;; n++) {
                 th_set_ctx("flags=%u kind=%d n=%llu", flags, (int)kinds[kd],
                            (unsigned long long)n);
-                ct_pagestore *dst = NULL;
-                th_assert_rc(ct_memstore_create(&mo, &dst), CT_OK);
+                ct_pagestore *dst = th_mem_create(PS, 1, 0);
                 th_assert_rc(ct_memstore_fail_nth(dst, kinds[kd], n, 0), CT_OK);
                 int rc = ct_copy(e.db, dst, flags);
                 ct_memstore_clear_countdowns(dst);
@@ -345,11 +341,7 @@ static void test_copy_dst_failures(void **state)
 static void test_copy_power_cut(void **state)
 {
     (void)state;
-    ct_memstore_options mo;
-    ct_memstore_options_init(&mo);
-    mo.page_size = PS;
-    ct_pagestore *src = NULL;
-    th_assert_rc(ct_memstore_create(&mo, &src), CT_OK);
+    ct_pagestore *src = th_mem_create(PS, 1, 0);
     ct_db *db = NULL;
     th_assert_rc(ct_open(src, NULL, &db), CT_OK);
     th_model *m[2] = {th_model_new(), th_model_new()};
@@ -377,8 +369,7 @@ static void test_copy_power_cut(void **state)
     for (unsigned flags = 0; flags <= CT_COPY_COMPACT; flags++) {
         for (uint64_t cut = 0;; cut++) {
             th_set_ctx("flags=%u cut=%llu", flags, (unsigned long long)cut);
-            ct_pagestore *dst = NULL;
-            th_assert_rc(ct_memstore_create(&mo, &dst), CT_OK);
+            ct_pagestore *dst = th_mem_create(PS, 1, 0);
             th_assert_rc(ct_memstore_set_power_cut(dst, cut), CT_OK);
             int copy_rc = ct_copy(db, dst, flags);
             ct_memstore_info in;

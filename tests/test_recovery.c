@@ -745,17 +745,6 @@ static void test_power_cut_during_commit(void **state)
 
 /* ---- store faults (memory store) --------------------------------------------- */
 
-static ct_pagestore *mem_store(int map)
-{
-    ct_memstore_options mo;
-    ct_memstore_options_init(&mo);
-    mo.page_size = 512;
-    mo.enable_map = map;
-    ct_pagestore *ps = NULL;
-    th_assert_rc(ct_memstore_create(&mo, &ps), CT_OK);
-    return ps;
-}
-
 static void put_range(ct_db *db, const char *prefix, int n, int expect_rc)
 {
     ct_txn *t = NULL;
@@ -799,7 +788,7 @@ static void test_sync_failure_poisons(void **state)
 {
     (void)state;
     for (uint64_t nth = 1; nth <= 1; nth++) {
-        ct_pagestore *ps = mem_store(0);
+        ct_pagestore *ps = th_mem_create(512, 0, 0);
         ct_db *db = NULL;
         th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
         put_range(db, "a", 200, CT_OK);
@@ -833,7 +822,7 @@ static void test_write_failure_commits_nothing(void **state)
     (void)state;
     for (uint64_t nth = 1; nth <= 6; nth++) {
         th_set_ctx("write %llu of the commit fails", (unsigned long long)nth);
-        ct_pagestore *ps = mem_store(1);
+        ct_pagestore *ps = th_mem_create(512, 1, 0);
         ct_db *db = NULL;
         th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
         put_range(db, "a", 300, CT_OK);
@@ -1015,7 +1004,7 @@ static void test_sync_none_crash(void **state)
     uint64_t rounds = th_scaled(40);
     for (uint64_t round = 0; round < rounds; round++) {
         th_set_ctx("round %llu", (unsigned long long)round);
-        ct_pagestore *ps = mem_store((int)(round % 2));
+        ct_pagestore *ps = th_mem_create(512, (int)(round % 2), 0);
         ct_options o;
         ct_options_init(&o);
         o.durability = CT_SYNC_NONE;
@@ -1080,7 +1069,7 @@ static void test_faults_never_wrong_data(void **state)
     (void)state;
     const char *names[] = {"bit rot", "lost writes", "misdirected writes"};
     for (int kind = 0; kind < 3; kind++) {
-        ct_pagestore *ps = mem_store(0);
+        ct_pagestore *ps = th_mem_create(512, 0, 0);
         ct_db *db = NULL;
         th_assert_rc(ct_open(ps, NULL, &db), CT_OK);
         th_model *m = th_model_new();

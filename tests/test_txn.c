@@ -648,18 +648,6 @@ static void test_failed_txn_is_sticky(void **state)
     f.fwd.inner->ops->close(f.fwd.inner);
 }
 
-/* A memory store of 512-byte pages with the given fault seed. */
-static ct_pagestore *memstore_512(uint64_t seed)
-{
-    ct_memstore_options o;
-    ct_memstore_options_init(&o);
-    o.page_size = 512;
-    o.seed = seed;
-    ct_pagestore *ps = NULL;
-    th_assert_rc(ct_memstore_create(&o, &ps), CT_OK);
-    return ps;
-}
-
 /* A failed ct_sync poisons the handle, also when the writer's own thread
    calls it between the puts of its open txn: that txn's commit then
    returns CT_POISONED and writes nothing on top of writes in an unknown
@@ -667,7 +655,7 @@ static ct_pagestore *memstore_512(uint64_t seed)
 static void test_commit_after_failed_sync_is_poisoned(void **state)
 {
     (void)state;
-    ct_pagestore *ps = memstore_512(5);
+    ct_pagestore *ps = th_mem_create(512, 1, 5);
     ct_options o;
     ct_options_init(&o);
     o.durability = CT_SYNC_NONE;
@@ -1019,7 +1007,7 @@ static const ct_pagestore_ops wv_ops_staging = {th_fwd_read,   th_fwd_write, th_
 static void wv_init(wv_store *s, int with_writev)
 {
     memset(s, 0, sizeof(*s));
-    th_fwd_init(&s->fwd, with_writev ? &wv_ops : &wv_ops_staging, memstore_512(9));
+    th_fwd_init(&s->fwd, with_writev ? &wv_ops : &wv_ops_staging, th_mem_create(512, 1, 9));
 }
 
 /* Commits of small and overflow values: adjacent dirty pages make runs. */
