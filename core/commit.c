@@ -65,13 +65,14 @@ static void seal(ct_db *db, dirty_ref *d)
    one pointer per page into vec for writev() (no copy). */
 typedef struct run_sink {
     uint8_t *staging; /* CT_WRITE_RUN_PAGES_MAX pages, or NULL */
-    const void **vec; /* CT_WRITE_RUN_PAGES_MAX pointers, or NULL */
+    const void **vec; /* CT_WRITE_VEC_PAGES_MAX pointers, or NULL */
+    uint32_t cap;     /* pages one coalesced write may gather */
 } run_sink;
 
 /* Adds entry d (npages pages) at page offset `at` of the run. */
 static void sink_add(const ct_db *db, run_sink *k, uint32_t at, const dirty_ref *d)
 {
-    CT_ASSERT(at <= CT_WRITE_RUN_PAGES_MAX && d->npages <= CT_WRITE_RUN_PAGES_MAX - at);
+    CT_ASSERT(at <= k->cap && d->npages <= k->cap - at);
     if (k->vec) {
         /* An overflow run is one buffer of several pages: one pointer each. */
         for (uint32_t p = 0; p < d->npages; p++) {
@@ -92,9 +93,8 @@ static int sink_write(ct_db *db, run_sink *k, uint64_t start, uint32_t pages)
 }
 
 /* Seals and writes sorted dirty runs, coalescing adjacent ones (at most
-   CT_WRITE_RUN_PAGES_MAX pages) into one store write. The runs and their
-   order are the same whichever sink is used: a store's writev is one write
-   of the run to the device model, so the store sees the same writes. Each
+   k->cap pages) into one store write. A store's writev is one write of
+   the run, as its write() of the same bytes would be. Each
    page is sealed just before its write, so the store's copy finds it in
    cache (sealing them all first read a large commit's pages from memory
    twice). */
@@ -103,7 +103,7 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
     ct_pagestore *ps = db->ps;
     size_t i = 0;
     while (i < n) {
-        if (d[i].npages >= CT_WRITE_RUN_PAGES_MAX || i + 1 == n ||
+        if (d[i].npages >= k->cap || i + 1 == n ||
             d[i + 1].pgno != d[i].pgno + d[i].npages) {
             seal(db, &d[i]);
             int rc = ps->ops->write(ps, d[i].pgno, d[i].npages, d[i].buf);
@@ -116,7 +116,7 @@ static int write_sorted(ct_db *db, dirty_ref *d, size_t n, run_sink *k)
         uint64_t start = d[i].pgno;
         uint32_t pages = 0;
         while (i < n && d[i].pgno == start + pages &&
-               pages + d[i].npages <= CT_WRITE_RUN_PAGES_MAX) {
+               pages + d[i].npages <= k->cap) {
             seal(db, &d[i]);
             sink_add(db, k, pages, &d[i]);
             pages += d[i].npages;
@@ -161,11 +161,13 @@ static int write_dirty(ct_txn *t)
     ct_db *db = t->db;
     size_t n = t->dirty.count;
     dirty_ref *d = ct__malloc(&db->alloc, 2 * (n + 1) * sizeof(*d)); /* + sort space */
-    run_sink k = {NULL, NULL};
+    run_sink k = {NULL, NULL, 0};
     if (db->ps->ops->writev) {
-        k.vec = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * sizeof(*k.vec));
+        k.cap = CT_WRITE_VEC_PAGES_MAX;
+        k.vec = ct__malloc(&db->alloc, (size_t)k.cap * sizeof(*k.vec));
     } else {
-        k.staging = ct__malloc(&db->alloc, (size_t)CT_WRITE_RUN_PAGES_MAX * db->page_size);
+        k.cap = CT_WRITE_RUN_PAGES_MAX;
+        k.staging = ct__malloc(&db->alloc, (size_t)k.cap * db->page_size);
     }
     int rc = (d && (k.vec || k.staging)) ? CT_OK : CT_NOMEM;
     if (rc == CT_OK) {

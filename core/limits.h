@@ -61,8 +61,14 @@
 #define CT_GROW_AHEAD_MIN 16u
 #define CT_GROW_AHEAD_MAX 256u
 
-/* Pages gathered into one coalesced store write at commit. */
+/* Pages gathered into one coalesced store write at commit: through
+   writev (one pointer per page, no copy) up to CT_WRITE_VEC_PAGES_MAX, so
+   a commit of sixteen 64-KiB values reaches the store in one write (the
+   file store cuts it into pieces by kind, cowtree/filestore.h); copied
+   into a staging buffer for a store without writev, up to
+   CT_WRITE_RUN_PAGES_MAX (the buffer is that many pages). */
 #define CT_WRITE_RUN_PAGES_MAX 256u
+#define CT_WRITE_VEC_PAGES_MAX 1024u
 
 /* Run buffers (overflow values) a db keeps for its next write txns
    (pager.c): enough for a batch of 16 big puts, matched by length with a

@@ -1229,14 +1229,32 @@ static void run_pages(unsigned char *buf, const void **vec, uint64_t pgno, uint3
     }
 }
 
-/* A long run of one buffer's pages is split into pwritev calls of
-   CT_FS_WRITE_PIECE_BYTES (never past IOV_MAX iovecs: the fake rejects
-   more than 1024, as the kernel does), and write() into pwrite calls of
-   the same size. */
+/* pwritev calls that an overflow run's pages [first, first + n) take:
+   pieces of CT_FS_RUN_PIECE_BYTES aligned in the file, each cut further
+   into calls of at most FAKE_IOV_MAX pages (one iovec a page). */
+static int run_calls_for(uint64_t first, uint64_t n)
+{
+    uint64_t per = CT_FS_RUN_PIECE_BYTES / PS_SMALL;
+    int calls = 0;
+    while (n > 0) {
+        uint64_t room = per - first % per;
+        room = room < FAKE_IOV_MAX ? room : FAKE_IOV_MAX;
+        room = room < n ? room : n;
+        first += room;
+        n -= room;
+        calls++;
+    }
+    return calls;
+}
+
+/* A long run of one buffer's pages is split into pwritev calls that stop
+   at multiples of CT_FS_RUN_PIECE_BYTES and take at most IOV_MAX iovecs
+   (the fake rejects more than 1024, as the kernel does), and write() into
+   pwrite calls of CT_FS_RUN_PIECE_BYTES. */
 static void test_writes_split_into_pieces(void **state)
 {
     (void)state;
-    enum { N = 1500 };
+    enum { PIECE_PAGES = CT_FS_RUN_PIECE_BYTES / PS_SMALL, N = 2 * PIECE_PAGES + 500 };
     char path[600];
     unsigned char *buf = malloc((size_t)PS_SMALL * N);
     unsigned char *out = malloc((size_t)PS_SMALL * N);
@@ -1247,9 +1265,9 @@ static void test_writes_split_into_pieces(void **state)
     run_pages(buf, vec, 0, N, 23);
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
     assert_int_equal(ps->ops->writev(ps, 0, N, vec), CT_OK);
-    size_t piece_pages = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
-    assert_int_equal(f_pwritev.calls, (N + piece_pages - 1) / piece_pages);
-    assert_int_equal(f_pwritev.max_asked, CT_FS_WRITE_PIECE_BYTES);
+    assert_int_equal(f_pwritev.calls, run_calls_for(0, N));
+    size_t per_call = PIECE_PAGES < FAKE_IOV_MAX ? PIECE_PAGES : FAKE_IOV_MAX;
+    assert_int_equal(f_pwritev.max_asked, per_call * PS_SMALL);
     assert_int_equal(store_size(ps), N);
     assert_int_equal(ps->ops->read(ps, 0, N, out), CT_OK);
     for (uint32_t p = 0; p < N; p++) {
@@ -1260,15 +1278,18 @@ static void test_writes_split_into_pieces(void **state)
         fill_page(buf + (size_t)p * PS_SMALL, PS_SMALL, p, 25);
     }
     assert_int_equal(ps->ops->write(ps, 0, N, buf), CT_OK);
-    assert_int_equal(f_pwrite.calls, (N + piece_pages - 1) / piece_pages);
-    assert_int_equal(f_pwrite.max_asked, CT_FS_WRITE_PIECE_BYTES);
+    assert_int_equal(f_pwrite.calls, (N + PIECE_PAGES - 1) / PIECE_PAGES);
+    assert_int_equal(f_pwrite.max_asked, CT_FS_RUN_PIECE_BYTES);
     for (uint64_t p = 0; p < N; p += 97) {
         assert_pattern(ps, p, 25);
     }
     /* A piece never crosses a multiple of the piece size in the file. */
     int before = f_pwritev.calls;
-    assert_int_equal(ps->ops->writev(ps, piece_pages - 1, 2, vec), CT_OK);
+    assert_int_equal(ps->ops->writev(ps, PIECE_PAGES - 1, 2, vec), CT_OK);
     assert_int_equal(f_pwritev.calls, before + 2);
+    before = f_pwrite.calls;
+    assert_int_equal(ps->ops->write(ps, PIECE_PAGES - 1, 2, buf), CT_OK);
+    assert_int_equal(f_pwrite.calls, before + 2);
     ps->ops->close(ps);
     free(vec);
     free(out);
@@ -1312,12 +1333,12 @@ static void test_node_pages_split_into_small_pieces(void **state)
     assert_non_null(run);
     assert_non_null(vec);
     int node_calls = calls_for(0, N, CT_FS_NODE_PIECE_BYTES);
-    size_t run_piece = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
+    size_t bulk_piece = CT_FS_WRITE_PIECE_BYTES / PS_SMALL;
     /* The sizes tell the two apart, and the last part runs past the end. */
     assert_true(calls_for(0, N, CT_FS_WRITE_PIECE_BYTES) < node_calls);
     assert_true(calls_for(2 * N, N, CT_FS_WRITE_PIECE_BYTES) <
                 calls_for(2 * N, N, CT_FS_NODE_PIECE_BYTES));
-    assert_true(run_piece < 3 * N && run_piece + RUN > 3 * N);
+    assert_true(bulk_piece < 3 * N && bulk_piece + RUN > 3 * N);
     int calls = 0;
     size_t asked = 0;
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
@@ -1344,18 +1365,18 @@ static void test_node_pages_split_into_small_pieces(void **state)
     for (uint64_t p = 0; p < 3 * N; p += 7) {
         assert_pattern(ps, p, p < N ? 32 : p < 2 * N ? 33 : 34);
     }
-    /* One node page, a run, one node page, at a piece edge, starting
+    /* One node page, a run, one node page, at a bulk piece edge, starting
        inside the file and running past its end (so small node pieces,
        whatever the counts): the run's pages never share a call with the
-       nodes around them. */
-    uint64_t at = run_piece;
+       nodes around them, and take the run pieces. */
+    uint64_t at = bulk_piece;
     gather_pages(nodes, vec, at, 1, 35);
     run_pages(run, vec + 1, at + 1, RUN - 2, 35);
     gather_pages(nodes + PS_SMALL, vec + RUN - 1, at + RUN - 1, 1, 35);
     writev_calls(ps, at, RUN, vec, &calls, &asked);
     /* node | the run in its own pieces | node */
-    assert_int_equal(calls, 2 + calls_for(at + 1, RUN - 2, CT_FS_WRITE_PIECE_BYTES));
-    assert_int_equal(asked, (run_piece - 1) * PS_SMALL);
+    assert_int_equal(calls, 2 + run_calls_for(at + 1, RUN - 2));
+    assert_int_equal(asked, (size_t)(RUN - 2) * PS_SMALL);
     for (uint64_t p = at; p < at + RUN; p += 11) {
         assert_pattern(ps, p, 35);
     }

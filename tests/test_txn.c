@@ -12,6 +12,7 @@
  * the main thread asserts after joining them.
  */
 #include "helpers.h"
+#include "internal.h" /* CT_WRITE_RUN_PAGES_MAX, CT_WRITE_VEC_PAGES_MAX */
 
 #include "cowtree/memstore.h"
 
@@ -984,6 +985,7 @@ typedef struct wv_store {
     th_fwd_store fwd;
     unsigned writev_calls;
     uint64_t writev_pages;
+    uint32_t writev_max; /* most pages one writev carried */
     int fail_writev; /* 1: writev returns CT_IO without writing */
 } wv_store;
 
@@ -995,6 +997,7 @@ static int wv_writev(ct_pagestore *ps, uint64_t p, uint32_t n, const void *const
     }
     s->writev_calls++;
     s->writev_pages += n;
+    s->writev_max = n > s->writev_max ? n : s->writev_max;
     return s->fwd.inner->ops->writev(s->fwd.inner, p, n, v);
 }
 /* th_fwd_close: the test closes inner itself, after reading its trace. */
@@ -1030,8 +1033,10 @@ static void wv_workload(ct_db *db)
 
 /* Commit hands coalesced runs (overflow runs expanded to one pointer per
    page) to writev when the store has it, and the store then sees exactly
-   the writes the staging path makes: the memory store's trace hash is the
-   same either way. The database reads back clean. */
+   the writes the staging path makes while no run passes the staging
+   buffer's CT_WRITE_RUN_PAGES_MAX pages (none does here): the memory
+   store's trace hash is the same either way. The database reads back
+   clean. */
 static void test_commit_uses_writev(void **state)
 {
     (void)state;
@@ -1056,6 +1061,59 @@ static void test_commit_uses_writev(void **state)
         s.fwd.inner->ops->close(s.fwd.inner);
     }
     assert_true(hash[0] == hash[1]);
+}
+
+/* A commit of large values side by side reaches writev in runs of up to
+   CT_WRITE_VEC_PAGES_MAX pages, past the staging path's
+   CT_WRITE_RUN_PAGES_MAX (the file store gives such a run large page-cache
+   folios, which mapped reads of the values fault in a few at a time), and
+   a store without writev gets the same bytes in runs of at most
+   CT_WRITE_RUN_PAGES_MAX. Both read back clean. */
+static void test_commit_gathers_large_runs(void **state)
+{
+    (void)state;
+    enum { VALUES = 7, VALUE_BYTES = 65536 };
+    static unsigned char val[VALUE_BYTES];
+    for (size_t i = 0; i < sizeof(val); i++) {
+        val[i] = (unsigned char)(i * 131u + 7u);
+    }
+    for (int with = 0; with < 2; with++) {
+        wv_store s;
+        wv_init(&s, with);
+        ct_db *db = NULL;
+        assert_int_equal(ct_open(&s.fwd.base, NULL, &db), CT_OK);
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+        for (int i = 0; i < VALUES; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "big-%d", i);
+            assert_int_equal(ct_put(t, NULL, key, strlen(key), val, sizeof(val), 0), CT_OK);
+        }
+        assert_int_equal(ct_commit(t), CT_OK);
+        if (with) {
+            uint32_t run = (VALUE_BYTES + CT_PAGE_HDR_BYTES + 511u) / 512u; /* pages a value takes */
+            assert_true(VALUES * run > CT_WRITE_RUN_PAGES_MAX);
+            assert_true(VALUES * run <= CT_WRITE_VEC_PAGES_MAX);
+            assert_true(s.writev_max >= VALUES * run);
+            assert_true(s.writev_max <= CT_WRITE_VEC_PAGES_MAX);
+        } else {
+            assert_int_equal(s.writev_calls, 0);
+        }
+        assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+        for (int i = 0; i < VALUES; i++) {
+            char key[16];
+            snprintf(key, sizeof(key), "big-%d", i);
+            const void *got = NULL;
+            size_t got_len = 0;
+            assert_int_equal(ct_get(t, NULL, key, strlen(key), &got, &got_len), CT_OK);
+            assert_int_equal(got_len, sizeof(val));
+            assert_memory_equal(got, val, sizeof(val));
+        }
+        ct_abort(t);
+        th_check_clean(db);
+        ct_close(db);
+        s.fwd.inner->ops->close(s.fwd.inner);
+    }
 }
 
 /* A failed writev fails the commit like a failed write: the last commit
@@ -1544,6 +1602,7 @@ int main(void)
         cmocka_unit_test(test_commit_after_failed_sync_is_poisoned),
         cmocka_unit_test(test_nomem_at_every_allocation),
         cmocka_unit_test(test_commit_uses_writev),
+        cmocka_unit_test(test_commit_gathers_large_runs),
         cmocka_unit_test(test_commit_writev_failure),
         cmocka_unit_test(test_group_commit_shares_syncs),
         cmocka_unit_test(test_group_commit_pipelines),

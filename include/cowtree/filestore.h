@@ -4,7 +4,8 @@
  * mappings (the vtable's map slot, enable_map), and made durable with
  * fdatasync/fsync. The vtable's writev slot is pwritev: the engine's
  * coalesced runs go to the kernel from the page buffers, without a copy,
- * in calls of at most CT_FS_WRITE_PIECE_BYTES.
+ * in calls of at most CT_FS_RUN_PIECE_BYTES (overflow runs) or
+ * CT_FS_WRITE_PIECE_BYTES (tree pages).
  * With CT_FS_PREALLOC, a file that grows by writes is preallocated ahead
  * of its end in chunks (fallocate with FALLOC_FL_KEEP_SIZE; see
  * prealloc_max_bytes).
@@ -75,20 +76,29 @@ typedef struct ct_filestore_syscalls {
      - write() (one buffer: a page, an overflow run) and, in writev(),
        pages whose memory continues into a neighbour's (one multi-page
        buffer: an overflow run, read as a whole) go in pieces of
-       CT_FS_WRITE_PIECE_BYTES;
+       CT_FS_RUN_PIECE_BYTES (1 MiB): a commit's 64-KiB values reach the
+       kernel in one call, as LMDB writes them, and a mapped read of them
+       took 1,228 faults per 4,000 gets where 256-KiB pieces took 1,624
+       (LMDB 1,114); gets 0.83-0.86x LMDB's before, 0.95-0.98x after. The
+       price: their pages, once freed and reused for tree nodes, sit in
+       folios of up to 256 blocks; a random fill into such pages ran 3-4%
+       slower (docs/bench.md, twentieth stop). Past 1 MiB a folio would
+       straddle the 2-MiB page-table boundaries of the chunks map() uses,
+       which start at odd multiples of 1 MiB;
      - other writev() pages (tree nodes, each rewritten alone later) in
        pieces of CT_FS_NODE_PIECE_BYTES (one page a call if pages are
        larger), except in a writev that starts at or past the file's end
        while at least half of the pages recently written (by write or
        writev, over about CT_FS_WRITE_MIX_PAGES of them) grew the file: a
        bulk load, as a sequential fill, whose pages are seldom rewritten
-       soon, keeps the large pieces;
+       soon, goes in pieces of CT_FS_WRITE_PIECE_BYTES;
      - one call never mixes the two kinds.
    An allocator that hands out page buffers back to back makes tree nodes
    look like one buffer (glibc's chunk headers keep them apart). With it,
    at 1M keys, overwrite ran 23-34% and deleterandom 13-19% faster, reads
    as fast; fillseq at 3M a median 6% lower, inside its spread
    (docs/bench.md). */
+#define CT_FS_RUN_PIECE_BYTES ((size_t)1 << 20)
 #define CT_FS_WRITE_PIECE_BYTES ((size_t)256 << 10)
 #define CT_FS_NODE_PIECE_BYTES ((size_t)16 << 10)
 #define CT_FS_WRITE_MIX_PAGES 8192u

@@ -42,19 +42,19 @@ int ct__fs_errno_rc(int err);
 int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_t len,
                       uint64_t off);
 
-/* Writes len bytes at off in calls of at most CT_FS_WRITE_PIECE_BYTES,
+/* Writes len bytes at off in calls of at most CT_FS_RUN_PIECE_BYTES,
    retrying EINTR and short writes. CT_OK, CT_IO or CT_NOSPACE. */
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off);
 
 /* Whether some page of pages continues into the next one's memory: the
    writev carries (part of) an overflow run, which writes in
-   CT_FS_WRITE_PIECE_BYTES pieces and counts as write-once data. */
+   CT_FS_RUN_PIECE_BYTES pieces and counts as write-once data. */
 int ct__fs_holds_run(const void *const *pages, uint32_t npages, uint32_t page_size);
 
 /* Writes npages pages of page_size bytes, page i from pages[i], at off
    with pwritev: at most CT_FS_IOV_BATCH iovecs and (unless one page is
-   more) CT_FS_WRITE_PIECE_BYTES per call for the pages of one buffer,
+   more) CT_FS_RUN_PIECE_BYTES per call for the pages of one buffer,
    node_piece for pages from separate buffers, retrying EINTR
    and short writes (resuming inside a page). CT_OK, CT_IO or CT_NOSPACE. */
 int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,

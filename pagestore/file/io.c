@@ -111,7 +111,7 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
     size_t done = 0;
     int stalls = 0;
     while (done < len) {
-        size_t want = piece_bytes(off + done, len - done, CT_FS_WRITE_PIECE_BYTES);
+        size_t want = piece_bytes(off + done, len - done, CT_FS_RUN_PIECE_BYTES);
         ssize_t n = write_result(sys->pwrite(fd, p + done, want, (off_t)(off + done)), want,
                                  &stalls);
         if (n < 0) {
@@ -135,7 +135,7 @@ static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages
     *bytes = 0;
     int run = in_run(pages, npages, page_size, k);
     size_t room =
-        piece_bytes(off, SIZE_MAX, run ? CT_FS_WRITE_PIECE_BYTES : node_piece);
+        piece_bytes(off, SIZE_MAX, run ? CT_FS_RUN_PIECE_BYTES : node_piece);
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
         if (cnt > 0 && (*bytes + (page_size - skip) > room ||
                         in_run(pages, npages, page_size, k) != run)) {
