@@ -8,7 +8,9 @@
  * fdatasyncs, maps the file and reads the first and last byte of
  * `--values` runs picked at random (as the bench's gets do). Variants:
  *   pieces-256k  each commit's runs in writes that stop at 256-KiB edges
- *                (cowtree's file store)
+ *                (cowtree's file store until the twentieth stop)
+ *   pieces-1m    the same with 1-MiB edges (cowtree's file store since,
+ *                CT_FS_RUN_PIECE_BYTES)
  *   one-write    each commit's runs in one write (LMDB's writev)
  *   populated    as pieces-256k, then MADV_POPULATE_READ over the whole
  *                mapping before the reads: no page fault is left to take
@@ -23,7 +25,11 @@
  *                page cache holds it as one 2-MiB folio, which the read
  *                mapping then maps whole at its first fault
  * Each prints microseconds per value written (the writes and the
- * fdatasync), per read, and the minor faults the reads took. --pause S
+ * fdatasync), per read, the minor faults the reads took, and the
+ * page-cache folios that hold the file (counted after the reads through
+ * /proc/self/pagemap and /proc/kpageflags, which need root; -1 without).
+ * A read fault maps a whole folio, so fewer, larger folios take fewer
+ * faults (docs/bench.md, twentieth stop). --pause S
  * sleeps S seconds before each variant's writes, so the memory the last
  * variant freed has been idle that long (docs/bench.md, eighteenth stop,
  * has why that matters on this machine).
@@ -46,6 +52,7 @@
 #define RUN_PAGES 17   /* a 65,536-byte value and its page header */
 #define RUNS_PER_COMMIT 16
 #define PIECE_BYTES ((size_t)256 << 10)
+#define PIECE_1M_BYTES ((size_t)1 << 20)
 #define BLOCK_BYTES ((size_t)2 << 20) /* a PMD's reach with 4-KiB pages */
 
 #ifndef MADV_POPULATE_READ
@@ -54,6 +61,7 @@
 
 enum variant {
     V_PIECES,
+    V_PIECES_1M,
     V_ONE_WRITE,
     V_POPULATED,
     V_FIRST_ONLY,
@@ -63,7 +71,8 @@ enum variant {
     V_COUNT
 };
 static const char *const variant_name[V_COUNT] = {
-    "pieces-256k", "one-write", "populated", "first-only", "warm", "pread", "primed-2m"};
+    "pieces-256k", "pieces-1m", "one-write", "populated",
+    "first-only",  "warm",      "pread",     "primed-2m"};
 
 static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
 {
@@ -127,7 +136,7 @@ static long write_file(int fd, enum variant v, long values, const unsigned char 
     off_t end = 0; /* the file's length, for primed-2m */
     for (long c = 0; c < commits; c++) {
         off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
-        size_t piece = v == V_ONE_WRITE ? 0 : PIECE_BYTES;
+        size_t piece = v == V_ONE_WRITE ? 0 : v == V_PIECES_1M ? PIECE_1M_BYTES : PIECE_BYTES;
         if (v == V_PRIMED &&
             prime_blocks(fd, &end, off + (off_t)commit_bytes + PAGE) != 0) {
             return -1;
@@ -138,6 +147,46 @@ static long write_file(int fd, enum variant v, long values, const unsigned char 
         }
     }
     return fdatasync(fd) == 0 ? run_page(commits * RUNS_PER_COMMIT) : -1;
+}
+
+/* Page-cache folios behind the pages pages of mapping m: faults them all
+   in, then counts the pages that are no folio's tail (kpageflags bit 16,
+   KPF_COMPOUND_TAIL). -1 when the kernel will not tell (not root). */
+static long count_folios(const unsigned char *m, size_t pages)
+{
+    if (madvise((void *)m, pages * PAGE, MADV_POPULATE_READ) != 0) {
+        return -1;
+    }
+    int pagemap = open("/proc/self/pagemap", O_RDONLY);
+    int flags = open("/proc/kpageflags", O_RDONLY);
+    long folios = pagemap >= 0 && flags >= 0 ? 0 : -1;
+    for (size_t i = 0; folios >= 0 && i < pages; i++) {
+        uint64_t entry = 0;
+        uint64_t kflags = 0;
+        off_t at = (off_t)(((uintptr_t)m / PAGE + i) * sizeof(entry));
+        if (pread(pagemap, &entry, sizeof(entry), at) != (ssize_t)sizeof(entry)) {
+            folios = -1;
+            break;
+        }
+        uint64_t pfn = entry & ((UINT64_C(1) << 55) - 1u);
+        if (!(entry >> 63) || pfn == 0) { /* not present, or pfns hidden */
+            folios = -1;
+            break;
+        }
+        if (pread(flags, &kflags, sizeof(kflags), (off_t)(pfn * sizeof(kflags))) !=
+            (ssize_t)sizeof(kflags)) {
+            folios = -1;
+            break;
+        }
+        folios += ((kflags >> 16) & 1u) ? 0 : 1;
+    }
+    if (pagemap >= 0) {
+        close(pagemap);
+    }
+    if (flags >= 0) {
+        close(flags);
+    }
+    return folios;
 }
 
 static volatile uint64_t sink;
@@ -153,7 +202,7 @@ static uint64_t next_rand(uint64_t *s)
 /* One variant: microseconds per value written into *write_us, per read
    into *us, the reads' faults into *faults. Returns 0, or -1 with errno. */
 static int measure(const char *path, enum variant v, long values, const unsigned char *buf,
-                   double *write_us, double *us, long *faults)
+                   double *write_us, double *us, long *faults, long *folios)
 {
     unlink(path);
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
@@ -198,6 +247,7 @@ static int measure(const char *path, enum variant v, long values, const unsigned
         *faults = b.ru_minflt - a.ru_minflt;
     }
     sink = acc; /* keeps the reads */
+    *folios = rc == 0 ? count_folios(m, len / PAGE) : -1;
     int saved = errno;
     free(copy);
     if (m != MAP_FAILED) {
@@ -251,13 +301,14 @@ int main(int argc, char **argv)
     double write_us[V_COUNT][16];
     double us[V_COUNT][16];
     long faults[V_COUNT][16];
+    long folios[V_COUNT][16];
     for (int r = 0; r < rounds; r++) {
         for (int v = 0; v < V_COUNT; v++) {
             if (pause_s > 0) {
                 sleep(pause_s);
             }
             if (measure(path, (enum variant)v, values, buf, &write_us[v][r], &us[v][r],
-                        &faults[v][r]) != 0) {
+                        &faults[v][r], &folios[v][r]) != 0) {
                 fprintf(stderr, "cowtree-mapcost: %s: %s\n", variant_name[v], strerror(errno));
                 free(buf);
                 return 1;
@@ -265,28 +316,31 @@ int main(int argc, char **argv)
         }
     }
     free(buf);
-    printf("%-12s %10s %10s %10s %10s %8s\n", "variant", "us/write", "us/read", "min", "max",
-           "faults");
+    printf("%-12s %10s %10s %10s %10s %8s %8s\n", "variant", "us/write", "us/read", "min", "max",
+           "faults", "folios");
     for (int v = 0; v < V_COUNT; v++) {
         for (int i = 1; i < rounds; i++) { /* insertion sorts: at most 16 */
             double x = us[v][i];
             long f = faults[v][i];
+            long g = folios[v][i];
             double w = write_us[v][i];
             int j = i;
             for (; j > 0 && us[v][j - 1] > x; j--) {
                 us[v][j] = us[v][j - 1];
                 faults[v][j] = faults[v][j - 1];
+                folios[v][j] = folios[v][j - 1];
             }
             us[v][j] = x;
             faults[v][j] = f;
+            folios[v][j] = g;
             for (j = i; j > 0 && write_us[v][j - 1] > w; j--) {
                 write_us[v][j] = write_us[v][j - 1];
             }
             write_us[v][j] = w;
         }
-        printf("%-12s %10.2f %10.2f %10.2f %10.2f %8ld\n", variant_name[v],
+        printf("%-12s %10.2f %10.2f %10.2f %10.2f %8ld %8ld\n", variant_name[v],
                write_us[v][rounds / 2], us[v][rounds / 2], us[v][0], us[v][rounds - 1],
-               faults[v][rounds / 2]);
+               faults[v][rounds / 2], folios[v][rounds / 2]);
     }
     return 0;
 }

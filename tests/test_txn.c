@@ -1091,7 +1091,8 @@ static void test_commit_gathers_large_runs(void **state)
         }
         assert_int_equal(ct_commit(t), CT_OK);
         if (with) {
-            uint32_t run = (VALUE_BYTES + CT_PAGE_HDR_BYTES + 511u) / 512u; /* pages a value takes */
+            /* the pages one value's run takes */
+            uint32_t run = (VALUE_BYTES + CT_PAGE_HDR_BYTES + 511u) / 512u;
             assert_true(VALUES * run > CT_WRITE_RUN_PAGES_MAX);
             assert_true(VALUES * run <= CT_WRITE_VEC_PAGES_MAX);
             assert_true(s.writev_max >= VALUES * run);
