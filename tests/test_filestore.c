@@ -1387,6 +1387,48 @@ static void test_node_pages_split_into_small_pieces(void **state)
     free(nodes);
 }
 
+/* A writev that holds an overflow run and is a bulk write (at or past the
+   file's end while growth dominates: a batch of large values appended)
+   goes whole in run pieces, tree pages among the runs included, so the
+   page cache can give the batch large folios; the same pages rewritten
+   inside the file keep the kinds apart. */
+static void test_appended_runs_carry_their_nodes(void **state)
+{
+    (void)state;
+    enum { RUN = 300, TOTAL = 2 * RUN + 3 };
+    char path[600];
+    unsigned char *nodes = malloc((size_t)PS_SMALL * 3);
+    unsigned char *runs = malloc((size_t)PS_SMALL * 2 * RUN);
+    const void **vec = malloc(sizeof(*vec) * TOTAL);
+    assert_non_null(nodes);
+    assert_non_null(runs);
+    assert_non_null(vec);
+    /* node | run | node | run | node, from page 0 of a fresh file. */
+    gather_pages(nodes, vec, 0, 1, 41);
+    run_pages(runs, vec + 1, 1, RUN, 41);
+    gather_pages(nodes + PS_SMALL, vec + 1 + RUN, 1 + RUN, 1, 41);
+    run_pages(runs + (size_t)PS_SMALL * RUN, vec + 2 + RUN, 2 + RUN, RUN, 41);
+    gather_pages(nodes + 2 * PS_SMALL, vec + TOTAL - 1, TOTAL - 1, 1, 41);
+    int calls = 0;
+    size_t asked = 0;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    writev_calls(ps, 0, TOTAL, vec, &calls, &asked);
+    assert_int_equal(calls, run_calls_for(0, TOTAL));
+    assert_int_equal(asked, (size_t)TOTAL * PS_SMALL);
+    /* Rewritten inside the file (now as much rewritten as grown): five
+       calls, the kinds apart. */
+    writev_calls(ps, 0, TOTAL, vec, &calls, &asked);
+    assert_int_equal(calls, 5);
+    assert_int_equal(asked, (size_t)RUN * PS_SMALL);
+    for (uint64_t p = 0; p < TOTAL; p += 13) {
+        assert_pattern(ps, p, 41);
+    }
+    ps->ops->close(ps);
+    free(vec);
+    free(runs);
+    free(nodes);
+}
+
 /* The growth/rewrite count forgets: a long bulk load followed by as many
    rewrites leaves growth in small pieces again. */
 static void test_write_mix_forgets(void **state)
@@ -1717,6 +1759,7 @@ int main(void)
         cmocka_unit_test_setup(test_writev_round_trip, test_setup),
         cmocka_unit_test_setup(test_writes_split_into_pieces, test_setup),
         cmocka_unit_test_setup(test_node_pages_split_into_small_pieces, test_setup),
+        cmocka_unit_test_setup(test_appended_runs_carry_their_nodes, test_setup),
         cmocka_unit_test_setup(test_write_mix_forgets, test_setup),
         cmocka_unit_test_setup(test_short_writes_keep_piece_edges, test_setup),
         cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),

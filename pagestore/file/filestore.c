@@ -203,9 +203,14 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
         return rc;
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
-    int once = bulk_write(fs, off) || ct__fs_holds_run(pages, npages, ps->page_size);
+    int bulk = bulk_write(fs, off);
+    int holds_run = ct__fs_holds_run(pages, npages, ps->page_size);
+    /* A batch of large values appended with the few tree pages placed
+       among them goes whole in run pieces (filestore.h, the rule of
+       CT_FS_RUN_PIECE_BYTES). */
     rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
-                             node_piece(fs, off));
+                             node_piece(fs, off), bulk && holds_run);
+    int once = bulk || holds_run;
     if (rc == CT_OK && once) {
         ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off, len);
     }

@@ -55,10 +55,13 @@ int ct__fs_holds_run(const void *const *pages, uint32_t npages, uint32_t page_si
 /* Writes npages pages of page_size bytes, page i from pages[i], at off
    with pwritev: at most CT_FS_IOV_BATCH iovecs and (unless one page is
    more) CT_FS_RUN_PIECE_BYTES per call for the pages of one buffer,
-   node_piece for pages from separate buffers, retrying EINTR
-   and short writes (resuming inside a page). CT_OK, CT_IO or CT_NOSPACE. */
+   node_piece for pages from separate buffers, the two kinds in separate
+   calls unless mix_kinds (then every page goes in CT_FS_RUN_PIECE_BYTES
+   pieces), retrying EINTR and short writes (resuming inside a page).
+   CT_OK, CT_IO or CT_NOSPACE. */
 int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
-                        uint32_t npages, uint32_t page_size, uint64_t off, size_t node_piece);
+                        uint32_t npages, uint32_t page_size, uint64_t off, size_t node_piece,
+                        int mix_kinds);
 
 /* Takes the advisory lock for the life of fd: shared for a read-only
    store, exclusive otherwise; never waits. CT_OK, CT_BUSY, CT_NOMEM or

@@ -124,21 +124,21 @@ int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf
 
 /* Fills iov from page k, byte skip of that page on, for a write at off:
    at most CT_FS_IOV_BATCH entries of pages that are all or none part of a
-   multi-page buffer, and no further than the piece edge for their kind
-   (filestore.h has why), but at least one entry. Returns the count;
-   *bytes gets their total. */
+   multi-page buffer (any pages when mix_kinds), and no further than the
+   piece edge for their kind (filestore.h has why), but at least one entry.
+   Returns the count; *bytes gets their total. */
 static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages,
                     uint32_t page_size, uint32_t k, size_t skip, uint64_t off, size_t node_piece,
-                    size_t *bytes)
+                    int mix_kinds, size_t *bytes)
 {
     int cnt = 0;
     *bytes = 0;
-    int run = in_run(pages, npages, page_size, k);
+    int run = mix_kinds || in_run(pages, npages, page_size, k);
     size_t room =
         piece_bytes(off, SIZE_MAX, run ? CT_FS_RUN_PIECE_BYTES : node_piece);
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
         if (cnt > 0 && (*bytes + (page_size - skip) > room ||
-                        in_run(pages, npages, page_size, k) != run)) {
+                        (!mix_kinds && in_run(pages, npages, page_size, k) != run))) {
             break;
         }
         /* pwritev reads through iov_base only: the cast drops no promise. */
@@ -152,7 +152,8 @@ static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages
 }
 
 int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *const *pages,
-                        uint32_t npages, uint32_t page_size, uint64_t off, size_t node_piece)
+                        uint32_t npages, uint32_t page_size, uint64_t off, size_t node_piece,
+                        int mix_kinds)
 {
     struct iovec iov[CT_FS_IOV_BATCH];
     uint32_t k = 0;   /* first page not wholly written */
@@ -161,7 +162,8 @@ int ct__fs_pwritev_full(const ct_filestore_syscalls *sys, int fd, const void *co
     int stalls = 0;
     while (k < npages) {
         size_t want = 0;
-        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, off + done, node_piece, &want);
+        int cnt = fill_iov(iov, pages, npages, page_size, k, skip, off + done, node_piece,
+                           mix_kinds, &want);
         ssize_t n = write_result(sys->pwritev(fd, iov, cnt, (off_t)(off + done)), want, &stalls);
         if (n < 0) {
             return (int)n;
