@@ -229,6 +229,48 @@ static void test_nodes_between_runs_not_kicked(void **state)
     close_and_remove(ps);
 }
 
+/* One writev inside the file of two tree nodes, an overflow run and two
+   nodes (as a commit coalesces pages that sit side by side): only the
+   run's pages are handed over (the whole call was, once). */
+static void test_nodes_beside_a_run_not_kicked(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(0, 16 * KIB);
+    write_run(ps, 0, 64, 1); /* the file the writev lands in */
+    int from = sfr_calls;
+    enum { RUN = 8, TOTAL = RUN + 4 };
+    unsigned char *run = malloc((size_t)RUN * PS);
+    unsigned char *nodes[4];
+    const void *pages[TOTAL];
+    assert_non_null(run);
+    memset(run, 5, (size_t)RUN * PS);
+    for (int i = 0; i < 4; i++) {
+        nodes[i] = malloc(PS);
+        assert_non_null(nodes[i]);
+        memset(nodes[i], 6, PS);
+    }
+    pages[0] = nodes[0];
+    pages[1] = nodes[1];
+    for (int i = 0; i < RUN; i++) {
+        pages[2 + i] = run + (size_t)i * PS;
+    }
+    pages[TOTAL - 2] = nodes[2];
+    pages[TOTAL - 1] = nodes[3];
+    assert_int_equal(ps->ops->writev(ps, 10, TOTAL, pages), CT_OK);
+    assert_true(sfr_calls > from); /* 32 KiB of run: past the threshold */
+    assert_true(kicked_all(from, 12, 12 + RUN));
+    assert_false(kicked_any(from, 10, 12));
+    assert_false(kicked_any(from, 12 + RUN, 10 + TOTAL));
+    assert_page_is(ps, 11, 6);
+    assert_page_is(ps, 12, 5);
+    assert_page_is(ps, 21, 6);
+    for (int i = 0; i < 4; i++) {
+        free(nodes[i]);
+    }
+    free(run);
+    close_and_remove(ps);
+}
+
 /* Runs that meet merge into one range, even when a run bridges two:
    each byte is handed over once. More separate ranges than the store
    keeps are handed over early rather than dropped. */
@@ -337,6 +379,7 @@ int main(void)
         cmocka_unit_test_setup(test_runs_kicked_past_threshold, test_setup),
         cmocka_unit_test_setup(test_nodes_inside_file_not_kicked, test_setup),
         cmocka_unit_test_setup(test_nodes_between_runs_not_kicked, test_setup),
+        cmocka_unit_test_setup(test_nodes_beside_a_run_not_kicked, test_setup),
         cmocka_unit_test_setup(test_ranges_merge_and_overflow, test_setup),
         cmocka_unit_test_setup(test_bulk_appends_kicked, test_setup),
         cmocka_unit_test_setup(test_default_threshold, test_setup),

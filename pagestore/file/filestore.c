@@ -187,6 +187,27 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
     return write_done(fs, off, len, rc);
 }
 
+/* Hands the early writeback the overflow runs among pages (written at
+   off), each stretch of run pages as one range: never the tree pages a
+   commit placed beside them, which may be rewritten before the sync. */
+static void note_runs(fs_store *fs, const void *const *pages, uint32_t npages, uint64_t off)
+{
+    uint32_t page_size = fs->base.page_size;
+    for (uint32_t k = 0; k < npages;) {
+        if (!ct__fs_in_run(pages, npages, page_size, k)) {
+            k++;
+            continue;
+        }
+        uint32_t first = k;
+        while (k < npages && ct__fs_in_run(pages, npages, page_size, k)) {
+            k++;
+        }
+        ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd,
+                              off + (uint64_t)first * page_size,
+                              (uint64_t)(k - first) * page_size);
+    }
+}
+
 static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
 {
     fs_store *fs = store_of(ps);
@@ -210,9 +231,10 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
        CT_FS_RUN_PIECE_BYTES). */
     rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages, npages, ps->page_size, off,
                              node_piece(fs, off), bulk && holds_run);
-    int once = bulk || holds_run;
-    if (rc == CT_OK && once) {
+    if (rc == CT_OK && bulk) {
         ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off, len);
+    } else if (rc == CT_OK && holds_run) {
+        note_runs(fs, pages, npages, off);
     }
     return write_done(fs, off, len, rc);
 }

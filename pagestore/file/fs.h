@@ -47,6 +47,10 @@ int ct__fs_pread_full(const ct_filestore_syscalls *sys, int fd, void *buf, size_
 int ct__fs_pwrite_full(const ct_filestore_syscalls *sys, int fd, const void *buf, size_t len,
                        uint64_t off);
 
+/* Whether page k of pages is part of a multi-page buffer (an overflow
+   run): its memory continues into a neighbour's. */
+int ct__fs_in_run(const void *const *pages, uint32_t npages, uint32_t page_size, uint32_t k);
+
 /* Whether some page of pages continues into the next one's memory: the
    writev carries (part of) an overflow run, which writes in
    CT_FS_RUN_PIECE_BYTES pieces and counts as write-once data. */

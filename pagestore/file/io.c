@@ -88,7 +88,7 @@ static int continues(const void *const *pages, uint32_t page_size, uint32_t k)
 
 /* Page k of pages is part of a multi-page buffer (an overflow run) when
    its memory continues into a neighbour's. */
-static int in_run(const void *const *pages, uint32_t npages, uint32_t page_size, uint32_t k)
+int ct__fs_in_run(const void *const *pages, uint32_t npages, uint32_t page_size, uint32_t k)
 {
     return (k + 1 < npages && continues(pages, page_size, k)) ||
            (k > 0 && continues(pages, page_size, k - 1));
@@ -133,12 +133,12 @@ static int fill_iov(struct iovec *iov, const void *const *pages, uint32_t npages
 {
     int cnt = 0;
     *bytes = 0;
-    int run = mix_kinds || in_run(pages, npages, page_size, k);
+    int run = mix_kinds || ct__fs_in_run(pages, npages, page_size, k);
     size_t room =
         piece_bytes(off, SIZE_MAX, run ? CT_FS_RUN_PIECE_BYTES : node_piece);
     for (; k < npages && cnt < CT_FS_IOV_BATCH; k++) {
         if (cnt > 0 && (*bytes + (page_size - skip) > room ||
-                        (!mix_kinds && in_run(pages, npages, page_size, k) != run))) {
+                        (!mix_kinds && ct__fs_in_run(pages, npages, page_size, k) != run))) {
             break;
         }
         /* pwritev reads through iov_base only: the cast drops no promise. */
