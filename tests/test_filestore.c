@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -104,12 +105,18 @@ static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
     return pwrite(fd, buf, fake_cap(&f_pwrite, n), off);
 }
 
+static ino_t f_fsync_dir_ino; /* the last directory fsync'd, 0: none */
+
 static int fake_fsync(int fd)
 {
     int e = fake_begin(&f_fsync);
     if (e) {
         errno = e;
         return -1;
+    }
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        f_fsync_dir_ino = st.st_ino;
     }
     return fsync(fd);
 }
@@ -229,6 +236,7 @@ static int test_setup(void **state)
     memset(&f_pread, 0, sizeof(f_pread));
     memset(&f_pwrite, 0, sizeof(f_pwrite));
     memset(&f_fsync, 0, sizeof(f_fsync));
+    f_fsync_dir_ino = 0;
     memset(&f_fdatasync, 0, sizeof(f_fdatasync));
     memset(&f_ftruncate, 0, sizeof(f_ftruncate));
     memset(&f_pwritev, 0, sizeof(f_pwritev));
@@ -637,6 +645,124 @@ static void test_create_syncs_parent_dir(void **state)
     ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
     assert_int_equal(f_fsync.calls, calls + 1);
     ps->ops->close(ps);
+}
+
+/* Through a symbolic link: a link whose target does not exist yet is
+   followed and the target created (it was CT_IO: an exclusive create
+   refuses any existing link), and the directory synced is the one that
+   holds the target's name, not the link's. */
+static void test_open_through_symlinks(void **state)
+{
+    (void)state;
+    char app[600];
+    char data[600];
+    char link_path[700];
+    char target[700];
+    snprintf(app, sizeof app, "%s/app-%d", tmp_dir, path_seq);
+    snprintf(data, sizeof data, "%s/data-%d", tmp_dir, path_seq++);
+    assert_int_equal(mkdir(app, 0700), 0);
+    assert_int_equal(mkdir(data, 0700), 0);
+    snprintf(link_path, sizeof link_path, "%s/db", app);
+    snprintf(target, sizeof target, "%s/db", data);
+    assert_int_equal(symlink(target, link_path), 0);
+    ct_pagestore *ps = open_store(link_path, PS_SMALL, 0, &fake_syscalls);
+    struct stat st;
+    struct stat dir_st;
+    assert_int_equal(lstat(target, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(stat(data, &dir_st), 0);
+    assert_true(f_fsync_dir_ino == dir_st.st_ino);
+    unsigned char page[PS_SMALL];
+    fill_page(page, PS_SMALL, 0, 12);
+    assert_int_equal(ps->ops->write(ps, 0, 1, page), CT_OK);
+    ps->ops->close(ps);
+    ps = open_store(target, PS_SMALL, CT_FS_RDONLY, NULL);
+    assert_pattern(ps, 0, 12);
+    ps->ops->close(ps);
+    assert_int_equal(unlink(link_path), 0);
+    assert_int_equal(unlink(target), 0);
+    assert_int_equal(rmdir(app), 0);
+    assert_int_equal(rmdir(data), 0);
+}
+
+/* A path that cannot name a file (a component that is no directory,
+   symbolic links in a loop, a name past NAME_MAX) is CT_INVALID, the
+   code for bad input, not CT_IO, the code for a failing disk. */
+static void test_bad_paths_invalid(void **state)
+{
+    (void)state;
+    char file[600];
+    char under[700];
+    ct_pagestore *ps = open_store(new_path(file, sizeof(file)), PS_SMALL, 0, NULL);
+    ps->ops->close(ps);
+    snprintf(under, sizeof under, "%s/x", file);
+    ps = NULL;
+    assert_int_equal(try_open(under, PS_SMALL, 0, &ps), CT_INVALID);
+    assert_int_equal(try_open(under, PS_SMALL, CT_FS_NOCREATE, &ps), CT_INVALID);
+    char a[600];
+    char b[600];
+    new_path(a, sizeof(a));
+    new_path(b, sizeof(b));
+    assert_int_equal(symlink(b, a), 0);
+    assert_int_equal(symlink(a, b), 0);
+    assert_int_equal(try_open(a, PS_SMALL, 0, &ps), CT_INVALID);
+    char long_name[700];
+    int n = snprintf(long_name, sizeof long_name, "%s/", tmp_dir);
+    memset(long_name + n, 'n', 300);
+    long_name[n + 300] = '\0';
+    assert_int_equal(try_open(long_name, PS_SMALL, 0, &ps), CT_INVALID);
+    assert_null(ps);
+    assert_int_equal(unlink(a), 0);
+    assert_int_equal(unlink(b), 0);
+}
+
+/* The process's file-size limit (RLIMIT_FSIZE): a write or resize that
+   would grow the file past it is CT_NOSPACE, with nothing written, and
+   the process lives (the kernel's SIGXFSZ would end it). Run in a child,
+   which lowers its own limit. */
+static void test_file_size_limit_is_nospace(void **state)
+{
+    (void)state;
+    char path[600];
+    new_path(path, sizeof(path));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit r;
+        r.rlim_cur = 64u * PS_SMALL;
+        r.rlim_max = 64u * PS_SMALL;
+        if (setrlimit(RLIMIT_FSIZE, &r) != 0) {
+            _exit(2);
+        }
+        ct_filestore_options o;
+        ct_filestore_options_init(&o);
+        o.page_size = PS_SMALL;
+        ct_pagestore *ps = NULL;
+        if (ct_filestore_open(path, &o, &ps) != CT_OK) {
+            _exit(3);
+        }
+        static unsigned char run[8 * PS_SMALL];
+        memset(run, 3, sizeof run);
+        const void *one[1] = {run};
+        int ok = ps->ops->write(ps, 0, 8, run) == CT_OK &&
+                 ps->ops->resize(ps, 64) == CT_OK &&
+                 ps->ops->write(ps, 60, 8, run) == CT_NOSPACE &&
+                 ps->ops->writev(ps, 64, 1, one) == CT_NOSPACE &&
+                 ps->ops->resize(ps, 65) == CT_NOSPACE &&
+                 ps->ops->write(ps, 56, 8, run) == CT_OK &&
+                 ps->ops->resize(ps, 32) == CT_OK;
+        uint64_t size = 0;
+        ok = ok && ps->ops->size(ps, &size) == CT_OK && size == 32;
+        ps->ops->close(ps);
+        _exit(ok ? 0 : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 32 * PS_SMALL);
 }
 
 /* A directory sync interrupted by signals is retried. */
@@ -1741,6 +1867,9 @@ int main(void)
         cmocka_unit_test_setup(test_no_write_permission_readonly, test_setup),
         cmocka_unit_test_setup(test_create_syncs_parent_dir, test_setup),
         cmocka_unit_test_setup(test_parent_dir_sync_retries_eintr, test_setup),
+        cmocka_unit_test_setup(test_open_through_symlinks, test_setup),
+        cmocka_unit_test_setup(test_bad_paths_invalid, test_setup),
+        cmocka_unit_test_setup(test_file_size_limit_is_nospace, test_setup),
         cmocka_unit_test_setup(test_pwrite_eio, test_setup),
         cmocka_unit_test_setup(test_enomem_on_write_is_io, test_setup),
         cmocka_unit_test_setup(test_pwrite_enospc, test_setup),

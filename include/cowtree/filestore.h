@@ -190,11 +190,17 @@ CT_API void ct_filestore_options_init(ct_filestore_options *opt);
    their write and resize are CT_READONLY and their sync a no-op (CT_OK).
    A missing file opened CT_FS_RDONLY is CT_NOTFOUND (never created); a path
    naming a directory or other non-regular file (a FIFO, a socket, a
-   device) is CT_INVALID, without waiting for a FIFO's other end. The
-   file's length is read once the lock is held. A writable open of an
-   empty file (a new one, or one whose creator stopped before its first
-   commit) also fsyncs the directory holding it, so its name survives a
-   power cut. */
+   device), or that cannot name a file (a component that is no directory,
+   symbolic links in a loop, a name too long), is CT_INVALID, without
+   waiting for a FIFO's other end. Symbolic links are followed, and one
+   whose target does not exist yet creates the target. The file's length
+   is read once the lock is held. A writable open of an empty file (a new
+   one, or one whose creator stopped before its first commit) also fsyncs
+   the directory holding it (the target's, through links), so its name
+   survives a power cut. A write or resize that would grow the file past
+   the process's file-size limit (RLIMIT_FSIZE) is CT_NOSPACE before
+   anything is written: the kernel would otherwise raise SIGXFSZ, which
+   ends the process unless it is ignored. */
 CT_API int ct_filestore_open(const char *path, const ct_filestore_options *opt,
                              ct_pagestore **out);
 

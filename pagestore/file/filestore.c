@@ -30,6 +30,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -103,6 +104,23 @@ static int fs_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
     return ct__fs_pread_full(&fs->sys, fs->fd, buf, len, pgno * ps->page_size);
 }
 
+/* Whether the file may grow to end_bytes under the process's file-size
+   limit (RLIMIT_FSIZE). A write or truncate past it raises SIGXFSZ, which
+   ends the process unless the embedder ignores it, so growth past it is
+   CT_NOSPACE before any syscall. Read at each growth: the embedder may
+   change it. */
+static int within_size_limit(const fs_store *fs, uint64_t end_bytes)
+{
+    if (end_bytes <= atomic_load(&fs->file_bytes)) {
+        return 1; /* no growth */
+    }
+    struct rlimit r;
+    if (getrlimit(RLIMIT_FSIZE, &r) != 0 || r.rlim_cur == RLIM_INFINITY) {
+        return 1;
+    }
+    return end_bytes <= (uint64_t)r.rlim_cur;
+}
+
 /* What write and writev check before touching the file; *off_bytes gets
    the write's byte offset. */
 static int write_allowed(fs_store *fs, uint64_t pgno, uint32_t npages, uint64_t *off_bytes)
@@ -115,6 +133,9 @@ static int write_allowed(fs_store *fs, uint64_t pgno, uint32_t npages, uint64_t 
     }
     if (pgno > fs->page_max || npages > fs->page_max - pgno) {
         return CT_NOSPACE; /* beyond what a file offset can address */
+    }
+    if (!within_size_limit(fs, (pgno + npages) * fs->base.page_size)) {
+        return CT_NOSPACE;
     }
     *off_bytes = pgno * fs->base.page_size;
     return CT_OK;
@@ -280,7 +301,7 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
     if (atomic_load(&fs->poisoned)) {
         return CT_IO;
     }
-    if (npages > fs->page_max) {
+    if (npages > fs->page_max || !within_size_limit(fs, npages * ps->page_size)) {
         return CT_NOSPACE;
     }
     uint64_t bytes = npages * ps->page_size;
@@ -369,6 +390,9 @@ static int open_errno_rc(int err, int writing)
         return writing ? CT_READONLY : CT_IO;
     case EISDIR:
     case ENXIO: /* a socket, or a device with nothing behind it */
+    case ENOTDIR:      /* a component of the path is no directory */
+    case ELOOP:        /* symbolic links in a loop */
+    case ENAMETOOLONG: /* the path cannot name a file */
         return CT_INVALID;
     case ENOMEM:
         return CT_NOMEM;
@@ -378,7 +402,11 @@ static int open_errno_rc(int err, int writing)
 }
 
 /* Opens (or creates, unless told not to) path; *created says whether this
-   call made the file, so the caller makes its name durable. */
+   call made the file (or may have: the caller makes an empty file's name
+   durable either way). The create is no O_EXCL: a symbolic link whose
+   target does not exist yet is followed and the target created, as
+   SQLite does (O_EXCL refuses any existing link), and a file another
+   process creates in between is simply opened. */
 static int open_file(const char *path, unsigned flags, int *fd_out, int *created)
 {
     int writing = !(flags & CT_FS_RDONLY);
@@ -386,38 +414,31 @@ static int open_file(const char *path, unsigned flags, int *fd_out, int *created
        otherwise wait for a writer, forever. open_locked clears it. */
     int base = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     *created = 0;
-    /* Two rounds: another process may create or delete the file between
-       our plain open and our exclusive create. */
-    for (int round = 0; round < 2; round++) {
-        int fd = open(path, base);
-        if (fd >= 0) {
-            *fd_out = fd;
-            return CT_OK;
-        }
-        if (errno != ENOENT || !writing || (flags & CT_FS_NOCREATE)) {
-            return open_errno_rc(errno, writing);
-        }
-        fd = open(path, base | O_CREAT | O_EXCL, FS_CREATE_MODE);
-        if (fd >= 0) {
-            *fd_out = fd;
-            *created = 1;
-            return CT_OK;
-        }
-        if (errno != EEXIST) {
-            return open_errno_rc(errno, writing);
-        }
+    int fd = open(path, base);
+    if (fd < 0 && errno == ENOENT && writing && !(flags & CT_FS_NOCREATE)) {
+        fd = open(path, base | O_CREAT, FS_CREATE_MODE);
+        *created = fd >= 0;
     }
-    return CT_IO;
+    if (fd < 0) {
+        return open_errno_rc(errno, writing);
+    }
+    *fd_out = fd;
+    return CT_OK;
 }
 
-/* fsyncs the directory holding path, so a new file's name survives a
-   power cut (fsync on the file alone does not promise that). */
-static int sync_parent_dir(const char *path, const ct_filestore_syscalls *sys)
+/* fsyncs the directory holding the file path names, so a new file's name
+   survives a power cut (fsync on the file alone does not promise that).
+   Through symbolic links: the directory of the file they lead to, where
+   its name lives (realpath; the path as given when that fails). */
+static int sync_parent_dir(const char *given, const ct_filestore_syscalls *sys)
 {
+    char *resolved = realpath(given, NULL);
+    const char *path = resolved ? resolved : given;
     const char *slash = strrchr(path, '/');
     size_t dir_len = slash ? (size_t)(slash - path) : 1u;
     char *dir = malloc(dir_len + 2u);
     if (!dir) {
+        free(resolved);
         return CT_NOMEM;
     }
     if (!slash) {
@@ -430,9 +451,11 @@ static int sync_parent_dir(const char *path, const ct_filestore_syscalls *sys)
     }
     int rc = CT_IO;
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int open_errno = errno;
     free(dir);
+    free(resolved);
     if (dfd < 0) {
-        return errno == ENOMEM ? CT_NOMEM : CT_IO;
+        return open_errno == ENOMEM ? CT_NOMEM : CT_IO;
     }
     for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
         if (sys->fsync(dfd) == 0) {
