@@ -765,6 +765,19 @@ static void test_file_size_limit_is_nospace(void **state)
     assert_int_equal(st.st_size, 32 * PS_SMALL);
 }
 
+/* A file system that cannot sync a directory (fsync EINVAL) does not fail
+   the creation of a database on it; an I/O error still does (above). */
+static void test_parent_dir_sync_unsupported(void **state)
+{
+    (void)state;
+    char path[600];
+    f_fsync.fail_errno = EINVAL;
+    f_fsync.fail_left = 1;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, 1);
+    ps->ops->close(ps);
+}
+
 /* A directory sync interrupted by signals is retried. */
 static void test_parent_dir_sync_retries_eintr(void **state)
 {
@@ -1867,6 +1880,7 @@ int main(void)
         cmocka_unit_test_setup(test_no_write_permission_readonly, test_setup),
         cmocka_unit_test_setup(test_create_syncs_parent_dir, test_setup),
         cmocka_unit_test_setup(test_parent_dir_sync_retries_eintr, test_setup),
+        cmocka_unit_test_setup(test_parent_dir_sync_unsupported, test_setup),
         cmocka_unit_test_setup(test_open_through_symlinks, test_setup),
         cmocka_unit_test_setup(test_bad_paths_invalid, test_setup),
         cmocka_unit_test_setup(test_file_size_limit_is_nospace, test_setup),
