@@ -6,6 +6,7 @@
  * holding it read-write makes the copy fail with CT_BUSY.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <string.h>
@@ -36,16 +37,43 @@ static void print_path(const char *path)
     tool_print_escaped(stderr, path, strlen(path));
 }
 
-/* Copies db into the new file dst. Returns a CT_* code; *what says which
-   step failed. */
+/* Creates dst, which must not exist (O_EXCL: a file another process
+   makes between the check and the create is never taken over), and
+   notes its identity in *made. Returns 0, or -1 with errno set. */
+static int create_new(const char *dst, struct stat *made)
+{
+    int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    int rc = fstat(fd, made);
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+/* Removes dst if it is still the file create_new made (never a file
+   another process put at that name since). */
+static void remove_made(const char *dst, const struct stat *made)
+{
+    struct stat now;
+    if (lstat(dst, &now) == 0 && now.st_dev == made->st_dev && now.st_ino == made->st_ino) {
+        unlink(dst);
+    }
+}
+
+/* Copies db into dst, the empty file create_new made. Returns a CT_*
+   code; *what says which step failed. */
 static int copy_into(ct_db *db, const char *dst, uint32_t page_size, unsigned flags,
                      uint64_t *pages, const char **what)
 {
     ct_filestore_options fo;
     ct_filestore_options_init(&fo);
     fo.page_size = page_size;
+    fo.flags = CT_FS_NOCREATE;
     ct_pagestore *ps = NULL;
-    *what = "cannot create";
+    *what = "cannot open the new file";
     int rc = ct_filestore_open(dst, &fo, &ps);
     if (rc != CT_OK) {
         return rc;
@@ -98,6 +126,15 @@ int cmd_copy(int argc, char **argv)
     if (code != TOOL_EXIT_OK) {
         return code;
     }
+    struct stat made;
+    if (create_new(dst, &made) != 0) {
+        fprintf(stderr, "cowtree copy: ");
+        print_path(dst);
+        fprintf(stderr, ": cannot create: %s%s\n", strerror(errno),
+                errno == EEXIST ? " (not overwritten: the copy must be a new file)" : "");
+        ct_close(db);
+        return TOOL_EXIT_ERROR;
+    }
     struct ct_stat info;
     ct_stat(db, &info);
     int progress = tool_progress_enabled();
@@ -118,10 +155,9 @@ int cmd_copy(int argc, char **argv)
         tool_print_escaped(stdout, dst, strlen(dst));
         printf(" (%" PRIu64 " pages%s)\n", pages, flags ? ", compacted" : "");
     } else {
-        if (strcmp(what, "copy") == 0) {
-            unlink(dst); /* we created it: never leave a partial copy behind */
-        }
+        remove_made(dst, &made); /* never leave a partial copy behind */
         code = tool_fail("copy", rc == CT_CORRUPT ? src : dst, what, rc);
+        code = rc == CT_CORRUPT ? code : TOOL_EXIT_ERROR; /* DST's trouble: not found is no answer */
     }
     ct_close(db);
     return code;

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tool.h"
 
@@ -274,6 +275,69 @@ int cmd_get(int argc, char **argv)
     return code;
 }
 
+/* What a put or del can find wrong before it writes (a key over the
+   database's limit, -N on a key that exists, a del of an absent key or
+   bucket, a file that is no database), found through a read-only open of
+   an existing FILE: a command that fails must leave FILE as it was, and a
+   writable open alone writes to it (its fence meta). The write checks
+   again inside its txn. TOOL_EXIT_OK when the write should go ahead, a
+   missing or empty FILE included (put creates it, del's open reports it). */
+static int precheck(const char *cmd, const char *path, const data_opts *o, const tool_buf *key,
+                    int is_put)
+{
+    struct stat st;
+    if (stat(path, &st) != 0 || (S_ISREG(st.st_mode) && st.st_size == 0)) {
+        return TOOL_EXIT_OK;
+    }
+    ct_db *db = NULL;
+    ct_txn *txn = NULL;
+    ct_bucket *b = NULL;
+    ct_options opt;
+    ct_options_init(&opt);
+    opt.flags = CT_RDONLY | CT_NOCREATE;
+    if (ct_open_path(path, &opt, &db) != CT_OK) {
+        return TOOL_EXIT_OK; /* the write's own open fails alike, writing nothing, and says why */
+    }
+    int code = TOOL_EXIT_OK;
+    if (key->len > ct_key_max(db)) {
+        fprintf(stderr,
+                "cowtree %s: key of %zu bytes is longer than this database's limit "
+                "(%zu bytes): CT_TOOBIG\n",
+                cmd, key->len, ct_key_max(db));
+        ct_close(db);
+        return TOOL_EXIT_ERROR;
+    }
+    int rc = ct_begin(db, CT_TXN_RDONLY, &txn);
+    if (rc != CT_OK) {
+        code = tool_fail(cmd, path, "begin", rc);
+    }
+    if (code == TOOL_EXIT_OK && o->bucket) {
+        rc = ct_bucket_open(txn, o->bucket, 0, &b);
+        if (rc == CT_NOTFOUND && is_put) {
+            rc = CT_OK; /* the put creates it */
+        } else if (rc != CT_OK) {
+            code = tool_open_bucket(cmd, path, txn, o->bucket, 0, &b); /* reports it */
+        }
+    }
+    if (code == TOOL_EXIT_OK && (b || !o->bucket) && (!is_put || o->no_overwrite)) {
+        const void *v = NULL;
+        size_t vlen = 0;
+        rc = ct_get(txn, b, key->data, key->len, &v, &vlen);
+        if (rc == CT_NOTFOUND && !is_put) {
+            code = tool_fail(cmd, path, "key", rc);
+        } else if (rc == CT_OK && is_put) {
+            fprintf(stderr, "cowtree %s: key exists and --no-overwrite was given: CT_EXISTS\n",
+                    cmd);
+            code = TOOL_EXIT_NOTFOUND;
+        } else if (rc != CT_OK && rc != CT_NOTFOUND) {
+            code = tool_fail(cmd, path, "get", rc);
+        }
+    }
+    ct_abort(txn);
+    ct_close(db);
+    return code;
+}
+
 static int put_or_del(const char *cmd, const char *path, const data_opts *o, const tool_buf *key,
                       const tool_buf *val)
 {
@@ -282,8 +346,12 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
     ct_bucket *b = NULL;
     int is_put = val != NULL;
     int created = 0;
-    int code = is_put ? tool_open_create(cmd, path, o->page_size, &db, &created)
-                      : tool_open(cmd, path, TOOL_OPEN_WRITE, 0, &db);
+    int code = precheck(cmd, path, o, key, is_put);
+    if (code != TOOL_EXIT_OK) {
+        return code;
+    }
+    code = is_put ? tool_open_create(cmd, path, o->page_size, &db, &created)
+                  : tool_open(cmd, path, TOOL_OPEN_WRITE, 0, &db);
     if (code != TOOL_EXIT_OK) {
         return code;
     }

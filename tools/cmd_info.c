@@ -73,10 +73,13 @@ static int report_corrupt(const char *cmd, const char *path, ct_db *db, const ch
     return tool_fail(cmd, path, what, CT_CORRUPT);
 }
 
+/* stat reports what recovery fell back from itself; buckets has
+   tool_open warn. */
 static int snapshot_open(const char *cmd, const char *path, snapshot *s)
 {
     memset(s, 0, sizeof(*s));
-    int code = tool_open(cmd, path, TOOL_OPEN_READ, 0, &s->db);
+    int mode = strcmp(cmd, "stat") == 0 ? TOOL_OPEN_INSPECT : TOOL_OPEN_READ;
+    int code = tool_open(cmd, path, mode, 0, &s->db);
     if (code != TOOL_EXIT_OK) {
         return code;
     }
@@ -407,7 +410,7 @@ int cmd_check(int argc, char **argv)
     }
     const char *path = argv[optind];
     ct_db *db = NULL;
-    code = tool_open("check", path, TOOL_OPEN_READ, 0, &db);
+    code = tool_open("check", path, TOOL_OPEN_INSPECT, 0, &db);
     if (code != TOOL_EXIT_OK) {
         return code;
     }

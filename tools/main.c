@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cowtree/filestore.h"
 #include "tool.h"
 
 typedef struct tool_command {
@@ -116,11 +117,38 @@ const char *tool_option_word(char *const *argv, int c, const struct option *opts
     return last;
 }
 
+/* Warns when open recovered an older commit than the newest the file
+   holds: after a crash during that commit it is expected (it was never
+   acknowledged), otherwise the medium damaged it. The command goes on,
+   and a command that writes makes the older commit the last for good. */
+static void warn_if_fell_back(const char *cmd, const char *path, ct_db *db)
+{
+    struct ct_stat st;
+    if (ct_stat(db, &st) != CT_OK || (st.rejected_txnid == 0 && st.meta_slots_invalid == 0)) {
+        return;
+    }
+    fprintf(stderr, "cowtree %s: ", cmd);
+    tool_print_escaped(stderr, path, strlen(path));
+    if (st.rejected_txnid != 0) {
+        fprintf(stderr,
+                ": warning: the newest commit (txn %llu) fails verification at page %llu; "
+                "this is txn %llu (expected only after a crash; otherwise damage: run cowtree "
+                "check)\n",
+                (unsigned long long)st.rejected_txnid, (unsigned long long)st.rejected_pgno,
+                (unsigned long long)st.txnid);
+    } else {
+        fprintf(stderr,
+                ": warning: meta slot %u fails its checksum; this is txn %llu (expected only "
+                "after a crash during a commit; otherwise damage: run cowtree check)\n",
+                (st.meta_slots_invalid & 1u) ? 0u : 1u, (unsigned long long)st.txnid);
+    }
+}
+
 int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, ct_db **out)
 {
     ct_options opt;
     ct_options_init(&opt);
-    if (mode == TOOL_OPEN_READ) {
+    if (mode == TOOL_OPEN_READ || mode == TOOL_OPEN_INSPECT) {
         opt.flags = CT_RDONLY | CT_NOCREATE;
     } else if (mode == TOOL_OPEN_WRITE) {
         opt.flags = CT_NOCREATE;
@@ -128,14 +156,23 @@ int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, c
     opt.page_size = page_size;
     int rc = ct_open_path(path, &opt, out);
     if (rc == CT_OK) {
+        if (mode != TOOL_OPEN_INSPECT) {
+            warn_if_fell_back(cmd, path, *out);
+        }
         return TOOL_EXIT_OK;
     }
     *out = NULL;
-    if (rc == CT_NOTFOUND) {
+    struct stat st;
+    int exists = stat(path, &st) == 0;
+    /* A writable open says CT_NOTFOUND for a small file (two pages of the
+       default size at most) with no valid meta, a read-only one
+       CT_CORRUPT: report both as the writable open does. */
+    ct_filestore_options fo;
+    ct_filestore_options_init(&fo); /* its page_size: a new file's, and the engine's guess */
+    int small = exists && st.st_size <= 2 * (off_t)fo.page_size;
+    if (rc == CT_NOTFOUND || (rc == CT_CORRUPT && small)) {
         /* The engine says CT_NOTFOUND for a missing file, an empty one and
            one of at most two pages with no valid meta: tell them apart. */
-        struct stat st;
-        int exists = stat(path, &st) == 0;
         fprintf(stderr, "cowtree %s: ", cmd);
         tool_print_escaped(stderr, path, strlen(path));
         if (!exists) {
@@ -163,7 +200,9 @@ int tool_open_create(const char *cmd, const char *path, uint32_t page_size, ct_d
 {
     struct stat st;
     int missing = stat(path, &st) != 0 && errno == ENOENT;
-    int code = tool_open(cmd, path, TOOL_OPEN_CREATE, page_size, out);
+    int empty = !missing && S_ISREG(st.st_mode) && st.st_size == 0;
+    int code = tool_open(cmd, path, missing || empty ? TOOL_OPEN_CREATE : TOOL_OPEN_WRITE,
+                         page_size, out);
     *created = code == TOOL_EXIT_OK && missing;
     return code;
 }
@@ -289,6 +328,18 @@ int tool_progress_enabled(void)
     return isatty(STDERR_FILENO);
 }
 
+/* code, unless it is success and stdout cannot be written out (a full
+   disk, a closed pipe): then that is reported and the exit is 3. */
+static int flushed_stdout(const char *name, int code)
+{
+    if (fflush(stdout) != 0 && code == TOOL_EXIT_OK) {
+        fprintf(stderr, "cowtree %s: write error on standard output: %s\n", name,
+                strerror(errno));
+        return TOOL_EXIT_ERROR;
+    }
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -301,26 +352,20 @@ int main(int argc, char **argv)
             for (size_t i = 0; i < COMMAND_COUNT; i++) {
                 if (strcmp(argv[2], commands[i].name) == 0) {
                     char *hargv[] = {argv[2], "--help", NULL};
-                    return commands[i].run(2, hargv);
+                    return flushed_stdout(argv[2], commands[i].run(2, hargv));
                 }
             }
         }
         usage(stdout);
-        return TOOL_EXIT_OK;
+        return flushed_stdout("help", TOOL_EXIT_OK);
     }
     if (strcmp(name, "--version") == 0) {
         printf("cowtree %d.%d.%d\n", CT_VERSION_MAJOR, CT_VERSION_MINOR, CT_VERSION_PATCH);
-        return TOOL_EXIT_OK;
+        return flushed_stdout("--version", TOOL_EXIT_OK);
     }
     for (size_t i = 0; i < COMMAND_COUNT; i++) {
         if (strcmp(name, commands[i].name) == 0) {
-            int code = commands[i].run(argc - 1, argv + 1);
-            if (fflush(stdout) != 0 && code == TOOL_EXIT_OK) {
-                fprintf(stderr, "cowtree %s: write error on standard output: %s\n", name,
-                        strerror(errno));
-                code = TOOL_EXIT_ERROR;
-            }
-            return code;
+            return flushed_stdout(name, commands[i].run(argc - 1, argv + 1));
         }
     }
     fprintf(stderr, "cowtree: unknown command '");

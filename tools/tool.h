@@ -57,16 +57,22 @@ int tool_print_escaped(FILE *f, const void *p, size_t n);
 
 /* ---- main.c: helpers shared by the subcommands ---- */
 
-#define TOOL_OPEN_READ 0   /* read-only, the file must exist */
-#define TOOL_OPEN_WRITE 1  /* read-write, the file must exist */
-#define TOOL_OPEN_CREATE 2 /* read-write, created if missing */
+#define TOOL_OPEN_READ 0    /* read-only, the file must exist */
+#define TOOL_OPEN_WRITE 1   /* read-write, the file must exist */
+#define TOOL_OPEN_CREATE 2  /* read-write, created if missing */
+#define TOOL_OPEN_INSPECT 3 /* as READ, for a command that reports recovery itself */
 
 /* Opens path; on failure prints one line naming cmd, path and the reason
    and returns the exit code; 0 on success. page_size applies to a new file
-   (0 = default). */
+   (0 = default). When open recovered an older commit than the newest the
+   file holds (ct_stat: rejected_txnid, meta_slots_invalid), a warning
+   line says so on stderr (not for TOOL_OPEN_INSPECT). */
 int tool_open(const char *cmd, const char *path, int mode, uint32_t page_size, ct_db **out);
-/* tool_open(TOOL_OPEN_CREATE), and *created = 1 when this call made the
-   file (it did not exist). */
+/* tool_open(TOOL_OPEN_CREATE) for a missing or empty file, else
+   tool_open(TOOL_OPEN_WRITE): an existing file with bytes in it is never
+   made a new database (the engine takes a small file with no valid meta
+   for a creation a crash cut short, and would overwrite it). *created = 1
+   when this call made the file (it did not exist). */
 int tool_open_create(const char *cmd, const char *path, uint32_t page_size, ct_db **out,
                      int *created);
 /* Closes db (NULL is a no-op). When the command failed (code != 0) and it

@@ -432,6 +432,15 @@ static void test_guards(void **state)
     run_exe = NULL;
     expect_code(&r, 3);
     expect_in(r.err, "cowtree get: write error on standard output");
+    const char *const unwritable[] = {"--version", "help", "help get"};
+    for (size_t i = 0; i < sizeof(unwritable) / sizeof(unwritable[0]); i++) {
+        snprintf(cmd, sizeof(cmd), "exec '%s' %s >/dev/full", COWTREE_TOOL_PATH, unwritable[i]);
+        run_exe = "sh";
+        RUN(&r, "-c", cmd);
+        run_exe = NULL;
+        expect_code(&r, 3);
+        expect_in(r.err, "write error on standard output");
+    }
 
     RUN(&r, "put", "--key-file", "-", "--value-file", "-", db);
     expect_code(&r, 2);
@@ -1089,6 +1098,140 @@ static void test_load_errors(void **state)
     result_free(&r);
 }
 
+/* A copy whose destination cannot be created (its directory is missing)
+   exits 3, the code for anything but not-found or corrupt, with the
+   system's reason, and leaves nothing behind. */
+static void test_copy_dst_errors(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("src.ct");
+    ct_db *d = db_open(db, 512);
+    db_put(d, NULL, "k", 1, "v", 1);
+    ct_close(d);
+    const char *dst = tmp_path("nodir/x.ct");
+    run_result r = {0};
+    RUN(&r, "copy", db, dst);
+    expect_code(&r, 3);
+    expect_in(r.err, "No such file or directory");
+    assert_int_equal(access(dst, F_OK), -1);
+    result_free(&r);
+}
+
+/* Whether path holds exactly the bytes (len) in want. */
+static int file_is(const char *path, const char *want, size_t len)
+{
+    size_t got_len = 0;
+    char *got = slurp(path, &got_len);
+    int same = got_len == len && memcmp(got, want, len) == 0;
+    free(got);
+    return same;
+}
+
+/* put and load never make a new database of an existing file with bytes
+   in it (the engine would take a small file with no valid meta for a
+   creation a crash cut short and overwrite it); an empty file they do. */
+static void test_put_keeps_other_files(void **state)
+{
+    (void)state;
+    const char *notes = tmp_path("notes.txt");
+    char text[8192];
+    for (size_t i = 0; i < sizeof(text); i++) {
+        text[i] = (char)('a' + i % 26);
+    }
+    FILE *f = fopen(notes, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, sizeof(text), f), sizeof(text));
+    fclose(f);
+    run_result r = {0};
+    RUN(&r, "put", notes, "k", "v");
+    expect_code(&r, 3);
+    expect_in(r.err, "no valid meta page");
+    assert_true(file_is(notes, text, sizeof(text)));
+    RUN(&r, "load", "-f", write_text("one.dump", "VERSION=3\nformat=print\nHEADER=END\n k\n v\n"
+                                                 "DATA=END\n"),
+        notes);
+    expect_code(&r, 3);
+    assert_true(file_is(notes, text, sizeof(text)));
+    const char *empty = tmp_path("empty.ct");
+    f = fopen(empty, "wb");
+    assert_non_null(f);
+    fclose(f);
+    RUN(&r, "put", empty, "k", "v");
+    expect_code(&r, 0);
+    RUN(&r, "get", empty, "k");
+    expect_code(&r, 0);
+    expect_in(r.out, "v");
+    result_free(&r);
+}
+
+/* A put or del that fails before its commit (an absent key, -N on a
+   present one, a key over the limit, an absent bucket) leaves the file
+   byte for byte as it was: no writable open (which writes its fence). */
+static void test_failed_write_leaves_file(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("kept.ct");
+    ct_db *d = db_open(db, 512);
+    db_put(d, NULL, "k", 1, "v", 1);
+    ct_close(d);
+    size_t len = 0;
+    char *before = slurp(db, &len);
+    char long_key[600];
+    memset(long_key, 'x', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    run_result r = {0};
+    RUN(&r, "del", db, "absent");
+    expect_code(&r, 1);
+    assert_true(file_is(db, before, len));
+    RUN(&r, "del", "-b", "nosuch", db, "k");
+    expect_code(&r, 1);
+    assert_true(file_is(db, before, len));
+    RUN(&r, "put", "-N", db, "k", "w");
+    expect_code(&r, 1);
+    expect_in(r.err, "CT_EXISTS");
+    assert_true(file_is(db, before, len));
+    RUN(&r, "put", db, long_key, "w");
+    expect_code(&r, 3);
+    expect_in(r.err, "CT_TOOBIG");
+    assert_true(file_is(db, before, len));
+    RUN(&r, "put", db, "k2", "w");
+    expect_code(&r, 0);
+    assert_false(file_is(db, before, len));
+    free(before);
+    result_free(&r);
+}
+
+/* When open recovers an older commit than the newest the file holds (its
+   meta slot damaged here), every command but check and stat, which
+   report it themselves, warns on stderr and goes on. */
+static void test_fallback_warned(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("fell.ct");
+    ct_db *d = db_open(db, 512);
+    db_put(d, NULL, "k1", 2, "v1", 2);
+    db_put(d, NULL, "k2", 2, "v2", 2);
+    struct ct_stat st;
+    assert_int_equal(ct_stat(d, &st), CT_OK);
+    uint32_t newest_slot = st.meta_slot;
+    ct_close(d);
+    flip_page_byte(db, newest_slot, 512);
+    run_result r = {0};
+    RUN(&r, "get", db, "k1");
+    expect_code(&r, 0);
+    expect_in(r.err, "warning: meta slot");
+    expect_in(r.err, "run cowtree check");
+    RUN(&r, "get", db, "k2");
+    expect_code(&r, 1);
+    expect_in(r.err, "warning: meta slot");
+    RUN(&r, "dump", db);
+    expect_code(&r, 0);
+    expect_in(r.err, "warning: meta slot");
+    RUN(&r, "stat", db);
+    assert_null(strstr(r.err, "warning"));
+    result_free(&r);
+}
+
 /* With COWTREE_PROGRESS=1 (as if stderr were a terminal) long loads and
    dumps report progress on stderr; stdout carries only data. */
 static void test_progress(void **state)
@@ -1270,6 +1413,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dump_load_roundtrip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_errors, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_put_keeps_other_files, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_failed_write_leaves_file, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_fallback_warned, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_copy_dst_errors, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_progress, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_copy, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_lmdb_interop, setup_dir, teardown_dir),
