@@ -6,7 +6,7 @@
 set -euo pipefail
 
 pkgs=(cmake gcc clang-14 libclang-rt-14-dev llvm-14 libcmocka-dev pkgconf
-      libsqlite3-dev liblmdb-dev make "$@")
+      libsqlite3-dev liblmdb-dev lmdb-utils make "$@")
 
 if ! command -v dpkg >/dev/null 2>&1; then
     echo "deps: no dpkg here (not Debian?): install by hand: ${pkgs[*]}" >&2
