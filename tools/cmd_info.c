@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "report.h"
 #include "tool.h"
 
 enum { OPT_LONG = 256 };
@@ -58,20 +59,6 @@ typedef struct snapshot {
     struct ct_stat st;
     tool_bucket_names names;
 } snapshot;
-
-static void print_problem(const char *cmd, const char *path, const ct_check_report *r);
-
-/* A call on the snapshot found damage: ct_check names the first bad page
-   (the library's calls report only the code). Returns the exit code. */
-static int report_corrupt(const char *cmd, const char *path, ct_db *db, const char *what)
-{
-    ct_check_report r;
-    if (ct_check(db, &r) == CT_CORRUPT && r.problems > 0) {
-        print_problem(cmd, path, &r);
-        return TOOL_EXIT_NOTFOUND;
-    }
-    return tool_fail(cmd, path, what, CT_CORRUPT);
-}
 
 /* stat reports what recovery fell back from itself; buckets has
    tool_open warn. */
@@ -173,31 +160,6 @@ static void print_pages(const ct_check_report *r)
            ", overflow %" PRIu64 ", free list %" PRIu64 ", free %" PRIu64 "\n",
            r->pages_meta, r->pages_branch, r->pages_leaf, r->pages_overflow, r->pages_freelist,
            r->pages_free);
-}
-
-/* The report's text without a leading "page N: " (we print the page). */
-static const char *problem_text(const ct_check_report *r, size_t *len)
-{
-    const char *t = r->first_problem;
-    char prefix[48];
-    int n = snprintf(prefix, sizeof(prefix), "page %" PRIu64 ": ", r->first_problem_pgno);
-    *len = strnlen(t, sizeof(r->first_problem));
-    if (n > 0 && (size_t)n <= *len && memcmp(t, prefix, (size_t)n) == 0) {
-        *len -= (size_t)n;
-        return t + n;
-    }
-    return t;
-}
-
-static void print_problem(const char *cmd, const char *path, const ct_check_report *r)
-{
-    fprintf(stderr, "cowtree %s: ", cmd);
-    tool_print_escaped(stderr, path, strlen(path));
-    fprintf(stderr, ": CT_CORRUPT: page %" PRIu64 ": ", r->first_problem_pgno);
-    size_t len = 0;
-    const char *text = problem_text(r, &len);
-    tool_print_escaped(stderr, text, len);
-    fprintf(stderr, " (%" PRIu64 " problem%s)\n", r->problems, r->problems == 1 ? "" : "s");
 }
 
 static int run_check(const char *cmd, const char *path, ct_db *db, uint64_t pages,
@@ -381,7 +343,7 @@ int cmd_stat(int argc, char **argv)
         if (code == TOOL_EXIT_OK) {
             print_fill(path, &s, &sum, sum_rc, &code);
         } else {
-            print_problem("stat", path, &r);
+            report_problem("stat", path, &r);
         }
     }
     if (code != TOOL_EXIT_ERROR && s.db &&
@@ -429,10 +391,10 @@ int cmd_check(int argc, char **argv)
             printf("problems: %" PRIu64 ", first at page %" PRIu64 ": ", r.problems,
                    r.first_problem_pgno);
             size_t len = 0;
-            const char *text = problem_text(&r, &len);
+            const char *text = report_problem_text(&r, &len);
             tool_print_escaped(stdout, text, len);
             putchar('\n');
-            print_problem("check", path, &r);
+            report_problem("check", path, &r);
         }
     }
     if (code != TOOL_EXIT_ERROR && recovery_fell_back("check", path, &st)) {

@@ -7,11 +7,13 @@
  * missing files, corrupt pages and a file locked by another process.
  * Random tests print their seed; COWTREE_TEST_SEED=N replays one.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -1098,6 +1100,285 @@ static void test_load_errors(void **state)
     result_free(&r);
 }
 
+/* Before HEADER=END only KEY=VALUE lines are header lines: a data line,
+   DATA=END, a second VERSION= or free text there is an error with its line
+   number. (Skipping them as unknown keys let a section without HEADER=END
+   swallow its entries and the next section's header: exit 0, data lost.) */
+static void test_load_header_strict(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("strict.ct");
+    run_result r = {0};
+    RUN(&r, "load", "-f",
+        write_text("no-end", "VERSION=3\nformat=bytevalue\ntype=btree\n 6b31\n 7631\n 6b32\n"
+                             " 7632\nDATA=END\nVERSION=3\nformat=bytevalue\ntype=btree\n"
+                             "database=users\nHEADER=END\n 6b33\n 7633\nDATA=END\n"),
+        db);
+    expect_code(&r, 3);
+    expect_in(r.err, "no-end:4: data line before HEADER=END");
+    assert_int_equal(count_lines(r.err), 1);
+    assert_int_equal(access(db, F_OK), -1);
+    const char *const cases[][2] = {
+        {"VERSION=3\nhello world\nHEADER=END\nDATA=END\n", ":2: header line is not KEY=VALUE"},
+        {"VERSION=3\n=x\nHEADER=END\nDATA=END\n", ":2: header line is not KEY=VALUE"},
+        {"VERSION=3\nformat=bytevalue\nDATA=END\n", ":3: DATA=END before HEADER=END"},
+        {"VERSION=3\ntype=btree\nVERSION=3\nHEADER=END\nDATA=END\n", ":3: VERSION= inside"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        RUN(&r, "load", "-f", write_text("bad-header", cases[i][0]), db);
+        expect_code(&r, 3);
+        expect_in(r.err, cases[i][1]);
+        assert_int_equal(access(db, F_OK), -1);
+    }
+    result_free(&r);
+}
+
+/* Runs the tool with standard input a FIFO that a child feeds text into:
+   an input that cannot be read twice. */
+static void run_piped(run_result *r, const char *text, const char *const *args)
+{
+    char fifo[512];
+    snprintf(fifo, sizeof(fifo), "%s/.stdin-fifo", tmp_dir);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    fflush(NULL);
+    pid_t writer = fork();
+    assert_true(writer >= 0);
+    if (writer == 0) {
+        signal(SIGPIPE, SIG_IGN);
+        int fd = open(fifo, O_WRONLY);
+        size_t len = strlen(text);
+        for (size_t done = 0; fd >= 0 && done < len;) {
+            ssize_t n = write(fd, text + done, len - done);
+            if (n <= 0) {
+                break;
+            }
+            done += (size_t)n;
+        }
+        _exit(0);
+    }
+    run_env(r, fifo, NULL, args);
+    int status = 0;
+    assert_int_equal(waitpid(writer, &status, 0), writer);
+    unlink(fifo);
+}
+
+/* Asserts path holds exactly len bytes equal to want. */
+static void expect_file_bytes(const char *path, const char *want, size_t len)
+{
+    size_t got_len = 0;
+    char *got = slurp(path, &got_len);
+    if (got_len != len || memcmp(got, want, len) != 0) {
+        print_error("%s changed: %zu bytes, wanted %zu\n", path, got_len, len);
+    }
+    assert_int_equal(got_len, len);
+    assert_memory_equal(got, want, len);
+    free(got);
+}
+
+/* load checks the whole input (every line, the decodings, the key and
+   bucket-name limits of FILE's page size) before it opens FILE for writing:
+   input that fails leaves an existing FILE byte for byte as it was (the
+   writable open alone wrote a fence meta, and batches before a bad line
+   late in the input were committed) and creates no new file, whether the
+   input is a file or a pipe. Valid input still loads in batches. */
+static void test_load_checks_first(void **state)
+{
+    (void)state;
+    const char *db = tmp_path("first.ct");
+    ct_db *d = db_open(db, 512); /* key limit 90 bytes */
+    db_put(d, NULL, "k", 1, "v", 1);
+    db_put(d, "b", "bk", 2, "bv", 2);
+    ct_close(d);
+    size_t before_len = 0;
+    char *before = slurp(db, &before_len);
+
+    /* Two good sections of 6 entries (3 batches of 2 each), then input
+       that goes wrong at line late_line. */
+    char good[2048] = "";
+    size_t used = 0;
+    for (int sec = 0; sec < 2; sec++) {
+        used += (size_t)snprintf(good + used, sizeof(good) - used, "VERSION=3\n%sHEADER=END\n",
+                                 sec ? "database=c\n" : "");
+        for (int i = 0; i < 6; i++) {
+            used += (size_t)snprintf(good + used, sizeof(good) - used, " 6e%02x\n 76\n", i);
+        }
+        used += (size_t)snprintf(good + used, sizeof(good) - used, "DATA=END\n");
+    }
+    const uint64_t late_line = 2 * (2 + 12 + 1) + 2; /* the tail's first line */
+    char long_key[2 * 91 + 1];
+    memset(long_key, 'a', sizeof(long_key) - 1);
+    long_key[sizeof(long_key) - 1] = '\0';
+    char long_name[92];
+    memset(long_name, 'n', sizeof(long_name) - 1);
+    long_name[sizeof(long_name) - 1] = '\0';
+    char tails[3][512];
+    snprintf(tails[0], sizeof(tails[0]), "VERSION=3\nHEADER=END\n 6b\n 7\nDATA=END\n");
+    snprintf(tails[1], sizeof(tails[1]), "VERSION=3\nHEADER=END\n 6b\n 76\n %s\n 76\nDATA=END\n",
+             long_key);
+    snprintf(tails[2], sizeof(tails[2]), "VERSION=3\ndatabase=%s\nHEADER=END\nDATA=END\n",
+             long_name);
+    const uint64_t tail_line[3] = {late_line + 3, late_line + 4, late_line + 1};
+    const char *const why[3] = {"odd number of hex digits", "key of 91 bytes", "bucket name"};
+    static char text[4096];
+    run_result r = {0};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(text, sizeof(text), "%s%s", good, tails[i]);
+        char want[64];
+        snprintf(want, sizeof(want), ":%" PRIu64 ": ", tail_line[i]);
+        RUN(&r, "load", "--batch", "2", "-f", write_text("late.dump", text), db);
+        expect_code(&r, 3);
+        expect_file_bytes(db, before, before_len);
+        expect_in(r.err, want);
+        expect_in(r.err, why[i]);
+        expect_in(r.err, "nothing loaded");
+        run_piped(&r, text, (const char *const[]){"load", "--batch", "2", db, NULL});
+        expect_code(&r, 3);
+        expect_file_bytes(db, before, before_len);
+        expect_in(r.err, want);
+    }
+    /* Empty input and garbage: nothing to load, and nothing written. */
+    RUN(&r, "load", "-f", write_text("empty.dump", ""), db);
+    expect_code(&r, 3);
+    expect_file_bytes(db, before, before_len);
+    RUN_IN(&r, write_text("garbage.dump", "garbage\n"), "load", db);
+    expect_code(&r, 3);
+    expect_file_bytes(db, before, before_len);
+
+    /* A new file: a key over the limit of the page size it would get is
+       found before it is created (with one entry per batch, the first
+       entry was committed and the file stayed). */
+    const char *fresh = tmp_path("first-new.ct");
+    snprintf(text, sizeof(text), "%s", tails[1]);
+    RUN(&r, "load", "--batch", "1", "--page-size", "512", "-f", write_text("new.dump", text),
+        fresh);
+    expect_code(&r, 3);
+    expect_in(r.err, ":5: key of 91 bytes");
+    assert_int_equal(access(fresh, F_OK), -1);
+
+    /* Good input loads, in batches, from a file and from a pipe. */
+    RUN(&r, "load", "--batch", "2", "-f", write_text("good.dump", good), db);
+    expect_code(&r, 0);
+    RUN(&r, "scan", "-b", "c", "--keys-only", "--hex", db);
+    expect_code(&r, 0);
+    assert_int_equal(count_lines(r.out), 6);
+    run_piped(&r, good, (const char *const[]){"load", "--batch", "2", fresh, NULL});
+    expect_code(&r, 0);
+    RUN(&r, "scan", "--keys-only", "--hex", fresh);
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "6e00\n6e01\n6e02\n6e03\n6e04\n6e05\n");
+    free(before);
+    result_free(&r);
+}
+
+/* No leftover temporary file of dump -o in the test directory. */
+static void expect_no_temp_files(void)
+{
+    DIR *dir = opendir(tmp_dir);
+    assert_non_null(dir);
+    struct dirent *e;
+    while ((e = readdir(dir)) != NULL) {
+        if (strncmp(e->d_name, ".cowtree-dump", 13) == 0) {
+            print_error("left behind: %s\n", e->d_name);
+        }
+        assert_int_not_equal(strncmp(e->d_name, ".cowtree-dump", 13), 0);
+    }
+    closedir(dir);
+}
+
+/* dump -o replaces OUT only when the whole dump is written: a missing
+   bucket, or a damaged page met halfway through, leaves an existing OUT
+   as it was (it was truncated, or left holding part of the dump) and
+   creates no new one; a good dump replaces OUT and keeps its mode; a
+   device is written in place. */
+static void test_dump_output_replaced(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    const char *db = tmp_path("dumpout.ct");
+    ct_db *d = db_open(db, ps);
+    ct_txn *txn = NULL;
+    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
+    for (int i = 0; i < 200; i++) {
+        char k[16];
+        snprintf(k, sizeof(k), "key%05d", i);
+        assert_int_equal(ct_put(txn, NULL, k, strlen(k), "some value", 10, 0), CT_OK);
+    }
+    assert_int_equal(ct_commit(txn), CT_OK);
+    db_put(d, NULL, "zzz", 3, "last", 4);
+    ct_close(d);
+    const char *out = write_text("out.txt", "precious\n");
+    assert_int_equal(chmod(out, 0640), 0);
+    run_result r = {0};
+    RUN(&r, "dump", "-b", "nosuch", "-o", out, db);
+    expect_code(&r, 1);
+    expect_in(r.err, "no such bucket");
+    expect_file_bytes(out, "precious\n", 9);
+
+    RUN(&r, "dump", "-o", out, db);
+    expect_code(&r, 0);
+    RUN(&r, "dump", db);
+    expect_code(&r, 0);
+    expect_file_bytes(out, r.out, r.out_len);
+    struct stat st;
+    assert_int_equal(stat(out, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+
+    /* A leaf of the first commit damaged: open succeeds, the dump fails
+       halfway, after many lines were written. */
+    write_text("out.txt", "precious\n");
+    uint64_t leaf = find_leaf(db, ps, "key0010");
+    flip_page_byte(db, leaf, ps);
+    char want[64];
+    snprintf(want, sizeof(want), "CT_CORRUPT: page %" PRIu64 ":", leaf);
+    RUN(&r, "dump", "-o", out, db);
+    expect_code(&r, 1);
+    expect_in(r.err, want);
+    expect_file_bytes(out, "precious\n", 9);
+    const char *fresh = tmp_path("fresh.txt");
+    RUN(&r, "dump", "-o", fresh, db);
+    expect_code(&r, 1);
+    assert_int_equal(access(fresh, F_OK), -1);
+    expect_no_temp_files();
+    flip_page_byte(db, leaf, ps);
+
+    RUN(&r, "dump", "-o", "/dev/null", db);
+    expect_code(&r, 0);
+    assert_int_equal(stat("/dev/null", &st), 0);
+    assert_true(S_ISCHR(st.st_mode));
+    expect_no_temp_files();
+    result_free(&r);
+}
+
+/* dump -a on a damaged bucket catalog names the bad page, as buckets does
+   (it said only "run cowtree check for the page"). */
+static void test_dump_all_damaged_catalog(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    const char *db = tmp_path("catalog.ct");
+    ct_db *d = db_open(db, ps);
+    db_put(d, "cat-a", "k", 1, "v", 1);
+    db_put(d, "cat-b", "k", 1, "v", 1);
+    db_put(d, NULL, "k", 1, "v", 1); /* a newer commit that leaves the catalog */
+    ct_close(d);
+    uint64_t catalog = find_leaf(db, ps, "cat-");
+    flip_page_byte(db, catalog, ps);
+    char want[64];
+    snprintf(want, sizeof(want), "CT_CORRUPT: page %" PRIu64 ":", catalog);
+    run_result r = {0};
+    RUN(&r, "buckets", db);
+    expect_code(&r, 1);
+    expect_in(r.err, want);
+    RUN(&r, "dump", "-a", db);
+    expect_code(&r, 1);
+    expect_in(r.err, want);
+    expect_in(r.err, db);
+    assert_int_equal(count_lines(r.err), 1);
+    assert_int_equal(r.out_len, 0);
+    result_free(&r);
+}
+
 /* A copy whose destination cannot be created (its directory is missing)
    exits 3, the code for anything but not-found or corrupt, with the
    system's reason, and leaves nothing behind. */
@@ -1413,6 +1694,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_busy, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_dump_load_roundtrip, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_load_errors, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_load_header_strict, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_load_checks_first, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dump_output_replaced, setup_dir, teardown_dir),
+        cmocka_unit_test_setup_teardown(test_dump_all_damaged_catalog, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_put_keeps_other_files, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_failed_write_leaves_file, setup_dir, teardown_dir),
         cmocka_unit_test_setup_teardown(test_fallback_warned, setup_dir, teardown_dir),
