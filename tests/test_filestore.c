@@ -765,29 +765,31 @@ static void test_file_size_limit_is_nospace(void **state)
     assert_int_equal(st.st_size, 32 * PS_SMALL);
 }
 
+/* Creates a store whose first `fails` directory fsyncs fail with err;
+   the open must succeed after `calls` fsyncs in all. */
+static void create_with_dir_sync_failing(int err, int fails, int calls)
+{
+    char path[600];
+    f_fsync.fail_errno = err;
+    f_fsync.fail_left = fails;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    assert_int_equal(f_fsync.calls, calls);
+    ps->ops->close(ps);
+}
+
 /* A file system that cannot sync a directory (fsync EINVAL) does not fail
    the creation of a database on it; an I/O error still does (above). */
 static void test_parent_dir_sync_unsupported(void **state)
 {
     (void)state;
-    char path[600];
-    f_fsync.fail_errno = EINVAL;
-    f_fsync.fail_left = 1;
-    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
-    assert_int_equal(f_fsync.calls, 1);
-    ps->ops->close(ps);
+    create_with_dir_sync_failing(EINVAL, 1, 1);
 }
 
 /* A directory sync interrupted by signals is retried. */
 static void test_parent_dir_sync_retries_eintr(void **state)
 {
     (void)state;
-    char path[600];
-    f_fsync.fail_errno = EINTR;
-    f_fsync.fail_left = 3;
-    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
-    assert_int_equal(f_fsync.calls, 4);
-    ps->ops->close(ps);
+    create_with_dir_sync_failing(EINTR, 3, 4);
 }
 
 /* ---- Fault injection ----------------------------------------------------- */

@@ -719,16 +719,10 @@ static void expect_corrupt_page(run_result *r, const char *cmd, const char *db, 
     assert_int_equal(count_lines(r->err), 1);
 }
 
-/* A clean file checks clean (exit 0). A byte flipped in a leaf of an older
-   commit: check and stat exit 1 naming that page. A byte flipped in a page
-   of the newest commit: recovery rolls back to the commit before, and
-   check says so (exit 1, the page). Both meta pages bad: exit 1 at open,
-   naming pages 0 and 1. */
-static void test_check_corrupt(void **state)
+/* A database at db (pages of ps bytes) of two commits: 200 keys
+   key00000.. with "some value", then "zzz" = "last". */
+static void make_two_commits(const char *db, uint32_t ps)
 {
-    (void)state;
-    const uint32_t ps = 512;
-    const char *db = tmp_path("corrupt.ct");
     ct_db *d = db_open(db, ps);
     ct_txn *txn = NULL;
     assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
@@ -740,6 +734,19 @@ static void test_check_corrupt(void **state)
     assert_int_equal(ct_commit(txn), CT_OK);
     db_put(d, NULL, "zzz", 3, "last", 4);
     ct_close(d);
+}
+
+/* A clean file checks clean (exit 0). A byte flipped in a leaf of an older
+   commit: check and stat exit 1 naming that page. A byte flipped in a page
+   of the newest commit: recovery rolls back to the commit before, and
+   check says so (exit 1, the page). Both meta pages bad: exit 1 at open,
+   naming pages 0 and 1. */
+static void test_check_corrupt(void **state)
+{
+    (void)state;
+    const uint32_t ps = 512;
+    const char *db = tmp_path("corrupt.ct");
+    make_two_commits(db, ps);
     run_result r = {0};
     RUN(&r, "check", db);
     expect_code(&r, 0);
@@ -1296,17 +1303,7 @@ static void test_dump_output_replaced(void **state)
     (void)state;
     const uint32_t ps = 512;
     const char *db = tmp_path("dumpout.ct");
-    ct_db *d = db_open(db, ps);
-    ct_txn *txn = NULL;
-    assert_int_equal(ct_begin(d, 0, &txn), CT_OK);
-    for (int i = 0; i < 200; i++) {
-        char k[16];
-        snprintf(k, sizeof(k), "key%05d", i);
-        assert_int_equal(ct_put(txn, NULL, k, strlen(k), "some value", 10, 0), CT_OK);
-    }
-    assert_int_equal(ct_commit(txn), CT_OK);
-    db_put(d, NULL, "zzz", 3, "last", 4);
-    ct_close(d);
+    make_two_commits(db, ps);
     const char *out = write_text("out.txt", "precious\n");
     assert_int_equal(chmod(out, 0640), 0);
     run_result r = {0};
