@@ -240,14 +240,18 @@ static void test_nodes_beside_a_run_not_kicked(void **state)
     int from = sfr_calls;
     enum { RUN = 8, TOTAL = RUN + 4 };
     unsigned char *run = malloc((size_t)RUN * PS);
+    /* The nodes every other page of one block, so no node's memory runs
+       on into another's (separate mallocs may lie back to back: TSan's
+       allocator puts them so) nor into the run's (outside the block). */
+    unsigned char *block = malloc((size_t)8 * PS);
     unsigned char *nodes[4];
     const void *pages[TOTAL];
     assert_non_null(run);
+    assert_non_null(block);
     memset(run, 5, (size_t)RUN * PS);
+    memset(block, 6, (size_t)8 * PS);
     for (int i = 0; i < 4; i++) {
-        nodes[i] = malloc(PS);
-        assert_non_null(nodes[i]);
-        memset(nodes[i], 6, PS);
+        nodes[i] = block + (size_t)(2 * i) * PS;
     }
     pages[0] = nodes[0];
     pages[1] = nodes[1];
@@ -264,9 +268,7 @@ static void test_nodes_beside_a_run_not_kicked(void **state)
     assert_page_is(ps, 11, 6);
     assert_page_is(ps, 12, 5);
     assert_page_is(ps, 21, 6);
-    for (int i = 0; i < 4; i++) {
-        free(nodes[i]);
-    }
+    free(block);
     free(run);
     close_and_remove(ps);
 }
