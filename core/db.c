@@ -156,8 +156,34 @@ static uint32_t probe_valid_meta(ct_pagestore *ps, uint64_t size, uint8_t *buf)
     return best;
 }
 
+/* A file of at most two pages of page_size with no valid meta is taken
+   for a creation a crash cut short, and created afresh (ct_open). Through
+   a path, where the file may be anything, that is only allowed when its
+   bytes are what such a creation leaves: every 512-byte sector (probe
+   pages) zero or a meta's. CT_CORRUPT for anything else: ct_open_path
+   never turns a foreign file into a database. */
+static int small_file_is_torn_creation(ct_pagestore *probe, uint64_t sectors,
+                                       uint32_t page_size, uint8_t *buf)
+{
+    if (sectors > 2u * (uint64_t)(page_size / CT_PAGE_SIZE_MIN)) {
+        return CT_OK; /* not small: ct_open judges it (CT_CORRUPT) */
+    }
+    for (uint64_t s = 0; s < sectors; s++) {
+        int rc = probe->ops->read(probe, s, 1, buf);
+        if (rc != CT_OK) {
+            return rc;
+        }
+        if (!ct__meta_sector_plausible(buf, (s * CT_PAGE_SIZE_MIN) % page_size == 0)) {
+            return CT_CORRUPT;
+        }
+    }
+    return CT_OK;
+}
+
 /* Reads the page size of an existing file (see probe_valid_meta); when no
-   slot is valid, the size meta 0 records, and recovery judges. */
+   slot is valid, the size meta 0 records, and recovery judges (but a small
+   file a writable open would create afresh must look like a torn
+   creation: small_file_is_torn_creation). */
 static int probe_page_size(const char *path, const ct_options *o, uint32_t *page_size)
 {
     ct_filestore_options fo;
@@ -190,6 +216,9 @@ static int probe_page_size(const char *path, const ct_options *o, uint32_t *page
             p = ct__get32(buf + CT_PAGE_HDR_BYTES + 12);
             if (rc == CT_OK && !page_size_supported(p)) {
                 p = dflt;
+            }
+            if (rc == CT_OK && !(o->flags & (CT_RDONLY | CT_NOCREATE))) {
+                rc = small_file_is_torn_creation(ps, size, p, buf);
             }
         }
         *page_size = p;

@@ -339,6 +339,12 @@ int ct__meta_decode(const uint8_t *page, uint32_t page_size, int slot, ct__meta 
 /* A meta magic with another legal page size recorded: a page that failed
    its crc may have been written at that size (or holds a flipped bit). */
 int ct__meta_foreign_size(const uint8_t *page, uint32_t page_size);
+/* Whether a 512-byte sector can be part of what a creation a crash cut
+   short leaves in a file that was empty (sectors persist whole, old or
+   new): never written (all zero), or a sector of a meta page, which
+   carries the magic after the page header in a page's first sector and
+   at its start in every further one (the sector stamp). */
+int ct__meta_sector_plausible(const uint8_t *sector, int first_of_page);
 
 /* ---- memo.c: pages already verified through map() ---- */
 /* 1 when page pgno of generation gen passed full verification through this

@@ -61,6 +61,19 @@ int ct__meta_foreign_size(const uint8_t *page, uint32_t page_size)
            p <= CT_PAGE_SIZE_MAX && (p & (p - 1)) == 0;
 }
 
+int ct__meta_sector_plausible(const uint8_t *sector, int first_of_page)
+{
+    if (ct__get64(sector + (first_of_page ? META_BODY : 0u)) == CT_META_MAGIC) {
+        return 1;
+    }
+    for (uint32_t i = 0; i < META_SECTOR; i++) {
+        if (sector[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 void ct__meta_encode(const ct__meta *m, uint8_t *page, uint32_t page_size, int slot)
 {
     memset(page, 0, page_size);

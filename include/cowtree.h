@@ -142,7 +142,11 @@ CT_API int ct_open(ct_pagestore *ps, const ct_options *opt, ct_db **out);
 /* Convenience: opens (creating if needed, unless CT_NOCREATE) a file store
  * at path and owns it; ct_close closes it. The page size of an existing
  * file is read from the file. Bad options (CT_INVALID) are refused before
- * the file is created. Errors: those of ct_open and ct_filestore_open
+ * the file is created. A file of at most two pages with no valid meta is
+ * created afresh (as ct_open does) only when its bytes are what a creation
+ * a crash cut short leaves, every 512-byte sector zero or a meta's; any
+ * other such file (one that is no database) is CT_CORRUPT and left as it
+ * is. Errors: those of ct_open and ct_filestore_open
  * (CT_BUSY when another process has the file open). */
 CT_API int ct_open_path(const char *path, const ct_options *opt, ct_db **out);
 

@@ -388,6 +388,74 @@ static void test_two_page_store_created_afresh(void **state)
     th_ctx[0] = '\0';
 }
 
+/* Writes len bytes of buf as the whole of the file at path. */
+static void write_whole_file(const char *path, const void *buf, size_t len)
+{
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, buf, len), (ssize_t)len);
+    close(fd);
+}
+
+/* Whether the file at path holds exactly len bytes of buf. */
+static int file_holds(const char *path, const void *buf, size_t len)
+{
+    uint8_t back[2 * 4096 + 1];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, back, sizeof(back));
+    close(fd);
+    return n == (ssize_t)len && memcmp(back, buf, len) == 0;
+}
+
+/* Through ct_open_path a small file with no valid meta is created afresh
+   only when its bytes are what a creation a crash cut short leaves (every
+   512-byte sector zero or a meta's, whole): a foreign file (text here) is
+   CT_CORRUPT and left as it was, never turned into a database. A torn
+   creation (each meta's first sector lost) still opens. */
+static void test_small_foreign_file_kept(void **state)
+{
+    (void)state;
+    char dir[512];
+    th_tmpdir_make(dir, sizeof(dir));
+    char path[600];
+    snprintf(path, sizeof(path), "%s/notes.txt", dir);
+    static uint8_t text[2 * 4096];
+    for (size_t i = 0; i < sizeof(text); i++) {
+        text[i] = (uint8_t)('a' + i % 26);
+    }
+    ct_db *db = NULL;
+    const size_t sizes[] = {100, 4096, sizeof(text)};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        write_whole_file(path, text, sizes[i]);
+        th_assert_rc(ct_open_path(path, NULL, &db), CT_CORRUPT);
+        assert_null(db);
+        th_assert_true(file_holds(path, text, sizes[i]));
+    }
+    /* A creation cut short: the two meta pages a creation writes, each
+       without its first sector (never reached the disk). */
+    snprintf(path, sizeof(path), "%s/torn.ct", dir);
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_OK);
+    ct_close(db);
+    static uint8_t torn[2 * 4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, torn, sizeof(torn)), (ssize_t)sizeof(torn));
+    close(fd);
+    memset(torn, 0, 512);
+    memset(torn + 4096, 0, 512);
+    write_whole_file(path, torn, sizeof(torn));
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_OK);
+    th_check_clean(db);
+    ct_close(db);
+    /* The same with one sector that no creation writes: kept. */
+    memcpy(torn + 4096 + 1024, text, 512);
+    write_whole_file(path, torn, sizeof(torn));
+    th_assert_rc(ct_open_path(path, NULL, &db), CT_CORRUPT);
+    th_assert_true(file_holds(path, torn, sizeof(torn)));
+    th_tmpdir_remove(dir);
+}
+
 /* Empty stores: CT_NOCREATE gives CT_NOTFOUND, CT_RDONLY gives CT_READONLY,
    and neither writes anything. */
 static void test_empty_store_flags(void **state)
@@ -1206,6 +1274,7 @@ int main(void)
         cmocka_unit_test(test_both_metas_broken),
         cmocka_unit_test(test_newest_commit_page_damaged),
         cmocka_unit_test(test_two_page_store_created_afresh),
+        cmocka_unit_test(test_small_foreign_file_kept),
         cmocka_unit_test(test_empty_store_flags),
         cmocka_unit_test(test_newer_version),
         cmocka_unit_test(test_io_error_during_recovery_is_returned),
