@@ -26,7 +26,8 @@ typedef struct data_opts {
     const char *from;
     const char *to;
     const char *prefix;
-    uint64_t limit; /* 0 = none */
+    uint64_t limit;
+    int limited; /* --limit given (0 is a limit: nothing is shown) */
     uint32_t page_size;
     int help;
 } data_opts;
@@ -130,6 +131,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
             if (tool_parse_u64(optarg, &o->limit) != 0) {
                 return tool_usage_error(cmd, "--limit wants a number, not '%s'", optarg);
             }
+            o->limited = 1;
             break;
         case OPT_PAGE_SIZE:
             if (tool_parse_u64(optarg, &n) != 0 || n < CT_PAGE_SIZE_MIN || n > CT_PAGE_SIZE_MAX ||
@@ -573,7 +575,7 @@ static int scan_run(const char *path, const data_opts *o, ct_cursor *c, const sc
 {
     uint64_t shown = 0;
     int rc = scan_start(c, r, o->reverse);
-    while (rc == CT_OK && (o->limit == 0 || shown < o->limit)) {
+    while (rc == CT_OK && (!o->limited || shown < o->limit)) {
         const void *k = NULL;
         const void *v = NULL;
         size_t klen = 0;

@@ -523,6 +523,9 @@ static void test_scan(void **state)
     assert_string_equal(r.out, "k050\nk051\nk052\nk053\nk054\nk055\nk056\nk057\nk058\nk059\n");
     RUN(&r, "scan", "--reverse", "--limit", "3", "--keys-only", "--prefix", "k", db);
     assert_string_equal(r.out, "k099\nk098\nk097\n");
+    RUN(&r, "scan", "--limit", "0", db); /* at most 0: nothing (it printed everything) */
+    expect_code(&r, 0);
+    assert_string_equal(r.out, "");
     RUN(&r, "scan", "--reverse", "--prefix", "k05", "--to", "k053", "--keys-only", db);
     assert_string_equal(r.out, "k052\nk051\nk050\n");
     RUN(&r, "scan", "--reverse", "--from", "k097", "--keys-only", "--prefix", "k", db);
