@@ -92,6 +92,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
         uint64_t n = 0;
         switch (c) {
         case 'b':
+            if (strlen(optarg) == 0 || strlen(optarg) > CT_BUCKET_NAME_MAX) {
+                /* As load says it: a name no bucket can have is bad usage. */
+                return tool_usage_error(cmd, "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
+            }
             o->bucket = optarg;
             break;
         case 'N':

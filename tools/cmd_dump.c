@@ -66,6 +66,9 @@ static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *s
         }
         switch (c) {
         case 'b':
+            if (strlen(optarg) == 0 || strlen(optarg) > CT_BUCKET_NAME_MAX) {
+                return tool_usage_error(cmd, "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
+            }
             a->bucket = optarg;
             break;
         case 'a':
@@ -824,9 +827,6 @@ int cmd_load(int argc, char **argv)
                 .path = argv[optind],
                 .input = a.file ? a.file : "(stdin)",
                 .progress = tool_progress_enabled()};
-    if (a.bucket && (strlen(a.bucket) == 0 || strlen(a.bucket) > CT_BUCKET_NAME_MAX)) {
-        return tool_usage_error("load", "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
-    }
     FILE *in = a.file ? fopen(a.file, "rb") : stdin;
     if (!in) {
         fprintf(stderr, "cowtree load: ");

@@ -297,6 +297,23 @@ static void test_help_and_usage(void **state)
     RUN(&r, "put", "--raw", db, "k", "v");
     expect_code(&r, 2);
     expect_in(r.err, "does not apply");
+    /* A bucket name no bucket can have is bad usage in every command (put
+       and get said exit 3, CT_INVALID, where load said 2). */
+    char long_name[300];
+    memset(long_name, 'b', 256);
+    long_name[256] = '\0';
+    const char *const names[] = {"", long_name};
+    for (size_t i = 0; i < 2; i++) {
+        RUN(&r, "put", "-b", names[i], db, "k", "v");
+        expect_code(&r, 2);
+        expect_in(r.err, "bucket names are 1..255 bytes");
+        RUN(&r, "get", "-b", names[i], db, "k");
+        expect_code(&r, 2);
+        RUN(&r, "scan", "-b", names[i], db);
+        expect_code(&r, 2);
+        RUN(&r, "dump", "-b", names[i], db);
+        expect_code(&r, 2);
+    }
     /* None of these created the file. */
     assert_int_equal(access(db, F_OK), -1);
     result_free(&r);
