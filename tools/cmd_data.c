@@ -92,9 +92,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, const int *allowed
         uint64_t n = 0;
         switch (c) {
         case 'b':
-            if (strlen(optarg) == 0 || strlen(optarg) > CT_BUCKET_NAME_MAX) {
-                /* As load says it: a name no bucket can have is bad usage. */
-                return tool_usage_error(cmd, "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
+            if (tool_bucket_arg_bad(cmd, optarg)) {
+                return TOOL_EXIT_USAGE;
             }
             o->bucket = optarg;
             break;
@@ -281,6 +280,26 @@ int cmd_get(int argc, char **argv)
     return code;
 }
 
+/* The key over db's limit, reported: TOOL_EXIT_ERROR; else TOOL_EXIT_OK. */
+static int key_over_limit(const char *cmd, const tool_buf *key, ct_db *db)
+{
+    if (key->len <= ct_key_max(db)) {
+        return TOOL_EXIT_OK;
+    }
+    fprintf(stderr,
+            "cowtree %s: key of %zu bytes is longer than this database's limit "
+            "(%zu bytes): CT_TOOBIG\n",
+            cmd, key->len, ct_key_max(db));
+    return TOOL_EXIT_ERROR;
+}
+
+/* A put -N of a key that exists, reported: its exit code. */
+static int key_exists(const char *cmd)
+{
+    fprintf(stderr, "cowtree %s: key exists and --no-overwrite was given: CT_EXISTS\n", cmd);
+    return TOOL_EXIT_NOTFOUND;
+}
+
 /* What a put or del can find wrong before it writes (a key over the
    database's limit, -N on a key that exists, a del of an absent key or
    bucket, a file that is no database), found through a read-only open of
@@ -304,14 +323,10 @@ static int precheck(const char *cmd, const char *path, const data_opts *o, const
     if (ct_open_path(path, &opt, &db) != CT_OK) {
         return TOOL_EXIT_OK; /* the write's own open fails alike, writing nothing, and says why */
     }
-    int code = TOOL_EXIT_OK;
-    if (key->len > ct_key_max(db)) {
-        fprintf(stderr,
-                "cowtree %s: key of %zu bytes is longer than this database's limit "
-                "(%zu bytes): CT_TOOBIG\n",
-                cmd, key->len, ct_key_max(db));
+    int code = key_over_limit(cmd, key, db);
+    if (code != TOOL_EXIT_OK) {
         ct_close(db);
-        return TOOL_EXIT_ERROR;
+        return code;
     }
     int rc = ct_begin(db, CT_TXN_RDONLY, &txn);
     if (rc != CT_OK) {
@@ -332,9 +347,7 @@ static int precheck(const char *cmd, const char *path, const data_opts *o, const
         if (rc == CT_NOTFOUND && !is_put) {
             code = tool_fail(cmd, path, "key", rc);
         } else if (rc == CT_OK && is_put) {
-            fprintf(stderr, "cowtree %s: key exists and --no-overwrite was given: CT_EXISTS\n",
-                    cmd);
-            code = TOOL_EXIT_NOTFOUND;
+            code = key_exists(cmd);
         } else if (rc != CT_OK && rc != CT_NOTFOUND) {
             code = tool_fail(cmd, path, "get", rc);
         }
@@ -361,13 +374,10 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
     if (code != TOOL_EXIT_OK) {
         return code;
     }
-    if (key->len > ct_key_max(db)) {
-        fprintf(stderr,
-                "cowtree %s: key of %zu bytes is longer than this database's limit "
-                "(%zu bytes): CT_TOOBIG\n",
-                cmd, key->len, ct_key_max(db));
-        tool_close_created(db, path, created, TOOL_EXIT_ERROR);
-        return TOOL_EXIT_ERROR;
+    code = key_over_limit(cmd, key, db);
+    if (code != TOOL_EXIT_OK) {
+        tool_close_created(db, path, created, code);
+        return code;
     }
     int rc = ct_begin(db, 0, &txn);
     if (rc != CT_OK) {
@@ -386,9 +396,7 @@ static int put_or_del(const char *cmd, const char *path, const data_opts *o, con
         if (rc == CT_NOTFOUND) {
             code = tool_fail(cmd, path, "key", rc);
         } else if (rc == CT_EXISTS) {
-            fprintf(stderr, "cowtree %s: key exists and --no-overwrite was given: CT_EXISTS\n",
-                    cmd);
-            code = TOOL_EXIT_NOTFOUND;
+            code = key_exists(cmd);
         } else if (rc != CT_OK) {
             code = tool_fail(cmd, path, is_put ? "put" : "del", rc);
         }

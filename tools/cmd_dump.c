@@ -66,8 +66,8 @@ static int parse_dump_opts(const char *cmd, int argc, char **argv, const char *s
         }
         switch (c) {
         case 'b':
-            if (strlen(optarg) == 0 || strlen(optarg) > CT_BUCKET_NAME_MAX) {
-                return tool_usage_error(cmd, "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
+            if (tool_bucket_arg_bad(cmd, optarg)) {
+                return TOOL_EXIT_USAGE;
             }
             a->bucket = optarg;
             break;
@@ -732,14 +732,15 @@ static int new_db_key_max(uint32_t page_size, size_t *out)
 }
 
 /* The key limit of FILE, read through a read-only open (which writes
-   nothing), or of the database a load would create in a missing or empty
-   file. Returns the exit code (reported). */
+   nothing; TOOL_OPEN_INSPECT: the load's writable open warns of a
+   recovered older commit, once), or of the database a load would create
+   in a missing or empty file. Returns the exit code (reported). */
 static int load_key_max(loader *l)
 {
     struct stat st;
     if (stat(l->path, &st) == 0 && st.st_size > 0) {
         ct_db *db = NULL;
-        int code = tool_open("load", l->path, TOOL_OPEN_READ, 0, &db);
+        int code = tool_open("load", l->path, TOOL_OPEN_INSPECT, 0, &db);
         if (code == TOOL_EXIT_OK) {
             l->key_max = ct_key_max(db);
             ct_close(db);

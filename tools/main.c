@@ -98,6 +98,16 @@ int tool_usage_error(const char *cmd, const char *fmt, ...)
     return TOOL_EXIT_USAGE;
 }
 
+int tool_bucket_arg_bad(const char *cmd, const char *name)
+{
+    size_t len = strlen(name);
+    if (len > 0 && len <= CT_BUCKET_NAME_MAX) {
+        return 0;
+    }
+    tool_usage_error(cmd, "bucket names are 1..%u bytes", CT_BUCKET_NAME_MAX);
+    return 1;
+}
+
 const char *tool_option_word(char *const *argv, int c, const struct option *opts, int longindex)
 {
     static char word[80];

@@ -60,7 +60,7 @@ int tool_print_escaped(FILE *f, const void *p, size_t n);
 #define TOOL_OPEN_READ 0    /* read-only, the file must exist */
 #define TOOL_OPEN_WRITE 1   /* read-write, the file must exist */
 #define TOOL_OPEN_CREATE 2  /* read-write, created if missing */
-#define TOOL_OPEN_INSPECT 3 /* as READ, for a command that reports recovery itself */
+#define TOOL_OPEN_INSPECT 3 /* as READ, without the warning (reported elsewhere) */
 
 /* Opens path; on failure prints one line naming cmd, path and the reason
    and returns the exit code; 0 on success. page_size applies to a new file
@@ -85,6 +85,9 @@ void tool_close_created(ct_db *db, const char *path, int created, int code);
 int tool_fail(const char *cmd, const char *path, const char *what, int rc);
 /* Maps a CT_* code to an exit code. */
 int tool_exit_code(int rc);
+/* 1, after a usage error naming cmd, when name (a -b argument) is no
+   name a bucket can have (empty, or over CT_BUCKET_NAME_MAX bytes). */
+int tool_bucket_arg_bad(const char *cmd, const char *name);
 /* Prints a usage error and returns TOOL_EXIT_USAGE. */
 int tool_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
