@@ -54,6 +54,7 @@ typedef struct fs_store {
     ct__fs_map map;           /* the zero-copy read path (map.c) */
     ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
     ct__fs_writeback writeback; /* early writeback (writeback.c); writer only */
+    ct__fs_mapwrite mapwrite;   /* rewrites through a writable map (mapwrite.c) */
     /* Pages recently written past the file's end and inside it (writer
        only; both halved once their sum passes CT_FS_WRITE_MIX_PAGES). */
     uint64_t wrote_past;
@@ -199,13 +200,25 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
     if (rc != CT_OK) {
         return rc;
     }
-    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
     int once = npages > 1 || bulk_write(fs, off); /* before write_done moves the end */
+    if (!once) {
+        void *dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno, atomic_load(&fs->file_bytes));
+        if (dst) {
+            memcpy(dst, buf, len);
+            ct__fs_mapwrite_copied(&fs->mapwrite, 1);
+            return write_done(fs, off, len, CT_OK);
+        }
+    }
+    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
     if (rc == CT_OK && once) {
         ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off, len);
     }
-    return write_done(fs, off, len, rc);
+    rc = write_done(fs, off, len, rc);
+    if (rc == CT_OK) {
+        ct__fs_mapwrite_note(&fs->mapwrite, pgno, npages, atomic_load(&fs->file_bytes));
+    }
+    return rc;
 }
 
 /* Hands the early writeback the overflow runs among pages (written at
@@ -229,6 +242,41 @@ static void note_runs(fs_store *fs, const void *const *pages, uint32_t npages, u
     }
 }
 
+/* A rewrite of tree pages (no run, no bulk load): each page mapwrite.c
+   allows is copied through the map, the stretches between go through
+   pwritev and count as written for the next time. */
+static int writev_rewrite(fs_store *fs, uint64_t pgno, uint32_t npages, const void *const *pages,
+                          uint64_t off, size_t len)
+{
+    uint32_t page_size = fs->base.page_size;
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    int rc = CT_OK;
+    for (uint32_t k = 0; rc == CT_OK && k < npages;) {
+        void *dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno + k, eof);
+        if (dst) {
+            memcpy(dst, pages[k], page_size);
+            ct__fs_mapwrite_copied(&fs->mapwrite, 1);
+            k++;
+            continue;
+        }
+        uint32_t j = k + 1;
+        while (j < npages && !ct__fs_mapwrite_target(&fs->mapwrite, pgno + j, eof)) {
+            j++;
+        }
+        uint64_t at = off + (uint64_t)k * page_size;
+        ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, at,
+                              at + (uint64_t)(j - k) * page_size);
+        rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages + k, j - k, page_size, at,
+                                 node_piece(fs, at), 0);
+        if (rc == CT_OK) {
+            uint64_t end = at + (uint64_t)(j - k) * page_size;
+            ct__fs_mapwrite_note(&fs->mapwrite, pgno + k, j - k, end > eof ? end : eof);
+        }
+        k = j;
+    }
+    return write_done(fs, off, len, rc);
+}
+
 static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
 {
     fs_store *fs = store_of(ps);
@@ -244,9 +292,12 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
     if (rc != CT_OK) {
         return rc;
     }
-    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
     int bulk = bulk_write(fs, off);
     int holds_run = ct__fs_holds_run(pages, npages, ps->page_size);
+    if (fs->mapwrite.enabled && !bulk && !holds_run) {
+        return writev_rewrite(fs, pgno, npages, pages, off, len);
+    }
+    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
     /* A batch of large values appended with the few tree pages placed
        among them goes whole in run pieces (filestore.h, the rule of
        CT_FS_RUN_PIECE_BYTES). */
@@ -257,7 +308,11 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
     } else if (rc == CT_OK && holds_run) {
         note_runs(fs, pages, npages, off);
     }
-    return write_done(fs, off, len, rc);
+    rc = write_done(fs, off, len, rc);
+    if (rc == CT_OK) {
+        ct__fs_mapwrite_note(&fs->mapwrite, pgno, npages, atomic_load(&fs->file_bytes));
+    }
+    return rc;
 }
 
 static int fs_sync(ct_pagestore *ps)
@@ -269,6 +324,8 @@ static int fs_sync(ct_pagestore *ps)
     if (atomic_load(&fs->poisoned)) {
         return CT_IO;
     }
+    /* The sync cleans what was written: a copy after it would fault. */
+    ct__fs_mapwrite_new_epoch(&fs->mapwrite);
     int (*sync_fn)(int) = fs->full_fsync ? fs->sys.fsync : fs->sys.fdatasync;
     for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
         if (sync_fn(fs->fd) == 0) {
@@ -305,6 +362,8 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
         return CT_NOSPACE;
     }
     uint64_t bytes = npages * ps->page_size;
+    /* A shrink frees blocks a page written before may have had. */
+    ct__fs_mapwrite_new_epoch(&fs->mapwrite);
     if (bytes < atomic_load(&fs->file_bytes)) {
         /* Stop handing out mapped pages of the tail before it goes. */
         atomic_store(&fs->file_bytes, bytes);
@@ -335,6 +394,7 @@ static void fs_close(ct_pagestore *ps)
     /* close() also drops the flock. Its error is not retried: on Linux the
        descriptor is gone either way, and durability is sync()'s job. */
     ct__fs_map_close(&fs->map);
+    ct__fs_mapwrite_close(&fs->mapwrite);
     (void)close(fs->fd);
     free(fs);
 }
@@ -376,6 +436,15 @@ void ct_filestore_options_init(ct_filestore_options *opt)
     memset(opt, 0, sizeof(*opt));
     opt->page_size = 4096u;
     opt->enable_map = 1;
+    opt->map_writes = 1;
+}
+
+uint64_t ct_filestore_mapped_pages(ct_pagestore *ps)
+{
+    if (!ps || (ps->ops != &fs_ops_map && ps->ops != &fs_ops_nomap)) {
+        return 0;
+    }
+    return ct__fs_mapwrite_pages(&store_of(ps)->mapwrite);
 }
 
 /* CT_* code for a failed open(2). */
@@ -554,8 +623,17 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
                          atomic_load(&fs->file_bytes));
     ct__fs_writeback_init(&fs->writeback,
                           !(o.flags & (CT_FS_NO_WRITEBACK | CT_FS_RDONLY)), o.writeback_bytes);
-    rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0);
+    rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0, 0);
     if (rc != CT_OK) {
+        (void)close(fs->fd);
+        free(fs);
+        return rc;
+    }
+    /* mapwrite.c's rule 4: a syscall table sees every write. */
+    int map_writes = o.map_writes && !o.syscalls && !(o.flags & CT_FS_RDONLY);
+    rc = ct__fs_mapwrite_init(&fs->mapwrite, fs->fd, o.page_size, map_writes);
+    if (rc != CT_OK) {
+        ct__fs_map_close(&fs->map);
         (void)close(fs->fd);
         free(fs);
         return rc;

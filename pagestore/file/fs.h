@@ -134,16 +134,17 @@ void ct__fs_writeback_note(ct__fs_writeback *w, const ct_filestore_syscalls *sys
 typedef struct ct__fs_map {
     int enabled; /* 0: map() always returns NULL */
     int fd;      /* the store's: borrowed */
+    int prot;    /* PROT_READ, or PROT_READ | PROT_WRITE (mapwrite.c's) */
     uint32_t page_size;
     unsigned page_shift; /* log2(page_size): enabled implies a power of two */
     pthread_mutex_t mu;                            /* serialises mapping a chunk */
     _Atomic uintptr_t chunk[CT_FS_MAP_CHUNKS_MAX]; /* 0, an address or MAP_FAIL */
 } ct__fs_map;
 
-/* Sets m up for fd (nothing is mapped yet). enable 0, or a system page size
-   that does not divide the chunk size, leaves map() returning NULL.
-   CT_OK or CT_NOMEM (mutex). */
-int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable);
+/* Sets m up for fd (nothing is mapped yet), read-only unless writable.
+   enable 0, or a system page size that does not divide the chunk size,
+   leaves map() returning NULL. CT_OK or CT_NOMEM (mutex). */
+int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable, int writable);
 
 /* Address of page pgno in the mapping, or NULL when pgno is not wholly
    below file_bytes, the mapping is disabled or mmap failed. Safe from any
@@ -152,5 +153,42 @@ const void *ct__fs_map_page(ct__fs_map *m, uint64_t pgno, uint64_t file_bytes);
 
 /* Unmaps every chunk: every pointer handed out becomes invalid. */
 void ct__fs_map_close(ct__fs_map *m);
+
+/* ---- mapwrite.c: rewrites through a writable mapping -------------------- */
+
+/* Slots of the table of pages written in this epoch: at least the file's
+   pages, between these bounds (8 bytes each: 32 KiB to 2 MiB; files up to
+   1 GiB at 4 KiB pages have one slot per page). */
+#define CT_FS_SEEN_SLOTS_MIN 4096u
+#define CT_FS_SEEN_SLOTS_MAX (1u << 18)
+
+typedef struct ct__fs_mapwrite {
+    int enabled;                  /* mapwrite.c's rules 3 and 4 */
+    ct__fs_map map;               /* writable; never handed out */
+    _Atomic uint64_t epoch;       /* bumped when a sync or resize begins */
+    _Atomic uint64_t mapped_pages; /* pages copied through the map */
+    uint64_t cleared_at;          /* epoch of the table's last clear */
+    uint64_t *seen;               /* slots tags (pgno, epoch), or NULL */
+    uint32_t slots;               /* a power of two, or 0 */
+} ct__fs_mapwrite;
+
+/* Sets w up for fd; enable 0 (or a file system that does not overwrite
+   in place, or a system other than Linux) turns it off for good. CT_OK or
+   CT_NOMEM. */
+int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable);
+/* Where page pgno may be written by a copy now (mapwrite.c's rules 1-2),
+   or NULL: write it with pwrite. Writer only. */
+void *ct__fs_mapwrite_target(ct__fs_mapwrite *w, uint64_t pgno, uint64_t file_bytes);
+/* Counts npages pages copied through the map. */
+void ct__fs_mapwrite_copied(ct__fs_mapwrite *w, uint32_t npages);
+/* Pages pgno..pgno+npages-1 were written with pwrite (the file is
+   file_bytes long now). Writer only. */
+void ct__fs_mapwrite_note(ct__fs_mapwrite *w, uint64_t pgno, uint32_t npages,
+                          uint64_t file_bytes);
+/* A sync or resize begins: no page counts as written any more. */
+void ct__fs_mapwrite_new_epoch(ct__fs_mapwrite *w);
+/* Pages copied through the map since init. */
+uint64_t ct__fs_mapwrite_pages(ct__fs_mapwrite *w);
+void ct__fs_mapwrite_close(ct__fs_mapwrite *w);
 
 #endif /* CT_PAGESTORE_FILE_FS_H */

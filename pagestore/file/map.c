@@ -30,7 +30,10 @@
  * Coherence: pwrite and MAP_SHARED see the same page cache (Linux and
  * every system with a unified buffer cache), so a page rewritten with
  * pwrite reads its new bytes through the old pointer.
- * Never: maps writable, unmaps before close, or lets errno escape.
+ * A second instance, writable (mapwrite.c), serves the store's own writes
+ * and never hands a pointer out.
+ * Never: maps the read path writable, unmaps before close, or lets errno
+ * escape.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -45,9 +48,10 @@
    (the engine falls back to read()) without retrying on every access. */
 #define MAP_FAIL ((uintptr_t)-1)
 
-int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable)
+int ct__fs_map_init(ct__fs_map *m, int fd, uint32_t page_size, int enable, int writable)
 {
     m->fd = fd;
+    m->prot = writable ? PROT_READ | PROT_WRITE : PROT_READ;
     m->page_size = page_size;
     m->page_shift = page_size ? (unsigned)__builtin_ctz(page_size) : 0u;
     m->enabled = 0;
@@ -76,7 +80,7 @@ static uintptr_t map_chunk(ct__fs_map *m, unsigned k)
         uint64_t len = CT_FS_MAP_CHUNK0_BYTES << k;
         void *p = MAP_FAILED;
         if (len <= SIZE_MAX && base <= (uint64_t)INT64_MAX - len) {
-            p = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, m->fd, (off_t)base);
+            p = mmap(NULL, (size_t)len, m->prot, MAP_SHARED, m->fd, (off_t)base);
         }
         c = p == MAP_FAILED ? MAP_FAIL : (uintptr_t)p;
         atomic_store_explicit(&m->chunk[k], c, memory_order_release);

@@ -1,0 +1,357 @@
+/*
+ * test_fs_mapwrite.c - the file store's rewrites through a writable
+ * mapping (ct_filestore_options.map_writes, pagestore/file/mapwrite.c)
+ * through its public surface: the vtable, ct_filestore_mapped_pages and
+ * the file's bytes read back with pread. A page goes through the mapping
+ * only when the store wrote it with pwrite since the last sync or resize,
+ * below the file's end, as a tree page; what it writes is what pwrite
+ * would have written, and survives close and reopen.
+ *
+ * The file system must be one the store maps writes on (ext2/3/4, XFS,
+ * tmpfs): the tests run in the build tree when it is one and else in
+ * /dev/shm, and fail when neither is.
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cowtree.h"
+#include "cowtree/filestore.h"
+#include "cowtree/memstore.h"
+
+#ifndef COWTREE_TEST_TMPDIR
+#define COWTREE_TEST_TMPDIR "/tmp"
+#endif
+
+#define PS 4096u
+
+static char path[512];
+
+/* A directory on a file system the store maps writes on, or NULL. */
+static const char *mappable_dir(void)
+{
+    static const char *const dirs[] = {COWTREE_TEST_TMPDIR, "/dev/shm"};
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        struct statfs st;
+        if (statfs(dirs[i], &st) != 0) {
+            continue;
+        }
+        unsigned long t = (unsigned long)st.f_type;
+        if (t == 0xEF53u || t == 0x58465342u || t == 0x01021994u) {
+            return dirs[i];
+        }
+    }
+    return NULL;
+}
+
+static ct_pagestore *open_at(const ct_filestore_options *o)
+{
+    ct_pagestore *ps = NULL;
+    assert_int_equal(ct_filestore_open(path, o, &ps), CT_OK);
+    return ps;
+}
+
+static ct_pagestore *open_fresh(int map_writes, const ct_filestore_syscalls *sys)
+{
+    const char *dir = mappable_dir();
+    if (!dir) {
+        fail_msg("neither %s nor /dev/shm is ext2/3/4, XFS or tmpfs", COWTREE_TEST_TMPDIR);
+    }
+    snprintf(path, sizeof path, "%s/fs-mapwrite-%ld-XXXXXX", dir, (long)getpid());
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    assert_int_equal(o.map_writes, 1); /* the default */
+    o.page_size = PS;
+    o.map_writes = map_writes;
+    o.syscalls = sys;
+    return open_at(&o);
+}
+
+static void close_and_remove(ct_pagestore *ps)
+{
+    ps->ops->close(ps);
+    assert_int_equal(unlink(path), 0);
+}
+
+/* Pages first..first+n-1 in one writev, each its own buffer (tree
+   nodes), page i's bytes all (salt + i). */
+static void write_nodes(ct_pagestore *ps, uint64_t first, uint32_t n, unsigned char salt)
+{
+    const void *pages[64];
+    assert_true(n <= 64);
+    /* Every other page of one block: no page continues into the next
+       one's memory (the store would take that for a run), whatever the
+       allocator (separate mallocs may lie back to back). */
+    unsigned char *block = malloc((size_t)n * 2u * PS);
+    assert_non_null(block);
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char *p = block + (size_t)i * 2u * PS;
+        memset(p, (unsigned char)(salt + i), PS);
+        pages[i] = p;
+    }
+    assert_int_equal(ps->ops->writev(ps, first, n, pages), CT_OK);
+    free(block);
+}
+
+/* The file's bytes of page pgno, read with pread past the store. */
+static void assert_file_page_is(uint64_t pgno, unsigned char want)
+{
+    unsigned char buf[PS];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(pread(fd, buf, PS, (off_t)(pgno * PS)), (ssize_t)PS);
+    close(fd);
+    for (size_t i = 0; i < PS; i++) {
+        if (buf[i] != want) {
+            fail_msg("page %llu byte %zu: %u, want %u", (unsigned long long)pgno, i, buf[i],
+                     want);
+        }
+    }
+}
+
+/* A page written once goes through pwrite; written again before a sync,
+   through the map, and the file holds the new bytes, also after reopen. */
+static void test_rewrite_goes_through_map(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 16, 10);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    write_nodes(ps, 0, 16, 40);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 16);
+    for (uint64_t p = 0; p < 16; p++) {
+        assert_file_page_is(p, (unsigned char)(40 + p));
+    }
+    unsigned char page[PS];
+    memset(page, 99, sizeof page);
+    assert_int_equal(ps->ops->write(ps, 5, 1, page), CT_OK); /* write(), one page */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 17);
+    assert_file_page_is(5, 99);
+    /* The store's own read path sees it too. */
+    unsigned char back[PS];
+    assert_int_equal(ps->ops->read(ps, 5, 1, back), CT_OK);
+    assert_memory_equal(back, page, PS);
+    const unsigned char *m = ps->ops->map ? ps->ops->map(ps, 5) : NULL;
+    assert_non_null(m);
+    assert_memory_equal(m, page, PS);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    ps->ops->close(ps);
+
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS;
+    o.map_writes = 0;
+    ps = open_at(&o);
+    assert_int_equal(ps->ops->read(ps, 5, 1, back), CT_OK);
+    assert_memory_equal(back, page, PS);
+    assert_file_page_is(15, 40 + 15);
+    close_and_remove(ps);
+}
+
+/* After a sync no page counts as written: the next write of each is a
+   pwrite again, the one after it a copy. */
+static void test_sync_starts_over(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 0, 4, 3);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    write_nodes(ps, 0, 4, 4);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 8);
+    for (uint64_t p = 0; p < 4; p++) {
+        assert_file_page_is(p, (unsigned char)(4 + p));
+    }
+    close_and_remove(ps);
+}
+
+/* Within one writev, pages already written go through the map and the
+   others through pwritev, each with its own bytes. */
+static void test_mixed_writev(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 16, 1);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 2, 3, 20);  /* pages 2..4 */
+    write_nodes(ps, 9, 2, 30);  /* pages 9..10 */
+    write_nodes(ps, 0, 16, 50); /* 5 copies, 11 pwrites */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 5);
+    for (uint64_t p = 0; p < 16; p++) {
+        assert_file_page_is(p, (unsigned char)(50 + p));
+    }
+    close_and_remove(ps);
+}
+
+/* Growth never goes through the map (no page past the end is mapped),
+   and a shrink starts over: a page the shrink dropped and growth brought
+   back is a pwrite first. */
+static void test_growth_and_shrink(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 4, 4, 5); /* past the end */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_int_equal(ps->ops->resize(ps, 4), CT_OK);
+    assert_int_equal(ps->ops->resize(ps, 8), CT_OK);
+    write_nodes(ps, 4, 4, 9); /* inside the file again, but after a resize */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    write_nodes(ps, 4, 4, 13);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_file_page_is(7, 16);
+    close_and_remove(ps);
+}
+
+/* An overflow run (one buffer of several pages) is write-once data and
+   stays pwrite, also when rewritten. */
+static void test_runs_stay_pwrite(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    unsigned char *run = malloc(8u * PS);
+    assert_non_null(run);
+    memset(run, 7, 8u * PS);
+    assert_int_equal(ps->ops->write(ps, 0, 8, run), CT_OK);
+    memset(run, 8, 8u * PS);
+    assert_int_equal(ps->ops->write(ps, 0, 8, run), CT_OK);
+    const void *pages[8];
+    for (int i = 0; i < 8; i++) {
+        pages[i] = run + (size_t)i * PS;
+    }
+    memset(run, 9, 8u * PS);
+    assert_int_equal(ps->ops->writev(ps, 0, 8, pages), CT_OK);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_file_page_is(7, 9);
+    free(run);
+    close_and_remove(ps);
+}
+
+static int pwritev_calls;
+
+static ssize_t counting_pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+    pwritev_calls++;
+    return pwritev(fd, iov, n, off);
+}
+
+static const ct_filestore_syscalls counting = {.pwritev = counting_pwritev};
+
+/* map_writes 0, or a syscall table (a fault test must see every write):
+   every write is a pwrite. */
+static void test_off_by_option_or_table(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(0, NULL);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_file_page_is(3, 5);
+    close_and_remove(ps);
+
+    pwritev_calls = 0;
+    ps = open_fresh(1, &counting);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_int_equal(pwritev_calls, 2);
+    assert_file_page_is(3, 5);
+    close_and_remove(ps);
+}
+
+/* Through the engine: commits without a sync between them rewrite their
+   pages through the map, and everything committed is there, intact,
+   after close and reopen (ct_check walks every page). */
+static void test_engine_commits(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    ct_options opt;
+    ct_options_init(&opt);
+    opt.durability = CT_SYNC_NONE;
+    ct_db *db = NULL;
+    assert_int_equal(ct_open(ps, &opt, &db), CT_OK);
+    char key[32];
+    char val[64];
+    for (int txn = 0; txn < 40; txn++) {
+        ct_txn *t = NULL;
+        assert_int_equal(ct_begin(db, 0, &t), CT_OK);
+        for (int i = 0; i < 200; i++) {
+            unsigned k = (unsigned)(i * 7919 + txn * 104729) % 5000u;
+            int kl = snprintf(key, sizeof key, "key-%05u", k);
+            int vl = snprintf(val, sizeof val, "value-%05u-%d", k, txn);
+            assert_int_equal(ct_put(t, NULL, key, (size_t)kl, val, (size_t)vl, 0), CT_OK);
+        }
+        assert_int_equal(ct_commit(t), CT_OK);
+    }
+    assert_true(ct_filestore_mapped_pages(ps) > 0);
+    assert_int_equal(ct_sync(db), CT_OK);
+    ct_close(db);
+    ps->ops->close(ps);
+
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.map_writes = 0;
+    ps = open_at(&o);
+    assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
+    ct_check_report rep;
+    assert_int_equal(ct_check(db, &rep), CT_OK);
+    ct_txn *t = NULL;
+    assert_int_equal(ct_begin(db, CT_TXN_RDONLY, &t), CT_OK);
+    for (int i = 0; i < 200; i++) { /* the last txn's values */
+        unsigned k = (unsigned)(i * 7919 + 39 * 104729) % 5000u;
+        int kl = snprintf(key, sizeof key, "key-%05u", k);
+        int vl = snprintf(val, sizeof val, "value-%05u-39", k);
+        const void *v = NULL;
+        size_t vlen = 0;
+        assert_int_equal(ct_get(t, NULL, key, (size_t)kl, &v, &vlen), CT_OK);
+        assert_int_equal(vlen, (size_t)vl);
+        assert_memory_equal(v, val, vlen);
+    }
+    ct_abort(t);
+    ct_close(db);
+    close_and_remove(ps);
+}
+
+/* Not a file store: 0, not a crash. */
+static void test_other_store_counts_zero(void **state)
+{
+    (void)state;
+    assert_int_equal(ct_filestore_mapped_pages(NULL), 0);
+    ct_pagestore *mem = NULL;
+    assert_int_equal(ct_memstore_create(NULL, &mem), CT_OK);
+    assert_int_equal(ct_filestore_mapped_pages(mem), 0);
+    mem->ops->close(mem);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rewrite_goes_through_map),
+        cmocka_unit_test(test_sync_starts_over),
+        cmocka_unit_test(test_mixed_writev),
+        cmocka_unit_test(test_growth_and_shrink),
+        cmocka_unit_test(test_runs_stay_pwrite),
+        cmocka_unit_test(test_off_by_option_or_table),
+        cmocka_unit_test(test_engine_commits),
+        cmocka_unit_test(test_other_store_counts_zero),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
