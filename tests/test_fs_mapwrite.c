@@ -220,6 +220,50 @@ static void test_growth_and_shrink(void **state)
     close_and_remove(ps);
 }
 
+/* A file with holes below its end gets no copies: the kernel makes a whole
+   folio writable at a fault, and a hole in it would need a block then
+   (SIGBUS on a full disk). Once every hole is written, the next epoch
+   copies again. A write past the end leaves a hole between, too. */
+static void test_holes_keep_pwrite(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    ps->ops->close(ps);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, (off_t)(32u * PS)), 0); /* 32 pages of hole */
+    close(fd);
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS;
+    ps = open_at(&o);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 0, 4, 3);
+    write_nodes(ps, 0, 4, 4); /* pages 4..31 still a hole */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    for (uint64_t p = 4; p < 32; p += 4) {
+        write_nodes(ps, p, 4, 5);
+    }
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 0, 4, 6);
+    write_nodes(ps, 0, 4, 7);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_file_page_is(3, 10);
+
+    write_nodes(ps, 40, 1, 8); /* past the end: pages 32..39 a hole */
+    write_nodes(ps, 0, 4, 9);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 0, 4, 10);
+    write_nodes(ps, 0, 4, 11); /* still a hole after the sync */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_file_page_is(0, 11);
+    close_and_remove(ps);
+}
+
 /* An overflow run (one buffer of several pages) is write-once data and
    stays pwrite, also when rewritten. */
 static void test_runs_stay_pwrite(void **state)
@@ -254,8 +298,9 @@ static ssize_t counting_pwritev(int fd, const struct iovec *iov, int n, off_t of
 
 static const ct_filestore_syscalls counting = {.pwritev = counting_pwritev};
 
-/* map_writes 0, or a syscall table (a fault test must see every write):
-   every write is a pwrite. */
+/* map_writes 0, enable_map 0 (the user did not take the map's trade-off)
+   or a syscall table (a fault test must see every write): every write is a
+   pwrite. */
 static void test_off_by_option_or_table(void **state)
 {
     (void)state;
@@ -264,6 +309,18 @@ static void test_off_by_option_or_table(void **state)
     write_nodes(ps, 0, 4, 2);
     assert_int_equal(ct_filestore_mapped_pages(ps), 0);
     assert_file_page_is(3, 5);
+    close_and_remove(ps);
+
+    ps = open_fresh(1, NULL);
+    ps->ops->close(ps);
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS;
+    o.enable_map = 0;
+    ps = open_at(&o);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
     close_and_remove(ps);
 
     pwritev_calls = 0;
@@ -348,6 +405,7 @@ int main(void)
         cmocka_unit_test(test_sync_starts_over),
         cmocka_unit_test(test_mixed_writev),
         cmocka_unit_test(test_growth_and_shrink),
+        cmocka_unit_test(test_holes_keep_pwrite),
         cmocka_unit_test(test_runs_stay_pwrite),
         cmocka_unit_test(test_off_by_option_or_table),
         cmocka_unit_test(test_engine_commits),

@@ -179,19 +179,21 @@ typedef struct ct_filestore_options {
        one), which spares the kernel's per-page write path: random fill,
        overwrite and delete 29-40% faster (docs/bench.md). Same effect on
        the file as pwrite, same durability (a sync writes both out). Only
-       where such a store cannot fail for want of space: pages below the
-       file's end whose blocks that earlier pwrite reserved, on file
-       systems that overwrite in place (ext2/3/4, XFS, tmpfs; Linux only;
-       elsewhere, and on btrfs, ZFS, NFS and others, every write stays
-       pwrite), never with a syscall table (fault tests see every write).
-       Trade-off: a file system that shut down after a device error may
-       refuse the store with SIGBUS in the committing thread instead of a
-       CT_IO from pwrite (as with LMDB's MDB_WRITEMAP); the file on disk is
-       not harmed (those pages are reachable from no durable commit).
-       0: every write is a pwrite. ct_filestore_mapped_pages counts the
-       pages written this way. Costs up to 2 MiB of memory (a table of the
-       pages written since the last sync) and address space like
-       enable_map's. */
+       where the copy's page fault needs no new disk block: pages below
+       the file's end, in a file with no hole below its end, that the
+       store wrote with pwrite since the last sync, on ext2/3/4 or tmpfs
+       (Linux only; XFS, btrfs, ZFS, NFS and the rest keep pwrite), with
+       enable_map on and no syscall table (fault tests see every write);
+       pagestore/file/mapwrite.c has why each. Trade-off, as enable_map's:
+       when the kernel wrote such a page back and evicted it before the
+       copy, the copy reads it in, and a disk read error there raises
+       SIGBUS in the committing thread instead of returning CT_IO (so may
+       an ext4 short of space whose journal aborted); a stray write of the
+       process into the writable mapping changes the file, as with LMDB's
+       MDB_WRITEMAP (children of fork() do not inherit it). 0: every
+       write is a pwrite. ct_filestore_mapped_pages counts the pages
+       written by copies. Costs up to 2 MiB (a table of the pages written
+       since the last sync) and address space like enable_map's. */
     int map_writes;
 } ct_filestore_options;
 

@@ -175,6 +175,9 @@ static void note_write(fs_store *fs, uint64_t off, size_t len, uint64_t eof)
 /* Bookkeeping after a write of len bytes at off returned rc. */
 static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
 {
+    if (off > atomic_load(&fs->file_bytes)) { /* the bytes between may be a hole */
+        ct__fs_mapwrite_may_hole(&fs->mapwrite, atomic_load(&fs->file_bytes));
+    }
     if (rc != CT_OK) {
         refresh_size(fs); /* a partial write may have grown the file */
         return rc;
@@ -362,8 +365,12 @@ static int fs_resize(ct_pagestore *ps, uint64_t npages)
         return CT_NOSPACE;
     }
     uint64_t bytes = npages * ps->page_size;
-    /* A shrink frees blocks a page written before may have had. */
+    /* A shrink frees blocks a page written before may have had; growth
+       leaves a hole. */
     ct__fs_mapwrite_new_epoch(&fs->mapwrite);
+    if (bytes > atomic_load(&fs->file_bytes)) {
+        ct__fs_mapwrite_may_hole(&fs->mapwrite, atomic_load(&fs->file_bytes));
+    }
     if (bytes < atomic_load(&fs->file_bytes)) {
         /* Stop handing out mapped pages of the tail before it goes. */
         atomic_store(&fs->file_bytes, bytes);
@@ -630,8 +637,10 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
         return rc;
     }
     /* mapwrite.c's rule 4: a syscall table sees every write. */
-    int map_writes = o.map_writes && !o.syscalls && !(o.flags & CT_FS_RDONLY);
-    rc = ct__fs_mapwrite_init(&fs->mapwrite, fs->fd, o.page_size, map_writes);
+    int map_writes =
+        o.map_writes && o.enable_map && !o.syscalls && !(o.flags & CT_FS_RDONLY);
+    rc = ct__fs_mapwrite_init(&fs->mapwrite, fs->fd, o.page_size, map_writes,
+                              atomic_load(&fs->file_bytes));
     if (rc != CT_OK) {
         ct__fs_map_close(&fs->map);
         (void)close(fs->fd);

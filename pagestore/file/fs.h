@@ -163,20 +163,24 @@ void ct__fs_map_close(ct__fs_map *m);
 #define CT_FS_SEEN_SLOTS_MAX (1u << 18)
 
 typedef struct ct__fs_mapwrite {
-    int enabled;                  /* mapwrite.c's rules 3 and 4 */
+    int enabled;                  /* mapwrite.c's rules 4 and 5 */
     ct__fs_map map;               /* writable; never handed out */
     _Atomic uint64_t epoch;       /* bumped when a sync or resize begins */
     _Atomic uint64_t mapped_pages; /* pages copied through the map */
     uint64_t cleared_at;          /* epoch of the table's last clear */
+    int fd;                       /* the store's: borrowed */
+    uint64_t hole_from;           /* lowest offset that may be a hole, or UINT64_MAX */
+    uint64_t hole_epoch;          /* epoch hole_from was last looked for in */
     uint64_t *seen;               /* slots tags (pgno, epoch), or NULL */
     uint32_t slots;               /* a power of two, or 0 */
 } ct__fs_mapwrite;
 
-/* Sets w up for fd; enable 0 (or a file system that does not overwrite
-   in place, or a system other than Linux) turns it off for good. CT_OK or
-   CT_NOMEM. */
-int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable);
-/* Where page pgno may be written by a copy now (mapwrite.c's rules 1-2),
+/* Sets w up for fd, a file of file_bytes bytes; enable 0 (or a file
+   system that does not overwrite in place, or a system other than Linux)
+   turns it off for good. CT_OK or CT_NOMEM. */
+int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable,
+                         uint64_t file_bytes);
+/* Where page pgno may be written by a copy now (mapwrite.c's rules 1-3),
    or NULL: write it with pwrite. Writer only. */
 void *ct__fs_mapwrite_target(ct__fs_mapwrite *w, uint64_t pgno, uint64_t file_bytes);
 /* Counts npages pages copied through the map. */
@@ -185,6 +189,9 @@ void ct__fs_mapwrite_copied(ct__fs_mapwrite *w, uint32_t npages);
    file_bytes long now). Writer only. */
 void ct__fs_mapwrite_note(ct__fs_mapwrite *w, uint64_t pgno, uint32_t npages,
                           uint64_t file_bytes);
+/* The file may have a hole from byte offset from on (a write past its
+   end, a resize that grew it). Writer only. */
+void ct__fs_mapwrite_may_hole(ct__fs_mapwrite *w, uint64_t from);
 /* A sync or resize begins: no page counts as written any more. */
 void ct__fs_mapwrite_new_epoch(ct__fs_mapwrite *w);
 /* Pages copied through the map since init. */

@@ -82,6 +82,11 @@ static uintptr_t map_chunk(ct__fs_map *m, unsigned k)
         if (len <= SIZE_MAX && base <= (uint64_t)INT64_MAX - len) {
             p = mmap(NULL, (size_t)len, m->prot, MAP_SHARED, m->fd, (off_t)base);
         }
+        if (p != MAP_FAILED && (m->prot & PROT_WRITE)) {
+            /* A child of fork() must not inherit a way to write the file
+               (a hint: the mapping works without it). */
+            (void)madvise(p, (size_t)len, MADV_DONTFORK);
+        }
         c = p == MAP_FAILED ? MAP_FAIL : (uintptr_t)p;
         atomic_store_explicit(&m->chunk[k], c, memory_order_release);
     }

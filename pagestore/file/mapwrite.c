@@ -17,29 +17,49 @@
  * Same effect as pwrite: both change the page-cache page, which pread and
  * the read mapping see and fsync writes out; the kernel write-protects a
  * page before it writes it back, so a store during the writeback faults
- * and dirties the page again, as a pwrite would.
+ * and dirties the page again, and the next sync writes it whole. One
+ * difference: pwrite copies under the page lock, a copy does not, so a
+ * writeback (the kernel's flusher, or a sync on another thread) that
+ * starts in the middle of a copy may put a page on disk half old and half
+ * new. That is a torn write, which the device model already inflicts:
+ * the engine only ever writes pages no durable commit reaches and the meta
+ * slot that does not hold the durable commit, and a crash before the
+ * commit's sync leaves them unreferenced (or the meta failing its CRC).
  *
  * What a store cannot do is fail with an error code: the kernel can only
- * raise SIGBUS. So a page goes through the mapping only when nothing but
- * a file system that shut down can make its store fault:
+ * raise SIGBUS. So a page goes through the mapping only when its fault
+ * needs no new disk block and reads nothing from the disk in the usual
+ * case:
  *   1. the page lies wholly below the file's end (the store tracks it and
  *      holds the lock; a resize starts a new epoch, so a page a shrink
  *      dropped must be written with pwrite again first);
- *   2. the store wrote the page with pwrite in this epoch (since the last
- *      sync or resize began), so its disk blocks are allocated or reserved
- *      (delayed allocation): the fault needs no new block, no ENOSPC. This
+ *   2. the file has no hole below its end (lseek SEEK_HOLE at open, and
+ *      again once per epoch after a write past the end or a growing resize
+ *      may have made one). The kernel makes a whole folio writable at a
+ *      fault, up to 256 pages on ext4 since 6.16, and a hole anywhere in
+ *      it would need a block then: SIGBUS on a full disk (a review
+ *      reproduced it with a file ct_copy left sparse, read sequentially);
+ *   3. the store wrote the page with pwrite in this epoch (since the last
+ *      sync or resize began): its blocks are allocated or reserved, and
+ *      the page is in the page cache, dirty (no read at the fault). This
  *      also keeps pwrite where a page is written once per sync (durable
  *      single puts): a store there would pay a write fault, not save one;
- *   3. the file system overwrites blocks in place: ext4, XFS, tmpfs
- *      (fstatfs at open). Copy-on-write ones (btrfs, ZFS, ...) allocate at
- *      every write fault and keep pwrite, as do unknown ones;
- *   4. Linux, no syscall table (a fault test sees every write), a
- *      writable store, and the option (ct_filestore_options.map_writes).
- * Left: a file system that shut down after a device error may refuse the
- * fault: SIGBUS in the committing thread instead of CT_IO (as with LMDB's
- * MDB_WRITEMAP; the file on disk is not harmed, the pages a commit writes
- * are reachable from no durable meta). map_writes = 0 trades the speed
- * for the error code.
+ *   4. the file system overwrites blocks in place: ext2/3/4 and tmpfs
+ *      (fstatfs at open). Not XFS (a reflink copy, cp's default there,
+ *      shares blocks, and the first write of a shared block allocates),
+ *      nor btrfs, ZFS and other copy-on-write or network file systems;
+ *   5. Linux, the read mapping on (enable_map: whoever turns it off wants
+ *      no SIGBUS at all), no syscall table (a fault test sees every
+ *      write), a writable store, and the option (map_writes).
+ * Left (filestore.h says it to the user): the kernel may write a page back
+ * and evict it between its pwrite and the copy; the fault then reads it
+ * first, and a read error there is SIGBUS, as a read through the read
+ * mapping is. A file system in its low-space mode (ext4 without delayed
+ * allocation then) whose journal aborted may refuse such a fault too. A
+ * stray write anywhere in the process that lands in the writable mapping
+ * changes the file, as with LMDB's MDB_WRITEMAP; children of fork() do not
+ * inherit the mapping (MADV_DONTFORK). Another process that truncates the
+ * file despite the lock makes the copy fault, as it makes readers fault.
  *
  * The writable mapping is the store's alone: the read path hands out
  * pointers into its own read-only mapping (map.c), so a caller's stray
@@ -60,6 +80,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__linux__)
 #include <sys/vfs.h>
@@ -70,14 +91,17 @@
 #define SEEN_EPOCH_BITS 24u
 #define SEEN_EPOCH_MASK (((uint64_t)1 << SEEN_EPOCH_BITS) - 1u)
 /* Pages numbered at or past this always go through pwrite (their number
-   does not fit beside the epoch; 2^40 pages are 4 PiB at 4 KiB). */
-#define SEEN_PGNO_LIMIT ((uint64_t)1 << (64u - SEEN_EPOCH_BITS))
+   plus one does not fit beside the epoch; 2^40 pages are 4 PiB at 4 KiB). */
+#define SEEN_PGNO_LIMIT (((uint64_t)1 << (64u - SEEN_EPOCH_BITS)) - 1u)
 #define SEEN_CLEAR_EVERY ((uint64_t)1 << (SEEN_EPOCH_BITS - 1u))
 
-/* f_type values (linux/magic.h) of file systems that overwrite in place. */
+/* f_type values (linux/magic.h) of file systems that overwrite in place.
+   Not XFS: a file whose blocks a reflink copy shares (cp's default there)
+   allocates at every first write of a block. */
 #define FS_MAGIC_EXT4 0xEF53u /* ext2, ext3 and ext4 share it */
-#define FS_MAGIC_XFS 0x58465342u
 #define FS_MAGIC_TMPFS 0x01021994u
+/* hole_from when no hole below the file's end is known. */
+#define NO_HOLE UINT64_MAX
 
 static int overwrites_in_place(int fd)
 {
@@ -87,25 +111,44 @@ static int overwrites_in_place(int fd)
         return 0;
     }
     unsigned long type = (unsigned long)st.f_type;
-    return type == FS_MAGIC_EXT4 || type == FS_MAGIC_XFS || type == FS_MAGIC_TMPFS;
+    return type == FS_MAGIC_EXT4 || type == FS_MAGIC_TMPFS;
 #else
     (void)fd;
     return 0;
 #endif
 }
 
-int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable)
+/* The first hole at or past from below file_bytes, or NO_HOLE. A failed
+   lseek counts as a hole at from (no copies until a later check). */
+static uint64_t find_hole(int fd, uint64_t from, uint64_t file_bytes)
+{
+    if (from >= file_bytes) {
+        return NO_HOLE;
+    }
+    off_t h = lseek(fd, (off_t)from, SEEK_HOLE);
+    if (h < 0) {
+        return from;
+    }
+    return (uint64_t)h >= file_bytes ? NO_HOLE : (uint64_t)h;
+}
+
+int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable,
+                         uint64_t file_bytes)
 {
     memset(w, 0, sizeof(*w));
     atomic_init(&w->epoch, (uint64_t)1);
     atomic_init(&w->mapped_pages, (uint64_t)0);
+    w->fd = fd;
     w->enabled = enable && overwrites_in_place(fd);
+    w->hole_from = w->enabled ? find_hole(fd, 0, file_bytes) : NO_HOLE;
+    w->hole_epoch = 1;
     return ct__fs_map_init(&w->map, fd, page_size, w->enabled, 1);
 }
 
+/* Never 0, the empty slot: page numbers are stored plus one. */
 static uint64_t seen_tag(uint64_t pgno, uint64_t epoch)
 {
-    return (pgno << SEEN_EPOCH_BITS) | (epoch & SEEN_EPOCH_MASK);
+    return ((pgno + 1u) << SEEN_EPOCH_BITS) | (epoch & SEEN_EPOCH_MASK);
 }
 
 /* The epoch to tag with now; clears the table when the epoch has moved so
@@ -122,13 +165,28 @@ static uint64_t current_epoch(ct__fs_mapwrite *w)
     return e;
 }
 
+/* Whether the file has no hole below file_bytes (rule 2). A hole once
+   seen is looked for again once per epoch: the pwrites since may have
+   filled it. */
+static int hole_free(ct__fs_mapwrite *w, uint64_t epoch, uint64_t file_bytes)
+{
+    if (w->hole_from >= file_bytes) {
+        return 1;
+    }
+    if (w->hole_epoch != epoch) {
+        w->hole_epoch = epoch;
+        w->hole_from = find_hole(w->fd, w->hole_from, file_bytes);
+    }
+    return w->hole_from >= file_bytes;
+}
+
 void *ct__fs_mapwrite_target(ct__fs_mapwrite *w, uint64_t pgno, uint64_t file_bytes)
 {
     if (!w->seen || pgno >= SEEN_PGNO_LIMIT) {
         return NULL;
     }
     uint64_t e = current_epoch(w);
-    if (w->seen[pgno & (w->slots - 1u)] != seen_tag(pgno, e)) {
+    if (w->seen[pgno & (w->slots - 1u)] != seen_tag(pgno, e) || !hole_free(w, e, file_bytes)) {
         return NULL;
     }
     return (void *)ct__fs_map_page(&w->map, pgno, file_bytes);
@@ -158,7 +216,7 @@ static void size_table(ct__fs_mapwrite *w, uint64_t file_pages)
     for (uint32_t i = 0; i < w->slots; i++) {
         uint64_t tag = w->seen[i];
         if (tag) {
-            seen[(tag >> SEEN_EPOCH_BITS) & (slots - 1u)] = tag;
+            seen[((tag >> SEEN_EPOCH_BITS) - 1u) & (slots - 1u)] = tag;
         }
     }
     free(w->seen);
@@ -179,6 +237,13 @@ void ct__fs_mapwrite_note(ct__fs_mapwrite *w, uint64_t pgno, uint32_t npages,
     uint64_t e = current_epoch(w);
     for (uint32_t k = 0; k < npages && pgno + k < SEEN_PGNO_LIMIT; k++) {
         w->seen[(pgno + k) & (w->slots - 1u)] = seen_tag(pgno + k, e);
+    }
+}
+
+void ct__fs_mapwrite_may_hole(ct__fs_mapwrite *w, uint64_t from)
+{
+    if (from < w->hole_from) {
+        w->hole_from = from;
     }
 }
 
