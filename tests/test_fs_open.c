@@ -1,7 +1,8 @@
 /*
  * test_fs_open.c - what ct_filestore_open makes of paths that name no
- * regular file, and of a file another store changes while this one waits
- * for the lock. The lock race is staged by this executable's own flock(),
+ * regular file, of a file another store changes while this one waits
+ * for the lock, of an open a signal interrupts (this executable's open()
+ * fails with EINTR on demand) and of a file under a lease. The lock race is staged by this executable's own flock(),
  * which the library's call reaches (an executable's definition comes
  * before libc's) and which runs a hook first: the hook changes the file's
  * length at the moment a competing store could, between open and lock.
@@ -51,6 +52,29 @@ int flock(int fd, int operation)
     return (int)syscall(SYS_flock, fd, operation);
 }
 
+/* ---- open with injected EINTRs ------------------------------------------- */
+
+static int open_eintrs; /* the next this many opens fail with EINTR */
+static int open_calls;
+
+int open(const char *file, int oflag, ...)
+{
+    open_calls++;
+    if (open_eintrs > 0) {
+        open_eintrs--;
+        errno = EINTR;
+        return -1;
+    }
+    mode_t mode = 0;
+    if (oflag & O_CREAT) {
+        va_list ap;
+        va_start(ap, oflag);
+        mode = (mode_t)va_arg(ap, int);
+        va_end(ap);
+    }
+    return (int)syscall(SYS_openat, AT_FDCWD, file, oflag, mode);
+}
+
 /* ---- Helpers ------------------------------------------------------------- */
 
 static char path[512];
@@ -76,6 +100,8 @@ static int test_setup(void **state)
     (void)state;
     before_flock = NULL;
     flock_calls = 0;
+    open_eintrs = 0;
+    open_calls = 0;
     alarm(60); /* an open that waits for a FIFO's writer fails, not hangs */
     return 0;
 }
@@ -86,6 +112,54 @@ static int test_teardown(void **state)
     alarm(0);
     (void)unlink(path);
     return 0;
+}
+
+/* ---- Interrupted and refused opens ------------------------------------------ */
+
+/* An open a signal interrupts is retried: creating, and opening an existing
+   file read-only. */
+static void test_open_retried_on_eintr(void **state)
+{
+    (void)state;
+    new_path("eintr");
+    ct_pagestore *ps = NULL;
+    open_eintrs = 3;
+    assert_int_equal(open_with(0, &ps), CT_OK);
+    assert_int_equal(open_eintrs, 0);
+    assert_true(open_calls >= 4);
+    unsigned char page[PS];
+    memset(page, 5, sizeof page);
+    assert_int_equal(ps->ops->write(ps, 0, 1, page), CT_OK);
+    ps->ops->close(ps);
+    open_eintrs = 2;
+    assert_int_equal(open_with(CT_FS_RDONLY, &ps), CT_OK);
+    unsigned char back[PS];
+    assert_int_equal(ps->ops->read(ps, 0, 1, back), CT_OK);
+    assert_memory_equal(back, page, PS);
+    ps->ops->close(ps);
+}
+
+/* A lease another opener holds would make open wait for its break (our
+   open does not wait): CT_BUSY, like the lock, not CT_IO. The lease here
+   is this process's own, its break signal (SIGIO) ignored. */
+static void test_lease_is_busy(void **state)
+{
+    (void)state;
+    new_path("lease");
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(fd >= 0);
+    void (*old)(int) = signal(SIGIO, SIG_IGN);
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) != 0) {
+        fail_msg("F_SETLEASE: %s", strerror(errno));
+    }
+    ct_pagestore *ps = NULL;
+    assert_int_equal(open_with(0, &ps), CT_BUSY);
+    assert_null(ps);
+    assert_int_equal(fcntl(fd, F_SETLEASE, F_UNLCK), 0);
+    close(fd);
+    signal(SIGIO, old);
+    assert_int_equal(open_with(0, &ps), CT_OK);
+    ps->ops->close(ps);
 }
 
 /* ---- Paths that name no regular file -------------------------------------- */
@@ -194,6 +268,8 @@ static void test_length_read_after_lock_shrunk(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_retried_on_eintr, test_setup, test_teardown),
+        cmocka_unit_test_setup_teardown(test_lease_is_busy, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_fifo_is_invalid, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_socket_is_invalid, test_setup, test_teardown),
         cmocka_unit_test_setup_teardown(test_length_read_after_lock_grown, test_setup,

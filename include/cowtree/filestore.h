@@ -210,8 +210,10 @@ CT_API uint64_t ct_filestore_mapped_pages(ct_pagestore *ps);
    A partial last page (a crash while the file grew) counts as a page and
    reads zero-filled past the end of the file.
    Errors: CT_INVALID (NULL path/out, bad page size), CT_NOTFOUND (missing with
-   CT_FS_NOCREATE), CT_BUSY (locked by another opener), CT_READONLY (no
-   permission to write), CT_IO, CT_NOMEM. A failed sync makes every later
+   CT_FS_NOCREATE), CT_BUSY (locked by another opener, or leased by
+   another process: the open would wait for the lease's break),
+   CT_READONLY (no permission to write), CT_IO, CT_NOMEM. An open a
+   signal interrupts (EINTR) is retried. A failed sync makes every later
    write and sync of the store fail with CT_IO (poisoned); resize too.
    Reads stay available. Read-only stores (CT_FS_RDONLY) take a shared lock;
    their write and resize are CT_READONLY and their sync a no-op (CT_OK).

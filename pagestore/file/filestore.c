@@ -472,6 +472,12 @@ static int open_errno_rc(int err, int writing)
         return CT_INVALID;
     case ENOMEM:
         return CT_NOMEM;
+    case EAGAIN: /* O_NONBLOCK and another process's lease: the open would
+                    wait for the lease's break */
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+        return CT_BUSY;
     default:
         return ct__fs_errno_rc(err);
     }
@@ -490,10 +496,17 @@ static int open_file(const char *path, unsigned flags, int *fd_out, int *created
        otherwise wait for a writer, forever. open_locked clears it. */
     int base = (writing ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     *created = 0;
-    int fd = open(path, base);
-    if (fd < 0 && errno == ENOENT && writing && !(flags & CT_FS_NOCREATE)) {
-        fd = open(path, base | O_CREAT, FS_CREATE_MODE);
-        *created = fd >= 0;
+    int fd = -1;
+    /* A signal may interrupt an open that waits (a slow file system). */
+    for (int tries = 0; tries < CT_FS_RETRY_MAX; tries++) {
+        fd = open(path, base);
+        if (fd < 0 && errno == ENOENT && writing && !(flags & CT_FS_NOCREATE)) {
+            fd = open(path, base | O_CREAT, FS_CREATE_MODE);
+            *created = fd >= 0;
+        }
+        if (fd >= 0 || errno != EINTR) {
+            break;
+        }
     }
     if (fd < 0) {
         return open_errno_rc(errno, writing);
