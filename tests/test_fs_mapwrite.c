@@ -264,6 +264,49 @@ static void test_holes_keep_pwrite(void **state)
     close_and_remove(ps);
 }
 
+/* Fallocated (unwritten) extents below the end count as holes on ext4,
+   also once read into the page cache: without delayed allocation a fault
+   converts the folio's other unwritten blocks, which may take a block. tmpfs has nothing to convert, and no
+   FIEMAP: there the pages are copied. */
+static void test_unwritten_extents(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    ps->ops->close(ps);
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(posix_fallocate(fd, 0, (off_t)(32u * PS)), 0);
+    unsigned char page[PS];
+    for (off_t off = 0; off < (off_t)(32u * PS); off += PS) {
+        /* Cached, SEEK_HOLE calls unwritten extents data (uncached, holes). */
+        assert_int_equal(pread(fd, page, PS, off), (ssize_t)PS);
+    }
+    struct statfs st;
+    assert_int_equal(fstatfs(fd, &st), 0);
+    close(fd);
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS;
+    ps = open_at(&o);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 0, 4, 2);
+    if ((unsigned long)st.f_type == 0xEF53u) {
+        assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+        for (uint64_t p = 4; p < 32; p += 4) { /* written: no longer unwritten */
+            write_nodes(ps, p, 4, 3);
+        }
+        assert_int_equal(ps->ops->sync(ps), CT_OK);
+        write_nodes(ps, 0, 4, 4);
+        write_nodes(ps, 0, 4, 5);
+        assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+        assert_file_page_is(2, 7);
+    } else {
+        assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+        assert_file_page_is(2, 4);
+    }
+    close_and_remove(ps);
+}
+
 /* An overflow run (one buffer of several pages) is write-once data and
    stays pwrite, also when rewritten. */
 static void test_runs_stay_pwrite(void **state)
@@ -406,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_mixed_writev),
         cmocka_unit_test(test_growth_and_shrink),
         cmocka_unit_test(test_holes_keep_pwrite),
+        cmocka_unit_test(test_unwritten_extents),
         cmocka_unit_test(test_runs_stay_pwrite),
         cmocka_unit_test(test_off_by_option_or_table),
         cmocka_unit_test(test_engine_commits),

@@ -180,7 +180,8 @@ typedef struct ct_filestore_options {
        overwrite and delete 29-40% faster (docs/bench.md). Same effect on
        the file as pwrite, same durability (a sync writes both out). Only
        where the copy's page fault needs no new disk block: pages below
-       the file's end, in a file with no hole below its end, that the
+       the file's end, in a file with no hole or fallocated (unwritten)
+       extent below its end, that the
        store wrote with pwrite since the last sync, on ext2/3/4 or tmpfs
        (Linux only; XFS, btrfs, ZFS, NFS and the rest keep pwrite), with
        enable_map on and no syscall table (fault tests see every write);

@@ -33,9 +33,9 @@
  *   1. the page lies wholly below the file's end (the store tracks it and
  *      holds the lock; a resize starts a new epoch, so a page a shrink
  *      dropped must be written with pwrite again first);
- *   2. the file has no hole below its end (lseek SEEK_HOLE at open, and
- *      again once per epoch after a write past the end or a growing resize
- *      may have made one). The kernel makes a whole folio writable at a
+ *   2. the file has no hole and no unwritten (fallocated) extent below its
+ *      end (lseek SEEK_HOLE and FIEMAP at open, and again once per epoch
+ *      after a write past the end or a growing resize may have made one). The kernel makes a whole folio writable at a
  *      fault, up to 256 pages on ext4 since 6.16, and a hole anywhere in
  *      it would need a block then: SIGBUS on a full disk (a review
  *      reproduced it with a file ct_copy left sparse, read sequentially);
@@ -83,6 +83,10 @@
 #include <unistd.h>
 
 #if defined(__linux__)
+#include <errno.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
 #endif
 
@@ -118,8 +122,66 @@ static int overwrites_in_place(int fd)
 #endif
 }
 
-/* The first hole at or past from below file_bytes, or NO_HOLE. A failed
-   lseek counts as a hole at from (no copies until a later check). */
+#if defined(__linux__)
+/* Extents asked for per FIEMAP call (56 bytes each). */
+#define FIEMAP_BATCH 64u
+
+/* The first unwritten extent (fallocated, never written) in [from, to):
+   its start, or to. A file system without FIEMAP (tmpfs) has none to
+   report and none that a fault would convert; any other failure counts as
+   one at from. Why unwritten extents count as holes: on ext4 without
+   delayed allocation, the first write fault converts the folio's other
+   unwritten blocks, and splitting an extent may take a new block (a review
+   reproduced SIGBUS once ext4's reserved blocks were gone). */
+static uint64_t find_unwritten(int fd, uint64_t from, uint64_t to)
+{
+    size_t bytes = sizeof(struct fiemap) + FIEMAP_BATCH * sizeof(struct fiemap_extent);
+    struct fiemap *q = malloc(bytes);
+    if (!q) {
+        return from;
+    }
+    uint64_t found = to;
+    uint64_t at = from;
+    while (at < to) {
+        memset(q, 0, bytes);
+        q->fm_start = at;
+        q->fm_length = to - at;
+        q->fm_extent_count = FIEMAP_BATCH;
+        if (ioctl(fd, FS_IOC_FIEMAP, q) != 0) {
+            found = (errno == EOPNOTSUPP || errno == ENOTTY) ? to : from;
+            break;
+        }
+        if (q->fm_mapped_extents == 0) {
+            break; /* the rest is a hole, which SEEK_HOLE reported */
+        }
+        uint64_t before = at;
+        int last = 0;
+        for (uint32_t i = 0; i < q->fm_mapped_extents && !last; i++) {
+            const struct fiemap_extent *e = &q->fm_extents[i];
+            if (e->fe_flags & FIEMAP_EXTENT_UNWRITTEN) {
+                found = e->fe_logical > from ? e->fe_logical : from;
+                at = to;
+                break;
+            }
+            last = (e->fe_flags & FIEMAP_EXTENT_LAST) != 0;
+            at = e->fe_logical + e->fe_length;
+        }
+        if (last) {
+            break;
+        }
+        if (at <= before) {
+            found = from; /* no progress: a broken answer counts as a hole */
+            break;
+        }
+    }
+    free(q);
+    return found;
+}
+#endif
+
+/* The first hole, or unwritten extent, at or past from below file_bytes,
+   or NO_HOLE. A failed lseek counts as a hole at from (no copies until a
+   later check). */
 static uint64_t find_hole(int fd, uint64_t from, uint64_t file_bytes)
 {
     if (from >= file_bytes) {
@@ -129,7 +191,11 @@ static uint64_t find_hole(int fd, uint64_t from, uint64_t file_bytes)
     if (h < 0) {
         return from;
     }
-    return (uint64_t)h >= file_bytes ? NO_HOLE : (uint64_t)h;
+    uint64_t hole = (uint64_t)h < file_bytes ? (uint64_t)h : file_bytes;
+#if defined(__linux__)
+    hole = find_unwritten(fd, from, hole);
+#endif
+    return hole >= file_bytes ? NO_HOLE : hole;
 }
 
 int ct__fs_mapwrite_init(ct__fs_mapwrite *w, int fd, uint32_t page_size, int enable,
