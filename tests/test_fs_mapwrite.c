@@ -62,6 +62,17 @@ static ct_pagestore *open_at(const ct_filestore_options *o)
     return ps;
 }
 
+/* Opens the file at path again, with these two options. */
+static ct_pagestore *reopen(int map_writes, int enable_map)
+{
+    ct_filestore_options o;
+    ct_filestore_options_init(&o);
+    o.page_size = PS;
+    o.map_writes = map_writes;
+    o.enable_map = enable_map;
+    return open_at(&o);
+}
+
 static ct_pagestore *open_fresh(int map_writes, const ct_filestore_syscalls *sys)
 {
     const char *dir = mappable_dir();
@@ -151,11 +162,7 @@ static void test_rewrite_goes_through_map(void **state)
     assert_int_equal(ps->ops->sync(ps), CT_OK);
     ps->ops->close(ps);
 
-    ct_filestore_options o;
-    ct_filestore_options_init(&o);
-    o.page_size = PS;
-    o.map_writes = 0;
-    ps = open_at(&o);
+    ps = reopen(0, 1);
     assert_int_equal(ps->ops->read(ps, 5, 1, back), CT_OK);
     assert_memory_equal(back, page, PS);
     assert_file_page_is(15, 40 + 15);
@@ -233,10 +240,7 @@ static void test_holes_keep_pwrite(void **state)
     assert_true(fd >= 0);
     assert_int_equal(ftruncate(fd, (off_t)(32u * PS)), 0); /* 32 pages of hole */
     close(fd);
-    ct_filestore_options o;
-    ct_filestore_options_init(&o);
-    o.page_size = PS;
-    ps = open_at(&o);
+    ps = reopen(1, 1);
     write_nodes(ps, 0, 4, 1);
     write_nodes(ps, 0, 4, 2);
     assert_int_equal(ct_filestore_mapped_pages(ps), 0);
@@ -284,10 +288,7 @@ static void test_unwritten_extents(void **state)
     struct statfs st;
     assert_int_equal(fstatfs(fd, &st), 0);
     close(fd);
-    ct_filestore_options o;
-    ct_filestore_options_init(&o);
-    o.page_size = PS;
-    ps = open_at(&o);
+    ps = reopen(1, 1);
     write_nodes(ps, 0, 4, 1);
     write_nodes(ps, 0, 4, 2);
     if ((unsigned long)st.f_type == 0xEF53u) {
@@ -356,11 +357,7 @@ static void test_off_by_option_or_table(void **state)
 
     ps = open_fresh(1, NULL);
     ps->ops->close(ps);
-    ct_filestore_options o;
-    ct_filestore_options_init(&o);
-    o.page_size = PS;
-    o.enable_map = 0;
-    ps = open_at(&o);
+    ps = reopen(1, 0);
     write_nodes(ps, 0, 4, 1);
     write_nodes(ps, 0, 4, 2);
     assert_int_equal(ct_filestore_mapped_pages(ps), 0);
@@ -406,10 +403,7 @@ static void test_engine_commits(void **state)
     ct_close(db);
     ps->ops->close(ps);
 
-    ct_filestore_options o;
-    ct_filestore_options_init(&o);
-    o.map_writes = 0;
-    ps = open_at(&o);
+    ps = reopen(0, 1);
     assert_int_equal(ct_open(ps, NULL, &db), CT_OK);
     ct_check_report rep;
     assert_int_equal(ct_check(db, &rep), CT_OK);
