@@ -3,7 +3,9 @@
  * one regular file, opened O_CLOEXEC and locked (lock.c) for its life.
  * write and writev share every check and all bookkeeping; only the
  * syscall loop differs (io.c). Both preallocate first (prealloc.c) and
- * report write-once data for early writeback after (writeback.c).
+ * report write-once data for early writeback after (writeback.c). A tree
+ * page written again before a sync may go by a copy into a writable
+ * mapping instead (mapwrite.c decides which); the rest stay pwrite.
  *
  * Invariants:
  *   - page p lives at byte offset p * page_size; size() is the file length
