@@ -128,8 +128,7 @@ static void assert_file_page_is(uint64_t pgno, unsigned char want)
     close(fd);
     for (size_t i = 0; i < PS; i++) {
         if (buf[i] != want) {
-            fail_msg("page %llu byte %zu: %u, want %u", (unsigned long long)pgno, i, buf[i],
-                     want);
+            fail_msg("page %llu byte %zu: %u, want %u", (unsigned long long)pgno, i, buf[i], want);
         }
     }
 }
@@ -270,8 +269,8 @@ static void test_holes_keep_pwrite(void **state)
 
 /* Fallocated (unwritten) extents below the end count as holes on ext4,
    also once read into the page cache: without delayed allocation a fault
-   converts the folio's other unwritten blocks, which may take a block. tmpfs has nothing to convert, and no
-   FIEMAP: there the pages are copied. */
+   converts the folio's other unwritten blocks, which may take a block. tmpfs has nothing to
+   convert, and no FIEMAP: there the pages are copied. */
 static void test_unwritten_extents(void **state)
 {
     (void)state;

@@ -53,8 +53,8 @@ typedef struct fs_store {
     _Atomic uint64_t file_bytes;
     uint64_t page_max; /* pages addressable through off_t */
     ct_filestore_syscalls sys;
-    ct__fs_map map;           /* the zero-copy read path (map.c) */
-    ct__fs_prealloc prealloc; /* blocks reserved ahead (prealloc.c); writer only */
+    ct__fs_map map;             /* the zero-copy read path (map.c) */
+    ct__fs_prealloc prealloc;   /* blocks reserved ahead (prealloc.c); writer only */
     ct__fs_writeback writeback; /* early writeback (writeback.c); writer only */
     ct__fs_mapwrite mapwrite;   /* rewrites through a writable map (mapwrite.c) */
     /* Pages recently written past the file's end and inside it (writer
@@ -193,6 +193,45 @@ static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
     return CT_OK;
 }
 
+/* A rewrite of tree pages (no run, no bulk load; write() of one page
+   too): each page mapwrite.c allows is copied through the map, the
+   stretches between go through pwritev and count as written for the next
+   time. */
+static int writev_rewrite(fs_store *fs, uint64_t pgno, uint32_t npages, const void *const *pages,
+                          uint64_t off, size_t len)
+{
+    uint32_t page_size = fs->base.page_size;
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    int rc = CT_OK;
+    void *dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno, eof);
+    for (uint32_t k = 0; rc == CT_OK && k < npages;) {
+        if (dst) {
+            memcpy(dst, pages[k], page_size);
+            ct__fs_mapwrite_copied(&fs->mapwrite, 1);
+            k++;
+            dst = k < npages ? ct__fs_mapwrite_target(&fs->mapwrite, pgno + k, eof) : NULL;
+            continue;
+        }
+        /* The stretch up to the next page that can be copied (whose
+           target is kept for the next round, not looked up twice). */
+        uint32_t j = k + 1;
+        while (j < npages && !(dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno + j, eof))) {
+            j++;
+        }
+        uint64_t at = off + (uint64_t)k * page_size;
+        ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, at,
+                              at + (uint64_t)(j - k) * page_size);
+        rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages + k, j - k, page_size, at,
+                                 node_piece(fs, at), 0);
+        if (rc == CT_OK) {
+            uint64_t end = at + (uint64_t)(j - k) * page_size;
+            ct__fs_mapwrite_note(&fs->mapwrite, pgno + k, j - k, end > eof ? end : eof);
+        }
+        k = j;
+    }
+    return write_done(fs, off, len, rc);
+}
+
 static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf)
 {
     fs_store *fs = store_of(ps);
@@ -206,13 +245,9 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
         return rc;
     }
     int once = npages > 1 || bulk_write(fs, off); /* before write_done moves the end */
-    if (!once) {
-        void *dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno, atomic_load(&fs->file_bytes));
-        if (dst) {
-            memcpy(dst, buf, len);
-            ct__fs_mapwrite_copied(&fs->mapwrite, 1);
-            return write_done(fs, off, len, CT_OK);
-        }
+    if (!once && fs->mapwrite.enabled) {
+        const void *pages[1] = {buf};
+        return writev_rewrite(fs, pgno, 1, pages, off, len);
     }
     ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, off, off + len);
     rc = ct__fs_pwrite_full(&fs->sys, fs->fd, buf, len, off);
@@ -241,45 +276,9 @@ static void note_runs(fs_store *fs, const void *const *pages, uint32_t npages, u
         while (k < npages && ct__fs_in_run(pages, npages, page_size, k)) {
             k++;
         }
-        ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd,
-                              off + (uint64_t)first * page_size,
+        ct__fs_writeback_note(&fs->writeback, &fs->sys, fs->fd, off + (uint64_t)first * page_size,
                               (uint64_t)(k - first) * page_size);
     }
-}
-
-/* A rewrite of tree pages (no run, no bulk load): each page mapwrite.c
-   allows is copied through the map, the stretches between go through
-   pwritev and count as written for the next time. */
-static int writev_rewrite(fs_store *fs, uint64_t pgno, uint32_t npages, const void *const *pages,
-                          uint64_t off, size_t len)
-{
-    uint32_t page_size = fs->base.page_size;
-    uint64_t eof = atomic_load(&fs->file_bytes);
-    int rc = CT_OK;
-    for (uint32_t k = 0; rc == CT_OK && k < npages;) {
-        void *dst = ct__fs_mapwrite_target(&fs->mapwrite, pgno + k, eof);
-        if (dst) {
-            memcpy(dst, pages[k], page_size);
-            ct__fs_mapwrite_copied(&fs->mapwrite, 1);
-            k++;
-            continue;
-        }
-        uint32_t j = k + 1;
-        while (j < npages && !ct__fs_mapwrite_target(&fs->mapwrite, pgno + j, eof)) {
-            j++;
-        }
-        uint64_t at = off + (uint64_t)k * page_size;
-        ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, at,
-                              at + (uint64_t)(j - k) * page_size);
-        rc = ct__fs_pwritev_full(&fs->sys, fs->fd, pages + k, j - k, page_size, at,
-                                 node_piece(fs, at), 0);
-        if (rc == CT_OK) {
-            uint64_t end = at + (uint64_t)(j - k) * page_size;
-            ct__fs_mapwrite_note(&fs->mapwrite, pgno + k, j - k, end > eof ? end : eof);
-        }
-        k = j;
-    }
-    return write_done(fs, off, len, rc);
 }
 
 static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages)
@@ -467,7 +466,7 @@ static int open_errno_rc(int err, int writing)
     case EPERM:
         return writing ? CT_READONLY : CT_IO;
     case EISDIR:
-    case ENXIO: /* a socket, or a device with nothing behind it */
+    case ENXIO:        /* a socket, or a device with nothing behind it */
     case ENOTDIR:      /* a component of the path is no directory */
     case ELOOP:        /* symbolic links in a loop */
     case ENAMETOOLONG: /* the path cannot name a file */
@@ -643,8 +642,8 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
     int prealloc = (o.flags & CT_FS_PREALLOC) && !(o.flags & CT_FS_RDONLY);
     ct__fs_prealloc_init(&fs->prealloc, prealloc, o.prealloc_max_bytes,
                          atomic_load(&fs->file_bytes));
-    ct__fs_writeback_init(&fs->writeback,
-                          !(o.flags & (CT_FS_NO_WRITEBACK | CT_FS_RDONLY)), o.writeback_bytes);
+    ct__fs_writeback_init(&fs->writeback, !(o.flags & (CT_FS_NO_WRITEBACK | CT_FS_RDONLY)),
+                          o.writeback_bytes);
     rc = ct__fs_map_init(&fs->map, fs->fd, o.page_size, o.enable_map != 0, 0);
     if (rc != CT_OK) {
         (void)close(fs->fd);
@@ -652,8 +651,7 @@ int ct_filestore_open(const char *path, const ct_filestore_options *opt, ct_page
         return rc;
     }
     /* mapwrite.c's rule 4: a syscall table sees every write. */
-    int map_writes =
-        o.map_writes && o.enable_map && !o.syscalls && !(o.flags & CT_FS_RDONLY);
+    int map_writes = o.map_writes && o.enable_map && !o.syscalls && !(o.flags & CT_FS_RDONLY);
     rc = ct__fs_mapwrite_init(&fs->mapwrite, fs->fd, o.page_size, map_writes,
                               atomic_load(&fs->file_bytes));
     if (rc != CT_OK) {

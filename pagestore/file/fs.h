@@ -82,8 +82,7 @@ typedef struct ct__fs_prealloc {
 } ct__fs_prealloc;
 
 /* Sets p up for a file of file_bytes bytes; max_bytes 0 = the default. */
-void ct__fs_prealloc_init(ct__fs_prealloc *p, int enabled, uint64_t max_bytes,
-                          uint64_t file_bytes);
+void ct__fs_prealloc_init(ct__fs_prealloc *p, int enabled, uint64_t max_bytes, uint64_t file_bytes);
 /* Called before a write of [off, end): reserves [off, end + chunk) when end
    lies past p->end_bytes. Never fails: preallocation is only a hint. */
 void ct__fs_prealloc_write(ct__fs_prealloc *p, const ct_filestore_syscalls *sys, int fd,
@@ -137,7 +136,7 @@ typedef struct ct__fs_map {
     int prot;    /* PROT_READ, or PROT_READ | PROT_WRITE (mapwrite.c's) */
     uint32_t page_size;
     unsigned page_shift; /* log2(page_size): enabled implies a power of two */
-    pthread_mutex_t mu;                            /* serialises mapping a chunk */
+    pthread_mutex_t mu;  /* serialises mapping a chunk */
     _Atomic uintptr_t chunk[CT_FS_MAP_CHUNKS_MAX]; /* 0, an address or MAP_FAIL */
 } ct__fs_map;
 
@@ -163,16 +162,16 @@ void ct__fs_map_close(ct__fs_map *m);
 #define CT_FS_SEEN_SLOTS_MAX (1u << 18)
 
 typedef struct ct__fs_mapwrite {
-    int enabled;                  /* mapwrite.c's rules 4 and 5 */
-    ct__fs_map map;               /* writable; never handed out */
-    _Atomic uint64_t epoch;       /* bumped when a sync or resize begins */
+    int enabled;                   /* mapwrite.c's rules 4 and 5 */
+    ct__fs_map map;                /* writable; never handed out */
+    _Atomic uint64_t epoch;        /* bumped when a sync or resize begins */
     _Atomic uint64_t mapped_pages; /* pages copied through the map */
-    uint64_t cleared_at;          /* epoch of the table's last clear */
-    int fd;                       /* the store's: borrowed */
-    uint64_t hole_from;           /* lowest offset that may be a hole, or UINT64_MAX */
-    uint64_t hole_epoch;          /* epoch hole_from was last looked for in */
-    uint64_t *seen;               /* slots tags (pgno, epoch), or NULL */
-    uint32_t slots;               /* a power of two, or 0 */
+    uint64_t cleared_at;           /* epoch of the table's last clear */
+    int fd;                        /* the store's: borrowed */
+    uint64_t hole_from;            /* lowest offset that may be a hole, or UINT64_MAX */
+    uint64_t hole_epoch;           /* epoch hole_from was last looked for in */
+    uint64_t *seen;                /* slots tags (pgno, epoch), or NULL */
+    uint32_t slots;                /* a power of two, or 0 */
 } ct__fs_mapwrite;
 
 /* Sets w up for fd, a file of file_bytes bytes; enable 0 (or a file
@@ -187,8 +186,7 @@ void *ct__fs_mapwrite_target(ct__fs_mapwrite *w, uint64_t pgno, uint64_t file_by
 void ct__fs_mapwrite_copied(ct__fs_mapwrite *w, uint32_t npages);
 /* Pages pgno..pgno+npages-1 were written with pwrite (the file is
    file_bytes long now). Writer only. */
-void ct__fs_mapwrite_note(ct__fs_mapwrite *w, uint64_t pgno, uint32_t npages,
-                          uint64_t file_bytes);
+void ct__fs_mapwrite_note(ct__fs_mapwrite *w, uint64_t pgno, uint32_t npages, uint64_t file_bytes);
 /* The file may have a hole from byte offset from on (a write past its
    end, a resize that grew it). Writer only. */
 void ct__fs_mapwrite_may_hole(ct__fs_mapwrite *w, uint64_t from);
