@@ -917,22 +917,90 @@ static void test_faults_off_with_den_zero(void **state)
     ps->ops->close(ps);
 }
 
-/* write_error 1/1: CT_IO and nothing written or logged; counted. */
+/* How many leading 512-byte sectors of the view's pages [pgno, pgno+n)
+   hold pattern `neu` while every later sector holds pattern `old` (tag 0 =
+   zeros, as never-written pages read); -1 when the view is not such a
+   prefix. */
+static long view_prefix_sectors(ct_pagestore *ps, uint64_t pgno, uint32_t n, uint32_t neu,
+                                uint32_t old)
+{
+    size_t len = (size_t)ps->page_size * n;
+    unsigned char *v = page_buf(ps, n);
+    unsigned char *a = page_buf(ps, n);
+    unsigned char *b = page_buf(ps, n);
+    assert_rc(ps->ops->read(ps, pgno, n, v), CT_OK);
+    for (uint32_t k = 0; k < n; k++) {
+        fill(a + (size_t)k * ps->page_size, ps->page_size, neu);
+        fill(b + (size_t)k * ps->page_size, ps->page_size, old);
+    }
+    size_t sectors = len / CT_SECTOR_SIZE;
+    size_t k = 0;
+    while (k < sectors &&
+           memcmp(v + k * CT_SECTOR_SIZE, a + k * CT_SECTOR_SIZE, CT_SECTOR_SIZE) == 0) {
+        k++;
+    }
+    long out = (long)k;
+    for (size_t j = k; j < sectors; j++) {
+        if (memcmp(v + j * CT_SECTOR_SIZE, b + j * CT_SECTOR_SIZE, CT_SECTOR_SIZE) != 0) {
+            out = -1;
+        }
+    }
+    free(v);
+    free(a);
+    free(b);
+    return out;
+}
+
+/* write_error 1/1: every write returns CT_IO, counted, having written a
+   prefix of its range (none, some sectors or all of it: a short write,
+   then the error): the view shows the prefix over the old bytes, and the
+   prefix is logged like a write, so a crash that keeps the log keeps it. */
 static void test_fault_write_error(void **state)
 {
     (void)state;
     ct_pagestore *ps = mk(PS_DEFAULT, 3);
-    wr(ps, 0, 1);
+    for (uint64_t p = 0; p < 3; p++) {
+        wr(ps, p, 1);
+    }
+    assert_rc(ps->ops->sync(ps), CT_OK);
     only_fault(ps, CT_MEMSTORE_FAULT_WRITE_ERROR, 1, 1);
-    unsigned char *b = page_buf(ps, 1);
-    fill(b, PS_DEFAULT, 2);
-    assert_rc(ps->ops->write(ps, 0, 1, b), CT_IO);
-    assert_rc(ps->ops->write(ps, 5, 1, b), CT_IO);
-    assert_true(view_is(ps, 0, 1));
+    unsigned char *b = page_buf(ps, 3);
+    long total = (long)(3 * PS_DEFAULT / CT_SECTOR_SIZE);
+    int none = 0;
+    int some = 0;
+    for (uint32_t tag = 2; tag < 40; tag++) {
+        for (uint32_t k = 0; k < 3; k++) {
+            fill(b + (size_t)k * PS_DEFAULT, PS_DEFAULT, tag);
+        }
+        /* Make the view uniform first, with the fault off. */
+        assert_rc(ct_memstore_set_faults(ps, NULL, 0), CT_OK);
+        for (uint64_t p = 0; p < 3; p++) {
+            wr(ps, p, tag + 100);
+        }
+        only_fault(ps, CT_MEMSTORE_FAULT_WRITE_ERROR, 1, 1);
+        assert_rc(ps->ops->write(ps, 0, 3, b), CT_IO);
+        long k = view_prefix_sectors(ps, 0, 3, tag, tag + 100);
+        assert_true(k >= 0 && k <= total);
+        none += k == 0;
+        some += k > 0 && k < total;
+    }
+    assert_true(none > 0);
+    assert_true(some > 0);
     ct_memstore_info in = info_of(ps);
-    assert_int_equal(in.size_pages, 1);
-    assert_int_equal(in.pending, 1);
-    assert_int_equal(in.faults_injected[CT_MEMSTORE_FAULT_WRITE_ERROR], 2);
+    assert_int_equal(in.faults_injected[CT_MEMSTORE_FAULT_WRITE_ERROR], 38);
+    /* The prefix is in the log: kept by a crash that keeps every write. */
+    long k = view_prefix_sectors(ps, 0, 3, 39, 139);
+    crash_mode(ps, CT_CRASH_KEEP_ALL, 0, 0, 0);
+    assert_int_equal(view_prefix_sectors(ps, 0, 3, 39, 139), k);
+    /* A failed write past the end grows the store by its prefix only. */
+    only_fault(ps, CT_MEMSTORE_FAULT_WRITE_ERROR, 1, 1);
+    uint64_t p = 8;
+    for (; size_of(ps) == 3 && p < 200; p += 4) {
+        assert_rc(ps->ops->write(ps, p, 3, b), CT_IO);
+    }
+    p -= 4;
+    assert_true(size_of(ps) > p && size_of(ps) <= p + 3);
+    assert_true(view_is(ps, p, 39));
     free(b);
     ps->ops->close(ps);
 }
@@ -1212,6 +1280,69 @@ static void test_countdown_nth(void **state)
     assert_int_equal(in.faults_injected[CT_MEMSTORE_FAULT_WRITE_ERROR], 0);
     free(b);
     ps->ops->close(ps);
+}
+
+/* Which of 64 reads of page 0 (pattern tag) bit_rot 1/2 garbles: one
+   bit per read, a fingerprint of the store PRNG's next 64 draws. */
+static uint64_t rot_mask(ct_pagestore *ps, uint32_t tag)
+{
+    only_fault(ps, CT_MEMSTORE_FAULT_BIT_ROT, 1, 2);
+    unsigned char *r = page_buf(ps, 1);
+    unsigned char *w = page_buf(ps, 1);
+    fill(w, ps->page_size, tag);
+    uint64_t mask = 0;
+    for (int i = 0; i < 64; i++) {
+        assert_rc(ps->ops->read(ps, 0, 1, r), CT_OK);
+        if (memcmp(r, w, ps->page_size) != 0) {
+            mask |= UINT64_C(1) << i;
+        }
+    }
+    free(r);
+    free(w);
+    return mask;
+}
+
+/* A write failed by a countdown also leaves a sector prefix of its range,
+   how long from the op number alone: the same on a replay, and without a
+   draw from the store PRNG (the random faults after it decide as on a
+   store that saw no countdown). */
+static void test_countdown_write_prefix(void **state)
+{
+    (void)state;
+    long first[12];
+    uint64_t masks[2];
+    for (int round = 0; round < 2; round++) {
+        ct_pagestore *ps = mk(PS_DEFAULT, 9);
+        unsigned char *b = page_buf(ps, 2);
+        int partial = 0;
+        for (int i = 0; i < 12; i++) {
+            wr(ps, 0, 1);
+            wr(ps, 1, 1);
+            assert_rc(ct_memstore_fail_nth(ps, CT_MEMSTORE_OP_WRITE, 1, 0), CT_OK);
+            fill(b, PS_DEFAULT, 2);
+            fill(b + PS_DEFAULT, PS_DEFAULT, 2);
+            assert_rc(ps->ops->write(ps, 0, 2, b), CT_IO);
+            long k = view_prefix_sectors(ps, 0, 2, 2, 1);
+            assert_true(k >= 0 && k <= (long)(2 * PS_DEFAULT / CT_SECTOR_SIZE));
+            partial += k > 0;
+            if (round == 0) {
+                first[i] = k;
+            } else {
+                assert_int_equal(k, first[i]);
+            }
+        }
+        assert_true(partial > 0);
+        assert_int_equal(info_of(ps).countdown_failures[CT_MEMSTORE_OP_WRITE], 12);
+        wr(ps, 0, 1);
+        masks[round] = rot_mask(ps, 1);
+        free(b);
+        ps->ops->close(ps);
+    }
+    assert_true(masks[0] == masks[1]);
+    ct_pagestore *fresh = mk(PS_DEFAULT, 9);
+    wr(fresh, 0, 1);
+    assert_true(rot_mask(fresh, 1) == masks[0]);
+    fresh->ops->close(fresh);
 }
 
 /* A sticky countdown fails its op and every later op of the kind until
@@ -1595,6 +1726,7 @@ int main(void)
         cmocka_unit_test(test_power_cut_in_past),
         cmocka_unit_test(test_faults_off_with_den_zero),
         cmocka_unit_test(test_fault_write_error),
+        cmocka_unit_test(test_countdown_write_prefix),
         cmocka_unit_test(test_fault_read_error),
         cmocka_unit_test(test_fault_read_error_sticky),
         cmocka_unit_test(test_fault_sync_error_then_crash),

@@ -51,7 +51,8 @@ typedef struct ct_ratio {
 
 /* Seeded fault rates, all off by default. */
 typedef struct ct_memstore_faults {
-    ct_ratio write_error;    /* write returns CT_IO, nothing written */
+    ct_ratio write_error;    /* write returns CT_IO after writing a prefix of its range
+                                (none, some 512-byte sectors, or all of it) */
     ct_ratio read_error;     /* read returns CT_IO (transient) */
     ct_ratio read_error_sticky; /* this page reads CT_IO from now on */
     ct_ratio sync_error;     /* sync returns CT_IO; each unsynced write is then
@@ -206,7 +207,16 @@ CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
  *              bit_rot flips one bit of buf (never of the stored page).
  *      write:  power; countdown -> CT_IO; end > max_pages -> CT_NOSPACE
  *              (not a fault); nospace (only if the write grows the store)
- *              -> CT_NOSPACE; write_error -> CT_IO (nothing written);
+ *              -> CT_NOSPACE (nothing written); write_error -> CT_IO.
+ *              A write failed by a countdown or by write_error first
+ *              wrote the first k 512-byte sectors of its range, 0 <= k <=
+ *              all of them (a short write, then the error): the prefix
+ *              shows in the view over the old bytes and is logged as a
+ *              write of its own (so syncs and crashes treat it as any
+ *              write), growing the store if it reaches past the end
+ *              (never past max_pages). k comes from the store PRNG for
+ *              write_error, and from the op number alone for a countdown
+ *              (which so draws nothing);
  *              lost_write -> CT_OK, reads show the data (the page cache
  *              has it) but no data reaches the device: only the growth,
  *              if the write grows the store, is logged (a resize entry),

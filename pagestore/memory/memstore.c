@@ -111,12 +111,75 @@ static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
 
 /* ---- write ---------------------------------------------------------------- */
 
+/* A write that fails may still have written part of its range first (a
+   short write, then the error), so what a failed write leaves is unknown
+   to its caller: the first `sectors` 512-byte sectors of the range go to
+   the view and the log as a write of their own, the rest of the range is
+   untouched. CT_IO, or CT_NOMEM with nothing changed. */
+static int write_prefix_then_fail(ct__memstore *s, uint64_t pgno, const ct__mem_src *src,
+                                  uint64_t sectors)
+{
+    uint32_t page_size = s->base.page_size;
+    uint32_t per_page = page_size / CT_SECTOR_SIZE;
+    if (s->max_pages != 0) { /* (a countdown fires before the size check) */
+        uint64_t room = pgno < s->max_pages ? (s->max_pages - pgno) * per_page : 0;
+        sectors = sectors < room ? sectors : room;
+    }
+    uint32_t whole = (uint32_t)(sectors / per_page);
+    uint32_t part = (uint32_t)(sectors % per_page);
+    uint32_t npages = whole + (part != 0);
+    if (npages == 0) {
+        return CT_IO;
+    }
+    unsigned char *buf = malloc((size_t)npages * page_size);
+    if (!buf) {
+        return CT_NOMEM;
+    }
+    for (uint32_t k = 0; k < whole; k++) {
+        memcpy(buf + (size_t)k * page_size, ct__mem_src_page(src, k, page_size), page_size);
+    }
+    if (part != 0) {
+        unsigned char *last = buf + (size_t)whole * page_size;
+        ct__mem_image_read(&s->view, page_size, pgno + whole, last);
+        memcpy(last, ct__mem_src_page(src, whole, page_size), (size_t)part * CT_SECTOR_SIZE);
+    }
+    ct__mem_entry e;
+    memset(&e, 0, sizeof e);
+    e.pgno = pgno;
+    e.npages = npages;
+    e.mis_index = CT__MEM_NO_MISDIRECT;
+    e.is_write = 1;
+    ct__mem_src prefix = {buf, NULL};
+    int rc = ct__mem_device_write(s, &e, &prefix, 0);
+    free(buf);
+    return rc == CT_OK ? CT_IO : rc;
+}
+
+/* How much of a range of `total` sectors a failed write wrote, 0..total:
+   from the store PRNG for a write_error fault, which draws anyway; for a
+   countdown from the op number alone, so a countdown draws nothing. */
+static uint64_t failed_write_sectors(ct__mem_state *st, uint64_t total, int countdown)
+{
+    if (!countdown) {
+        return ct__mem_prng_below(&st->prng, total + 1u);
+    }
+    uint64_t x = st->ops * UINT64_C(0x9e3779b97f4a7c15);
+    x ^= x >> 31;
+    x *= UINT64_C(0xbf58476d1ce4e5b9);
+    x ^= x >> 29;
+    return x % (total + 1u);
+}
+
 static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const ct__mem_src *src)
 {
     ct__mem_state *st = &s->st;
     st->writes++;
-    if (op_begin(st) || ct__mem_countdown_fires(st, CT_MEMSTORE_OP_WRITE)) {
+    uint64_t sectors = (uint64_t)npages * (s->base.page_size / CT_SECTOR_SIZE);
+    if (op_begin(st)) {
         return CT_IO;
+    }
+    if (ct__mem_countdown_fires(st, CT_MEMSTORE_OP_WRITE)) {
+        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 1));
     }
     uint64_t end = pgno + npages;
     int grows = end > s->view.npages;
@@ -125,7 +188,7 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const c
         return CT_NOSPACE;
     }
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_WRITE_ERROR)) {
-        return CT_IO;
+        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 0));
     }
     ct__mem_entry e;
     memset(&e, 0, sizeof e);
