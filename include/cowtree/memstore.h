@@ -63,7 +63,8 @@ typedef struct ct_memstore_faults {
     ct_ratio lost_write;     /* a write returns CT_OK and never reaches the device
                                 (reads show it until a crash) */
     ct_ratio lost_sync;      /* a sync returns CT_OK and persists nothing */
-    ct_ratio nospace;        /* a write or resize that grows the store returns CT_NOSPACE */
+    ct_ratio nospace;        /* a write or resize that grows the store returns CT_NOSPACE
+                                (a write after writing a prefix, as write_error) */
 } ct_memstore_faults;
 
 typedef struct ct_memstore_options {
@@ -207,15 +208,15 @@ CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
  *              bit_rot flips one bit of buf (never of the stored page).
  *      write:  power; countdown -> CT_IO; end > max_pages -> CT_NOSPACE
  *              (not a fault); nospace (only if the write grows the store)
- *              -> CT_NOSPACE (nothing written); write_error -> CT_IO.
- *              A write failed by a countdown or by write_error first
+ *              -> CT_NOSPACE; write_error -> CT_IO.
+ *              A write failed by a countdown, nospace or write_error first
  *              wrote the first k 512-byte sectors of its range, 0 <= k <=
  *              all of them (a short write, then the error): the prefix
  *              shows in the view over the old bytes and is logged as a
  *              write of its own (so syncs and crashes treat it as any
  *              write), growing the store if it reaches past the end
  *              (never past max_pages). k comes from the store PRNG for
- *              write_error, and from the op number alone for a countdown
+ *              nospace and write_error, from the op number for a countdown
  *              (which so draws nothing);
  *              lost_write -> CT_OK, reads show the data (the page cache
  *              has it) but no data reaches the device: only the growth,

@@ -25,8 +25,7 @@ static _Atomic uint64_t next_store_id = 1;
 
 static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf);
 static int mem_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *buf);
-static int mem_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages,
-                      const void *const *pages);
+static int mem_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void *const *pages);
 static int mem_sync(ct_pagestore *ps);
 static int mem_size(ct_pagestore *ps, uint64_t *npages);
 static int mem_resize(ct_pagestore *ps, uint64_t npages);
@@ -115,9 +114,9 @@ static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
    short write, then the error), so what a failed write leaves is unknown
    to its caller: the first `sectors` 512-byte sectors of the range go to
    the view and the log as a write of their own, the rest of the range is
-   untouched. CT_IO, or CT_NOMEM with nothing changed. */
+   untouched. Returns fail_rc, or CT_NOMEM with nothing changed. */
 static int write_prefix_then_fail(ct__memstore *s, uint64_t pgno, const ct__mem_src *src,
-                                  uint64_t sectors)
+                                  uint64_t sectors, int fail_rc)
 {
     uint32_t page_size = s->base.page_size;
     uint32_t per_page = page_size / CT_SECTOR_SIZE;
@@ -129,7 +128,7 @@ static int write_prefix_then_fail(ct__memstore *s, uint64_t pgno, const ct__mem_
     uint32_t part = (uint32_t)(sectors % per_page);
     uint32_t npages = whole + (part != 0);
     if (npages == 0) {
-        return CT_IO;
+        return fail_rc;
     }
     unsigned char *buf = malloc((size_t)npages * page_size);
     if (!buf) {
@@ -152,12 +151,13 @@ static int write_prefix_then_fail(ct__memstore *s, uint64_t pgno, const ct__mem_
     ct__mem_src prefix = {buf, NULL};
     int rc = ct__mem_device_write(s, &e, &prefix, 0);
     free(buf);
-    return rc == CT_OK ? CT_IO : rc;
+    return rc == CT_OK ? fail_rc : rc;
 }
 
 /* How much of a range of `total` sectors a failed write wrote, 0..total:
-   from the store PRNG for a write_error fault, which draws anyway; for a
-   countdown from the op number alone, so a countdown draws nothing. */
+   from the store PRNG for a write_error or nospace fault, which draws
+   anyway; for a countdown from the op number alone, so a countdown draws
+   nothing. */
 static uint64_t failed_write_sectors(ct__mem_state *st, uint64_t total, int countdown)
 {
     if (!countdown) {
@@ -179,16 +179,19 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const c
         return CT_IO;
     }
     if (ct__mem_countdown_fires(st, CT_MEMSTORE_OP_WRITE)) {
-        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 1));
+        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 1), CT_IO);
     }
     uint64_t end = pgno + npages;
     int grows = end > s->view.npages;
-    if ((s->max_pages != 0 && end > s->max_pages) ||
-        (grows && ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_NOSPACE))) {
+    if (s->max_pages != 0 && end > s->max_pages) {
         return CT_NOSPACE;
     }
+    if (grows && ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_NOSPACE)) {
+        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 0),
+                                      CT_NOSPACE);
+    }
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_WRITE_ERROR)) {
-        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 0));
+        return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 0), CT_IO);
     }
     ct__mem_entry e;
     memset(&e, 0, sizeof e);
