@@ -236,10 +236,11 @@ int cmd_get(int argc, char **argv)
         return code;
     }
     if (o.help) {
-        printf("usage: cowtree get [-b BUCKET] [--hex | --raw] FILE KEY\n"
-               "       cowtree get [-b BUCKET] [--hex | --raw] --key-file F FILE\n"
+        printf("usage: cowtree get [-b BUCKET] [--hex] [--raw] FILE KEY\n"
+               "       cowtree get [-b BUCKET] [--hex] [--raw] --key-file F FILE\n"
                "Prints the value of KEY, escaped (or hex) and followed by a newline.\n"
-               "  --raw              write the value's exact bytes, no newline\n"
+               "  --raw              write the value's exact bytes, no newline (with\n"
+               "                     --hex, KEY is still read as hex)\n"
                "  --key-file F       read the key's bytes from file F (- = stdin)\n");
         help_common();
         return TOOL_EXIT_OK;

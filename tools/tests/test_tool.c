@@ -360,11 +360,16 @@ static void test_put_get_del(void **state)
     expect_code(&r, 0);
     assert_int_equal(r.out_len, vlen);
     assert_memory_equal(r.out, v, vlen);
-    free(v);
     RUN_IN(&r, vfile, "put", "-b", "files", "--value-file", "-", db, "big");
     expect_code(&r, 0);
     RUN(&r, "get", "-b", "files", "--raw", db, "big");
     assert_int_equal(r.out_len, vlen);
+    /* --hex with --raw: the key is hex ("big"), the value comes out raw. */
+    RUN(&r, "get", "-b", "files", "--hex", "--raw", db, "626967");
+    expect_code(&r, 0);
+    assert_int_equal(r.out_len, vlen);
+    assert_memory_equal(r.out, v, vlen);
+    free(v);
 
     /* A binary key (NUL, newline) from a file. */
     const char *kfile = tmp_path("key.bin");
