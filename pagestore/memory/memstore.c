@@ -110,6 +110,18 @@ static int mem_read(ct_pagestore *ps, uint64_t pgno, uint32_t npages, void *buf)
 
 /* ---- write ---------------------------------------------------------------- */
 
+/* The log entry of a plain write of [pgno, pgno + npages). */
+static ct__mem_entry write_entry(uint64_t pgno, uint32_t npages)
+{
+    ct__mem_entry e;
+    memset(&e, 0, sizeof e);
+    e.pgno = pgno;
+    e.npages = npages;
+    e.mis_index = CT__MEM_NO_MISDIRECT;
+    e.is_write = 1;
+    return e;
+}
+
 /* A write that fails may still have written part of its range first (a
    short write, then the error), so what a failed write leaves is unknown
    to its caller: the first `sectors` 512-byte sectors of the range go to
@@ -142,12 +154,7 @@ static int write_prefix_then_fail(ct__memstore *s, uint64_t pgno, const ct__mem_
         ct__mem_image_read(&s->view, page_size, pgno + whole, last);
         memcpy(last, ct__mem_src_page(src, whole, page_size), (size_t)part * CT_SECTOR_SIZE);
     }
-    ct__mem_entry e;
-    memset(&e, 0, sizeof e);
-    e.pgno = pgno;
-    e.npages = npages;
-    e.mis_index = CT__MEM_NO_MISDIRECT;
-    e.is_write = 1;
+    ct__mem_entry e = write_entry(pgno, npages);
     ct__mem_src prefix = {buf, NULL};
     int rc = ct__mem_device_write(s, &e, &prefix, 0);
     free(buf);
@@ -193,12 +200,7 @@ static int write_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, const c
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_WRITE_ERROR)) {
         return write_prefix_then_fail(s, pgno, src, failed_write_sectors(st, sectors, 0), CT_IO);
     }
-    ct__mem_entry e;
-    memset(&e, 0, sizeof e);
-    e.pgno = pgno;
-    e.npages = npages;
-    e.mis_index = CT__MEM_NO_MISDIRECT;
-    e.is_write = 1;
+    ct__mem_entry e = write_entry(pgno, npages);
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_LOST_WRITE)) {
         /* Reads still show it (the page cache has it); the device never
            gets it, so it is gone after a crash. The size still grows. */
