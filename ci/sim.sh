@@ -87,6 +87,10 @@ run "error sweeps, reads through read()" --seeds "$(seeds 4001 120)" --txns 12 -
     --crash none --deep 0 --sweeps 12 --rounds 0
 run "error sweeps, map()" --seeds "$(seeds 4201 60)" --txns 12 --map on \
     --crash none --deep 0 --sweeps 12 --rounds 0 --swarm
+# Pages of several sectors: a failed write can tear a meta page (a 512-byte
+# one is written whole or not at all), which CT_SYNC_NONE must survive.
+run "error sweeps, 4096-byte pages, durability by seed" --seeds "$(seeds 4401 60)" --txns 12 \
+    --page-size 4096 --durability seed --crash none --deep 0 --sweeps 12 --rounds 0
 
 # ---- 4. random faults: each kind alone, then all with swarm -----------------
 for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync_error \
@@ -94,6 +98,9 @@ for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync
     run "faults: $kind" --seeds "$(seeds 5001 16)" --txns 30 --crash none --deep 0 \
         --sweeps 0 --faults "$kind" --rounds 100
 done
+run "faults: write_error,nospace, 4096-byte pages" --seeds "$(seeds 4501 16)" --txns 30 \
+    --page-size 4096 --durability seed --crash none --deep 0 --sweeps 0 \
+    --faults write_error,nospace --rounds 100
 run "faults: all, swarm" --seeds "$(seeds 5101 200)" --txns 30 --swarm --crash none \
     --deep 0 --sweeps 0 --faults all --rounds 20
 run "faults and sweeps: all, CT_SYNC_GROUP" --seeds "$(seeds 5401 60)" --txns 30 \

@@ -193,11 +193,9 @@ static int write_dirty(ct_txn *t)
     return rc;
 }
 
-/* Writes meta m to slot through the page buffer buf. On failure the slot
-   may hold garbage; under CT_SYNC_NONE it also held the last acknowledged
-   commit, which a later ct_sync would then declare durable: the db is
-   poisoned (no more writes until reopen). */
-static int write_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
+/* Writes meta m to slot through the page buffer buf, between two bumps of
+   meta_seq (ct_check reads the meta pages only between two writes). */
+static int put_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
 {
     ct__meta_encode(m, buf, db->page_size, slot);
     pthread_mutex_lock(&db->mu);
@@ -206,10 +204,32 @@ static int write_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
     int rc = db->ps->ops->write(db->ps, (uint64_t)slot, 1, buf);
     pthread_mutex_lock(&db->mu);
     db->meta_seq++;
-    if (rc != CT_OK) {
-        db->poisoned = 1;
-    }
     pthread_mutex_unlock(&db->mu);
+    return rc;
+}
+
+/* Writes meta m to slot through the page buffer buf. On failure the slot
+   may hold garbage (a failed write may have written part of the page);
+   under CT_SYNC_NONE it also held the last acknowledged commit, which a
+   later ct_sync would then declare durable: the db is poisoned (no more
+   writes until reopen). That commit's meta is then written back to the
+   slot, so a reopen still finds it; should that write fail too, a reopen
+   finds the last durable commit or a later one, as after a crash. */
+static int write_meta(ct_db *db, const ct__meta *m, int slot, uint8_t *buf)
+{
+    int rc = put_meta(db, m, slot, buf);
+    if (rc == CT_OK) {
+        return CT_OK;
+    }
+    pthread_mutex_lock(&db->mu);
+    db->poisoned = 1;
+    ct__meta acked = db->meta;
+    int restore = db->durability == CT_SYNC_NONE && slot == db->meta_slot &&
+                  acked.txnid > db->durable_txnid;
+    pthread_mutex_unlock(&db->mu);
+    if (restore) {
+        (void)put_meta(db, &acked, slot, buf);
+    }
     return rc;
 }
 

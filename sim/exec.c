@@ -25,6 +25,7 @@ void sim_world_init(sim_world *w, const sim_config *cfg, const sim_workload *wl,
     w->ps = ps;
     w->alloc = alloc;
     w->trace = 0x74726163653a3030ull;
+    w->failed_writes_mark = sim_failed_writes(ps); /* (a restored store has its counts) */
 }
 
 void sim_world_set_base(sim_world *w, sim_state *s)
@@ -147,6 +148,16 @@ uint64_t sim_failed_syncs(ct_pagestore *ps)
            info.faults_injected[CT_MEMSTORE_FAULT_SYNC_ERROR];
 }
 
+uint64_t sim_failed_writes(ct_pagestore *ps)
+{
+    ct_memstore_info info;
+    memset(&info, 0, sizeof(info));
+    (void)ct_memstore_get_info(ps, &info);
+    return info.countdown_failures[CT_MEMSTORE_OP_WRITE] +
+           info.faults_injected[CT_MEMSTORE_FAULT_WRITE_ERROR] +
+           info.faults_injected[CT_MEMSTORE_FAULT_NOSPACE];
+}
+
 void sim_world_crash(sim_world *w, const ct_crash_outcome *o)
 {
     (void)ct_memstore_crash(w->ps, o);
@@ -154,6 +165,7 @@ void sim_world_crash(sim_world *w, const ct_crash_outcome *o)
     w->durable_unknown = 0;
     w->after_crash = 1;
     w->failed_syncs_mark = sim_failed_syncs(w->ps);
+    w->failed_writes_mark = sim_failed_writes(w->ps);
 }
 
 void sim_world_rebase(sim_world *w, size_t m)

@@ -634,6 +634,13 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
     int crashed = w->after_crash;
     judgement j = {w->lenient || (crashed && w->judge_lenient),
                    w->storage_damage || (crashed && w->judge_lenient), 0, 0};
+    /* CT_SYNC_NONE writes each commit's meta over the slot of the last
+       acknowledged one. A failed write may tear it; the engine then writes
+       that meta back, and only when that write fails too (two failed
+       writes) may a reopen find less, as after a crash (commit.c). */
+    uint64_t failed_writes = sim_failed_writes(w->ps);
+    int acked_meta_at_risk = w->cfg->durability == CT_SYNC_NONE &&
+                             failed_writes - w->failed_writes_mark >= 2;
     w->after_crash = 0;
     w->judge_lenient = 0;
     sim_faults_pause(w);
@@ -645,7 +652,8 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
         }
         return recover_later(w);
     }
-    if (!crashed && !j.lenient) {
+    w->failed_writes_mark = sim_failed_writes(w->ps);
+    if (!crashed && !j.lenient && !acked_meta_at_risk) {
         /* No power cut since the last judgement: the store still holds
            every acknowledged commit, whatever the durability mode (a
            CT_SYNC_NONE handle closed and reopened loses nothing; only a

@@ -166,6 +166,7 @@ typedef struct sim_world {
        recovery after that crash may legally give an earlier commit or
        CT_CORRUPT (issue 4: "failed or lost syncs"). */
     uint64_t failed_syncs_mark; /* store's failed syncs when last judged */
+    uint64_t failed_writes_mark; /* store's failed writes when last judged */
     int durable_unknown;
     int after_crash;    /* sim_world_crash ran since the last recovery */
     int judge_lenient;  /* the recovery after this crash may roll back/CT_CORRUPT */
@@ -220,6 +221,8 @@ ct_options sim_world_options(const sim_world *w);
 void sim_world_crash(sim_world *w, const ct_crash_outcome *o);
 /* Failed syncs the store reported so far (countdown and random). */
 uint64_t sim_failed_syncs(ct_pagestore *ps);
+/* Failed writes the store reported so far (countdown, write_error, nospace). */
+uint64_t sim_failed_writes(ct_pagestore *ps);
 /* After a reopen or recovery matched history index m: model follows it. */
 void sim_world_rebase(sim_world *w, size_t m);
 
