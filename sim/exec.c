@@ -426,9 +426,22 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         txn_reset(w); /* its begin failed (legally) */
         return SIM_RUN_DONE;
     }
+    uint64_t id = ct_txn_id(w->wtxn);
     int rc = ct_commit(w->wtxn);
     sim_world_trace(w, (uint64_t)(int64_t)rc);
     w->wtxn = NULL;
+    /* A failed attempt may have left pages stamped with its id: the
+       engine must never hand that id out again (commit.c, limits.h).
+       Not with damaging faults: a store that loses syncs can take
+       recovery back past the ids the fence knows of. */
+    if (rc == CT_OK && !w->lenient && id != 0 && id <= w->spent_id) {
+        txn_reset(w);
+        return sim_world_failf(w, i, "commit got txn id %llu, at or below id %llu of a failed one",
+                               (unsigned long long)id, (unsigned long long)w->spent_id);
+    }
+    if ((rc == CT_IO || rc == CT_NOSPACE) && !w->txn_doomed && id > w->spent_id) {
+        w->spent_id = id; /* (a store error: the attempt wrote, or tried to) */
+    }
     sim_state *s = w->work;
     w->work = NULL;
     int doomed = w->txn_doomed;
