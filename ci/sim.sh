@@ -94,7 +94,7 @@ run "error sweeps, 4096-byte pages, durability by seed" --seeds "$(seeds 4401 60
 
 # ---- 4. random faults: each kind alone, then all with swarm -----------------
 for kind in bit_rot misdirected lost_write lost_sync read_error write_error sync_error \
-    nospace alloc; do
+    nospace alloc misread; do
     run "faults: $kind" --seeds "$(seeds 5001 16)" --txns 30 --crash none --deep 0 \
         --sweeps 0 --faults "$kind" --rounds 100
 done

@@ -6,8 +6,9 @@
  * Oracle per kind (DESIGN.md, "Device model"): read/write/sync errors,
  * no-space and allocation failures must give errors, never wrong data,
  * and a reopen yields exactly an allowed commit (acked or in flight).
- * Bit rot, misdirected and lost writes and lost syncs may legally roll
- * back to an earlier commit or end in CT_CORRUPT; never wrong data.
+ * Bit rot, misdirected reads and writes, lost writes and lost syncs may
+ * legally roll back to an earlier commit or end in CT_CORRUPT; never
+ * wrong data.
  * Every rate is an integer ratio; every decision comes from a seeded PRNG.
  */
 #include <string.h>
@@ -16,7 +17,7 @@
 
 static const char *const fault_names[SIM_F_KINDS] = {
     "bit_rot", "misdirected", "lost_write", "lost_sync", "read_error",
-    "write_error", "sync_error", "nospace", "alloc"};
+    "write_error", "sync_error", "nospace", "alloc", "misread"};
 
 const char *sim_fault_name(int kind)
 {
@@ -133,6 +134,7 @@ static const uint32_t base_den[SIM_F_KINDS] = {
     15,   /* sync_error */
     60,   /* nospace */
     1000, /* alloc: allocations */
+    150,  /* misread: reads */
 };
 
 static ct_memstore_faults armed_faults(unsigned mask, uint64_t seed, int swarm)
@@ -161,6 +163,7 @@ static ct_memstore_faults armed_faults(unsigned mask, uint64_t seed, int swarm)
     f.write_error = (ct_ratio){den[SIM_F_WRITE_ERROR] ? 1u : 0u, den[SIM_F_WRITE_ERROR]};
     f.sync_error = (ct_ratio){den[SIM_F_SYNC_ERROR] ? 1u : 0u, den[SIM_F_SYNC_ERROR]};
     f.nospace = (ct_ratio){den[SIM_F_NOSPACE] ? 1u : 0u, den[SIM_F_NOSPACE]};
+    f.misdirected_read = (ct_ratio){den[SIM_F_MISREAD] ? 1u : 0u, den[SIM_F_MISREAD]};
     return f;
 }
 
@@ -200,7 +203,7 @@ void sim_faults_resume(sim_world *w)
 
 /* ---- the random-fault phase ---------------------------------------------------- */
 
-#define READ_KINDS ((1u << SIM_F_BIT_ROT) | (1u << SIM_F_READ_ERROR))
+#define READ_KINDS (SIM_F_READ_DAMAGE | (1u << SIM_F_READ_ERROR))
 
 static void count_faults(sim_counters *cnt, ct_pagestore *ps, const sim_alloc *al)
 {
@@ -216,6 +219,7 @@ static void count_faults(sim_counters *cnt, ct_pagestore *ps, const sim_alloc *a
     cnt->faults[SIM_F_LOST_WRITE] += info.faults_injected[6];
     cnt->faults[SIM_F_LOST_SYNC] += info.faults_injected[7];
     cnt->faults[SIM_F_NOSPACE] += info.faults_injected[8];
+    cnt->faults[SIM_F_MISREAD] += info.faults_injected[9];
     cnt->faults[SIM_F_ALLOC] += al->injected;
 }
 
@@ -240,7 +244,7 @@ static sim_run_result fault_round(sim_seed_run *r, uint32_t round)
     sim_state_unref(empty);
     w.tolerant = 1;
     w.lenient = (cfg.faults & SIM_F_DAMAGING) != 0;
-    w.storage_damage = (cfg.faults & SIM_F_DAMAGING & ~(1u << SIM_F_BIT_ROT)) != 0;
+    w.storage_damage = (cfg.faults & SIM_F_DAMAGING & ~SIM_F_READ_DAMAGE) != 0;
     sim_case c;
     memset(&c, 0, sizeof(c));
     c.phase = SIM_PHASE_FAULTS;

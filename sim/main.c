@@ -46,7 +46,7 @@ static void usage(void)
             "  --subset N          every subset of the unsynced log up to N entries\n"
             "  --faults LIST       random faults: all, none, or bit_rot,misdirected,\n"
             "                      lost_write,lost_sync,read_error,write_error,\n"
-            "                      sync_error,nospace,alloc\n"
+            "                      sync_error,nospace,alloc,misread\n"
             "  --rounds N          random-fault rounds per seed\n"
             "  --sweeps N          countdown error sweeps over the first N txns (0 off)\n"
             "  --swarm             vary op kinds and weights per seed\n"

@@ -40,6 +40,7 @@ typedef enum sim_fault_kind {
     SIM_F_SYNC_ERROR,
     SIM_F_NOSPACE,
     SIM_F_ALLOC,
+    SIM_F_MISREAD, /* a read returns another page for one of its own */
     SIM_F_KINDS
 } sim_fault_kind;
 
@@ -47,7 +48,9 @@ typedef enum sim_fault_kind {
    earlier commit or CT_CORRUPT is then a legal outcome. */
 #define SIM_F_DAMAGING                                                                     \
     ((1u << SIM_F_MISDIRECTED) | (1u << SIM_F_LOST_WRITE) | (1u << SIM_F_LOST_SYNC) |      \
-     (1u << SIM_F_BIT_ROT))
+     (1u << SIM_F_BIT_ROT) | (1u << SIM_F_MISREAD))
+/* Damaging kinds that garble what a read returns, never what is stored. */
+#define SIM_F_READ_DAMAGE ((1u << SIM_F_BIT_ROT) | (1u << SIM_F_MISREAD))
 
 const char *sim_fault_name(int kind);
 /* Parses "a,b,c" or "all" or "none" into a mask; -1 on an unknown name. */

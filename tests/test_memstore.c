@@ -166,6 +166,9 @@ static void set_ratio(ct_memstore_faults *f, ct_memstore_fault_kind kind, uint32
     case CT_MEMSTORE_FAULT_NOSPACE:
         f->nospace = r;
         break;
+    case CT_MEMSTORE_FAULT_MISDIRECTED_READ:
+        f->misdirected_read = r;
+        break;
     default:
         fail_msg("bad fault kind %d", (int)kind);
     }
@@ -1086,6 +1089,65 @@ static void test_fault_sync_error_then_crash(void **state)
     ps->ops->close(ps);
 }
 
+/* misdirected_read 1/1: a read of pages 3..4 of 8 (page p holds pattern
+   p + 1) returns one of them as another page of the store, a neighbour
+   (2 or 5) about half the time; the stored pages are intact. A one-page
+   store has no other page: no fault. */
+static void test_fault_misdirected_read(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = mk(PS_DEFAULT, 5);
+    for (uint32_t p = 0; p < 8; p++) {
+        wr(ps, p, p + 1);
+    }
+    only_fault(ps, CT_MEMSTORE_FAULT_MISDIRECTED_READ, 1, 1);
+    unsigned char *b = page_buf(ps, 2);
+    unsigned char *w = page_buf(ps, 1);
+    int neighbour = 0;
+    int far = 0;
+    for (int i = 0; i < 64; i++) {
+        assert_rc(ps->ops->read(ps, 3, 2, b), CT_OK);
+        int wrong = 0;
+        for (uint32_t k = 0; k < 2; k++) {
+            unsigned char *got = b + (size_t)k * PS_DEFAULT;
+            fill(w, PS_DEFAULT, 3 + k + 1);
+            if (memcmp(got, w, PS_DEFAULT) == 0) {
+                continue;
+            }
+            wrong++;
+            int source = -1;
+            for (uint32_t p = 0; p < 8; p++) {
+                fill(w, PS_DEFAULT, p + 1);
+                if (memcmp(got, w, PS_DEFAULT) == 0) {
+                    source = (int)p;
+                }
+            }
+            assert_true(source >= 0 && (source < 3 || source > 4));
+            neighbour += source == 2 || source == 5;
+            far += source != 2 && source != 5;
+        }
+        assert_int_equal(wrong, 1);
+    }
+    assert_true(neighbour > 16);
+    assert_true(far > 0);
+    assert_int_equal(info_of(ps).faults_injected[CT_MEMSTORE_FAULT_MISDIRECTED_READ], 64);
+    assert_rc(ct_memstore_set_faults(ps, NULL, 0), CT_OK);
+    for (uint32_t p = 0; p < 8; p++) {
+        assert_true(view_is(ps, p, p + 1));
+    }
+    ps->ops->close(ps);
+    ps = mk(PS_DEFAULT, 5);
+    wr(ps, 0, 1);
+    only_fault(ps, CT_MEMSTORE_FAULT_MISDIRECTED_READ, 1, 1);
+    assert_rc(ps->ops->read(ps, 0, 1, b), CT_OK);
+    fill(w, PS_DEFAULT, 1);
+    assert_memory_equal(b, w, PS_DEFAULT);
+    assert_int_equal(info_of(ps).faults_injected[CT_MEMSTORE_FAULT_MISDIRECTED_READ], 0);
+    free(b);
+    free(w);
+    ps->ops->close(ps);
+}
+
 /* bit_rot 1/1: each returned buffer differs from the page in exactly one
    bit, and the stored page is intact. */
 static void test_fault_bit_rot(void **state)
@@ -1755,6 +1817,7 @@ int main(void)
         cmocka_unit_test(test_fault_read_error_sticky),
         cmocka_unit_test(test_fault_sync_error_then_crash),
         cmocka_unit_test(test_fault_bit_rot),
+        cmocka_unit_test(test_fault_misdirected_read),
         cmocka_unit_test(test_fault_misdirected_write),
         cmocka_unit_test(test_fault_lost_write),
         cmocka_unit_test(test_fault_lost_sync),

@@ -65,6 +65,9 @@ typedef struct ct_memstore_faults {
     ct_ratio lost_sync;      /* a sync returns CT_OK and persists nothing */
     ct_ratio nospace;        /* a write or resize that grows the store returns CT_NOSPACE
                                 (a write after writing a prefix, as write_error) */
+    ct_ratio misdirected_read; /* a read returns, for one page of its range, the bytes
+                                  of another page (half the time a neighbour of the
+                                  range: an address off by one); nothing stored changes */
 } ct_memstore_faults;
 
 typedef struct ct_memstore_options {
@@ -140,7 +143,7 @@ typedef struct ct_memstore_info {
     uint64_t pending;        /* unsynced log entries (writes and resizes) */
     uint64_t size_pages;     /* current view size */
     uint64_t durable_pages;  /* durable image size */
-    uint64_t faults_injected[9]; /* indexed in ct_memstore_faults field order */
+    uint64_t faults_injected[10]; /* indexed in ct_memstore_faults field order */
     uint64_t trace_hash;     /* FNV-1a over every op (kind, pgno, count, content hash) */
     /* Added fields (see the notes at the end of this header). */
     uint64_t countdown_failures[CT_MEMSTORE_OP_KINDS]; /* ops failed by fail_nth, per kind */
@@ -183,7 +186,8 @@ typedef enum ct_memstore_fault_kind {
     CT_MEMSTORE_FAULT_LOST_WRITE = 6,
     CT_MEMSTORE_FAULT_LOST_SYNC = 7,
     CT_MEMSTORE_FAULT_NOSPACE = 8,
-    CT_MEMSTORE_FAULT_KINDS = 9
+    CT_MEMSTORE_FAULT_MISDIRECTED_READ = 9,
+    CT_MEMSTORE_FAULT_KINDS = 10
 } ct_memstore_fault_kind;
 
 /* Releases the page buffers the store keeps alive only because map()
@@ -204,8 +208,13 @@ CT_API int ct_memstore_unmap_all(ct_pagestore *ps);
  *    only when its ratio's den != 0, and only if the op got that far):
  *      read:   power out -> CT_IO; countdown -> CT_IO; a sticky page in the
  *              range -> CT_IO; read_error -> CT_IO; read_error_sticky ->
- *              one page of the range turns sticky, CT_IO; then copy, and
- *              bit_rot flips one bit of buf (never of the stored page).
+ *              one page of the range turns sticky, CT_IO; then copy;
+ *              misdirected_read (only when the store has a page outside
+ *              the range) -> page i of buf (i drawn) holds the view's
+ *              page t outside the range instead: t = pgno - 1 or pgno +
+ *              npages (whichever exists, drawn when both do) half the
+ *              time, else any page outside the range; then bit_rot flips
+ *              one bit of buf (never of the stored page).
  *      write:  power; countdown -> CT_IO; end > max_pages -> CT_NOSPACE
  *              (not a fault); nospace (only if the write grows the store)
  *              -> CT_NOSPACE; write_error -> CT_IO.

@@ -45,6 +45,9 @@ _Static_assert(offsetof(ct_memstore_faults, lost_sync) ==
 _Static_assert(offsetof(ct_memstore_faults, nospace) ==
                    CT_MEMSTORE_FAULT_NOSPACE * sizeof(ct_ratio),
                "fault index order");
+_Static_assert(offsetof(ct_memstore_faults, misdirected_read) ==
+                   CT_MEMSTORE_FAULT_MISDIRECTED_READ * sizeof(ct_ratio),
+               "fault index order");
 _Static_assert(sizeof(ct_memstore_faults) == CT_MEMSTORE_FAULT_KINDS * sizeof(ct_ratio),
                "one ratio per fault kind");
 _Static_assert(sizeof(((ct_memstore_info *)0)->faults_injected) ==
@@ -72,6 +75,8 @@ static ct_ratio ratio_of(const ct_memstore_faults *f, ct_memstore_fault_kind kin
         return f->lost_sync;
     case CT_MEMSTORE_FAULT_NOSPACE:
         return f->nospace;
+    case CT_MEMSTORE_FAULT_MISDIRECTED_READ:
+        return f->misdirected_read;
     case CT_MEMSTORE_FAULT_KINDS:
         break;
     }

@@ -59,6 +59,26 @@ static int op_begin(ct__mem_state *st)
 
 /* ---- read ----------------------------------------------------------------- */
 
+/* The page a misdirected read of [pgno, pgno + npages) returns instead of
+   one of its own (size > npages): half the time a neighbour of the range
+   (an address off by one), which a commit often wrote along with it, so
+   only the page number in its header tells it apart; else any page
+   outside the range. */
+static uint64_t misread_source(ct__mem_state *st, uint64_t pgno, uint32_t npages, uint64_t size)
+{
+    uint64_t end = pgno + npages;
+    if (ct__mem_prng_below(&st->prng, 2) == 0) {
+        int below = pgno > 0;
+        int above = end < size;
+        if (below && (!above || ct__mem_prng_below(&st->prng, 2) == 0)) {
+            return pgno - 1;
+        }
+        return end; /* (above holds: size > npages leaves one side) */
+    }
+    uint64_t r = ct__mem_prng_below(&st->prng, size - npages);
+    return r < pgno ? r : r + npages;
+}
+
 static int read_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, unsigned char *buf)
 {
     ct__mem_state *st = &s->st;
@@ -77,6 +97,11 @@ static int read_locked(ct__memstore *s, uint64_t pgno, uint32_t npages, unsigned
         if (rc != CT_OK) {
             return rc;
         }
+    }
+    if (s->view.npages > npages && ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_MISDIRECTED_READ)) {
+        uint32_t k = (uint32_t)ct__mem_prng_below(&st->prng, npages);
+        ct__mem_image_read(&s->view, page_size, misread_source(st, pgno, npages, s->view.npages),
+                           buf + (size_t)k * page_size);
     }
     if (ct__mem_fault_hits(st, CT_MEMSTORE_FAULT_BIT_ROT)) {
         uint64_t bit = ct__mem_prng_below(&st->prng, (uint64_t)npages * page_size * 8u);
