@@ -16,8 +16,8 @@
 #include "sim.h"
 
 static const char *const fault_names[SIM_F_KINDS] = {
-    "bit_rot", "misdirected", "lost_write", "lost_sync", "read_error",
-    "write_error", "sync_error", "nospace", "alloc", "misread"};
+    "bit_rot",     "misdirected", "lost_write", "lost_sync", "read_error",
+    "write_error", "sync_error",  "nospace",    "alloc",     "misread"};
 
 const char *sim_fault_name(int kind)
 {
@@ -86,8 +86,8 @@ static int alloc_fails(sim_alloc *al)
         return 0;
     }
     al->calls++;
-    int fail = al->fail_at != 0 &&
-               (al->calls == al->fail_at || (al->sticky && al->calls > al->fail_at));
+    int fail =
+        al->fail_at != 0 && (al->calls == al->fail_at || (al->sticky && al->calls > al->fail_at));
     if (!fail && al->ratio.den) {
         fail = prng_chance(&al->rng, al->ratio.num, al->ratio.den);
     }
@@ -158,8 +158,7 @@ static ct_memstore_faults armed_faults(unsigned mask, uint64_t seed, int swarm)
     f.lost_write = (ct_ratio){den[SIM_F_LOST_WRITE] ? 1u : 0u, den[SIM_F_LOST_WRITE]};
     f.lost_sync = (ct_ratio){den[SIM_F_LOST_SYNC] ? 1u : 0u, den[SIM_F_LOST_SYNC]};
     f.read_error = (ct_ratio){den[SIM_F_READ_ERROR] ? 1u : 0u, den[SIM_F_READ_ERROR]};
-    f.read_error_sticky =
-        (ct_ratio){den[SIM_F_READ_ERROR] ? 1u : 0u, den[SIM_F_READ_ERROR] * 20u};
+    f.read_error_sticky = (ct_ratio){den[SIM_F_READ_ERROR] ? 1u : 0u, den[SIM_F_READ_ERROR] * 20u};
     f.write_error = (ct_ratio){den[SIM_F_WRITE_ERROR] ? 1u : 0u, den[SIM_F_WRITE_ERROR]};
     f.sync_error = (ct_ratio){den[SIM_F_SYNC_ERROR] ? 1u : 0u, den[SIM_F_SYNC_ERROR]};
     f.nospace = (ct_ratio){den[SIM_F_NOSPACE] ? 1u : 0u, den[SIM_F_NOSPACE]};
