@@ -81,14 +81,14 @@ while IFS= read -r extra; do
 done <<<"$extra_budgets"
 
 failed=0
-printf '%-30s %-9s %-9s %12s  %s\n' mutant expect result images "first failing seed(phase)"
+printf '%-32s %-9s %-9s %12s  %s\n' mutant expect result images "first failing seed(phase)"
 for m in sim/mutants/*.patch; do
     name=$(basename "$m" .patch)
     expect=$(sed -n 's/^expect: *//p' "$m" | head -n 1)
     expect=${expect:-caught}
     extra=$(sed -n 's/^sim-args: *//p' "$m" | head -n 1)
     if ! (cd "$work/src" && patch -s -p1 --dry-run < "$root/$m" >/dev/null); then
-        printf '%-30s %-9s %-9s\n' "$name" "$expect" "NO-APPLY"
+        printf '%-32s %-9s %-9s\n' "$name" "$expect" "NO-APPLY"
         failed=1
         continue
     fi
@@ -104,7 +104,7 @@ for m in sim/mutants/*.patch; do
         seed=-
     fi
     (cd "$work/src" && patch -s -R -p1 < "$root/$m")
-    printf '%-30s %-9s %-9s %12s  %s\n' "$name" "$expect" "$result" "$images" "$seed"
+    printf '%-32s %-9s %-9s %12s  %s\n' "$name" "$expect" "$result" "$images" "$seed"
     if [ "$expect" != survives ] && [ "$result" != caught ]; then
         failed=1
     fi

@@ -70,8 +70,8 @@ void sim_faults_format(unsigned mask, char *out, size_t cap)
     }
 }
 
-static const char *const sweep_names[SIM_SWEEP_KINDS] = {"read", "write", "sync", "resize",
-                                                         "alloc"};
+static const char *const sweep_names[SIM_SWEEP_KINDS] = {"read",   "write", "sync",
+                                                         "resize", "alloc", "recovery-read"};
 
 const char *sim_sweep_name(int kind)
 {

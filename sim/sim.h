@@ -58,9 +58,12 @@ int sim_faults_parse(const char *s, unsigned *mask);
 /* Formats a mask as "a,b" ("none" when empty). */
 void sim_faults_format(unsigned mask, char *out, size_t cap);
 
-/* Countdown sweep kinds: the memstore's four plus allocation. */
+/* Countdown sweep kinds: the memstore's four, allocation, and reads
+   inside the recovery that judges the segment's end (the segment itself
+   runs without a fault). */
 #define SIM_SWEEP_ALLOC 4
-#define SIM_SWEEP_KINDS 5
+#define SIM_SWEEP_RECOVERY_READ 5
+#define SIM_SWEEP_KINDS 6
 const char *sim_sweep_name(int kind);
 
 /* The failing allocator handed to the engine (ct_options.alloc). */

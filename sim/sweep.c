@@ -9,6 +9,10 @@
  * data never), then disarms, and checks the store three ways in turn:
  * reopen as is, power cut dropping the unsynced log, power cut keeping it.
  * After each: ct_open, ct_check clean, content an allowed commit.
+ * The recovery-read kind runs the segment without a fault and arms the
+ * read countdown for that check's recovery instead: a read error while
+ * recovery validates the newest commit must fail the open (CT_IO, which
+ * the check retries), never make it fall back to an older commit.
  */
 #include <string.h>
 
@@ -31,7 +35,15 @@ static void arm(sim_seed_run *r, int kind, uint64_t n, int sticky)
         r->alloc.sticky = sticky;
         return;
     }
-    (void)ct_memstore_fail_nth(r->ps, (ct_memstore_op_kind)kind, n, sticky);
+    ct_memstore_op_kind op =
+        kind == SIM_SWEEP_RECOVERY_READ ? CT_MEMSTORE_OP_READ : (ct_memstore_op_kind)kind;
+    (void)ct_memstore_fail_nth(r->ps, op, n, sticky);
+}
+
+/* The store op kind whose countdown failures a sweep kind counts. */
+static int counted_kind(int kind)
+{
+    return kind == SIM_SWEEP_RECOVERY_READ ? (int)CT_MEMSTORE_OP_READ : kind;
 }
 
 static void disarm(sim_seed_run *r)
@@ -55,15 +67,19 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
     c.sweep_kind = kind;
     c.sweep_sticky = sticky;
     c.sweep_check = (int)(n % 3);
+    int in_recovery = kind == SIM_SWEEP_RECOVERY_READ;
+    uint64_t before = 0;
     sim_run_result res = sim_segment_start(r, s, &w, &base);
     if (res == SIM_RUN_DONE) {
         w.tolerant = 1;
-        uint64_t before = kind == SIM_SWEEP_ALLOC ? 0 : countdown_failures(r->ps, kind);
-        arm(r, kind, n, sticky);
+        before = kind == SIM_SWEEP_ALLOC ? 0 : countdown_failures(r->ps, counted_kind(kind));
+        if (!in_recovery) {
+            arm(r, kind, n, sticky);
+        }
         res = sim_world_run(&w, r->cps[s].op, sim_segment_end(r, s));
         if (kind == SIM_SWEEP_ALLOC) {
             *injected = r->alloc.calls >= n;
-        } else {
+        } else if (!in_recovery) {
             *injected = countdown_failures(r->ps, kind) > before;
         }
         sim_world_close(&w);
@@ -76,7 +92,15 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
             o.mode = c.sweep_check == 1 ? CT_CRASH_DROP_ALL : CT_CRASH_KEEP_ALL;
             sim_world_crash(&w, &o);
         }
+        if (in_recovery) {
+            before = countdown_failures(r->ps, CT_MEMSTORE_OP_READ);
+            arm(r, kind, n, sticky);
+        }
         res = sim_recover(&w, r->cnt, "after a countdown fault");
+        if (in_recovery) {
+            *injected = countdown_failures(r->ps, CT_MEMSTORE_OP_READ) > before;
+            disarm(r);
+        }
         sim_world_close(&w);
     }
     r->cnt->sweep_runs++;
@@ -108,11 +132,10 @@ sim_run_result sim_sweep_phase(sim_seed_run *r, const sim_case *only)
             return sim_replay_stale(r, only);
         }
         int injected = 0;
-        return sweep_run(r, only->seg, only->sweep_kind, only->sweep_sticky, only->cut,
-                         &injected);
+        return sweep_run(r, only->seg, only->sweep_kind, only->sweep_sticky, only->cut, &injected);
     }
-    size_t last_op = r->wl->txn_first[r->cfg->sweep_txns < r->wl->txns ? r->cfg->sweep_txns
-                                                                        : r->wl->txns];
+    size_t last_op =
+        r->wl->txn_first[r->cfg->sweep_txns < r->wl->txns ? r->cfg->sweep_txns : r->wl->txns];
     sim_run_result res = SIM_RUN_DONE;
     for (size_t s = 0; s < r->n_cps && r->cps[s].op < last_op && res == SIM_RUN_DONE; s++) {
         for (int kind = 0; kind < SIM_SWEEP_KINDS && res == SIM_RUN_DONE; kind++) {
