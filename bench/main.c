@@ -75,9 +75,10 @@ static void usage(FILE *f)
             "  --bulk-durable     bulk workloads make every txn durable (default: no sync\n"
             "                     per txn, one sync at the end of each write workload)\n"
             "  --keep             keep the database directories\n"
-            "  --repeat N         N rounds of every engine, interleaved (engine A, B, ..., A,\n"
-            "                     B, ...); each row reports the round with its median ops/s\n"
-            "                     (default 1, max %d)\n"
+            "  --repeat N         N rounds of every engine, interleaved (engine A, B, ..., then\n"
+            "                     B, ..., A: each round starts one engine later, so no engine\n"
+            "                     always runs first); each row reports the round with its\n"
+            "                     median ops/s (default 1, max %d)\n"
             "  --pair             the engines one right after the other for each workload\n"
             "                     (A, B, ... for fillseq, then for the next), each in a\n"
             "                     process of its own, so a ratio compares runs seconds\n"
@@ -751,7 +752,13 @@ int main(int argc, char **argv)
             const int *first = &sel.benchmarks[s];
             size_t count = cfg.pair ? segment_len(&sel, s) : sel.benchmark_count;
             s += count;
-            for (size_t i = 0; i < sel.engine_count; i++) {
+            /* Round k starts at engine k: the engine that runs first after
+               another workload (or after the last engine's) pays whatever
+               that one left behind (on one VM here a full run slowed only
+               the first engine's 64-KiB puts, to 0.5-0.7x, in 2 of 3 runs:
+               docs/bench.md, twenty-second stop), so no engine keeps it. */
+            for (size_t j = 0; j < sel.engine_count; j++) {
+                size_t i = (j + k) % sel.engine_count;
                 fprintf(stderr, "cowtree-bench: %s", runs[i].eng->name);
                 if (cfg.pair) {
                     fprintf(stderr, " %s%s", bench_row_names[*first], count > 1 ? "..." : "");

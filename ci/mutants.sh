@@ -9,7 +9,9 @@
 # A patch whose header says "expect: survives" is an equivalent mutant:
 # reported, never failing. A header line "sim-args: ARGS" adds ARGS to that
 # mutant's budget (e.g. a durability mode the default budget does not
-# draw); the true engine must pass each such budget too.
+# draw), and "cflags: FLAGS" builds that mutant's simulator with FLAGS
+# (e.g. -DCT_TXNID_WINDOW=8); the true engine must pass each such budget
+# too.
 #
 # usage: ci/mutants.sh [--base-patch FILE]... [--seeds A..B] [--txns N] [--keep]
 #   --base-patch  apply FILE to the copy before everything (e.g. to try the
@@ -46,14 +48,26 @@ done
 
 cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCOWTREE_TESTS=OFF >/dev/null
-build() { cmake --build "$work/build" --target cowtree-sim -j2 >"$work/build.log" 2>&1; }
+# build [CFLAGS]: builds cowtree-sim from the copy, in a build of its own
+# when a mutant's header asks for compiler flags (e.g. a small txn-id
+# window); sets simbin.
+build() {
+    local dir=$work/build
+    if [ -n "${1:-}" ]; then
+        dir=$work/build-cflags
+        cmake -S "$work/src" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOWTREE_TESTS=OFF \
+            -DCMAKE_C_FLAGS="$1" >/dev/null
+    fi
+    simbin=$dir/sim/cowtree-sim
+    cmake --build "$dir" --target cowtree-sim -j2 >"$work/build.log" 2>&1
+}
 
 sim_args=(--seeds "$seeds" --txns "$txns" --quiet)
 # Runs the budget, plus any extra arguments; prints "rc images seed".
 run_budget() {
     local out rc=0
     # shellcheck disable=SC2068
-    out=$("$work/build/sim/cowtree-sim" "${sim_args[@]}" $@ 2>/dev/null) || rc=$?
+    out=$("$simbin" "${sim_args[@]}" $@ 2>/dev/null) || rc=$?
     local images seed
     images=$(printf '%s\n' "$out" | tail -n 1 | sed -n 's/.* images \([0-9]*\) .*/\1/p')
     seed=$(printf '%s\n' "$out" | sed -n 's/^FAIL seed=\([^ ]*\) phase=\([a-z]*\).*/\1(\2)/p' | head -n 1)
@@ -68,16 +82,22 @@ if [ "$rc" != 0 ]; then
     exit 1
 fi
 echo "true engine: passes cowtree-sim ${sim_args[*]} ($images images)"
-extra_budgets=$(sed -n 's/^sim-args: *//p' sim/mutants/*.patch | sort -u)
-while IFS= read -r extra; do
-    [ -n "$extra" ] || continue
+# Each distinct (cflags, sim-args) pair of a mutant header: the true
+# engine must pass that budget too.
+header() { sed -n "s/^$1: *//p" "$2" | head -n 1; }
+extra_budgets=$(for m in sim/mutants/*.patch; do
+    printf '%s|%s\n' "$(header cflags "$m")" "$(header sim-args "$m")"
+done | sort -u)
+while IFS='|' read -r cflags extra; do
+    [ -n "$cflags$extra" ] || continue
+    build "$cflags"
     # shellcheck disable=SC2086
     read -r rc images seed <<<"$(run_budget $extra)"
     if [ "$rc" != 0 ]; then
-        echo "mutants: the TRUE engine fails the budget with $extra (seed $seed): fix it first" >&2
+        echo "mutants: the TRUE engine fails the budget with ${cflags:+$cflags }$extra (seed $seed): fix it first" >&2
         exit 1
     fi
-    echo "true engine: passes cowtree-sim ${sim_args[*]} $extra ($images images)"
+    echo "true engine: passes cowtree-sim ${sim_args[*]} $extra${cflags:+ built with $cflags} ($images images)"
 done <<<"$extra_budgets"
 
 failed=0
@@ -86,14 +106,15 @@ for m in sim/mutants/*.patch; do
     name=$(basename "$m" .patch)
     expect=$(sed -n 's/^expect: *//p' "$m" | head -n 1)
     expect=${expect:-caught}
-    extra=$(sed -n 's/^sim-args: *//p' "$m" | head -n 1)
+    extra=$(header sim-args "$m")
+    cflags=$(header cflags "$m")
     if ! (cd "$work/src" && patch -s -p1 --dry-run < "$root/$m" >/dev/null); then
         printf '%-32s %-9s %-9s\n' "$name" "$expect" "NO-APPLY"
         failed=1
         continue
     fi
     (cd "$work/src" && patch -s -p1 < "$root/$m")
-    if build; then
+    if build "$cflags"; then
         # shellcheck disable=SC2086
         read -r rc images seed <<<"$(run_budget $extra)"
         result=$([ "$rc" = 1 ] && echo caught || echo survived)

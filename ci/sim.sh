@@ -8,8 +8,8 @@
 #      random orders, two levels deep on a share of the images, meta-loss
 #      images) on fixed small workloads, all three durability modes, swarm, and
 #      larger pages;
-#   3. countdown error sweeps (read, write, sync, resize, allocation;
-#      transient and sticky);
+#   3. countdown error sweeps (read, write, sync, resize, allocation,
+#      reads in the judging recovery; transient and sticky);
 #   4. every random fault kind alone, then all together with swarm; the
 #      default job (crash points, sweeps, faults) over the file store
 #      (--store file:DIR, under /dev/shm when there is one: each sync is a
@@ -19,7 +19,9 @@
 #      must print the same summary and trace hash; over the file store the
 #      trace equals the memory store's with map off;
 #   6. every line of sim/regress-seeds;
-#   7. ci/mutants.sh (the simulator must catch every mutant).
+#   7. a second build with a txn-id window of 8 ids (build/sim-window), so
+#      the window's code paths run;
+#   8. ci/mutants.sh (the simulator must catch every mutant).
 # Exits non-zero on the first failing step, after printing its replay line.
 # Environment: SIM_CI_QUICK=1 runs a smaller budget (local use).
 set -euo pipefail
@@ -167,9 +169,27 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <sim/regress-seeds
 echo "$n regression cases pass"
 
+# ---- 7. the txn-id window, shrunk so its code paths run --------------------------
+# With the shipped window (2^20 ids) no workload reaches a CT_SYNC_NONE
+# commit that syncs because half a window of ids went by, nor a fence that
+# must skip a window of ids a crash left on pages. A build with a window
+# of 8 ids does, every few txns; the simulator's id rule (ids only grow,
+# across failed attempts and crashes) judges it.
+echo "==> sim: a build with CT_TXNID_WINDOW=8 (build/sim-window)"
+cmake -S . -B build/sim-window -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOWTREE_TESTS=OFF \
+    -DCOWTREE_BENCH=OFF -DCMAKE_C_FLAGS="-DCT_TXNID_WINDOW=8" >/dev/null
+cmake --build build/sim-window --target cowtree-sim -j2 >/dev/null
+sim_shipped=$sim
+sim=build/sim-window/sim/cowtree-sim
+run "window of 8 ids, CT_SYNC_NONE, swarm" --seeds "$(seeds 8001 60)" --txns 40 \
+    --durability none --swarm --sweeps 6 --rounds 4
+run "window of 8 ids, durability by seed, write faults" --seeds "$(seeds 8101 30)" --txns 40 \
+    --durability seed --crash none --deep 0 --sweeps 12 --faults write_error,nospace --rounds 40
+sim=$sim_shipped
+
 echo "==> sim: $total_images crash images checked in $((SECONDS - start)) s"
 
-# ---- 7. mutants ------------------------------------------------------------------
+# ---- 8. mutants ------------------------------------------------------------------
 if [ -x ci/mutants.sh ] && [ "${SIM_CI_QUICK:-0}" != 1 ]; then
     echo "==> sim: mutants"
     ci/mutants.sh

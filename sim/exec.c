@@ -430,17 +430,22 @@ static sim_run_result op_commit(sim_world *w, size_t i)
     int rc = ct_commit(w->wtxn);
     sim_world_trace(w, (uint64_t)(int64_t)rc);
     w->wtxn = NULL;
-    /* A failed attempt may have left pages stamped with its id: the
-       engine must never hand that id out again (commit.c, limits.h).
-       Not with damaging faults: a store that loses syncs can take
-       recovery back past the ids the fence knows of. */
-    if (rc == CT_OK && !w->lenient && id != 0 && id <= w->spent_id) {
+    /* Pages are told from stale copies by the id of the txn that wrote
+       them, so ids only grow: past every commit, every failed attempt
+       (it may have left pages stamped with its id) and every crash (the
+       fence at open; limits.h). Not with damaging faults: a store that
+       loses syncs can take recovery back past the ids the fence knows
+       of. A commit with nothing to write spends no id. */
+    struct ct_stat now;
+    int landed = rc == CT_OK && ct_stat(w->db, &now) == CT_OK && now.txnid == id;
+    if (landed && !w->lenient && id <= w->max_id) {
         txn_reset(w);
-        return sim_world_failf(w, i, "commit got txn id %llu, at or below id %llu of a failed one",
-                               (unsigned long long)id, (unsigned long long)w->spent_id);
+        return sim_world_failf(w, i, "commit got txn id %llu, not above id %llu used before",
+                               (unsigned long long)id, (unsigned long long)w->max_id);
     }
-    if ((rc == CT_IO || rc == CT_NOSPACE) && !w->txn_doomed && id > w->spent_id) {
-        w->spent_id = id; /* (a store error: the attempt wrote, or tried to) */
+    int spent = landed || ((rc == CT_IO || rc == CT_NOSPACE) && !w->txn_doomed);
+    if (spent && id > w->max_id) {
+        w->max_id = id;
     }
     sim_state *s = w->work;
     w->work = NULL;

@@ -197,8 +197,10 @@ void sim_describe_diff(sim_world *w, size_t m, char *out, size_t cap)
 static const uint8_t extra_keys[8][3] = {"~x0", "~x1", "~x2", "~x3", "~y0", "~y1", "~y2", "~y3"};
 
 /* One more commit on db: two puts (one may overflow) and one delete of an
-   existing key. *expect receives the model after it. */
-static int extra_commit(sim_world *w, const sim_state *base, uint64_t id, sim_state **expect)
+   existing key. *expect receives the model after it, *txn_id the id the
+   commit got. */
+static int extra_commit(sim_world *w, const sim_state *base, uint64_t id, sim_state **expect,
+                        uint64_t *txn_id)
 {
     sim_state *s = sim_state_copy(base);
     *expect = s;
@@ -207,6 +209,7 @@ static int extra_commit(sim_world *w, const sim_state *base, uint64_t id, sim_st
     if (rc != CT_OK) {
         return rc;
     }
+    *txn_id = ct_txn_id(t);
     uint8_t vbuf[4096];
     for (int k = 0; k < 2 && rc == CT_OK; k++) {
         uint64_t r = prng_hash_u64(id, (uint64_t)k);
@@ -377,9 +380,17 @@ static sim_run_result image_once(sim_world *w, uint64_t id, sim_counters *cnt, i
             cnt->rollbacks++;
         }
         sim_world_trace(w, ir->m);
-        rc = extra_commit(w, w->hist.v[ir->m], id, &ir->after);
+        uint64_t txn_id = 0;
+        rc = extra_commit(w, w->hist.v[ir->m], id, &ir->after, &txn_id);
         if (rc != CT_OK) {
             res = sim_world_failf(w, SIM_NOOP, "a commit after recovery returned %s", ct_errname(rc));
+        } else if (!w->lenient && txn_id <= w->max_id) {
+            /* The id rule (exec.c): the fence must skip every id used
+               before the crash, by commits that are now lost included. */
+            res = sim_world_failf(w, SIM_NOOP,
+                                  "the commit after recovery got txn id %llu, not above id %llu "
+                                  "used before the crash",
+                                  (unsigned long long)txn_id, (unsigned long long)w->max_id);
         }
     }
     if (res == SIM_RUN_DONE) {
@@ -412,7 +423,8 @@ static sim_run_result level2_point(sim_world *w, const ct_memstore_snapshot *s2,
     (void)ct_memstore_set_power_cut(w->ps, store_ops(w->ps) + cut);
     if (sim_world_open(w) == CT_OK) {
         sim_state *ignored = NULL;
-        (void)extra_commit(w, w->hist.v[ir->m], plan->image_id, &ignored);
+        uint64_t ignored_id = 0;
+        (void)extra_commit(w, w->hist.v[ir->m], plan->image_id, &ignored, &ignored_id);
         sim_state_unref(ignored);
         sim_world_close(w);
     }

@@ -173,7 +173,7 @@ typedef struct sim_world {
        CT_CORRUPT (issue 4: "failed or lost syncs"). */
     uint64_t failed_syncs_mark; /* store's failed syncs when last judged */
     uint64_t failed_writes_mark; /* store's failed writes when last judged */
-    uint64_t spent_id;  /* highest txn id of a commit that failed (0: none) */
+    uint64_t max_id;    /* highest txn id a commit or failed attempt used (0: none) */
     int durable_unknown;
     int after_crash;    /* sim_world_crash ran since the last recovery */
     int judge_lenient;  /* the recovery after this crash may roll back/CT_CORRUPT */
