@@ -651,8 +651,8 @@ sim_run_result sim_recover(sim_world *w, sim_counters *cnt, const char *when)
        that meta back, and only when that write fails too (two failed
        writes) may a reopen find less, as after a crash (commit.c). */
     uint64_t failed_writes = sim_failed_writes(w->ps);
-    int acked_meta_at_risk = w->cfg->durability == CT_SYNC_NONE &&
-                             failed_writes - w->failed_writes_mark >= 2;
+    int acked_meta_at_risk =
+        w->cfg->durability == CT_SYNC_NONE && failed_writes - w->failed_writes_mark >= 2;
     w->after_crash = 0;
     w->judge_lenient = 0;
     sim_faults_pause(w);

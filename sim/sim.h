@@ -46,8 +46,8 @@ typedef enum sim_fault_kind {
 
 /* Kinds after which the durable image may be damaged or rolled back: an
    earlier commit or CT_CORRUPT is then a legal outcome. */
-#define SIM_F_DAMAGING                                                                     \
-    ((1u << SIM_F_MISDIRECTED) | (1u << SIM_F_LOST_WRITE) | (1u << SIM_F_LOST_SYNC) |      \
+#define SIM_F_DAMAGING                                                                             \
+    ((1u << SIM_F_MISDIRECTED) | (1u << SIM_F_LOST_WRITE) | (1u << SIM_F_LOST_SYNC) |              \
      (1u << SIM_F_BIT_ROT) | (1u << SIM_F_MISREAD))
 /* Damaging kinds that garble what a read returns, never what is stored. */
 #define SIM_F_READ_DAMAGE ((1u << SIM_F_BIT_ROT) | (1u << SIM_F_MISREAD))
@@ -173,7 +173,7 @@ typedef struct sim_world {
        CT_CORRUPT (issue 4: "failed or lost syncs"). */
     uint64_t failed_syncs_mark; /* store's failed syncs when last judged */
     uint64_t failed_writes_mark; /* store's failed writes when last judged */
-    uint64_t max_id;    /* highest txn id a commit or failed attempt used (0: none) */
+    uint64_t max_id;             /* highest txn id a commit or failed attempt used (0: none) */
     int durable_unknown;
     int after_crash;    /* sim_world_crash ran since the last recovery */
     int judge_lenient;  /* the recovery after this crash may roll back/CT_CORRUPT */
