@@ -112,6 +112,8 @@ run "faults and sweeps: all, CT_SYNC_GROUP" --seeds "$(seeds 5401 60)" --txns 30
 storedir=$(mktemp -d /dev/shm/ct-sim.XXXXXX 2>/dev/null || mktemp -d)
 trap 'rm -rf "$storedir"' EXIT
 run "default job over the file store" --seeds "$(seeds 6001 12)" --store "file:$storedir"
+run "default job over the file store, 4096-byte pages" --seeds "$(seeds 6201 6)" \
+    --store "file:$storedir" --page-size 4096 --durability seed
 run "default job over the XOR example store (a plugin on the file store)" \
     --seeds "$(seeds 6101 6)" --store "plugin:$xorstore:$storedir"
 
