@@ -60,7 +60,7 @@ static const size_t value_lengths[16] = {0,   1,    2,    7,    16,   40,    90,
                                          200, 400,  1000, 2000, 5000, 20000, 70000, 150000};
 /* Small pages mostly (more splits per byte of input); 16 KiB for the
    large-page paths (64 KiB pages cost 5 ms per run: fuzz_open covers them). */
-static const uint32_t page_sizes[8] = {512, 512, 512, 1024, 1024, 2048, 4096, 16384};
+static const uint32_t page_sizes[8] = {512, 512, 65536, 1024, 1024, 2048, 4096, 16384};
 static const size_t cache_sizes[8] = {0, 3, 8, 16, 32, 64, 256, 0};
 static const char *const bucket_names[NB] = {"", "b1", "b2", "b3"};
 
