@@ -17,7 +17,7 @@
  * CT_CORRUPT.
  *
  * Input format (zeros past the end, see fuzz_common.h):
- *   byte 0    bits 0-1 page size 512 << n; bit 2 no map; bit 3
+ *   byte 0    bits 0-1 page size page_sizes[n]; bit 2 no map; bit 3
  *             CT_SYNC_NONE; bits 4-7 faults on: write error, sync error,
  *             read error, nospace
  *   byte 1    fault rate: 1 in (2 + byte)
@@ -327,6 +327,10 @@ static void set_faults(run *r, fz_in *in, uint8_t cfg)
     }
 }
 
+/* The smallest, a small, the common and a large page size (a
+   meta page of several sectors can tear; one of 512 bytes cannot). */
+static const uint32_t page_sizes[4] = {512, 1024, 4096, 16384};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_in in = {data, size};
@@ -337,7 +341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(r->vbuf != NULL, "out of memory");
     ct_memstore_options mo;
     ct_memstore_options_init(&mo);
-    mo.page_size = 512u << (cfg & 3u);
+    mo.page_size = page_sizes[cfg & 3u];
     mo.enable_map = !(cfg & 4u);
     mo.seed = cfg;
     FZ_RC(ct_memstore_create(&mo, &r->ps), CT_OK);
