@@ -436,8 +436,9 @@ static sim_run_result op_commit(sim_world *w, size_t i)
        fence at open; limits.h). Not with damaging faults: a store that
        loses syncs can take recovery back past the ids the fence knows
        of. A commit with nothing to write spends no id. */
-    struct ct_stat now;
-    int landed = rc == CT_OK && ct_stat(w->db, &now) == CT_OK && now.txnid == id;
+    struct ct_stat st;
+    int have_stat = rc == CT_OK && ct_stat(w->db, &st) == CT_OK;
+    int landed = have_stat && st.txnid == id;
     if (landed && !w->lenient && id <= w->max_id) {
         txn_reset(w);
         return sim_world_failf(w, i, "commit got txn id %llu, not above id %llu used before",
@@ -456,9 +457,8 @@ static sim_run_result op_commit(sim_world *w, size_t i)
         if (w->cfg->verbose) {
             fprintf(stderr, "  op %zu: commit #%zu acknowledged\n", i, w->acked);
         }
-        struct ct_stat st;
         int synced = w->cfg->durability != CT_SYNC_NONE || /* FULL and GROUP: acked = durable */
-                     (ct_stat(w->db, &st) == CT_OK && st.durable_txnid == st.txnid);
+                     (have_stat && st.durable_txnid == st.txnid);
         if (synced) { /* CT_SYNC_NONE: an autosync made this commit durable */
             w->floor = w->acked;
             w->n_inflight = 0;

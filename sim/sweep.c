@@ -40,12 +40,6 @@ static void arm(sim_seed_run *r, int kind, uint64_t n, int sticky)
     (void)ct_memstore_fail_nth(r->ps, op, n, sticky);
 }
 
-/* The store op kind whose countdown failures a sweep kind counts. */
-static int counted_kind(int kind)
-{
-    return kind == SIM_SWEEP_RECOVERY_READ ? (int)CT_MEMSTORE_OP_READ : kind;
-}
-
 static void disarm(sim_seed_run *r)
 {
     r->alloc.fail_at = 0;
@@ -72,8 +66,8 @@ static sim_run_result sweep_run(sim_seed_run *r, size_t s, int kind, int sticky,
     sim_run_result res = sim_segment_start(r, s, &w, &base);
     if (res == SIM_RUN_DONE) {
         w.tolerant = 1;
-        before = kind == SIM_SWEEP_ALLOC ? 0 : countdown_failures(r->ps, counted_kind(kind));
         if (!in_recovery) {
+            before = kind == SIM_SWEEP_ALLOC ? 0 : countdown_failures(r->ps, kind);
             arm(r, kind, n, sticky);
         }
         res = sim_world_run(&w, r->cps[s].op, sim_segment_end(r, s));

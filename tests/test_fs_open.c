@@ -2,10 +2,11 @@
  * test_fs_open.c - what ct_filestore_open makes of paths that name no
  * regular file, of a file another store changes while this one waits
  * for the lock, of an open a signal interrupts (this executable's open()
- * fails with EINTR on demand) and of a file under a lease. The lock race is staged by this
- * executable's own flock(), which the library's call reaches (an executable's definition comes
- * before libc's) and which runs a hook first: the hook changes the file's
- * length at the moment a competing store could, between open and lock.
+ * fails with EINTR on demand) and of a file under a lease. The lock race
+ * is staged by this executable's own flock(), which the library's call
+ * reaches (an executable's definition comes before libc's) and which runs
+ * a hook first: the hook changes the file's length at the moment a
+ * competing store could, between open and lock.
  */
 #include <errno.h>
 #include <fcntl.h>

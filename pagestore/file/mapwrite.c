@@ -35,10 +35,11 @@
  *      dropped must be written with pwrite again first);
  *   2. the file has no hole and no unwritten (fallocated) extent below its
  *      end (lseek SEEK_HOLE and FIEMAP at open, and again once per epoch
- *      after a write past the end or a growing resize may have made one). The kernel makes a whole
- * folio writable at a fault, up to 256 pages on ext4 since 6.16, and a hole anywhere in it would
- * need a block then: SIGBUS on a full disk (a review reproduced it with a file ct_copy left sparse,
- * read sequentially);
+ *      after a write past the end or a growing resize may have made one).
+ *      The kernel makes a whole folio writable at a fault, up to 256 pages
+ *      on ext4 since 6.16, and a hole anywhere in it would need a block
+ *      then: SIGBUS on a full disk (a review reproduced it with a file
+ *      ct_copy left sparse, read sequentially);
  *   3. the store wrote the page with pwrite in this epoch (since the last
  *      sync or resize began): its blocks are allocated or reserved, and
  *      the page is in the page cache, dirty (no read at the fault). This
