@@ -24,6 +24,10 @@
  *                through a throwaway mapping with MADV_HUGEPAGE, so the
  *                page cache holds it as one 2-MiB folio, which the read
  *                mapping then maps whole at its first fault
+ *   write-pop    as pieces-1m, with the reading mapping made before the
+ *                writes and each commit's pages populated in it
+ *                (MADV_POPULATE_READ) right after their write: what a
+ *                writer that pre-maps what it wrote would pay and save
  * Each prints microseconds per value written (the writes and the
  * fdatasync), per read, the minor faults the reads took, and the
  * page-cache folios that hold the file (counted after the reads through
@@ -68,11 +72,12 @@ enum variant {
     V_WARM,
     V_PREAD,
     V_PRIMED,
+    V_POPULATE_ON_WRITE,
     V_COUNT
 };
 static const char *const variant_name[V_COUNT] = {
     "pieces-256k", "pieces-1m", "one-write", "populated",
-    "first-only",  "warm",      "pread",     "primed-2m"};
+    "first-only",  "warm",      "pread",     "primed-2m", "write-pop"};
 
 static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
 {
@@ -128,21 +133,30 @@ static int prime_blocks(int fd, off_t *end, off_t to)
     return rc;
 }
 
-/* Writes the file for variant v; returns its length in pages, or -1. */
-static long write_file(int fd, enum variant v, long values, const unsigned char *buf)
+/* Writes the file for variant v; returns its length in pages, or -1.
+   With a mapping `pop` (write-pop), each commit's pages are populated in
+   it right after their write. */
+static long write_file(int fd, enum variant v, long values, const unsigned char *buf,
+                       unsigned char *pop)
 {
     size_t commit_bytes = (size_t)RUNS_PER_COMMIT * RUN_PAGES * PAGE;
     long commits = (values + RUNS_PER_COMMIT - 1) / RUNS_PER_COMMIT;
     off_t end = 0; /* the file's length, for primed-2m */
     for (long c = 0; c < commits; c++) {
         off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
-        size_t piece = v == V_ONE_WRITE ? 0 : v == V_PIECES_1M ? PIECE_1M_BYTES : PIECE_BYTES;
+        size_t piece = v == V_ONE_WRITE                                ? 0
+                       : v == V_PIECES_1M || v == V_POPULATE_ON_WRITE ? PIECE_1M_BYTES
+                                                                       : PIECE_BYTES;
         if (v == V_PRIMED &&
             prime_blocks(fd, &end, off + (off_t)commit_bytes + PAGE) != 0) {
             return -1;
         }
         if (write_all(fd, buf, commit_bytes, off, piece) != 0 ||
             write_all(fd, buf, PAGE, off + (off_t)commit_bytes, 0) != 0) {
+            return -1;
+        }
+        if (pop != NULL &&
+            madvise(pop + off, commit_bytes + PAGE, MADV_POPULATE_READ) != 0) {
             return -1;
         }
     }
@@ -209,14 +223,25 @@ static int measure(const char *path, enum variant v, long values, const unsigned
     if (fd < 0) {
         return -1;
     }
+    unsigned char *pop = NULL;
+    if (v == V_POPULATE_ON_WRITE) { /* the whole file-to-be, mapped first */
+        long commits = (values + RUNS_PER_COMMIT - 1) / RUNS_PER_COMMIT;
+        size_t all = (size_t)run_page(commits * RUNS_PER_COMMIT) * PAGE;
+        void *p = mmap(NULL, all, PROT_READ, MAP_SHARED, fd, 0);
+        if (p == MAP_FAILED) {
+            close(fd);
+            return -1;
+        }
+        pop = p;
+    }
     double w0 = bench_now_s();
-    long pages = write_file(fd, v, values, buf);
+    long pages = write_file(fd, v, values, buf, pop);
     *write_us = (bench_now_s() - w0) / (double)values * 1e6;
     unsigned char *copy = v == V_PREAD ? malloc((size_t)RUN_PAGES * PAGE) : NULL;
     size_t len = pages > 0 ? (size_t)pages * PAGE : 0;
     const unsigned char *m = MAP_FAILED;
     if (pages > 0) {
-        m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+        m = pop != NULL ? pop : mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
     }
     int rc = m == MAP_FAILED || (v == V_PREAD && copy == NULL) ? -1 : 0;
     if (rc == 0 && v == V_POPULATED) {
