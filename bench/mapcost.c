@@ -73,11 +73,13 @@ enum variant {
     V_PREAD,
     V_PRIMED,
     V_POPULATE_ON_WRITE,
+    V_ALIGNED,
+    V_ALIGNED_ONE,
     V_COUNT
 };
 static const char *const variant_name[V_COUNT] = {
     "pieces-256k", "pieces-1m", "one-write", "populated",
-    "first-only",  "warm",      "pread",     "primed-2m", "write-pop"};
+    "first-only",  "warm",      "pread",     "primed-2m", "write-pop", "aligned-1m", "aligned-one"};
 
 static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
 {
@@ -98,9 +100,11 @@ static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, si
 }
 
 /* Page of run r: commits of 16 runs, each followed by one tree page. */
+static long layout_base = 2;
+static long layout_stride = RUNS_PER_COMMIT * RUN_PAGES + 1;
 static long run_page(long r)
 {
-    return 2 + (r / RUNS_PER_COMMIT) * (RUNS_PER_COMMIT * RUN_PAGES + 1) +
+    return layout_base + (r / RUNS_PER_COMMIT) * layout_stride +
            (r % RUNS_PER_COMMIT) * RUN_PAGES;
 }
 
@@ -144,8 +148,8 @@ static long write_file(int fd, enum variant v, long values, const unsigned char 
     off_t end = 0; /* the file's length, for primed-2m */
     for (long c = 0; c < commits; c++) {
         off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
-        size_t piece = v == V_ONE_WRITE                                ? 0
-                       : v == V_PIECES_1M || v == V_POPULATE_ON_WRITE ? PIECE_1M_BYTES
+        size_t piece = v == V_ONE_WRITE || v == V_ALIGNED_ONE ? 0
+                       : v == V_PIECES_1M || v == V_POPULATE_ON_WRITE || v == V_ALIGNED ? PIECE_1M_BYTES
                                                                        : PIECE_BYTES;
         if (v == V_PRIMED &&
             prime_blocks(fd, &end, off + (off_t)commit_bytes + PAGE) != 0) {
@@ -219,6 +223,9 @@ static int measure(const char *path, enum variant v, long values, const unsigned
                    double *write_us, double *us, long *faults, long *folios)
 {
     unlink(path);
+    long al = getenv("ALIGN") ? atol(getenv("ALIGN")) : 64;
+    layout_base = v == V_ALIGNED || v == V_ALIGNED_ONE ? al : 2;
+    layout_stride = v == V_ALIGNED || v == V_ALIGNED_ONE ? (273 + al - 1) / al * al : RUNS_PER_COMMIT * RUN_PAGES + 1;
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
         return -1;

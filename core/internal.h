@@ -238,6 +238,7 @@ struct ct_txn {
        page's entry rewrites that page and every page in front of it. */
     uint64_t pool_meta[CT_META_FREE_INLINE];
     size_t pool_meta_count;
+    uint64_t run_end; /* end of the last run taken from the high-water mark */
     ct__free_entry *held; /* free pages not reusable yet (kept on the list) */
     size_t held_count;
     /* The free set this txn started from, by pgno: db->free.v, or with the

@@ -81,6 +81,14 @@ _Static_assert(CT_TXNID_WINDOW >= 8 && (CT_TXNID_WINDOW & (CT_TXNID_WINDOW - 1))
    linear scan that stays short. */
 #define CT_SPARE_RUNS_MAX 32u
 
+/* A run of at least this many pages taken from the high-water mark starts
+   at a page number that is a multiple of it, unless it follows the txn's
+   last such run (pager.c's take_from_end says why): 64 KiB at 4-KiB
+   pages, one fault-around window. */
+#ifndef CT_RUN_ALIGN_PAGES
+#define CT_RUN_ALIGN_PAGES 16u
+#endif
+
 /* Verified-page memo (memo.c): the first chunk holds 4096 pages (32 KiB of
    entries), chunk k 4096 << k, and 24 chunks cover 4096 * (2^24 - 1)
    pages, 2^36 pages less a little (256 TiB at 4 KiB pages): past that a

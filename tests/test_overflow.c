@@ -6,7 +6,8 @@
  * written, read back, overwritten (bigger, smaller, inline) and deleted,
  * with ct_check after every step proving the runs are accounted for and
  * nothing leaks; snapshots keep an overwritten run readable; a random mix
- * of sizes across the thresholds.
+ * of sizes across the thresholds; large runs from the end of the store
+ * start aligned.
  */
 #include "helpers.h"
 
@@ -261,6 +262,84 @@ static void test_snapshot_keeps_overwritten_run(void **state)
     th_env_destroy(&e);
 }
 
+/* Run starts in the store: pages whose header says overflow, names the
+   page itself and spans `pages` (value bytes never look like that: they
+   are th_value_fill's pseudo-random bytes). */
+static size_t find_runs(th_env *e, uint64_t pages, uint64_t *starts, size_t max)
+{
+    struct ct_stat st;
+    th_assert_rc(ct_stat(e->db, &st), CT_OK);
+    size_t n = 0;
+    for (uint64_t p = 2; p < st.pages_total; p++) {
+        const uint8_t *pg = th_ram_page(e->ps, p);
+        th_assert_true(pg != NULL);
+        if (ct__ph_type(pg) == CT_PT_OVERFLOW && ct__ph_pgno(pg) == p &&
+            ct__ph_upper(pg) == pages) {
+            th_assert_true(n < max);
+            starts[n++] = p;
+        }
+    }
+    return n;
+}
+
+/* A run of CT_RUN_ALIGN_PAGES pages or more taken from the end of the
+   store starts at a multiple of CT_RUN_ALIGN_PAGES (the page cache then
+   holds a commit's values in large folios); a second run of the same txn
+   follows the first directly; the pages skipped are free, and a later
+   txn's tree pages take them instead of growing the store. */
+static void test_runs_from_end_start_aligned(void **state)
+{
+    (void)state;
+    for (uint32_t ps = 512; ps <= 4096; ps *= 8) {
+        th_env e;
+        th_env_init(&e, TH_STORE_RAM, ps);
+        th_set_ctx("page %u", ps);
+        const size_t vlen = (size_t)CT_RUN_ALIGN_PAGES * ps; /* a run of align + 1 */
+        const uint64_t np = run_pages(ps, vlen);
+        put_value(e.db, "k", 1, 10, 1);
+        struct ct_stat st;
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        th_assert_true(st.pages_total % CT_RUN_ALIGN_PAGES != 0); /* else nothing to show */
+
+        uint8_t *v = big_value(vlen, 2);
+        ct_txn *t = NULL;
+        th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+        th_assert_rc(ct_put(t, NULL, "a", 1, v, vlen, 0), CT_OK);
+        th_assert_rc(ct_put(t, NULL, "b", 1, v, vlen, 0), CT_OK);
+        th_assert_rc(ct_commit(t), CT_OK);
+        uint64_t runs[4];
+        th_assert_eq(find_runs(&e, np, runs, 4), 2);
+        th_assert_eq(runs[0] % CT_RUN_ALIGN_PAGES, 0);
+        th_assert_eq(runs[1], runs[0] + np);
+        ct_check_report r = checked(e.db);
+        th_assert_true(r.pages_free > 0); /* the pages skipped */
+        expect_val(e.db, "a", 1, vlen, 2);
+
+        /* The commit left the end unaligned (free-list and tree pages
+           follow the runs); the next txn's run skips again. */
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        th_assert_true(st.pages_total % CT_RUN_ALIGN_PAGES != 0);
+        put_value(e.db, "c", 1, vlen, 3);
+        th_assert_eq(find_runs(&e, np, runs, 4), 3);
+        th_assert_eq(runs[2] % CT_RUN_ALIGN_PAGES, 0);
+        th_assert_true(runs[2] > runs[1]);
+        r = checked(e.db);
+
+        /* Small puts reuse the skipped pages: the store does not grow. */
+        th_assert_true(r.pages_free >= 8);
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        uint64_t before = st.pages_total;
+        put_value(e.db, "d", 1, 10, 4);
+        th_assert_rc(ct_stat(e.db, &st), CT_OK);
+        th_assert_eq(st.pages_total, before);
+        checked(e.db);
+        expect_val(e.db, "c", 1, vlen, 3);
+        free(v);
+        th_env_destroy(&e);
+    }
+    th_ctx[0] = '\0';
+}
+
 /* Random sizes across every threshold on 200 keys (txns of 1..20 ops,
    some aborted): content matches the model and ct_check is clean after
    every commit, so no run is ever leaked or shared. */
@@ -328,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_one_mib),
         cmocka_unit_test(test_snapshot_keeps_overwritten_run),
         cmocka_unit_test(test_random_sizes),
+        cmocka_unit_test(test_runs_from_end_start_aligned),
         cmocka_unit_test(test_sixty_four_mib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
