@@ -28,6 +28,13 @@
  *                writes and each commit's pages populated in it
  *                (MADV_POPULATE_READ) right after their write: what a
  *                writer that pre-maps what it wrote would pay and save
+ *   aligned-16   as pieces-1m, but each commit starts at a page number
+ *                that is a multiple of 16 (the pages between commits are
+ *                left unwritten), as the engine places large runs
+ *                (CT_RUN_ALIGN_PAGES)
+ *   aligned-64   the same at multiples of 64 pages (for both, the folios
+ *                column also counts the pages of the unwritten gaps, which
+ *                the count's populate puts in folios of their own)
  * Each prints microseconds per value written (the writes and the
  * fdatasync), per read, the minor faults the reads took, and the
  * page-cache folios that hold the file (counted after the reads through
@@ -73,13 +80,13 @@ enum variant {
     V_PREAD,
     V_PRIMED,
     V_POPULATE_ON_WRITE,
-    V_ALIGNED,
-    V_ALIGNED_ONE,
+    V_ALIGNED_16,
+    V_ALIGNED_64,
     V_COUNT
 };
 static const char *const variant_name[V_COUNT] = {
     "pieces-256k", "pieces-1m", "one-write", "populated",
-    "first-only",  "warm",      "pread",     "primed-2m", "write-pop", "aligned-1m", "aligned-one"};
+    "first-only",  "warm",      "pread",     "primed-2m", "write-pop", "aligned-16", "aligned-64"};
 
 static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, size_t piece)
 {
@@ -100,8 +107,11 @@ static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, si
 }
 
 /* Page of run r: commits of 16 runs, each followed by one tree page. */
+/* Where commits start: page layout_base, then every layout_stride pages
+   (set per variant by measure()). */
 static long layout_base = 2;
 static long layout_stride = RUNS_PER_COMMIT * RUN_PAGES + 1;
+
 static long run_page(long r)
 {
     return layout_base + (r / RUNS_PER_COMMIT) * layout_stride +
@@ -137,6 +147,22 @@ static int prime_blocks(int fd, off_t *end, off_t to)
     return rc;
 }
 
+/* The edges variant v's writes stop at (0: one write a commit). */
+static size_t piece_bytes(enum variant v)
+{
+    switch (v) {
+    case V_ONE_WRITE:
+        return 0;
+    case V_PIECES_1M:
+    case V_POPULATE_ON_WRITE:
+    case V_ALIGNED_16:
+    case V_ALIGNED_64:
+        return PIECE_1M_BYTES;
+    default:
+        return PIECE_BYTES;
+    }
+}
+
 /* Writes the file for variant v; returns its length in pages, or -1.
    With a mapping `pop` (write-pop), each commit's pages are populated in
    it right after their write. */
@@ -148,9 +174,7 @@ static long write_file(int fd, enum variant v, long values, const unsigned char 
     off_t end = 0; /* the file's length, for primed-2m */
     for (long c = 0; c < commits; c++) {
         off_t off = (off_t)run_page(c * RUNS_PER_COMMIT) * PAGE;
-        size_t piece = v == V_ONE_WRITE || v == V_ALIGNED_ONE ? 0
-                       : v == V_PIECES_1M || v == V_POPULATE_ON_WRITE || v == V_ALIGNED ? PIECE_1M_BYTES
-                                                                       : PIECE_BYTES;
+        size_t piece = piece_bytes(v);
         if (v == V_PRIMED &&
             prime_blocks(fd, &end, off + (off_t)commit_bytes + PAGE) != 0) {
             return -1;
@@ -164,7 +188,9 @@ static long write_file(int fd, enum variant v, long values, const unsigned char 
             return -1;
         }
     }
-    return fdatasync(fd) == 0 ? run_page(commits * RUNS_PER_COMMIT) : -1;
+    /* The last commit's end: its tree page is the file's last page. */
+    long end_page = run_page((commits - 1) * RUNS_PER_COMMIT) + RUNS_PER_COMMIT * RUN_PAGES + 1;
+    return fdatasync(fd) == 0 ? end_page : -1;
 }
 
 /* Page-cache folios behind the pages pages of mapping m: faults them all
@@ -223,9 +249,10 @@ static int measure(const char *path, enum variant v, long values, const unsigned
                    double *write_us, double *us, long *faults, long *folios)
 {
     unlink(path);
-    long al = getenv("ALIGN") ? atol(getenv("ALIGN")) : 64;
-    layout_base = v == V_ALIGNED || v == V_ALIGNED_ONE ? al : 2;
-    layout_stride = v == V_ALIGNED || v == V_ALIGNED_ONE ? (273 + al - 1) / al * al : RUNS_PER_COMMIT * RUN_PAGES + 1;
+    long align = v == V_ALIGNED_16 ? 16 : v == V_ALIGNED_64 ? 64 : 1;
+    long used = RUNS_PER_COMMIT * RUN_PAGES + 1;
+    layout_base = align > 1 ? align : 2;
+    layout_stride = (used + align - 1) / align * align;
     int fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
     if (fd < 0) {
         return -1;
