@@ -907,6 +907,18 @@ static void test_short_io_and_eintr_retried(void **state)
     f_ftruncate.eintr_odd = 1;
     assert_int_equal(ps->ops->resize(ps, 2), CT_OK);
     assert_int_equal(store_size(ps), 2);
+    /* The give-up bound counts EINTRs in a row, not in a call: one byte
+       at a time, 1,536 transfers each after an EINTR (more EINTRs than
+       the bound, CT_FS_RETRY_MAX = 1000 in pagestore/file/fs.h), still
+       succeed. */
+    f_pwrite.chunk_bytes = 1;
+    f_pwrite.calls = 0;
+    assert_int_equal(ps->ops->write(ps, 0, 3, in), CT_OK);
+    assert_int_equal(f_pwrite.calls, 2 * (int)sizeof(in));
+    f_pread.chunk_bytes = 1;
+    memset(out, 0, sizeof(out));
+    assert_int_equal(ps->ops->read(ps, 0, 3, out), CT_OK);
+    assert_memory_equal(out, in, sizeof(in));
     ps->ops->close(ps);
 }
 
@@ -928,37 +940,44 @@ static void test_endless_eintr_gives_up(void **state)
     ps->ops->close(ps);
 }
 
-/* A failed fdatasync poisons the store: later writes, syncs and resizes
-   fail with CT_IO without touching the file, even once the device would
+/* A failed fdatasync poisons the store, whatever its errno (ENOSPC and
+   EDQUOT come from writeback on thin or quota-bound storage, and the
+   pages are as lost as after EIO): later writes, syncs and resizes fail
+   with CT_IO without touching the file, even once the device would
    succeed again; reads still work; a reopen starts clean. */
 static void test_failed_sync_poisons(void **state)
 {
     (void)state;
-    char path[600];
-    unsigned char buf[PS_SMALL];
-    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
-    write_pattern(ps, 0, 12);
-    f_fdatasync.fail_errno = EIO;
-    f_fdatasync.fail_left = 1;
-    assert_int_equal(ps->ops->sync(ps), CT_IO);
-    int writes = f_pwrite.calls;
-    int syncs = f_fdatasync.calls;
-    fill_page(buf, PS_SMALL, 1, 12);
-    assert_int_equal(ps->ops->write(ps, 1, 1, buf), CT_IO);
-    assert_int_equal(ps->ops->sync(ps), CT_IO);
-    assert_int_equal(ps->ops->sync(ps), CT_IO);
-    assert_int_equal(ps->ops->resize(ps, 8), CT_IO);
-    assert_int_equal(f_pwrite.calls, writes);
-    assert_int_equal(f_fdatasync.calls, syncs);
-    assert_int_equal(f_ftruncate.calls, 0);
-    assert_int_equal(store_size(ps), 1);
-    assert_pattern(ps, 0, 12);
-    ps->ops->close(ps);
+    static const int errs[] = {EIO, ENOSPC, EDQUOT};
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        char path[600];
+        unsigned char buf[PS_SMALL];
+        test_setup(NULL);
+        ct_pagestore *ps =
+            open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+        write_pattern(ps, 0, 12);
+        f_fdatasync.fail_errno = errs[i];
+        f_fdatasync.fail_left = 1;
+        assert_int_equal(ps->ops->sync(ps), CT_IO);
+        int writes = f_pwrite.calls;
+        int syncs = f_fdatasync.calls;
+        fill_page(buf, PS_SMALL, 1, 12);
+        assert_int_equal(ps->ops->write(ps, 1, 1, buf), CT_IO);
+        assert_int_equal(ps->ops->sync(ps), CT_IO);
+        assert_int_equal(ps->ops->sync(ps), CT_IO);
+        assert_int_equal(ps->ops->resize(ps, 8), CT_IO);
+        assert_int_equal(f_pwrite.calls, writes);
+        assert_int_equal(f_fdatasync.calls, syncs);
+        assert_int_equal(f_ftruncate.calls, 0);
+        assert_int_equal(store_size(ps), 1);
+        assert_pattern(ps, 0, 12);
+        ps->ops->close(ps);
 
-    ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
-    write_pattern(ps, 1, 12);
-    assert_int_equal(ps->ops->sync(ps), CT_OK);
-    ps->ops->close(ps);
+        ps = open_store(path, PS_SMALL, 0, &fake_syscalls);
+        write_pattern(ps, 1, 12);
+        assert_int_equal(ps->ops->sync(ps), CT_OK);
+        ps->ops->close(ps);
+    }
 }
 
 /* full_fsync makes sync call fsync rather than fdatasync; a failure there
@@ -1006,6 +1025,32 @@ static void assert_mapped_pattern(const void *m, uint64_t pgno, unsigned salt)
     fill_page(want, PS_SMALL, pgno, salt);
     assert_non_null(m);
     assert_memory_equal(m, want, PS_SMALL);
+}
+
+/* A shrink whose ftruncate fails leaves the store as the file is: its
+   size, its pages readable, and mapped, on a store with a map. */
+static void test_failed_shrink_keeps_size(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    for (uint64_t p = 0; p < 4; p++) {
+        write_pattern(ps, p, 9);
+    }
+    const int errs[] = {EIO, EPERM};
+    for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++) {
+        f_ftruncate.fail_errno = errs[i];
+        f_ftruncate.fail_left = 1;
+        assert_int_equal(ps->ops->resize(ps, 1), CT_IO);
+        assert_int_equal(store_size(ps), 4);
+        assert_pattern(ps, 3, 9);
+        if (ps->ops->map) {
+            assert_mapped_pattern(ps->ops->map(ps, 3), 3, 9);
+        }
+    }
+    assert_int_equal(ps->ops->resize(ps, 1), CT_OK);
+    assert_int_equal(store_size(ps), 1);
+    ps->ops->close(ps);
 }
 
 /* map is on by default and shows exactly what write stored; rewriting a
@@ -1604,6 +1649,34 @@ static void test_write_mix_forgets(void **state)
     free(nodes);
 }
 
+/* A write that starts past the end of the file (leaving a hole) is all
+   growth: the appends that follow are still a bulk load, written in one
+   call, not in node pieces. */
+static void test_growth_past_a_hole_is_bulk(void **state)
+{
+    (void)state;
+    enum { CHUNK = 256 };
+    char path[600];
+    unsigned char *nodes = malloc((size_t)PS_SMALL * CHUNK);
+    const void **vec = malloc(sizeof(*vec) * CHUNK);
+    assert_non_null(nodes);
+    assert_non_null(vec);
+    int calls = 0;
+    size_t asked = 0;
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    gather_pages(nodes, vec, 2, 1, 44); /* pages 0 and 1 stay a hole */
+    writev_calls(ps, 2, 1, vec, &calls, &asked);
+    gather_pages(nodes, vec, 3, CHUNK, 44);
+    writev_calls(ps, 3, CHUNK, vec, &calls, &asked);
+    assert_true((size_t)CHUNK * PS_SMALL > CT_FS_NODE_PIECE_BYTES);
+    assert_int_equal(asked, (size_t)CHUNK * PS_SMALL); /* bulk: one call */
+    assert_int_equal(calls, 1);
+    assert_pattern(ps, 2 + CHUNK, 44);
+    ps->ops->close(ps);
+    free(vec);
+    free(nodes);
+}
+
 /* Node pages and a run written by short transfers that stop inside a
    page, with EINTR on every other call: every byte lands, and resumed
    calls of node pages never ask across a node-piece edge. */
@@ -1671,6 +1744,16 @@ static void test_writev_short_and_eintr(void **state)
     assert_int_equal(f_pwritev.calls, 32);
     for (uint64_t p = 0; p < 3; p++) {
         assert_pattern(ps, p, 24);
+    }
+    /* One byte at a time: more EINTRs in the call than the give-up bound
+       (CT_FS_RETRY_MAX), never that many in a row. */
+    gather_pages(buf, vec, 0, 3, 26);
+    f_pwritev.chunk_bytes = 1;
+    f_pwritev.calls = 0;
+    assert_int_equal(ps->ops->writev(ps, 0, 3, vec), CT_OK);
+    assert_int_equal(f_pwritev.calls, 2 * (int)sizeof(buf));
+    for (uint64_t p = 0; p < 3; p++) {
+        assert_pattern(ps, p, 26);
     }
     /* A pwritev stuck in EINTR gives up with CT_IO. */
     f_pwritev.chunk_bytes = 0;
@@ -1889,6 +1972,7 @@ int main(void)
         cmocka_unit_test_setup(test_pwrite_eio, test_setup),
         cmocka_unit_test_setup(test_enomem_on_write_is_io, test_setup),
         cmocka_unit_test_setup(test_pwrite_enospc, test_setup),
+        cmocka_unit_test_setup(test_failed_shrink_keeps_size, test_setup),
         cmocka_unit_test_setup(test_pread_eio, test_setup),
         cmocka_unit_test_setup(test_short_io_and_eintr_retried, test_setup),
         cmocka_unit_test_setup(test_endless_eintr_gives_up, test_setup),
@@ -1906,6 +1990,7 @@ int main(void)
         cmocka_unit_test_setup(test_node_pages_split_into_small_pieces, test_setup),
         cmocka_unit_test_setup(test_appended_runs_carry_their_nodes, test_setup),
         cmocka_unit_test_setup(test_write_mix_forgets, test_setup),
+        cmocka_unit_test_setup(test_growth_past_a_hole_is_bulk, test_setup),
         cmocka_unit_test_setup(test_short_writes_keep_piece_edges, test_setup),
         cmocka_unit_test_setup(test_writev_short_and_eintr, test_setup),
         cmocka_unit_test_setup(test_writev_errors, test_setup),
