@@ -280,6 +280,52 @@ static void test_data_misuse(void **state)
 /* CT_APPEND with a key not above every key is CT_EXISTS (cowtree.h, as
    LMDB's MDB_APPEND answers MDB_KEYEXIST), whether the key is below the largest or equal to it; the txn stays
    usable and nothing was written. */
+/* An allocator that refuses any block above 1 GiB. */
+static void *capped_malloc(void *ctx, size_t n)
+{
+    (void)ctx;
+    return n > ((size_t)1 << 30) ? NULL : malloc(n ? n : 1);
+}
+
+static void *capped_realloc(void *ctx, void *p, size_t n)
+{
+    (void)ctx;
+    return n > ((size_t)1 << 30) ? NULL : realloc(p, n ? n : 1);
+}
+
+static void capped_free(void *ctx, void *p)
+{
+    (void)ctx;
+    free(p);
+}
+
+/* A value of exactly CT_VALUE_MAX bytes is legal: the put gets as far as
+   allocating its run (refused here, CT_NOMEM), where one byte more is
+   CT_TOOBIG before anything is allocated. The value's bytes are never
+   read before the run exists, so a short buffer stands in for them. */
+static void test_value_of_the_largest_size(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = th_ram_create(4096, 1);
+    ct_options o;
+    ct_options_init(&o);
+    o.alloc = &(ct_allocator){capped_malloc, capped_realloc, capped_free, NULL};
+    ct_db *db = NULL;
+    th_assert_rc(ct_open(ps, &o, &db), CT_OK);
+    uint8_t small[16] = {0};
+    ct_txn *w = NULL;
+    th_assert_rc(ct_begin(db, 0, &w), CT_OK);
+    th_assert_rc(ct_put(w, NULL, "a", 1, small, CT_VALUE_MAX + 1, 0), CT_TOOBIG);
+    th_assert_rc(ct_put(w, NULL, "a", 1, small, CT_VALUE_MAX, 0), CT_NOMEM);
+    ct_abort(w);
+    th_assert_rc(ct_begin(db, 0, &w), CT_OK);
+    th_assert_rc(ct_put(w, NULL, "a", 1, small, sizeof(small), 0), CT_OK);
+    th_assert_rc(ct_commit(w), CT_OK);
+    th_check_clean(db);
+    ct_close(db);
+    ps->ops->close(ps);
+}
+
 static void test_append_out_of_order(void **state)
 {
     (void)state;
@@ -511,6 +557,7 @@ int main(void)
         cmocka_unit_test(test_store_constructor_misuse),
         cmocka_unit_test(test_txn_misuse),
         cmocka_unit_test(test_data_misuse),
+        cmocka_unit_test(test_value_of_the_largest_size),
         cmocka_unit_test(test_append_out_of_order),
         cmocka_unit_test(test_bucket_misuse),
         cmocka_unit_test(test_cursor_misuse),

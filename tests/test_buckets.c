@@ -765,6 +765,8 @@ typedef struct name_list {
     size_t stop_after; /* return stop_rc once count reaches it (0 = never) */
     int stop_rc;
     ct_txn *write_txn; /* non-NULL: write in the txn from the callback */
+    size_t write_at;   /* write only in call number write_at (0 = every call) */
+    int write_create;  /* the write creates bucket "zz_new" instead of a put */
 } name_list;
 
 static int collect_name(void *ctx, const char *name, size_t name_len)
@@ -775,8 +777,13 @@ static int collect_name(void *ctx, const char *name, size_t name_len)
     memcpy(l->name[l->count], name, name_len + 1);
     l->len[l->count] = name_len;
     l->count++;
-    if (l->write_txn) {
-        th_assert_rc(ct_put(l->write_txn, NULL, "w", 1, "x", 1, 0), CT_OK);
+    if (l->write_txn && (l->write_at == 0 || l->count == l->write_at)) {
+        if (l->write_create) {
+            ct_bucket *b = NULL;
+            th_assert_rc(ct_bucket_open(l->write_txn, "zz_new", CT_CREATE, &b), CT_OK);
+        } else {
+            th_assert_rc(ct_put(l->write_txn, NULL, "w", 1, "x", 1, 0), CT_OK);
+        }
     }
     return l->stop_after && l->count == l->stop_after ? l->stop_rc : 0;
 }
@@ -871,8 +878,9 @@ static void test_list_order(void **state)
 }
 
 /* fn's non-zero return stops the walk and is returned as is (a positive
-   value, and a CT_* code); a write in the txn from fn ends the walk with
-   CT_INVALID after that one call; NULL txn or fn is CT_INVALID. */
+   value, and a CT_* code); a write in the txn from fn (a put, or creating
+   a bucket), even in its last call, ends the walk with CT_INVALID after
+   that call; NULL txn or fn is CT_INVALID. */
 static void test_list_early_stop(void **state)
 {
     (void)state;
@@ -908,6 +916,20 @@ static void test_list_early_stop(void **state)
     l->write_txn = t;
     th_assert_rc(ct_bucket_list(t, collect_name, l), CT_INVALID);
     th_assert_eq(l->count, 1);
+    /* A bucket created from the callback is a write too. */
+    memset(l, 0, sizeof(*l));
+    l->write_txn = t;
+    l->write_at = 1;
+    l->write_create = 1;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_INVALID);
+    th_assert_eq(l->count, 1);
+    /* A write in the last call only: the walk ends there, still
+       CT_INVALID (the caller must learn its listing met a write). */
+    memset(l, 0, sizeof(*l));
+    l->write_txn = t;
+    l->write_at = 6; /* five names and zz_new */
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_INVALID);
+    th_assert_eq(l->count, 6);
     th_assert_rc(ct_commit(t), CT_OK); /* the txn itself is fine */
     free(l);
     th_check_clean(e.db);
@@ -1172,6 +1194,62 @@ static void test_stat_and_list_corrupt(void **state)
     }
 }
 
+/* A catalog leaf under the root emptied (count 0, resealed: a valid page
+   on its own, as an empty root leaf is): ct_bucket_list is CT_CORRUPT, as
+   no page below a root is ever empty, instead of listing fewer names.
+   Restored, all 60 names are listed again. */
+static void test_list_empty_catalog_leaf(void **state)
+{
+    (void)state;
+    enum { PS = 512, N = 60 };
+    th_env e;
+    th_env_init(&e, TH_STORE_RAM_NOMAP, PS);
+    ct_txn *t = NULL;
+    ct_bucket *b = NULL;
+    th_assert_rc(ct_begin(e.db, 0, &t), CT_OK);
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "bucket-%03d", i);
+        th_assert_rc(ct_bucket_open(t, name, CT_CREATE, &b), CT_OK);
+    }
+    th_assert_rc(ct_commit(t), CT_OK);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    uint64_t root = t->meta.catalog.root;
+    th_assert_eq(t->meta.catalog.depth, 2);
+    ct_abort(t);
+    const uint8_t *rp = th_ram_page(e.ps, root);
+    assert_non_null(rp);
+    th_assert_eq(ct__ph_type(rp), CT_PT_BRANCH);
+    th_assert_true(ct__ph_count(rp) >= 2);
+    uint64_t leaf = ct__branch_child(ct__node_cell(rp, 1));
+    uint8_t *lp = th_ram_page(e.ps, leaf);
+    assert_non_null(lp);
+    uint8_t saved[PS];
+    memcpy(saved, lp, PS);
+    ct__ph_set_count(lp, 0);
+    ct__ph_set_upper(lp, PS);
+    ct__put32(lp + CT_PH_AUX, 0);
+    ct__page_seal(lp, PS);
+    th_assert_rc(ct__node_validate(lp, PS, ct__key_max_bytes(PS)), CT_OK);
+
+    name_list *l = calloc(1, sizeof(*l));
+    assert_non_null(l);
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    t->verify_all = 1;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_CORRUPT);
+    ct_abort(t);
+    memcpy(lp, saved, PS);
+    memset(l, 0, sizeof(*l));
+    th_assert_rc(ct_begin(e.db, CT_TXN_RDONLY, &t), CT_OK);
+    t->verify_all = 1;
+    th_assert_rc(ct_bucket_list(t, collect_name, l), CT_OK);
+    th_assert_eq(l->count, N);
+    ct_abort(t);
+    free(l);
+    th_check_clean(e.db);
+    th_env_destroy(&e);
+}
+
 /* NULL txn or out is CT_INVALID; so is a handle of another txn and a
    handle of a dropped bucket. */
 static void test_stat_invalid(void **state)
@@ -1215,6 +1293,7 @@ int main(void)
         cmocka_unit_test(test_stat_empty_and_overflow),
         cmocka_unit_test(test_stat_multilevel),
         cmocka_unit_test(test_stat_and_list_corrupt),
+        cmocka_unit_test(test_list_empty_catalog_leaf),
         cmocka_unit_test(test_stat_invalid),
         cmocka_unit_test(test_many_handles_one_txn),
     };

@@ -474,6 +474,34 @@ static void defect_order_across_pages(fixture *f)
     restore_image(f);
 }
 
+/* A leaf's last key rewritten to exactly the separator in front of the
+   next leaf (still the largest in its page): that key belongs to the next
+   leaf, where a lookup goes and misses it. */
+static void defect_key_at_next_separator(fixture *f)
+{
+    size_t l = 30;
+    while (f->leaf_idx[l + 1] == 0 || f->leaf_parent[l + 1] != f->leaf_parent[l]) {
+        l++; /* the next leaf's separator is in the same parent */
+    }
+    uint8_t parent[PS];
+    pg_read(&f->e, f->leaf_parent[l + 1], parent);
+    const uint8_t *sep = ct__node_cell(parent, f->leaf_idx[l + 1]);
+    assert_int_equal(ct__branch_child(sep), f->leaves[l + 1]);
+    assert_int_equal(ct__branch_klen(sep), 8);
+    uint64_t leaf = f->leaves[l];
+    uint8_t p[PS];
+    pg_read(&f->e, leaf, p);
+    uint8_t *c = (uint8_t *)ct__node_cell(p, ct__ph_count(p) - 1);
+    assert_int_equal(ct__leaf_klen(c), 8);
+    memcpy(c + CT_LEAF_CELL_FIXED, sep + CT_BRANCH_CELL_FIXED, 8);
+    ct__node_reprefix(p);
+    ct__page_seal(p, PS);
+    th_assert_rc(ct__node_validate(p, PS, ct__key_max_bytes(PS)), CT_OK);
+    pg_write(&f->e, leaf, p);
+    expect_problem(f->e.db, "key equal to the next separator", "separators", leaf);
+    restore_image(f);
+}
+
 /* A wrong separator: the separator in front of a leaf raised by one (it
    stays between its neighbours, so the branch itself is valid), so the
    leaf's first key falls below it. */
@@ -529,6 +557,49 @@ static void defect_entry_count(fixture *f)
     reopen_on_image(f);
     expect_problem(f->e.db, "wrong entry count", "entry count", f->root);
     restore_image(f);
+    reopen_on_image(f);
+}
+
+static void lower_buckets(ct__meta *m, void *arg)
+{
+    (void)arg;
+    m->buckets--;
+}
+
+static void raise_buckets(ct__meta *m, void *arg)
+{
+    (void)arg;
+    m->buckets++;
+}
+
+static void raise_catalog_entries(ct__meta *m, void *arg)
+{
+    (void)arg;
+    m->catalog.entries++;
+}
+
+/* The meta's bucket count one below and one above the catalog's buckets,
+   and the catalog's entry count one above its tree (meta resealed). Each
+   edit is opened on the image as saved: a reopen writes a fence meta into
+   the other slot, newer than the one edit_meta edits, and restoring the
+   image takes it away again. */
+static void defect_catalog_counts(fixture *f)
+{
+    static const struct {
+        void (*edit)(ct__meta *, void *);
+        const char *defect;
+        const char *what;
+    } cases[] = {
+        {lower_buckets, "bucket count lowered", "bucket count"},
+        {raise_buckets, "bucket count raised", "bucket count"},
+        {raise_catalog_entries, "catalog entry count raised", "entry count"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        edit_meta(f, cases[i].edit, NULL);
+        reopen_on_image(f);
+        expect_problem(f->e.db, cases[i].defect, cases[i].what, f->cat_leaf);
+        restore_image(f);
+    }
     reopen_on_image(f);
 }
 
@@ -664,7 +735,8 @@ static void run_defects(th_store_kind kind)
         defect_wrong_separator,  defect_overflow_run,      defect_entry_count,
         defect_bucket_descriptor, defect_free_past_end,     defect_checksum_and_identity,
         defect_underfull_leaf,   defect_meta_entry_live,   defect_meta_lists_chain_page,
-        defect_catalog_name,     defect_meta_rot,
+        defect_catalog_name,     defect_meta_rot,          defect_key_at_next_separator,
+        defect_catalog_counts,
     };
     for (size_t i = 0; i < sizeof(defects) / sizeof(defects[0]); i++) {
         defects[i](&f);

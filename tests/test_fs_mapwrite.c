@@ -11,6 +11,7 @@
  * tmpfs): the tests run in the build tree when it is one and else in
  * /dev/shm, and fail when neither is.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,6 +38,22 @@
 #define PS 4096u
 
 static char path[512];
+
+/* pwritev as the store's default syscalls reach it (tests/CMakeLists.txt
+   links this test with --wrap=pwritev): the next pwritev_fail calls fail
+   with EIO, the others go to the real one. */
+static int pwritev_fail;
+ssize_t __real_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off);
+ssize_t __wrap_pwritev(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+    if (pwritev_fail > 0) {
+        pwritev_fail--;
+        errno = EIO;
+        return -1;
+    }
+    return __real_pwritev(fd, iov, iovcnt, off);
+}
 
 /* A directory on a file system the store maps writes on, or NULL. */
 static const char *mappable_dir(void)
@@ -223,6 +240,52 @@ static void test_growth_and_shrink(void **state)
     write_nodes(ps, 4, 4, 13);
     assert_int_equal(ct_filestore_mapped_pages(ps), 4);
     assert_file_page_is(7, 16);
+    close_and_remove(ps);
+}
+
+/* A resize that grows the file leaves a hole past the old end: pages
+   written before it and rewritten after it stay pwrites while the hole
+   is there (a folio of theirs may hold a page of the hole). */
+static void test_growing_resize_leaves_a_hole(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 4, 1);
+    assert_int_equal(ps->ops->resize(ps, 64), CT_OK); /* pages 4..63: a hole */
+    write_nodes(ps, 0, 4, 2);
+    write_nodes(ps, 0, 4, 3);
+    write_nodes(ps, 0, 4, 4);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    assert_file_page_is(3, 7);
+    close_and_remove(ps);
+}
+
+/* A page whose pwrite failed is not one the store wrote in this epoch:
+   its next write is a pwrite again, never a copy into the mapping (the
+   page may be neither cached nor allocated, and a fault there that needs
+   the disk raises SIGBUS where a pwrite returns CT_IO). */
+static void test_failed_pwrite_is_not_noted(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 4, 1);
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    const void *pages[4];
+    unsigned char *block = malloc(8u * PS);
+    assert_non_null(block);
+    for (uint32_t i = 0; i < 4; i++) {
+        pages[i] = block + (size_t)i * 2u * PS;
+        memset(block + (size_t)i * 2u * PS, 2, PS);
+    }
+    pwritev_fail = 1;
+    assert_int_equal(ps->ops->writev(ps, 0, 4, pages), CT_IO);
+    assert_int_equal(pwritev_fail, 0); /* the store's call met the failure */
+    free(block);
+    write_nodes(ps, 0, 4, 3);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 0);
+    write_nodes(ps, 0, 4, 4); /* written in this epoch now: copies */
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    assert_file_page_is(3, 7);
     close_and_remove(ps);
 }
 
@@ -441,6 +504,8 @@ int main(void)
         cmocka_unit_test(test_sync_starts_over),
         cmocka_unit_test(test_mixed_writev),
         cmocka_unit_test(test_growth_and_shrink),
+        cmocka_unit_test(test_growing_resize_leaves_a_hole),
+        cmocka_unit_test(test_failed_pwrite_is_not_noted),
         cmocka_unit_test(test_holes_keep_pwrite),
         cmocka_unit_test(test_unwritten_extents),
         cmocka_unit_test(test_runs_stay_pwrite),

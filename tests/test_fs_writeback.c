@@ -315,6 +315,21 @@ static void test_bulk_appends_kicked(void **state)
     close_and_remove(ps);
 }
 
+/* The same through write(), one page a call (a store user without
+   writev, or a single page): kicked the same. */
+static void test_bulk_single_page_writes_kicked(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(0, 64 * KIB);
+    for (uint64_t p = 0; p < 64; p++) {
+        write_run(ps, p, 1, (unsigned char)p);
+    }
+    assert_true(sfr_calls >= 3);
+    assert_true(sfr_len >= (off_t)(64 * KIB));
+    assert_page_is(ps, 40, 40);
+    close_and_remove(ps);
+}
+
 /* 0 is the default threshold, 4 MiB. */
 static void test_default_threshold(void **state)
 {
@@ -384,6 +399,7 @@ int main(void)
         cmocka_unit_test_setup(test_nodes_beside_a_run_not_kicked, test_setup),
         cmocka_unit_test_setup(test_ranges_merge_and_overflow, test_setup),
         cmocka_unit_test_setup(test_bulk_appends_kicked, test_setup),
+        cmocka_unit_test_setup(test_bulk_single_page_writes_kicked, test_setup),
         cmocka_unit_test_setup(test_default_threshold, test_setup),
         cmocka_unit_test_setup(test_flag_turns_it_off, test_setup),
         cmocka_unit_test_setup(test_enosys_turns_it_off, test_setup),

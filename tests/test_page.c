@@ -550,6 +550,11 @@ static void test_node_validate_rejects(void **state)
     memcpy(bad + SLOT(1), page + SLOT(2), CT_SLOT_BYTES);
     memcpy(bad + SLOT(2), page + SLOT(1), CT_SLOT_BYTES);
     th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
+    /* Slots 0 and 1 swapped: the first pair out of order, the rest fine. */
+    memcpy(bad, page, PS);
+    memcpy(bad + SLOT(0), page + SLOT(1), CT_SLOT_BYTES);
+    memcpy(bad + SLOT(1), page + SLOT(0), CT_SLOT_BYTES);
+    th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     /* Two slots pointing at the same cell: duplicate key (order) / overlap. */
     memcpy(bad, page, PS);
     memcpy(bad + SLOT(1), page + SLOT(0), CT_SLOT_BYTES);
@@ -624,6 +629,14 @@ static void test_node_validate_rejects(void **state)
         ct__node_reprefix(bad); /* skip 0: valid again */
         assert_int_equal(ct__ph_aux(bad), 0);
         th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_OK);
+        /* The same with two keys, where the second is the only one that
+           can break the shared bytes ("xa" "xb", then "yb"). */
+        ct__node_build(bad, PS, CT_PT_LEAF, 3, 4, xr, 2);
+        assert_int_equal(ct__ph_aux(bad), 1);
+        th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_OK);
+        c = (uint8_t *)ct__node_cell(bad, 1);
+        c[CT_LEAF_CELL_FIXED] = 'y';
+        th_assert_rc(ct__node_validate(bad, PS, KMAX), CT_CORRUPT);
     }
     /* A branch whose cell 0 carries a key; an empty branch. */
     ct__cellref refs[2];
