@@ -454,24 +454,31 @@ static void defect_order_in_page(fixture *f)
     restore_image(f);
 }
 
+/* Rewrites the last key of leaf (8 bytes) to key, which keeps it the
+   largest in its page (the page itself stays valid), and expects ct_check
+   to find the leaf outside its separators. */
+static void last_key_becomes(fixture *f, uint64_t leaf, const uint8_t *key, const char *defect)
+{
+    uint8_t p[PS];
+    pg_read(&f->e, leaf, p);
+    uint8_t *c = (uint8_t *)ct__node_cell(p, ct__ph_count(p) - 1);
+    assert_int_equal(ct__leaf_klen(c), 8);
+    memcpy(c + CT_LEAF_CELL_FIXED, key, 8);
+    ct__node_reprefix(p);
+    ct__page_seal(p, PS);
+    th_assert_rc(ct__node_validate(p, PS, ct__key_max_bytes(PS)), CT_OK);
+    pg_write(&f->e, leaf, p);
+    expect_problem(f->e.db, defect, "separators", leaf);
+    restore_image(f);
+}
+
 /* Keys out of order across pages: the last key of a leaf rewritten to
    "k9999999" (still the largest in its page, so the page itself is valid)
    is above the separator of the next leaf. */
 static void defect_order_across_pages(fixture *f)
 {
-    uint64_t leaf = f->leaves[30];
-    uint8_t p[PS];
-    pg_read(&f->e, leaf, p);
-    uint32_t n = ct__ph_count(p);
-    uint8_t *c = (uint8_t *)ct__node_cell(p, n - 1);
-    assert_int_equal(ct__leaf_klen(c), 8);
-    memcpy(c + CT_LEAF_CELL_FIXED, "k9999999", 8);
-    ct__node_reprefix(p);
-    ct__page_seal(p, PS);
-    th_assert_rc(ct__node_validate(p, PS, ct__key_max_bytes(PS)), CT_OK);
-    pg_write(&f->e, leaf, p);
-    expect_problem(f->e.db, "keys out of order across pages", "separators", leaf);
-    restore_image(f);
+    last_key_becomes(f, f->leaves[30], (const uint8_t *)"k9999999",
+                     "keys out of order across pages");
 }
 
 /* A leaf's last key rewritten to exactly the separator in front of the
@@ -488,18 +495,8 @@ static void defect_key_at_next_separator(fixture *f)
     const uint8_t *sep = ct__node_cell(parent, f->leaf_idx[l + 1]);
     assert_int_equal(ct__branch_child(sep), f->leaves[l + 1]);
     assert_int_equal(ct__branch_klen(sep), 8);
-    uint64_t leaf = f->leaves[l];
-    uint8_t p[PS];
-    pg_read(&f->e, leaf, p);
-    uint8_t *c = (uint8_t *)ct__node_cell(p, ct__ph_count(p) - 1);
-    assert_int_equal(ct__leaf_klen(c), 8);
-    memcpy(c + CT_LEAF_CELL_FIXED, sep + CT_BRANCH_CELL_FIXED, 8);
-    ct__node_reprefix(p);
-    ct__page_seal(p, PS);
-    th_assert_rc(ct__node_validate(p, PS, ct__key_max_bytes(PS)), CT_OK);
-    pg_write(&f->e, leaf, p);
-    expect_problem(f->e.db, "key equal to the next separator", "separators", leaf);
-    restore_image(f);
+    last_key_becomes(f, f->leaves[l], sep + CT_BRANCH_CELL_FIXED,
+                     "key equal to the next separator");
 }
 
 /* A wrong separator: the separator in front of a leaf raised by one (it

@@ -1615,6 +1615,15 @@ static void test_appended_runs_carry_their_nodes(void **state)
     free(nodes);
 }
 
+/* Room for n node pages and the vector pointing at them. */
+static void node_buffers(size_t n, unsigned char **nodes, const void ***vec)
+{
+    *nodes = malloc((size_t)PS_SMALL * n);
+    *vec = malloc(sizeof(**vec) * n);
+    assert_non_null(*nodes);
+    assert_non_null(*vec);
+}
+
 /* The growth/rewrite count forgets: a long bulk load followed by as many
    rewrites leaves growth in small pieces again. */
 static void test_write_mix_forgets(void **state)
@@ -1622,10 +1631,9 @@ static void test_write_mix_forgets(void **state)
     (void)state;
     enum { CHUNK = 512, TOTAL = 2 * CT_FS_WRITE_MIX_PAGES };
     char path[600];
-    unsigned char *nodes = malloc((size_t)PS_SMALL * CHUNK);
-    const void **vec = malloc(sizeof(*vec) * CHUNK);
-    assert_non_null(nodes);
-    assert_non_null(vec);
+    unsigned char *nodes = NULL;
+    const void **vec = NULL;
+    node_buffers(CHUNK, &nodes, &vec);
     int calls = 0;
     size_t asked = 0;
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
@@ -1657,10 +1665,9 @@ static void test_growth_past_a_hole_is_bulk(void **state)
     (void)state;
     enum { CHUNK = 256 };
     char path[600];
-    unsigned char *nodes = malloc((size_t)PS_SMALL * CHUNK);
-    const void **vec = malloc(sizeof(*vec) * CHUNK);
-    assert_non_null(nodes);
-    assert_non_null(vec);
+    unsigned char *nodes = NULL;
+    const void **vec = NULL;
+    node_buffers(CHUNK, &nodes, &vec);
     int calls = 0;
     size_t asked = 0;
     ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
