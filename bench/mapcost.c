@@ -106,12 +106,12 @@ static int write_all(int fd, const unsigned char *buf, size_t len, off_t off, si
     return 0;
 }
 
-/* Page of run r: commits of 16 runs, each followed by one tree page. */
 /* Where commits start: page layout_base, then every layout_stride pages
    (set per variant by measure()). */
 static long layout_base = 2;
 static long layout_stride = RUNS_PER_COMMIT * RUN_PAGES + 1;
 
+/* Page of run r: commits of 16 runs, each followed by one tree page. */
 static long run_page(long r)
 {
     return layout_base + (r / RUNS_PER_COMMIT) * layout_stride +
@@ -258,9 +258,10 @@ static int measure(const char *path, enum variant v, long values, const unsigned
         return -1;
     }
     unsigned char *pop = NULL;
+    size_t all = 0;
     if (v == V_POPULATE_ON_WRITE) { /* the whole file-to-be, mapped first */
         long commits = (values + RUNS_PER_COMMIT - 1) / RUNS_PER_COMMIT;
-        size_t all = (size_t)run_page(commits * RUNS_PER_COMMIT) * PAGE;
+        all = (size_t)run_page(commits * RUNS_PER_COMMIT) * PAGE;
         void *p = mmap(NULL, all, PROT_READ, MAP_SHARED, fd, 0);
         if (p == MAP_FAILED) {
             close(fd);
@@ -276,6 +277,8 @@ static int measure(const char *path, enum variant v, long values, const unsigned
     const unsigned char *m = MAP_FAILED;
     if (pages > 0) {
         m = pop != NULL ? pop : mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
+    } else if (pop != NULL) {
+        munmap(pop, all); /* the writes failed: nothing to read */
     }
     int rc = m == MAP_FAILED || (v == V_PREAD && copy == NULL) ? -1 : 0;
     if (rc == 0 && v == V_POPULATED) {
