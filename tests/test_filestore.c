@@ -864,6 +864,36 @@ static void test_pwrite_enospc(void **state)
     ps->ops->close(ps);
 }
 
+/* A write a few pages past the end writes zeros over the gap first, in
+   its own pwrite; when that fails (ENOSPC) the write is CT_NOSPACE and
+   the page is not written. A gap larger than CT_FS_GAP_FILL_PAGES is
+   left alone. */
+static void test_small_gap_filled_first(void **state)
+{
+    (void)state;
+    char path[600];
+    ct_pagestore *ps = open_store(new_path(path, sizeof(path)), PS_SMALL, 0, &fake_syscalls);
+    write_pattern(ps, 0, 3);
+    f_pwrite.fail_errno = ENOSPC;
+    f_pwrite.fail_left = 1;
+    unsigned char buf[PS_SMALL];
+    fill_page(buf, PS_SMALL, 5, 3);
+    assert_int_equal(ps->ops->write(ps, 5, 1, buf), CT_NOSPACE);
+    assert_int_equal(store_size(ps), 1);
+    f_pwrite.calls = 0;
+    write_pattern(ps, 5, 3);
+    assert_int_equal(f_pwrite.calls, 2); /* the zeros, then the page */
+    assert_int_equal(store_size(ps), 6);
+    unsigned char got[PS_SMALL * 4];
+    assert_int_equal(ps->ops->read(ps, 1, 4, got), CT_OK);
+    assert_all_zero(got, sizeof(got));
+    assert_pattern(ps, 5, 3);
+    f_pwrite.calls = 0;
+    write_pattern(ps, 6 + CT_FS_GAP_FILL_PAGES + 1, 3);
+    assert_int_equal(f_pwrite.calls, 1); /* too far: no zeros */
+    ps->ops->close(ps);
+}
+
 /* pread failing with EIO is CT_IO. */
 static void test_pread_eio(void **state)
 {
@@ -1375,7 +1405,7 @@ static void test_writev_round_trip(void **state)
     gather_pages(buf, vec, 2, 5, 21);
     assert_int_equal(ps->ops->writev(ps, 2, 5, vec), CT_OK);
     assert_int_equal(f_pwritev.calls, 1);
-    assert_int_equal(f_pwrite.calls, 0);
+    assert_int_equal(f_pwrite.calls, 1); /* zeros over pages 0 and 1 first */
     assert_int_equal(store_size(ps), 7);
     assert_int_equal(ps->ops->read(ps, 0, 7, out), CT_OK);
     assert_all_zero(out, PS_SMALL * 2);
@@ -1789,7 +1819,7 @@ static void test_writev_errors(void **state)
         f_pwritev.fail_left = 1;
         assert_int_equal(ps->ops->writev(ps, 2, 2, vec), CT_NOSPACE);
     }
-    assert_int_equal(store_size(ps), 0);
+    assert_int_equal(store_size(ps), 2); /* the zeros over the gap went first */
     f_pwritev.fail_errno = EIO;
     f_pwritev.fail_left = 1;
     assert_int_equal(ps->ops->writev(ps, 2, 2, vec), CT_IO);
@@ -1980,6 +2010,7 @@ int main(void)
         cmocka_unit_test_setup(test_enomem_on_write_is_io, test_setup),
         cmocka_unit_test_setup(test_pwrite_enospc, test_setup),
         cmocka_unit_test_setup(test_failed_shrink_keeps_size, test_setup),
+        cmocka_unit_test_setup(test_small_gap_filled_first, test_setup),
         cmocka_unit_test_setup(test_pread_eio, test_setup),
         cmocka_unit_test_setup(test_short_io_and_eintr_retried, test_setup),
         cmocka_unit_test_setup(test_endless_eintr_gives_up, test_setup),

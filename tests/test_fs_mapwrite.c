@@ -260,6 +260,26 @@ static void test_growing_resize_leaves_a_hole(void **state)
     close_and_remove(ps);
 }
 
+/* A write a few pages past the end fills the pages between with zeros
+   (CT_FS_GAP_FILL_PAGES), so the file has no hole and rewrites still go
+   through the mapping; the gap reads as zeros. */
+static void test_small_gap_filled(void **state)
+{
+    (void)state;
+    ct_pagestore *ps = open_fresh(1, NULL);
+    write_nodes(ps, 0, 4, 1);
+    write_nodes(ps, 4 + CT_FS_GAP_FILL_PAGES, 1, 2); /* past the end by the most filled */
+    assert_int_equal(ps->ops->sync(ps), CT_OK);
+    write_nodes(ps, 0, 4, 3);
+    write_nodes(ps, 0, 4, 4);
+    assert_int_equal(ct_filestore_mapped_pages(ps), 4);
+    for (uint64_t p = 4; p < 4 + CT_FS_GAP_FILL_PAGES; p++) {
+        assert_file_page_is(p, 0);
+    }
+    assert_file_page_is(4 + CT_FS_GAP_FILL_PAGES, 2);
+    close_and_remove(ps);
+}
+
 /* A page whose pwrite failed is not one the store wrote in this epoch:
    its next write is a pwrite again, never a copy into the mapping (the
    page may be neither cached nor allocated, and a fault there that needs
@@ -319,7 +339,7 @@ static void test_holes_keep_pwrite(void **state)
     assert_int_equal(ct_filestore_mapped_pages(ps), 4);
     assert_file_page_is(3, 10);
 
-    write_nodes(ps, 40, 1, 8); /* past the end: pages 32..39 a hole */
+    write_nodes(ps, 80, 1, 8); /* far past the end: pages 32..79 a hole */
     write_nodes(ps, 0, 4, 9);
     assert_int_equal(ct_filestore_mapped_pages(ps), 4);
     assert_int_equal(ps->ops->sync(ps), CT_OK);
@@ -506,6 +526,7 @@ int main(void)
         cmocka_unit_test(test_growth_and_shrink),
         cmocka_unit_test(test_growing_resize_leaves_a_hole),
         cmocka_unit_test(test_failed_pwrite_is_not_noted),
+        cmocka_unit_test(test_small_gap_filled),
         cmocka_unit_test(test_holes_keep_pwrite),
         cmocka_unit_test(test_unwritten_extents),
         cmocka_unit_test(test_runs_stay_pwrite),

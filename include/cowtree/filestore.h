@@ -109,6 +109,15 @@ typedef struct ct_filestore_syscalls {
 #define CT_FS_NODE_PIECE_BYTES ((size_t)16 << 10)
 #define CT_FS_WRITE_MIX_PAGES 8192u
 
+/* A write that starts past the file's end by at most this many pages
+   first writes zeros over the pages between, so the file keeps no hole
+   below its end: rewrites go through the writable mapping only in a file
+   without holes (ct_filestore_options.map_writes), and the engine leaves
+   such small gaps
+   where it starts a large value at an aligned page (docs/format.md). A
+   larger gap stays a hole. */
+#define CT_FS_GAP_FILL_PAGES 16u
+
 /* Default and first preallocation chunk (see prealloc_max_bytes). */
 #define CT_FS_PREALLOC_MAX_DEFAULT ((uint64_t)64 << 20)
 #define CT_FS_PREALLOC_MIN_BYTES ((uint64_t)1 << 20)

@@ -61,6 +61,7 @@ typedef struct fs_store {
        only; both halved once their sum passes CT_FS_WRITE_MIX_PAGES). */
     uint64_t wrote_past;
     uint64_t wrote_inside;
+    unsigned char *zeros; /* CT_FS_GAP_FILL_PAGES zero pages, made at first use */
 } fs_store;
 
 static fs_store *store_of(ct_pagestore *ps)
@@ -193,6 +194,32 @@ static int write_done(fs_store *fs, uint64_t off, size_t len, int rc)
     return CT_OK;
 }
 
+/* A write at off, at most CT_FS_GAP_FILL_PAGES past the file's end, first
+   writes zeros over the bytes between (filestore.h says why). Without
+   memory for the zeros the gap stays a hole: correct, only slower. */
+static int fill_gap(fs_store *fs, uint64_t off)
+{
+    uint64_t eof = atomic_load(&fs->file_bytes);
+    uint64_t gap = off > eof ? off - eof : 0;
+    if (gap == 0 || gap > (uint64_t)CT_FS_GAP_FILL_PAGES * fs->base.page_size) {
+        return CT_OK;
+    }
+    if (!fs->zeros) {
+        fs->zeros = calloc(CT_FS_GAP_FILL_PAGES, fs->base.page_size);
+        if (!fs->zeros) {
+            return CT_OK;
+        }
+    }
+    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, eof, off);
+    int rc = ct__fs_pwrite_full(&fs->sys, fs->fd, fs->zeros, (size_t)gap, eof);
+    if (rc != CT_OK) {
+        refresh_size(fs); /* it may have written a part */
+        return rc;
+    }
+    atomic_store(&fs->file_bytes, off);
+    return CT_OK;
+}
+
 /* A rewrite of tree pages (no run, no bulk load; write() of one page
    too): each page mapwrite.c allows is copied through the map, the
    stretches between go through pwritev and count as written for the next
@@ -240,6 +267,9 @@ static int fs_write(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const void
     int rc = io_args(fs, buf, npages, &len);
     if (rc == CT_OK) {
         rc = write_allowed(fs, pgno, npages, &off);
+    }
+    if (rc == CT_OK) {
+        rc = fill_gap(fs, off);
     }
     if (rc != CT_OK) {
         return rc;
@@ -292,6 +322,9 @@ static int fs_writev(ct_pagestore *ps, uint64_t pgno, uint32_t npages, const voi
     }
     if (rc == CT_OK) {
         rc = write_allowed(fs, pgno, npages, &off);
+    }
+    if (rc == CT_OK) {
+        rc = fill_gap(fs, off);
     }
     if (rc != CT_OK) {
         return rc;
@@ -404,6 +437,7 @@ static void fs_close(ct_pagestore *ps)
     ct__fs_map_close(&fs->map);
     ct__fs_mapwrite_close(&fs->mapwrite);
     (void)close(fs->fd);
+    free(fs->zeros);
     free(fs);
 }
 
