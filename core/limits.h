@@ -84,7 +84,9 @@ _Static_assert(CT_TXNID_WINDOW >= 8 && (CT_TXNID_WINDOW & (CT_TXNID_WINDOW - 1))
 /* A run of at least this many pages taken from the high-water mark starts
    at a page number that is a multiple of it, unless it follows the txn's
    last such run (pager.c's take_from_end says why): 64 KiB at 4-KiB
-   pages, one fault-around window. */
+   pages, one fault-around window. Settable at build time so a build
+   without it can be measured (-DCT_RUN_ALIGN_PAGES=4294967295u never
+   aligns; docs/bench.md). */
 #ifndef CT_RUN_ALIGN_PAGES
 #define CT_RUN_ALIGN_PAGES 16u
 #endif

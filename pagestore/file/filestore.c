@@ -210,7 +210,8 @@ static int fill_gap(fs_store *fs, uint64_t off)
             return CT_OK;
         }
     }
-    ct__fs_prealloc_write(&fs->prealloc, &fs->sys, fs->fd, eof, off);
+    /* No reservation here: the zeros' pwrite allocates their blocks, and
+       the write that follows reserves ahead of itself as any other. */
     int rc = ct__fs_pwrite_full(&fs->sys, fs->fd, fs->zeros, (size_t)gap, eof);
     if (rc != CT_OK) {
         refresh_size(fs); /* it may have written a part */
